@@ -1,0 +1,1 @@
+"""Evaluation: metrics, compositing baselines, runners and reports (``python -m eval``)."""

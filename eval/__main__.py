@@ -1,0 +1,13 @@
+"""``python -m eval``: measure the editor against baselines and ablations."""
+
+import sys
+
+from ganpaint_core.cli import main
+
+COMMANDS = {
+    "run": ("eval.runner", "render every task with every method and write metrics, strips and plots"),
+    "bench": ("eval.bench", "time fitting and editing; write JSON"),
+}
+
+if __name__ == "__main__":
+    sys.exit(main("python -m eval", __doc__, COMMANDS))

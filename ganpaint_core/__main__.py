@@ -1,0 +1,25 @@
+"""``python -m ganpaint_core``: scenes, training, dissection and editing."""
+
+import sys
+
+from ganpaint_core.cli import HELP_KEY, main
+
+COMMANDS = {
+    "scenes": {
+        HELP_KEY: "the procedural, labelled scene world",
+        "export": ("ganpaint_core.scenes.export", "render N scenes (and edit pairs) to a folder"),
+        "bench": ("ganpaint_core.scenes.bench", "measure scenes per second"),
+    },
+    "train": {
+        HELP_KEY: "train the default models on the scene world",
+        "generator": ("ganpaint_core.training.train_generator", "train the Progressive-GAN generator"),
+        "segmenter": ("ganpaint_core.training.train_segmenter", "train the scene segmenter"),
+        "encoder": ("ganpaint_core.training.train_encoder", "train the inversion encoder"),
+    },
+    "sample": ("ganpaint_core.sample", "write a grid of generator samples"),
+    "dissect": ("ganpaint_core.dissect", "label the units of the semantic layer with concepts"),
+    "edit": ("ganpaint_core.edit_cli", "fit a photo and apply one painted edit"),
+}
+
+if __name__ == "__main__":
+    sys.exit(main("python -m ganpaint_core", __doc__, COMMANDS))

@@ -1,0 +1,1 @@
+"""Paired-comparison (2AFC) human studies: builder, server, simulator, analysis."""

@@ -1,0 +1,15 @@
+"""``python -m human_study``: build, serve, simulate and analyse 2AFC studies."""
+
+import sys
+
+from ganpaint_core.cli import main
+
+COMMANDS = {
+    "build": ("human_study.build", "build a self-contained static study from evaluation pairs"),
+    "serve": ("human_study.server", "serve a study locally and record answers to SQLite"),
+    "simulate": ("human_study.simulate", "synthetic participants with known preferences"),
+    "analyze": ("human_study.analyze", "analyse answers: preferences, CIs, tests, rankings"),
+}
+
+if __name__ == "__main__":
+    sys.exit(main("python -m human_study", __doc__, COMMANDS))
