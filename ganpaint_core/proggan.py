@@ -1,0 +1,160 @@
+"""The Progressive-GAN generator in the GAN-dissection layout.
+
+``ProgressiveGenerator`` is an ``nn.Sequential`` of blocks ``layer1 … layerN``
+and ``output_RxR``; its ``state_dict`` keys and shapes are those of the public
+GAN-dissection checkpoints (``layerN.conv.weight``, ``layerN.wscale.b``), so a
+256 px LSUN checkpoint loads into it unchanged.  ``sizes`` lists the widths:
+``[z_dim, width at 4x4, width at 8x8, …]``; the output is ``4 * 2**(len(sizes)-2)``
+pixels square.  Each block: pixel-norm -> (nearest x2 upsample) -> conv ->
+``x * scale + b`` (equalised learning rate) -> LeakyReLU(0.2).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import OrderedDict
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class PixelNorm(nn.Module):
+    """Normalise each pixel's feature vector to unit root-mean-square."""
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+class WScale(nn.Module):
+    """Equalised learning rate: scale a bias-free conv's output, then add a bias."""
+
+    def __init__(self, channels: int, fan_in: int, gain: float):
+        super().__init__()
+        self.scale = gain / math.sqrt(fan_in)
+        self.b = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        return x * self.scale + self.b.view(1, -1, 1, 1).to(x.dtype)
+
+
+class GenBlock(nn.Module):
+    """pixel-norm -> optional x2 upsample -> conv -> wscale -> LeakyReLU (or none, for the output block)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, padding: int, upsample=False, output=False):
+        super().__init__()
+        self.upsample = upsample
+        self.output = output
+        self.norm = PixelNorm()
+        self.conv = nn.Conv2d(c_in, c_out, kernel_size, 1, padding, bias=False)
+        nn.init.normal_(self.conv.weight)
+        gain = 1.0 if output else math.sqrt(2) / kernel_size
+        self.wscale = WScale(c_out, c_in, gain)
+
+    def forward(self, x):
+        x = self.norm(x)
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.wscale(self.conv(x))
+        return x if self.output else F.leaky_relu(x, 0.2)
+
+
+class ProgressiveGenerator(nn.Sequential):
+    """G = output ∘ layerN ∘ … ∘ layer1, fed with z of shape (B, z_dim)."""
+
+    def __init__(self, sizes: list[int]):
+        if len(sizes) < 3:
+            raise ValueError(f"sizes needs at least [z_dim, width4, width8], got {sizes}")
+        blocks = [
+            GenBlock(sizes[0], sizes[1], 4, 3),
+            GenBlock(sizes[1], sizes[1], 3, 1),
+        ]
+        for c_in, c_out in zip(sizes[1:-1], sizes[2:], strict=False):
+            blocks.append(GenBlock(c_in, c_out, 3, 1, upsample=True))
+            blocks.append(GenBlock(c_out, c_out, 3, 1))
+        named = [(f"layer{i + 1}", b) for i, b in enumerate(blocks)]
+        res = 4 * 2 ** (len(sizes) - 2)
+        named.append((f"output_{res}x{res}", GenBlock(sizes[-1], 3, 1, 0, output=True)))
+        super().__init__(OrderedDict(named))
+        self.sizes = list(sizes)
+        self.resolution = res
+        self.z_dim = sizes[0]
+
+    def forward(self, z):
+        return super().forward(z.reshape(z.shape[0], -1, 1, 1))
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [name for name, _ in self.named_children()]
+
+    def resolution_of(self, layer: str) -> int:
+        """Spatial size of a layer's output (``layer4`` -> 8)."""
+        index = self.layer_names.index(layer)
+        return min(4 * 2 ** (index // 2), self.resolution)
+
+    def features(self, z, layer: str):
+        """Run from z up to and including ``layer``."""
+        x = z.reshape(z.shape[0], -1, 1, 1)
+        for name, block in self.named_children():
+            x = block(x)
+            if name == layer:
+                return x
+        raise KeyError(layer)
+
+    def render_from(self, x, layer: str):
+        """Run the blocks after ``layer`` on its features ``x`` (G_f of the paper)."""
+        names = self.layer_names
+        for name in names[names.index(layer) + 1 :]:
+            x = self._modules[name](x)
+        return x
+
+
+_OLD_KEY = re.compile(r"^features\.(\d+)\.(.*)$")
+
+
+def convert_old_keys(state_dict: dict) -> dict:
+    """Translate the older ``features.N.*`` / ``output.*`` key format to ``layerN`` / ``output_RxR``."""
+    if not any(k.startswith("features.") for k in state_dict):
+        return dict(state_dict)
+    out = {}
+    n_layers = 0
+    for key, value in state_dict.items():
+        m = _OLD_KEY.match(key)
+        if m:
+            n_layers = max(n_layers, int(m.group(1)) + 1)
+            out[f"layer{int(m.group(1)) + 1}.{m.group(2)}"] = value
+    res = 4 * 2 ** ((n_layers - 2) // 2)
+    for key, value in state_dict.items():
+        if key.startswith("output."):
+            out[f"output_{res}x{res}." + key[len("output.") :]] = value
+    return out
+
+
+def sizes_from_state_dict(state_dict: dict) -> list[int]:
+    """Recover ``sizes`` from conv weight shapes: z_dim, then one width per resolution."""
+    sizes = []
+    i = 1
+    while f"layer{i}.conv.weight" in state_dict:
+        w = state_dict[f"layer{i}.conv.weight"]
+        if i == 1:
+            sizes.append(int(w.shape[1]))
+        if i % 2 == 1:
+            sizes.append(int(w.shape[0]))
+        i += 1
+    if len(sizes) < 3:
+        raise ValueError("not a Progressive-GAN generator state dict: no layer1..layerN conv weights found")
+    return sizes
+
+
+def generator_from_state_dict(state_dict: dict) -> ProgressiveGenerator:
+    """Build a generator of the right sizes and load ``state_dict`` into it (strict)."""
+    if "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):
+        state_dict = state_dict["state_dict"]
+    state_dict = convert_old_keys(state_dict)
+    g = ProgressiveGenerator(sizes_from_state_dict(state_dict))
+    missing, unexpected = g.load_state_dict(state_dict, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"checkpoint does not match the Progressive-GAN layout: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}")
+    return g

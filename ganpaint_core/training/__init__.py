@@ -1,0 +1,1 @@
+"""Training code for the default models (kept apart from the library)."""

@@ -1,0 +1,43 @@
+"""Shared fixtures: a small deterministic photo and quiet, single-threaded torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def make_photo(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
+    """A deterministic uint8 RGB picture: a sky gradient, a ground band and a few shapes."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0, 1, height)[:, None, None]
+    sky = np.array([110, 170, 235]) * (1 - 0.4 * y) + np.array([200, 220, 240]) * 0.4 * y
+    img = np.broadcast_to(sky, (height, width, 3)).copy()
+    img[int(height * 0.65):] = [90, 140, 60]
+    img[int(height * 0.35):int(height * 0.8), width // 3:2 * width // 3] = [180, 150, 120]
+    img += rng.normal(0, 4, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def photo() -> np.ndarray:
+    return make_photo()
+
+
+@pytest.fixture
+def photo_path(tmp_path) -> str:
+    path = tmp_path / "photo.png"
+    Image.fromarray(make_photo()).save(path)
+    return str(path)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _torch_threads():
+    """Keep tests light on the 2-core CI machine."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    torch.set_num_threads(2)
+    yield
