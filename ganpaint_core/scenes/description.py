@@ -204,7 +204,8 @@ def sample_scene(seed: int) -> Scene:
     sky = Sky(zenith=zenith, horizon=horizon_c, haze=rng.uniform(0.1, 0.5))
     grass = _jitter(rng, _pick(rng, [(0.33, 0.50, 0.20), (0.40, 0.55, 0.22), (0.45, 0.52, 0.25)]), 0.1)
     scene = Scene(seed=int(seed), horizon=horizon, light=light, sky=sky, grass_color=grass)
-    scene.clouds = [sample_cloud(rng, horizon) for _ in range(int(rng.choice([0, 1, 2, 3, 4], p=[.35, .2, .2, .15, .1])))]
+    n_clouds = int(rng.choice([0, 1, 2, 3, 4], p=[.35, .2, .2, .15, .1]))
+    scene.clouds = [sample_cloud(rng, horizon) for _ in range(n_clouds)]
     scene.building = sample_building(rng, horizon) if rng.random() < 0.95 else None
     if rng.random() < 0.65:
         kind = _pick(rng, ["road", "plaza", "field"])

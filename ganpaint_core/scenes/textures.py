@@ -9,14 +9,14 @@ the same pixels on any machine.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 PHOTO_TEXTURES = ("brick", "grass", "gravel")
 
 
-@lru_cache(maxsize=None)
+@cache
 def photo_texture(name: str) -> np.ndarray:
     if name not in PHOTO_TEXTURES:
         raise ValueError(f"unknown texture {name!r}; choose from {PHOTO_TEXTURES}")
