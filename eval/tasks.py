@@ -1,0 +1,256 @@
+"""Edit tasks: what to paint where, on which photo.
+
+A task is one row ``(photo, mask, concept, action[, reference_mask])``; scene
+world tasks also carry the ground-truth ``target`` picture and
+``target_labels``.  Tasks come from a CSV file, from random blob masks on a
+folder of photos, or from paired scene-world renders.  All pictures and masks
+are brought to the model's square size the same way (centre crop, resize).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from scipy.ndimage import gaussian_filter
+
+from ganpaint_core.concepts import concept_id
+
+ACTIONS = ("add", "remove", "appearance")
+PHOTO_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+SCENE_KINDS = ("remove_tree", "add_dome", "remove_door", "add_tree", "remove_cloud", "remove_dome")
+SCENE_SEED_STEP = 100_003          # run seeds start this far apart in the held-out scene range
+MIN_CHANGED_LABELS = 24            # scene pairs changing fewer labels (an occluded door) are passed over
+
+
+@dataclass
+class Task:
+    task_id: str
+    photo: str
+    mask: str
+    concept: str
+    action: str
+    reference_mask: str = ""
+    target: str = ""
+    target_labels: str = ""
+
+    @property
+    def photo_id(self) -> str:
+        return safe_id(Path(self.photo).stem)
+
+
+TASK_COLUMNS = tuple(f.name for f in fields(Task))
+
+
+def safe_id(text: str) -> str:
+    """A file-name-safe identifier (letters, digits, ``-`` and ``_``)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "x"
+
+
+def validate(task: Task) -> Task:
+    """``task`` with a normalised concept and action; ValueError naming the task when it is malformed."""
+    action = task.action.strip().lower()
+    if action not in ACTIONS:
+        raise ValueError(f"task {task.task_id}: action {task.action!r} is not one of {', '.join(ACTIONS)}")
+    concept_id(task.concept)
+    if action == "appearance" and not task.reference_mask:
+        raise ValueError(f"task {task.task_id}: an appearance task needs a reference_mask")
+    task.action, task.concept = action, task.concept.strip().lower()
+    return task
+
+
+# ---- pictures -------------------------------------------------------------------------------------------
+
+def square_box(width: int, height: int) -> tuple[int, int, int, int]:
+    """The centred square crop box (left, top, right, bottom) of a ``width`` x ``height`` picture."""
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
+
+
+def load_photo(path: str | Path, size: int) -> np.ndarray:
+    """A photo as uint8 ``size`` x ``size`` x 3 (centre crop, resize); ValueError if missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"photo {path} does not exist")
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            img = img.crop(square_box(*img.size)).resize((size, size), Image.Resampling.LANCZOS)
+            return np.asarray(img, dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"photo {path} is not a readable image ({err})") from err
+
+
+def load_mask(path: str | Path, size: int, photo_size: tuple[int, int] | None = None) -> np.ndarray:
+    """A mask PNG as bool ``size`` x ``size``: nonzero pixels are in the mask.
+
+    A mask drawn on the original photo (``photo_size`` = (width, height)) gets
+    the photo's crop; any other mask is resized as it is.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"mask {path} does not exist")
+    try:
+        with Image.open(path) as img:
+            img = img.convert("L")
+            if photo_size is not None and img.size == tuple(photo_size):
+                img = img.crop(square_box(*img.size))
+            img = img.resize((size, size), Image.Resampling.NEAREST)
+            return np.asarray(img) > 127
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"mask {path} is not a readable image ({err})") from err
+
+
+def save_mask(mask: np.ndarray, path: str | Path) -> None:
+    Image.fromarray(np.asarray(mask, bool).astype(np.uint8) * 255).save(path)
+
+
+def photo_size(path: str | Path) -> tuple[int, int] | None:
+    """(width, height) of a readable picture, else None."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        return None
+
+
+def list_photos(folder: str | Path) -> list[Path]:
+    """The picture files in ``folder`` (by suffix, sorted); FileNotFoundError when it is not a folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"photo folder {folder} does not exist")
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+
+
+# ---- tasks files ----------------------------------------------------------------------------------------
+
+def _resolve(value: str, bases: list[Path]) -> str:
+    if not value:
+        return ""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return str(path)
+    for base in bases:
+        if (base / path).exists():
+            return str(base / path)
+    return str(bases[0] / path)
+
+
+def read_tasks(path: str | Path, photo_dir: str | Path | None = None) -> list[Task]:
+    """Tasks from a CSV with columns photo, mask, concept, action[, reference_mask, task_id, …].
+
+    Relative paths are looked up next to the CSV, then in ``photo_dir``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"tasks file {path} does not exist")
+    bases = [path.parent] + ([Path(photo_dir)] if photo_dir else [])
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"photo", "mask", "concept", "action"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"tasks file {path} lacks the column(s) {', '.join(sorted(missing))}")
+        tasks, seen = [], set()
+        for i, row in enumerate(reader):
+            task = Task(task_id=safe_id(row.get("task_id") or f"t{i:04d}_{Path(row['photo']).stem}"),
+                        photo=_resolve(row["photo"], bases), mask=_resolve(row["mask"], bases),
+                        concept=row["concept"], action=row["action"],
+                        **{k: _resolve(row.get(k) or "", bases) for k in ("reference_mask", "target", "target_labels")})
+            if task.task_id in seen:
+                raise ValueError(f"tasks file {path}: task_id {task.task_id} appears twice")
+            seen.add(task.task_id)
+            tasks.append(validate(task))
+    if not tasks:
+        raise ValueError(f"tasks file {path} has no rows")
+    return tasks
+
+
+def write_tasks(tasks: list[Task], path: str | Path) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=TASK_COLUMNS)
+        writer.writeheader()
+        writer.writerows(asdict(t) for t in tasks)
+
+
+# ---- generated tasks ------------------------------------------------------------------------------------
+
+def random_blob(size: int, rng: np.random.Generator, area: tuple[float, float] = (0.04, 0.12)) -> np.ndarray:
+    """A smooth random blob covering a share of the picture drawn from ``area``, away from the border."""
+    field = gaussian_filter(rng.normal(size=(size, size)), sigma=size / 16)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    cy, cx = rng.uniform(0.3, 0.7, 2)
+    field = field / (field.std() + 1e-12) - 6 * ((yy - cy) ** 2 + (xx - cx) ** 2) / 0.1
+    share = rng.uniform(*area)
+    return field >= np.quantile(field, 1 - share)
+
+
+def blob_tasks(photos: list[Path], size: int, concepts: list[str], folder: Path, seed: int = 0) -> list[Task]:
+    """One task per photo with a random blob mask (saved to ``folder``), concept and add/remove action."""
+    if not concepts:
+        raise ValueError("no paintable concepts to draw blob tasks with")
+    folder.mkdir(parents=True, exist_ok=True)
+    tasks = []
+    for i, photo in enumerate(photos):
+        rng = np.random.default_rng([seed, i])
+        mask_path = folder / f"{safe_id(photo.stem)}_blob.png"
+        save_mask(random_blob(size, rng), mask_path)
+        action = ("add", "remove")[int(rng.integers(2))]
+        tasks.append(Task(task_id=f"{safe_id(photo.stem)}_{action}", photo=str(photo), mask=str(mask_path),
+                          concept=concepts[int(rng.integers(len(concepts)))], action=action))
+    return tasks
+
+
+def scene_tasks(n: int, size: int, folder: Path, seed: int = 0, concepts: list[str] | None = None) -> list[Task]:
+    """``n`` scene-world tasks, one per held-out scene, cycling through ``SCENE_KINDS``.
+
+    Each saves the before picture (the photo), the edit's mask, and the after
+    picture and labels (the ground truth) under ``folder``.  Kinds whose
+    concept is not in ``concepts`` (the editor's paintable ones) are left out.
+    """
+    from ganpaint_core.scenes import HELDOUT_SEED_START
+    from ganpaint_core.scenes.pairs import KIND_CONCEPT, render_pair
+
+    if n < 1:
+        raise ValueError(f"scenes:N needs N >= 1, got {n}")
+    kinds = [k for k in SCENE_KINDS if concepts is None or KIND_CONCEPT[k] in concepts]
+    if not kinds:
+        raise ValueError(f"the editor paints none of the scene-world edit concepts ({', '.join(SCENE_KINDS)})")
+    folder.mkdir(parents=True, exist_ok=True)
+    scene_seed = HELDOUT_SEED_START + seed * SCENE_SEED_STEP
+    tasks = []
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        for _ in range(1000):
+            scene_seed += 1
+            try:
+                pair = render_pair(scene_seed, size, kind)
+            except ValueError:
+                continue
+            if (pair.before_labels != pair.after_labels).sum() >= MIN_CHANGED_LABELS:
+                break
+        else:
+            raise ValueError(f"no applicable {kind} scene found near seed {scene_seed}")
+        stem = folder / f"scene{scene_seed}"
+        Image.fromarray(pair.before_rgb).save(f"{stem}.png")
+        Image.fromarray(pair.after_rgb).save(f"{stem}_{kind}_after.png")
+        Image.fromarray(pair.after_labels).save(f"{stem}_{kind}_labels.png")
+        save_mask(pair.mask, f"{stem}_{kind}_mask.png")
+        tasks.append(Task(task_id=f"scene{scene_seed}_{kind}", photo=f"{stem}.png", mask=f"{stem}_{kind}_mask.png",
+                          concept=pair.concept, action=pair.action, target=f"{stem}_{kind}_after.png",
+                          target_labels=f"{stem}_{kind}_labels.png"))
+    return tasks
+
+
+def parse_photos(spec: str) -> tuple[str, int | str]:
+    """``scenes:N`` -> ("scenes", N); a folder -> ("folder", path)."""
+    if spec.startswith("scenes:"):
+        count = spec.split(":", 1)[1]
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"--photos scenes:N needs a positive whole N, got {spec!r}")
+        return "scenes", int(count)
+    return "folder", spec
