@@ -1,0 +1,252 @@
+"""Reports from an evaluation folder: summary.md, comparison strips, plots and the human-study pairs.
+
+Everything here reads what the runner wrote (``edits.csv``, ``reconstruction.csv``,
+``pairs/images/<task_id>/<method>.png``) so a report can be rebuilt at any time.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw
+
+# (column, heading, +1 higher is better / -1 lower is better)
+EDIT_COLUMNS = (
+    ("psnr_out", "PSNR out", 1), ("ssim_out", "SSIM out", 1), ("l1_out", "L1 out", -1),
+    ("lpips_out", "LPIPS out", -1), ("psnr", "PSNR", 1), ("ssim", "SSIM", 1), ("l1", "L1", -1),
+    ("lpips", "LPIPS", -1), ("edit_success", "edit success", 1), ("label_acc", "label acc.", 1),
+)
+RECON_COLUMNS = (("psnr", "PSNR", 1), ("ssim", "SSIM", 1), ("l1", "L1", -1), ("lpips", "LPIPS", -1))
+PAIR_COLUMNS = ("pair_id", "task_id", "action", "concept", "method_a", "method_b", "image_a", "image_b",
+                "original", "mask")
+BOOTSTRAP_SAMPLES = 2000
+
+
+def bootstrap_ci(values, seed: int = 0, level: float = 0.95, samples: int = BOOTSTRAP_SAMPLES):
+    """(mean, low, high) of the mean with a percentile bootstrap; NaNs are dropped; all NaN -> NaNs."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return (math.nan,) * 3
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, (samples, x.size))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return float(x.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+def _fmt(mean: float, lo: float, hi: float) -> str:
+    if math.isnan(mean):
+        return "n/a"
+    digits = 2 if abs(mean) >= 10 else 3
+    return f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def ci_table(df: pd.DataFrame, group: str, order: list[str], columns, labels: dict | None = None,
+             seed: int = 0) -> str:
+    """A markdown table of means with 95% bootstrap CIs per group; the best mean per column in bold."""
+    columns = [c for c in columns if c[0] in df.columns]
+    stats = {g: {c: bootstrap_ci(df.loc[df[group] == g, c], seed) for c, _, _ in columns} for g in order}
+    best = {}
+    for c, _, sign in columns:
+        means = {g: stats[g][c][0] * sign for g in order if not math.isnan(stats[g][c][0])}
+        top = max(means.values(), default=math.nan)
+        best[c] = {g for g, v in means.items() if math.isclose(v, top, rel_tol=1e-9, abs_tol=1e-12)}
+    head = f"| {group} | n | " + " | ".join(f"{h} {'↑' if s > 0 else '↓'}" for _, h, s in columns) + " |"
+    lines = [head, "|" + "---|" * (len(columns) + 2)]
+    for g in order:
+        cells = []
+        for c, _, _ in columns:
+            text = _fmt(*stats[g][c])
+            cells.append(f"**{text}**" if g in best[c] else text)
+        name = (labels or {}).get(g, g)
+        lines.append(f"| {name} | {int((df[group] == g).sum())} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def paired_differences(df: pd.DataFrame, column: str, reference: str, order: list[str], key: str = "task_id",
+                       seed: int = 0, sign: int = 1) -> str:
+    """A markdown table of the reference method's advantage (per-task paired difference) over each other."""
+    if column not in df.columns:
+        return ""
+    wide = df.pivot_table(index=key, columns="method", values=column, aggfunc="first", dropna=False)
+    lines = [f"| {reference} vs | n | mean advantage in {column} [95% CI] | {reference} better on |",
+             "|---|---|---|---|"]
+    for other in order:
+        if other == reference or other not in wide or reference not in wide:
+            continue
+        diff = ((wide[reference] - wide[other]) * sign).dropna()
+        mean, lo, hi = bootstrap_ci(diff, seed)
+        share = f"{(diff > 0).mean():.0%}" if len(diff) else "n/a"
+        lines.append(f"| {other} | {len(diff)} | {_fmt(mean, lo, hi)} | {share} |")
+    return "\n".join(lines)
+
+
+# ---- pictures -------------------------------------------------------------------------------------------
+
+def _labelled(img: np.ndarray, text: str, width: int) -> Image.Image:
+    tile = Image.fromarray(img).resize((width, width), Image.Resampling.NEAREST)
+    canvas = Image.new("RGB", (width, width + 14), "white")
+    canvas.paste(tile, (0, 14))
+    ImageDraw.Draw(canvas).text((2, 1), text[: width // 6], fill="black")
+    return canvas
+
+
+def mask_overlay(photo: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The photo dimmed outside the mask, with the mask tinted red."""
+    out = photo.astype(np.float64) * 0.45
+    out[mask] = photo[mask] * 0.5 + np.array([255, 40, 40]) * 0.5
+    return out.astype(np.uint8)
+
+
+def strip(pictures: list[tuple[str, np.ndarray]], width: int = 128) -> np.ndarray:
+    """One row of labelled pictures."""
+    tiles = [_labelled(img, text, width) for text, img in pictures]
+    canvas = Image.new("RGB", (len(tiles) * (width + 2), width + 14), "white")
+    for i, tile in enumerate(tiles):
+        canvas.paste(tile, (i * (width + 2), 0))
+    return np.asarray(canvas)
+
+
+def _read(path: Path) -> np.ndarray | None:
+    return np.asarray(Image.open(path).convert("RGB")) if path.is_file() else None
+
+
+def write_strips(out: Path, edits: pd.DataFrame, order: list[str], labels: dict, truth_dir: Path,
+                 overview_rows: int = 8) -> list[Path]:
+    """``strips/<task_id>.png`` (photo, mask, truth if any, each method) and ``strips/overview.png``."""
+    folder = out / "strips"
+    folder.mkdir(parents=True, exist_ok=True)
+    written, rows = [], []
+    for task_id, group in edits.groupby("task_id", sort=True):
+        images = out / "pairs" / "images" / str(task_id)
+        photo, mask = _read(images / "original.png"), _read(images / "mask.png")
+        if photo is None or mask is None:
+            continue
+        first = group.iloc[0]
+        title = f"{first['action']} {first['concept']}"
+        pictures = [("photo", photo), (title, mask_overlay(photo, mask[..., 0] > 127))]
+        truth = _read(truth_dir / f"{task_id}.png")
+        if truth is not None:
+            pictures.append(("ground truth", truth))
+        pictures += [(labels.get(m, m), img) for m in order if (img := _read(images / f"{m}.png")) is not None]
+        row = strip(pictures, width=max(128, photo.shape[0]))
+        Image.fromarray(row).save(folder / f"{task_id}.png")
+        written.append(folder / f"{task_id}.png")
+        if len(rows) < overview_rows:
+            rows.append(row)
+    if rows:
+        width = max(r.shape[1] for r in rows)
+        padded = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+        Image.fromarray(np.concatenate(padded)).save(folder / "overview.png")
+    return written
+
+
+def _bar_grid(df: pd.DataFrame, group: str, order: list[str], columns, labels: dict, title: str, path: Path,
+              seed: int = 0) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = [c for c in columns if c[0] in df.columns and df[c[0]].notna().any()]
+    if not columns:
+        return
+    cols = min(3, len(columns))
+    rows = -(-len(columns) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 0.35 * len(order) * rows + 1.2 * rows), squeeze=False)
+    for ax, (c, heading, sign) in zip(axes.flat, columns, strict=False):
+        stats = [bootstrap_ci(df.loc[df[group] == g, c], seed) for g in order]
+        means = np.array([s[0] for s in stats])
+        err = np.array([[s[0] - s[1] for s in stats], [s[2] - s[0] for s in stats]])
+        colors = ["tab:red" if g == order[0] else "tab:gray" for g in order]
+        y = np.arange(len(order))
+        ax.barh(y, np.nan_to_num(means), xerr=np.nan_to_num(err), color=colors, capsize=2)
+        ax.set_yticks(y, [labels.get(g, g) for g in order], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title(f"{heading} ({'higher' if sign > 0 else 'lower'} is better)", fontsize=9)
+        finite = means[np.isfinite(means)]
+        if c.startswith("psnr") and finite.size:
+            ax.set_xlim(max(0, finite.min() - 5), (means + np.nan_to_num(err[1]))[np.isfinite(means)].max() + 1)
+    for ax in list(axes.flat)[len(columns):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_plots(out: Path, edits: pd.DataFrame, recon: pd.DataFrame, order: list[str], stages: list[str],
+                labels: dict, seed: int = 0) -> None:
+    folder = out / "plots"
+    folder.mkdir(parents=True, exist_ok=True)
+    if len(edits):
+        _bar_grid(edits, "method", order, EDIT_COLUMNS, labels, "Edits: mean and 95% bootstrap CI per method",
+                  folder / "edits.png", seed)
+    if len(recon):
+        _bar_grid(recon, "stage", stages, RECON_COLUMNS, {}, "Reconstruction of the photo per inversion stage",
+                  folder / "reconstruction.png", seed)
+
+
+def write_pairs_manifest(out: Path, edits: pd.DataFrame, order: list[str], reference: str = "ours") -> int:
+    """``pairs/manifest.csv``: one row per task and baseline, ``reference`` always as method_a."""
+    folder = out / "pairs"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    tasks = edits.drop_duplicates("task_id").sort_values("task_id")
+    for _, task in tasks.iterrows():
+        tid = str(task["task_id"])
+        images = folder / "images" / tid
+        if not (images / f"{reference}.png").is_file() or not (images / "original.png").is_file():
+            continue
+        for other in order:
+            if other == reference or not (images / f"{other}.png").is_file():
+                continue
+            rows.append({"pair_id": f"{tid}__{reference}_vs_{other}", "task_id": tid, "action": task["action"],
+                         "concept": task["concept"], "method_a": reference, "method_b": other,
+                         "image_a": f"images/{tid}/{reference}.png", "image_b": f"images/{tid}/{other}.png",
+                         "original": f"images/{tid}/original.png", "mask": f"images/{tid}/mask.png"})
+    with open(folder / "manifest.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=PAIR_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
+
+
+def write_summary(out: Path, edits: pd.DataFrame, recon: pd.DataFrame, order: list[str], stages: list[str],
+                  labels: dict, notes: list[str], failures: list[dict], seed: int = 0,
+                  reference: str = "ours") -> Path:
+    """``summary.md``: means with 95% bootstrap CIs (best per column in bold), paired advantages, notes."""
+    lines = ["# Evaluation summary", ""]
+    lines += [f"- {note}" for note in notes]
+    lines += ["", "Means over tasks with 95% percentile-bootstrap confidence intervals "
+              f"({BOOTSTRAP_SAMPLES} resamples); the best mean of each column is **bold**. "
+              "`out` columns compare with the photo outside the dilated mask (where nothing should change); "
+              "the whole-image columns compare with the ground-truth edit where there is one (scene world), "
+              "else with the photo. *edit success* is the segmenter's share of the concept inside the mask "
+              "for `add` and one minus it for `remove`; *label acc.* is the segmenter's agreement with the "
+              "ground-truth labels inside the mask (scene world only).", ""]
+    if len(edits):
+        lines += ["## Edits", "", ci_table(edits, "method", order, EDIT_COLUMNS, labels, seed), ""]
+        for action, part in edits.groupby("action", sort=True):
+            cols = [c for c in EDIT_COLUMNS if c[0] in ("psnr_out", "edit_success", "label_acc")]
+            lines += [f"### {action} ({part['task_id'].nunique()} tasks)", "",
+                      ci_table(part, "method", order, cols, labels, seed), ""]
+        lines += ["## Paired advantage of ours (per task)", "",
+                  paired_differences(edits, "psnr_out", reference, order, seed=seed), "",
+                  paired_differences(edits, "edit_success", reference, order, seed=seed), ""]
+    if len(recon):
+        lines += ["## Reconstruction of the photo", "", ci_table(recon, "stage", stages, RECON_COLUMNS, None, seed), ""]
+    if failures:
+        lines += [f"## Skipped ({len(failures)})", "", "| item | reason |", "|---|---|"]
+        lines += [f"| {f['item']} | {str(f['error']).replace('|', '/')} |" for f in failures]
+        lines.append("")
+    lines += ["## Pictures", "", "![edits](plots/edits.png)", "", "![reconstruction](plots/reconstruction.png)", "",
+              "![examples](strips/overview.png)", "", "One strip per task in `strips/`; pairs for the human study "
+              "in `pairs/manifest.csv`.", ""]
+    path = out / "summary.md"
+    path.write_text("\n".join(lines))
+    return path

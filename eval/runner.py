@@ -1,0 +1,314 @@
+"""``python -m eval run``: render every task with every method; write metrics, strips, plots and pairs.
+
+Work is split by photo: each photo is fitted once per session method, then
+every task on it is rendered by every method.  Rows are appended to
+``edits.csv`` and ``reconstruction.csv`` as photos finish, so a rerun skips
+finished tasks; a photo or task that fails is reported in ``failures.csv`` and
+the summary, and the rest go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+import zlib
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from tqdm import tqdm
+
+from eval import metrics, report
+from eval import tasks as T
+from eval.methods import CHANGE_THRESHOLD, METHODS, REFERENCE, apply_edit, composite_sources, select
+
+EDIT_FIELDS = ("task_id", "photo_id", "action", "concept", "method", "psnr", "ssim", "l1", "lpips", "psnr_out",
+               "ssim_out", "l1_out", "lpips_out", "concept_share", "edit_success", "label_acc", "reference",
+               "seconds")
+RECON_FIELDS = ("photo_id", "stage", "method", "psnr", "ssim", "l1", "lpips", "fit_seconds")
+FAILURE_FIELDS = ("item", "error")
+
+
+def add_arguments(p):
+    p.add_argument("--photos", required=True, help="a folder of photos, or scenes:N for N scene-world tasks")
+    p.add_argument("--tasks", default="", help="tasks CSV (photo, mask, concept, action[, reference_mask]); "
+                   "without it a folder gets one random blob task per photo")
+    p.add_argument("--out", required=True, help="output folder (a rerun into it skips finished tasks)")
+    p.add_argument("--workers", type=int, default=1, help="processes (each loads the model once)")
+    p.add_argument("--model", default="default", help="'default', a model folder or a checkpoint")
+    p.add_argument("--methods", default="", help="comma-separated subset of methods (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed for tasks and fitting")
+    p.add_argument("--margin", type=int, default=-1, help="outside-mask dilation in px (default: size/32)")
+
+
+# ---- one photo ------------------------------------------------------------------------------------------
+
+_EDITOR = None
+_LPIPS = None
+
+
+def _init_worker(model: str, threads: int) -> None:
+    global _EDITOR, _LPIPS
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    from ganpaint_core.editor import Editor
+
+    _EDITOR = Editor.from_pretrained(model)
+    _LPIPS = metrics.LPIPS()
+
+
+def _seed_everything(seed: int, key: str) -> None:
+    import torch
+
+    value = (seed * 1_000_003 + zlib.crc32(key.encode())) % 2**31
+    torch.manual_seed(value)
+    np.random.seed(value)
+
+
+def recon_stages(method: str, session) -> list[tuple[str, np.ndarray]]:
+    """The reconstructions a fitted session exposes, as (stage name, picture)."""
+    if method == "plain_g":
+        return [("plain G (inversion)", session.inversion())]
+    if method == "ours":
+        return [("adapted G' (ours)", session.reconstruction())]
+    return [(f"adapted G' ({method})", session.reconstruction())]
+
+
+def load_labels(path: str, size: int) -> np.ndarray:
+    with Image.open(path) as img:
+        return np.asarray(img.convert("L").resize((size, size), Image.Resampling.NEAREST))
+
+
+def score(editor, scorer, img, photo, task, mask, target, target_labels, margin: int) -> dict:
+    """Metrics of one rendered edit."""
+    outside = metrics.outside_region(mask, margin)
+    reference = target if target is not None else photo
+    share = metrics.concept_share(editor.segment(img), task.concept, mask)
+    success = {"add": share, "remove": 1 - share}.get(task.action, float("nan"))
+    row = {
+        "psnr": metrics.psnr(img, reference), "ssim": metrics.ssim(img, reference), "l1": metrics.l1(img, reference),
+        "lpips": scorer(img, reference), "psnr_out": metrics.psnr(img, photo, outside),
+        "ssim_out": metrics.ssim(img, photo, outside), "l1_out": metrics.l1(img, photo, outside),
+        "lpips_out": scorer(img, photo, outside), "concept_share": share, "edit_success": success,
+        "label_acc": float("nan"), "reference": "truth" if target is not None else "photo",
+    }
+    if target_labels is not None:
+        row["label_acc"] = metrics.label_accuracy(editor.segment(img), target_labels, mask)
+    return row
+
+
+def _save(img: np.ndarray, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(path)
+
+
+def evaluate_photo(photo_path: str, tasks: list[T.Task], method_names: list[str], out: str, seed: int,
+                   margin: int, need_recon: bool, editor=None, scorer=None) -> dict:
+    """Fit ``photo_path`` with every session method and render each task with every method."""
+    editor, scorer = editor or _EDITOR, scorer or _LPIPS
+    out = Path(out)
+    result = {"edits": [], "recon": [], "failures": [], "tasks": [t.task_id for t in tasks]}
+    methods = select(method_names)
+    photo_id = tasks[0].photo_id
+    size = editor.size
+    try:
+        photo = T.load_photo(photo_path, size)
+        sessions = {}
+        for m in (m for m in methods if not m.is_composite):
+            _seed_everything(seed, f"{photo_id}/{m.name}")
+            sessions[m.name] = editor.fit(photo, **m.fit)
+    except Exception as err:  # an unreadable photo or a failed fit skips this photo's tasks only
+        result["failures"].append({"item": photo_path, "error": f"{type(err).__name__}: {err}"})
+        return result
+    photo = sessions[REFERENCE].photo
+    if need_recon:
+        for name, session in sessions.items():
+            for stage, img in recon_stages(name, session):
+                result["recon"].append({"photo_id": photo_id, "stage": stage, "method": name,
+                                        "psnr": metrics.psnr(img, photo), "ssim": metrics.ssim(img, photo),
+                                        "l1": metrics.l1(img, photo), "lpips": scorer(img, photo),
+                                        "fit_seconds": getattr(session, "fit_seconds", float("nan"))})
+    for task in tasks:
+        try:
+            result["edits"] += _evaluate_task(editor, scorer, sessions, methods, photo, task, out, margin)
+        except Exception as err:
+            result["failures"].append({"item": task.task_id, "error": f"{type(err).__name__}: {err}"})
+    return result
+
+
+def _evaluate_task(editor, scorer, sessions, methods, photo, task, out: Path, margin: int) -> list[dict]:
+    size = editor.size
+    mask = T.load_mask(task.mask, size, T.photo_size(task.photo))
+    if not mask.any():
+        raise ValueError(f"mask {task.mask} is empty at {size} px")
+    reference_mask = T.load_mask(task.reference_mask, size, T.photo_size(task.photo)) if task.reference_mask else None
+    target = T.load_photo(task.target, size) if task.target else None
+    target_labels = load_labels(task.target_labels, size) if task.target_labels else None
+    images = out / "pairs" / "images" / task.task_id
+    rendered = {}
+    for m in methods:
+        start = time.perf_counter()
+        if m.is_composite:
+            if "_sources" not in rendered:
+                rendered["_sources"] = composite_sources(sessions[REFERENCE], task, mask, reference_mask)
+            source, region = rendered["_sources"]
+            img = m.composite(photo, source, region)
+        else:
+            img = apply_edit(sessions[m.name], task, mask, reference_mask)
+        rendered[m.name] = (img, time.perf_counter() - start)
+    rows = []
+    for m in methods:
+        img, seconds = rendered[m.name]
+        row = {"task_id": task.task_id, "photo_id": task.photo_id, "action": task.action, "concept": task.concept,
+               "method": m.name, "seconds": seconds}
+        row.update(score(editor, scorer, img, photo, task, mask, target, target_labels, margin))
+        rows.append(row)
+    # Pictures only once every method has rendered, so a half-done task leaves no half-made pairs folder.
+    for m in methods:
+        _save(rendered[m.name][0], images / f"{m.name}.png")
+    _save(photo, images / "original.png")
+    _save((mask * 255).astype(np.uint8).repeat(3).reshape(*mask.shape, 3), images / "mask.png")
+    if target is not None:
+        _save(target, out / "truth" / f"{task.task_id}.png")
+    return rows
+
+
+# ---- bookkeeping ----------------------------------------------------------------------------------------
+
+def _cell(value):
+    return "n/a" if isinstance(value, float) and np.isnan(value) else value
+
+
+def _append(path: Path, fields, rows: list[dict]) -> None:
+    if not rows:
+        return
+    rows = [{k: _cell(v) for k, v in row.items()} for row in rows]
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
+def _read_csv(path: Path, fields) -> pd.DataFrame:
+    if not path.exists() or path.stat().st_size == 0:
+        return pd.DataFrame(columns=list(fields))
+    return pd.read_csv(path, keep_default_na=True, na_values=["n/a"])
+
+
+def completed(out: Path, tasks: list[T.Task], method_names: list[str]) -> tuple[set[str], set[str]]:
+    """Finished task ids and reconstructed photo ids; drops partial rows from earlier runs."""
+    edits_path, recon_path = out / "edits.csv", out / "reconstruction.csv"
+    edits, recon = _read_csv(edits_path, EDIT_FIELDS), _read_csv(recon_path, RECON_FIELDS)
+    wanted = set(method_names)
+    ids = {t.task_id for t in tasks}
+    done = {tid for tid, g in edits.groupby("task_id") if tid in ids and wanted <= set(g["method"])}
+    edits = edits[edits["task_id"].isin(done)]
+    session_methods = {m.name for m in select(method_names) if not m.is_composite}
+    recon_done = {pid for pid, g in recon.groupby("photo_id") if session_methods <= set(g["method"])}
+    recon = recon[recon["photo_id"].isin(recon_done)]
+    if edits_path.exists():
+        edits.to_csv(edits_path, index=False)
+    if recon_path.exists():
+        recon.to_csv(recon_path, index=False)
+    return done, recon_done
+
+
+def build_tasks(args, editor, out: Path) -> list[T.Task]:
+    kind, value = T.parse_photos(args.photos)
+    inputs = out / "inputs"
+    if kind == "scenes":
+        if args.tasks:
+            raise ValueError("--tasks goes with a photo folder; scenes:N makes its own tasks")
+        return T.scene_tasks(value, editor.size, inputs, seed=args.seed, concepts=list(editor.concepts))
+    if args.tasks:
+        return T.read_tasks(args.tasks, photo_dir=value)
+    photos = T.list_photos(value)
+    if not photos:
+        raise ValueError(f"no photos ({', '.join(sorted(T.PHOTO_SUFFIXES))}) in {value}")
+    return T.blob_tasks(photos, editor.size, list(editor.concepts), inputs, seed=args.seed)
+
+
+def run(args):
+    from ganpaint_core.editor import Editor
+
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    methods = select(args.methods)
+    names = [m.name for m in methods]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    editor = Editor.from_pretrained(args.model)
+    margin = args.margin if args.margin >= 0 else metrics.default_margin(editor.size)
+    tasks = build_tasks(args, editor, out)
+    T.write_tasks(tasks, out / "tasks.csv")
+    done, recon_done = completed(out, tasks, names)
+    by_photo = defaultdict(list)
+    for task in tasks:
+        if task.task_id not in done:
+            by_photo[task.photo].append(task)
+    pending = sum(len(v) for v in by_photo.values())
+    print(f"{len(tasks)} tasks on {len({t.photo for t in tasks})} photos, {len(done)} already done; "
+          f"{len(methods)} methods; output in {out}")
+    failures = []
+    jobs = [(photo, group, names, str(out), args.seed, margin, group[0].photo_id not in recon_done)
+            for photo, group in by_photo.items()]
+    with tqdm(total=pending, desc="eval", unit="task") as bar:
+        def collect(result):
+            _append(out / "edits.csv", EDIT_FIELDS, result["edits"])
+            _append(out / "reconstruction.csv", RECON_FIELDS, result["recon"])
+            failures.extend(result["failures"])
+            for f in result["failures"]:
+                bar.write(f"skipped {f['item']}: {f['error']}")
+            bar.update(len(result["tasks"]))
+
+        if args.workers == 1 or len(jobs) <= 1:
+            scorer = metrics.LPIPS()
+            for job in jobs:
+                collect(evaluate_photo(*job, editor=editor, scorer=scorer))
+        else:
+            threads = max(1, (os.cpu_count() or 1) // args.workers)
+            with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn"), initializer=_init_worker,
+                                     initargs=(args.model, threads)) as pool:
+                for future in as_completed([pool.submit(evaluate_photo, *job) for job in jobs]):
+                    collect(future.result())
+    with open(out / "failures.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FAILURE_FIELDS)
+        writer.writeheader()
+        writer.writerows(failures)
+    elapsed = time.perf_counter() - started
+    write_report(out, names, args, editor, failures, elapsed, pending)
+    print(f"done in {elapsed:.0f} s: {out / 'summary.md'}")
+    return 0
+
+
+def write_report(out: Path, names: list[str], args, editor, failures: list[dict], elapsed: float,
+                 processed: int) -> None:
+    edits = _read_csv(out / "edits.csv", EDIT_FIELDS)
+    recon = _read_csv(out / "reconstruction.csv", RECON_FIELDS)
+    labels = {n: METHODS[n].label for n in names}
+    stages = []
+    if len(recon):
+        firsts = recon.drop_duplicates("stage")
+        stages = list(firsts.sort_values("method", key=lambda col: col.map(names.index), kind="stable")["stage"])
+    scorer = metrics.LPIPS()
+    notes = [f"photos: `{args.photos}`" + (f", tasks: `{args.tasks}`" if args.tasks else ""),
+             f"model: `{args.model}` at {editor.size} px; seed {args.seed}; outside-mask margin "
+             f"{args.margin if args.margin >= 0 else metrics.default_margin(editor.size)} px",
+             f"{edits['task_id'].nunique() if len(edits) else 0} tasks x {len(names)} methods; this run processed "
+             f"{processed} tasks in {elapsed:.0f} s with {args.workers} worker(s)",
+             "LPIPS: available" if scorer.available else f"LPIPS: n/a — {scorer.reason}",
+             "compositing baselines paste G's edited region: the mask plus every pixel the edit moved by more "
+             f"than {CHANGE_THRESHOLD}/255 in the unadapted render"]
+    report.write_summary(out, edits, recon, names, stages, labels, notes, failures, seed=args.seed)
+    report.write_plots(out, edits, recon, names, stages, labels, seed=args.seed)
+    report.write_strips(out, edits, names, labels, out / "truth")
+    report.write_pairs_manifest(out, edits, names)
