@@ -1,0 +1,151 @@
+"""``python -m eval bench``: time fitting and editing, and measure peak memory; write JSON.
+
+Each configuration runs in a fresh Python process so that its peak resident
+memory (``ru_maxrss``) is its own: the default model at its size, and a
+random-weight Progressive GAN in the GAN-dissection 256 px layout (widths
+512 … 32, semantic layer ``layer4``) to show how the cost scales.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+GAN_DISSECTION_SIZES = [512, 512, 512, 512, 256, 128, 64, 32]   # z, then one width per resolution 4..256
+
+
+def add_arguments(p):
+    p.add_argument("--out", default="bench.json", help="JSON file to write")
+    p.add_argument("--model", default="default", help="the model to time ('default', a folder or a checkpoint)")
+    p.add_argument("--fits", type=int, default=3, help="photos fitted per configuration")
+    p.add_argument("--edits", type=int, default=5, help="edits timed per fitted photo")
+    p.add_argument("--scaling", choices=("random256", "none"), default="random256",
+                   help="also time a random-weight 256 px GAN-dissection-layout model (default) or not")
+    p.add_argument("--threads", type=int, default=0, help="torch threads in each run (default: all cores)")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds allowed per configuration")
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
+
+
+def write_random_model(folder: Path, sizes: list[int] = GAN_DISSECTION_SIZES, seed: int = 0,
+                       dissection_samples: int = 16) -> Path:
+    """A complete model folder with random weights: generator, encoder, segmenter and a real dissection."""
+    import torch
+    from safetensors.torch import save_file
+
+    from ganpaint_core.dissect import dissect
+    from ganpaint_core.encoder import Encoder
+    from ganpaint_core.proggan import ProgressiveGenerator
+    from ganpaint_core.segmenter import Segmenter
+
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    generator = ProgressiveGenerator(sizes).eval()
+    encoder, segmenter = Encoder(generator.resolution, generator.z_dim), Segmenter()
+    save_file({k: v.contiguous() for k, v in generator.state_dict().items()}, str(folder / "generator.safetensors"))
+    for name, module in (("encoder", encoder), ("segmenter", segmenter)):
+        save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(folder / f"{name}.safetensors"),
+                  metadata={"widths": json.dumps(module.widths)})
+    result = dissect(generator, segmenter.eval(), "layer4", samples=dissection_samples, batch=8, progress=False)
+    (folder / "dissection.json").write_text(json.dumps(result))
+    (folder / "config.json").write_text(json.dumps({"layer": "layer4", "note": "random weights, for timing only"}))
+    return folder
+
+
+def measure(model: str, fits: int, edits: int, threads: int) -> dict:
+    """Fit ``fits`` scene photos and time ``edits`` edits on each (run this in a fresh process)."""
+    import torch
+
+    from eval.tasks import random_blob
+    from ganpaint_core.scenes import HELDOUT_SEED_START, render, sample_scene
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    from ganpaint_core.editor import Editor
+
+    start = time.perf_counter()
+    editor = Editor.from_pretrained(model)
+    load_seconds = time.perf_counter() - start
+    rss_loaded = _peak_rss_mib()
+    concepts = list(editor.concepts) or ["tree"]
+    fit_times, edit_times = [], []
+    for i in range(fits):
+        photo = render(sample_scene(HELDOUT_SEED_START + 500 + i), editor.size)[0]
+        torch.manual_seed(i)
+        start = time.perf_counter()
+        session = editor.fit(photo)
+        fit_times.append(time.perf_counter() - start)
+        rng = np.random.default_rng(i)
+        for j in range(edits):
+            mask = random_blob(editor.size, rng)
+            start = time.perf_counter()
+            session.edit(mask, concepts[j % len(concepts)], ("add", "remove")[j % 2])
+            edit_times.append(time.perf_counter() - start)
+            session.reset()
+    return {
+        "model": model, "size": editor.size, "threads": torch.get_num_threads(), "load_seconds": load_seconds,
+        "fit_seconds_median": statistics.median(fit_times), "fit_seconds": fit_times,
+        "edit_seconds_median": statistics.median(edit_times), "edit_seconds": edit_times,
+        "rss_after_load_mib": rss_loaded, "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
+def _in_fresh_process(spec: dict, timeout: float) -> dict:
+    cmd = [sys.executable, "-m", "eval.bench", json.dumps(spec)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
+                                                                      os.environ.get("PYTHONPATH", "")]))}
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"model": spec["model"], "error": f"timed out after {timeout:.0f} s"}
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"model": spec["model"], "error": f"exit {done.returncode}: {tail}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(args):
+    from tqdm import tqdm
+
+    if args.fits < 1 or args.edits < 1:
+        raise ValueError("--fits and --edits must be at least 1")
+    specs = [{"model": args.model, "label": f"{args.model} model", "fits": args.fits, "edits": args.edits,
+              "threads": args.threads}]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="ganpaint-bench-") as tmp:
+        if args.scaling == "random256":
+            folder = write_random_model(Path(tmp) / "random256")
+            specs.append({**specs[0], "model": str(folder), "label": "random-weight 256 px Progressive GAN "
+                          "(GAN-dissection layout)"})
+        for spec in tqdm(specs, desc="bench", unit="config"):
+            result = _in_fresh_process({k: spec[k] for k in ("model", "fits", "edits", "threads")}, args.timeout)
+            result["label"] = spec["label"]
+            if "error" in result:
+                tqdm.write(f"{spec['label']}: {result['error']}")
+            else:
+                tqdm.write(f"{spec['label']} ({result['size']} px): fit {result['fit_seconds_median']:.2f} s, "
+                           f"edit {result['edit_seconds_median'] * 1000:.0f} ms, peak {result['peak_rss_mib']:.0f} MiB")
+            results.append(result)
+    report = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+              "results": results}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1))
+    print(f"wrote {args.out}")
+    return 0 if all("error" not in r for r in results) else 1
+
+
+if __name__ == "__main__":   # the fresh process of one configuration: JSON spec in, JSON result out
+    spec = json.loads(sys.argv[1])
+    print(json.dumps(measure(spec["model"], spec["fits"], spec["edits"], spec["threads"])))

@@ -1,0 +1,40 @@
+"""Bench: the random-weight model folder it times, and (once the editor exists) a real tiny run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from eval.bench import write_random_model
+
+HAS_EDITOR = importlib.util.find_spec("ganpaint_core.editor") is not None
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return write_random_model(tmp_path_factory.mktemp("m") / "tiny", sizes=[32, 32, 32, 16], dissection_samples=4)
+
+
+def test_random_model_folder_loads_complete(tiny_model):
+    from ganpaint_core.models import load_model
+
+    bundle = load_model(str(tiny_model))
+    assert bundle.resolution == 16 and bundle.layer == "layer4"
+    assert bundle.encoder is not None and bundle.segmenter is not None
+    assert len(bundle.dissection["units"]) == 32
+
+
+@pytest.mark.skipif(not HAS_EDITOR, reason="ganpaint_core/editor.py is not written yet")
+def test_bench_writes_timings_and_memory(tiny_model, tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "-m", "eval", "bench", "--model", str(tiny_model), "--fits", "1",
+                           "--edits", "2", "--scaling", "none", "--threads", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [result] = json.loads(out.read_text())["results"]
+    assert result["size"] == 16 and len(result["edit_seconds"]) == 2
+    assert result["fit_seconds_median"] > 0 and result["peak_rss_mib"] >= result["rss_after_load_mib"] > 50
