@@ -89,7 +89,8 @@ def score(editor, scorer, img, photo, task, mask, target, target_labels, margin:
     """Metrics of one rendered edit."""
     outside = metrics.outside_region(mask, margin)
     reference = target if target is not None else photo
-    share = metrics.concept_share(editor.segment(img), task.concept, mask)
+    labels = editor.segment(img)
+    share = metrics.concept_share(labels, task.concept, mask)
     success = {"add": share, "remove": 1 - share}.get(task.action, float("nan"))
     row = {
         "psnr": metrics.psnr(img, reference), "ssim": metrics.ssim(img, reference), "l1": metrics.l1(img, reference),
@@ -99,7 +100,7 @@ def score(editor, scorer, img, photo, task, mask, target, target_labels, margin:
         "label_acc": float("nan"), "reference": "truth" if target is not None else "photo",
     }
     if target_labels is not None:
-        row["label_acc"] = metrics.label_accuracy(editor.segment(img), target_labels, mask)
+        row["label_acc"] = metrics.label_accuracy(labels, target_labels, mask)
     return row
 
 
@@ -215,9 +216,9 @@ def completed(out: Path, tasks: list[T.Task], method_names: list[str]) -> tuple[
     recon_done = {pid for pid, g in recon.groupby("photo_id") if session_methods <= set(g["method"])}
     recon = recon[recon["photo_id"].isin(recon_done)]
     if edits_path.exists():
-        edits.to_csv(edits_path, index=False)
+        edits.to_csv(edits_path, index=False, na_rep="n/a")
     if recon_path.exists():
-        recon.to_csv(recon_path, index=False)
+        recon.to_csv(recon_path, index=False, na_rep="n/a")
     return done, recon_done
 
 
@@ -290,10 +291,19 @@ def run(args):
     return 0
 
 
+def _sorted(frame: pd.DataFrame, keys: list[str], names: list[str]) -> pd.DataFrame:
+    rank = {n: i for i, n in enumerate(names)}
+    return frame.sort_values(keys, key=lambda col: col.map(rank) if col.name == "method" else col,
+                             kind="stable").reset_index(drop=True)
+
+
 def write_report(out: Path, names: list[str], args, editor, failures: list[dict], elapsed: float,
                  processed: int) -> None:
-    edits = _read_csv(out / "edits.csv", EDIT_FIELDS)
-    recon = _read_csv(out / "reconstruction.csv", RECON_FIELDS)
+    edits = _sorted(_read_csv(out / "edits.csv", EDIT_FIELDS), ["task_id", "method"], names)
+    recon = _sorted(_read_csv(out / "reconstruction.csv", RECON_FIELDS), ["photo_id", "method"], names)
+    for frame, name in ((edits, "edits.csv"), (recon, "reconstruction.csv")):
+        if len(frame):   # sorted, so that a run gives the same files whatever the order photos finished in
+            frame.to_csv(out / name, index=False, na_rep="n/a")
     labels = {n: METHODS[n].label for n in names}
     stages = []
     if len(recon):
