@@ -28,7 +28,7 @@ from ganpaint_core.proggan import ProgressiveGenerator
 from ganpaint_core.training.growing import GrowingDiscriminator, GrowingGenerator
 from ganpaint_core.training.scene_cache import load_scenes
 
-DEFAULT_SIZES = "128,256,256,128,64,32,16"
+DEFAULT_SIZES = "128,256,128,64,32,16,8"
 
 
 def add_arguments(p):
