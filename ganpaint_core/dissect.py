@@ -28,22 +28,82 @@ TOP_UNITS = 24         # units listed per concept
 def add_arguments(p):
     p.add_argument("--model", default="default", help="'default', a model folder, or a checkpoint path")
     p.add_argument("--out", default="", help="dissection JSON (default: the model folder's dissection.json)")
+    p.add_argument("--segmenter", default="", help="segmenter weights (a .safetensors file or a model folder) for "
+                   "a model without one, e.g. a .pth generator (default: the model's own, else models/default's)")
     p.add_argument("--layer", default="", help="semantic layer (default: the model's)")
     p.add_argument("--samples", type=int, default=2000)
-    p.add_argument("--quantile", type=float, default=0.99)
+    p.add_argument("--quantile", type=float, default=0.99, help="top quantile of each unit's activation used "
+                   "as its threshold")
     p.add_argument("--batch", type=int, default=25)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--picture", default="", help="also draw the top units of each concept to this PNG")
 
 
-def _batches(generator, layer, n, batch, seed):
+def _batches(generator, layer, n, batch, seed, render=True):
     g = torch.Generator().manual_seed(seed)
     for start in range(0, n, batch):
         z = torch.randn(min(batch, n - start), generator.z_dim, generator=g)
         with torch.inference_mode():
             feats = generator.features(z, layer)
-            images = generator.render_from(feats, layer)
-        yield z, feats, images
+            images = generator.render_from(feats, layer) if render else None
+        yield feats, images
+
+
+class RunningQuantile:
+    """Streaming per-row quantiles from fixed-size histograms (memory independent of the sample count).
+
+    Each row (unit) keeps ``bins`` counts over a range set by the first batch; when later values exceed the
+    top, the range doubles and pairs of bins merge (counts stay exact, resolution halves).  Values below the
+    first batch's minimum are counted in the lowest bin, so the estimate is meant for upper quantiles.
+    """
+
+    def __init__(self, rows: int, bins: int = 4096):
+        if bins % 2:
+            raise ValueError("bins must be even")
+        self.rows, self.bins = rows, bins
+        self.counts = torch.zeros(rows, bins, dtype=torch.float64)
+        self.lo: torch.Tensor | None = None
+        self.width: torch.Tensor | None = None
+
+    def add(self, values: torch.Tensor) -> None:
+        """Count ``values`` (rows, n)."""
+        values = values.detach().float()
+        if self.lo is None:
+            self.lo = values.amin(1)
+            self.width = ((values.amax(1) - self.lo) * 1.25).clamp_min(1e-6) / self.bins
+        while bool(((values.amax(1) - self.lo) >= self.width * self.bins).any()):
+            grow = (values.amax(1) - self.lo) >= self.width * self.bins
+            merged = torch.cat([self.counts.view(self.rows, -1, 2).sum(2), torch.zeros_like(self.counts[:, ::2])], 1)
+            self.counts = torch.where(grow[:, None], merged, self.counts)
+            self.width = torch.where(grow, self.width * 2, self.width)
+        idx = ((values - self.lo[:, None]) / self.width[:, None]).long().clamp_(0, self.bins - 1)
+        self.counts.scatter_add_(1, idx, torch.ones_like(idx, dtype=torch.float64))
+
+    def quantile(self, q: float) -> torch.Tensor:
+        """Per-row value below which a fraction ``q`` of the counted values lie (linear within a bin)."""
+        if self.lo is None:
+            raise ValueError("no values counted yet")
+        cdf = self.counts.cumsum(1)
+        target = q * cdf[:, -1:]
+        b = torch.searchsorted(cdf, target).clamp_(max=self.bins - 1)
+        below = torch.where(b > 0, cdf.gather(1, (b - 1).clamp_min(0)), torch.zeros_like(target))
+        inside = self.counts.gather(1, b).clamp_min(1)
+        frac = ((target - below) / inside).clamp(0, 1)
+        return (self.lo[:, None] + (b + frac) * self.width[:, None])[:, 0].float()
+
+
+def unit_levels(generator, layer: str, samples: int, quantile: float, batch: int = 25, seed: int = 0,
+                progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-unit thresholds (``quantile`` of the upsampled activation) and high levels (0.99 of the raw one)."""
+    up_q, raw_q = None, None
+    for feats, _ in tqdm(_batches(generator, layer, samples, batch, seed, render=False), total=-(-samples // batch),
+                         desc="quantiles", disable=not progress):
+        if up_q is None:
+            up_q, raw_q = RunningQuantile(feats.shape[1]), RunningQuantile(feats.shape[1])
+        up = F.interpolate(feats, size=QUANTILE_GRID, mode="bilinear", align_corners=False)
+        up_q.add(up.transpose(0, 1).flatten(1))
+        raw_q.add(feats.transpose(0, 1).flatten(1))
+    return up_q.quantile(quantile), raw_q.quantile(0.99)
 
 
 def dissect(generator, segmenter, layer: str = "layer4", samples: int = 2000, quantile: float = 0.99,
@@ -53,24 +113,16 @@ def dissect(generator, segmenter, layer: str = "layer4", samples: int = 2000, qu
         raise ValueError("samples must be at least 1")
     if not 0.5 <= quantile < 1:
         raise ValueError(f"quantile must be in [0.5, 1), got {quantile}")
-    # Pass 1: per-unit thresholds (upsampled activations) and high levels (raw activations).
-    n_q = min(samples, 500)
-    up_vals, raw_vals = [], []
-    for _, feats, _ in tqdm(_batches(generator, layer, n_q, batch, seed), total=-(-n_q // batch),
-                            desc="quantiles", disable=not progress):
-        up = F.interpolate(feats, size=QUANTILE_GRID, mode="bilinear", align_corners=False)
-        up_vals.append(up.transpose(0, 1).flatten(1))
-        raw_vals.append(feats.transpose(0, 1).flatten(1))
-    thresholds = torch.quantile(torch.cat(up_vals, 1), quantile, dim=1)
-    high = torch.quantile(torch.cat(raw_vals, 1), 0.99, dim=1)
-    del up_vals, raw_vals
-    # Pass 2: intersections and unions with the segmenter's concept masks.
+    if layer not in generator.layer_names:
+        raise ValueError(f"unknown layer {layer!r}; the generator has {', '.join(generator.layer_names)}")
+    # Pass 1: streaming per-unit quantiles.  Pass 2: the same samples again, for IoU with concept masks.
+    thresholds, high = unit_levels(generator, layer, samples, quantile, batch, seed, progress)
     units = thresholds.numel()
     inter = torch.zeros(units, NUM_CONCEPTS, dtype=torch.float64)
     act_area = torch.zeros(units, dtype=torch.float64)
     concept_area = torch.zeros(NUM_CONCEPTS, dtype=torch.float64)
-    for _, feats, images in tqdm(_batches(generator, layer, samples, batch, seed + 1), total=-(-samples // batch),
-                                 desc="dissect", disable=not progress):
+    for feats, images in tqdm(_batches(generator, layer, samples, batch, seed), total=-(-samples // batch),
+                              desc="dissect", disable=not progress):
         labels = torch.from_numpy(segmenter.predict(to_uint8(images)))[:, None].float()
         labels = F.interpolate(labels, size=IOU_GRID, mode="nearest")[:, 0].long()
         onehot = F.one_hot(labels, NUM_CONCEPTS).reshape(-1, NUM_CONCEPTS).double()
@@ -81,14 +133,14 @@ def dissect(generator, segmenter, layer: str = "layer4", samples: int = 2000, qu
         concept_area += onehot.sum(0)
     iou = (inter / (act_area[:, None] + concept_area[None, :] - inter).clamp_min(1)).numpy()
     result = {
-        "layer": layer, "quantile": quantile, "num_samples": samples, "iou_grid": IOU_GRID,
+        "layer": layer, "quantile": quantile, "num_samples": samples, "seed": seed, "iou_grid": IOU_GRID,
         "units": [{"unit": u, "concept": NAMES[int(iou[u].argmax())], "iou": round(float(iou[u].max()), 4),
                    "threshold": round(float(thresholds[u]), 4), "high": round(float(high[u]), 4)}
                   for u in range(units)],
         "concepts": {},
     }
     for c, name in enumerate(NAMES):
-        order = np.argsort(-iou[:, c])[:TOP_UNITS]
+        order = np.argsort(-iou[:, c], kind="stable")[:TOP_UNITS]
         result["concepts"][name] = {"units": [int(u) for u in order],
                                     "ious": [round(float(iou[u, c]), 4) for u in order]}
     return result
@@ -103,44 +155,70 @@ def summary(dissection: dict, min_iou: float = 0.10) -> dict[str, int]:
     return counts
 
 
-def draw(generator, dissection: dict, path: str, per_concept: int = 3, samples: int = 4, seed: int = 7) -> None:
-    """A picture: for the top units of each concept, samples with the unit's region highlighted."""
-    from PIL import Image
+def _outline(image: np.ndarray, on: np.ndarray, color=(255, 230, 0)) -> np.ndarray:
+    """``image`` dimmed outside the boolean region ``on``, with the region's boundary drawn in ``color``."""
+    region = torch.from_numpy(on)[None, None].float()
+    eroded = -F.max_pool2d(-region, 3, 1, 1)
+    edge = (region - eroded)[0, 0].numpy() > 0
+    out = np.where(on[..., None], image, image * 0.45 + 20)
+    out[edge] = color
+    return out.astype(np.uint8)
 
-    from ganpaint_core.imaging import image_grid
+
+def draw(generator, dissection: dict, path: str, per_concept: int = 3, samples: int = 4, seed: int = 7,
+         pool: int = 64, min_iou: float = 0.05) -> list[tuple[str, int]]:
+    """A picture of the top units of each concept: samples with the unit's thresholded region outlined.
+
+    One row per (concept, unit) with IoU >= ``min_iou``; the samples are the ``samples`` of ``pool``
+    random ones where the unit covers most area.  Returns the (concept, unit) rows drawn.
+    """
+    from PIL import Image, ImageDraw
 
     layer = dissection["layer"]
-    z = torch.randn(64, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    z = torch.randn(pool, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     with torch.inference_mode():
-        feats = generator.features(z, layer)
-        images = to_uint8(generator.render_from(feats, layer)).astype(np.float32)
-    tiles = []
-    names = [n for n in NAMES if dissection["concepts"][n]["ious"][0] >= 0.05]
-    for name in names:
-        for unit in dissection["concepts"][name]["units"][:per_concept]:
-            thr = dissection["units"][unit]["threshold"]
-            best = torch.argsort(feats[:, unit].amax(dim=(1, 2)), descending=True)[:samples]
-            for i in best.tolist():
-                up = F.interpolate(feats[i : i + 1, unit : unit + 1], size=images.shape[1], mode="bilinear",
-                                   align_corners=False)[0, 0].numpy()
-                on = (up > thr)[..., None]
-                tiles.append(np.where(on, images[i], images[i] * 0.35).astype(np.uint8))
-    if tiles:
-        Image.fromarray(image_grid(np.stack(tiles), per_concept * samples)).save(path)
+        feats = torch.cat([generator.features(c, layer) for c in z.split(16)])
+        images = to_uint8(torch.cat([generator.render_from(f, layer) for f in feats.split(16)]))
+    size = images.shape[1]
+    rows = [(name, unit, iou) for name in NAMES
+            for unit, iou in list(zip(dissection["concepts"][name]["units"], dissection["concepts"][name]["ious"],
+                                      strict=True))[:per_concept] if iou >= min_iou]
+    if not rows:
+        raise ValueError(f"no unit reaches IoU {min_iou} with any concept; nothing to draw")
+    label_w, pad = 120, 2
+    canvas = Image.new("RGB", (label_w + samples * (size + pad), len(rows) * (size + pad)), "white")
+    pen = ImageDraw.Draw(canvas)
+    for r, (name, unit, iou) in enumerate(rows):
+        thr = dissection["units"][unit]["threshold"]
+        up = F.interpolate(feats[:, unit : unit + 1], size=size, mode="bilinear", align_corners=False)[:, 0]
+        on = (up > thr).numpy()
+        y = r * (size + pad)
+        pen.text((6, y + size // 2 - 18), f"{name}\nunit {unit}\nIoU {iou:.2f}", fill="black")
+        for k, i in enumerate(np.argsort(-on.sum((1, 2)), kind="stable")[:samples]):
+            canvas.paste(Image.fromarray(_outline(images[i], on[i])), (label_w + k * (size + pad), y))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+    return [(name, unit) for name, unit, _ in rows]
 
 
 def run(args):
-    from ganpaint_core.models import MODELS_DIR, load_model
+    from ganpaint_core.models import MODELS_DIR, load_model, load_segmenter
 
     bundle = load_model(args.model)
-    if bundle.segmenter is None:
-        raise ValueError(f"model {args.model!r} has no segmenter; dissection needs one (models/default has it)")
+    if args.segmenter:
+        segmenter = load_segmenter(args.segmenter)
+    elif bundle.segmenter is not None:
+        segmenter = bundle.segmenter
+    elif (MODELS_DIR / "default" / "segmenter.safetensors").is_file():
+        segmenter = load_segmenter(MODELS_DIR / "default")
+    else:
+        raise ValueError(f"model {args.model!r} has no segmenter; pass --segmenter PATH")
+    if not args.out and bundle.folder is None:
+        raise ValueError("--out is needed when the model is a single checkpoint file")
     layer = args.layer or bundle.layer
-    if layer not in bundle.generator.layer_names:
-        raise ValueError(f"unknown layer {layer!r}; the generator has {', '.join(bundle.generator.layer_names)}")
-    result = dissect(bundle.generator, bundle.segmenter, layer, args.samples, args.quantile, args.batch, args.seed)
+    result = dissect(bundle.generator, segmenter, layer, args.samples, args.quantile, args.batch, args.seed)
     result["model"] = bundle.name
-    out = Path(args.out) if args.out else MODELS_DIR / bundle.name / "dissection.json"
+    out = Path(args.out) if args.out else bundle.folder / "dissection.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     counts = summary(result)

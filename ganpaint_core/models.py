@@ -35,6 +35,8 @@ class ModelBundle:
     discriminator: torch.nn.Module | None = None
     dissection: dict | None = None
     config: dict = field(default_factory=dict)
+    card: str = ""                      # the model card (markdown), where the model has one
+    folder: Path | None = None          # the model folder it was read from, if any
 
     @property
     def resolution(self) -> int:
@@ -63,35 +65,81 @@ def _read_torch(path: Path) -> dict:
     return obj
 
 
+def _generator_state(obj: dict) -> dict:
+    """The generator's state dict inside a checkpoint: plain, or the EMA generator of a training checkpoint."""
+    if isinstance(obj.get("g_ema"), dict):  # ``train generator``'s ckpt.pt: a GrowingGenerator's state
+        return {k[2:]: v for k, v in obj["g_ema"].items() if k.startswith("g.")}
+    return obj
+
+
 def load_generator(path: Path | str) -> ProgressiveGenerator:
     """A generator from a ``.safetensors`` or ``.pth``/``.pt`` state dict (GAN-dissection layout)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no generator checkpoint at {path}")
-    state = _read_safetensors(path)[0] if path.suffix == ".safetensors" else _read_torch(path)
-    return generator_from_state_dict(state).eval().requires_grad_(False)
+    state = _read_safetensors(path)[0] if path.suffix == ".safetensors" else _generator_state(_read_torch(path))
+    try:
+        return generator_from_state_dict(state).eval().requires_grad_(False)
+    except (RuntimeError, KeyError, IndexError, AttributeError) as err:  # wrong shapes or non-tensor values
+        raise ValueError(f"{path} is not a Progressive-GAN generator checkpoint: {str(err)[:300]}") from err
 
 
 def _load_module(path: Path, build):
     tensors, meta = _read_safetensors(path)
-    module = build(meta)
-    module.load_state_dict(tensors)
+    try:
+        module = build(meta)
+        module.load_state_dict(tensors)
+    except (KeyError, json.JSONDecodeError, TypeError, RuntimeError) as err:
+        raise ValueError(f"{path} does not hold the weights this part needs: {str(err)[:300]}") from err
     return module.eval().requires_grad_(False)
+
+
+def _build_segmenter(meta: dict):
+    from ganpaint_core.segmenter import Segmenter
+
+    return Segmenter(json.loads(meta["widths"]))
+
+
+def load_segmenter(path: Path | str):
+    """A segmenter alone, from its ``.safetensors`` file (or the model folder holding ``segmenter.safetensors``)."""
+    path = Path(path)
+    path = path / "segmenter.safetensors" if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"no segmenter weights at {path}")
+    return _load_module(path, _build_segmenter)
+
+
+def model_card(folder: Path) -> str:
+    """A folder's card: its own ``README.md``, else the ``## <folder name>`` section of the parent's README."""
+    if (folder / "README.md").is_file():
+        return (folder / "README.md").read_text()
+    index = folder.parent / "README.md"
+    if not index.is_file():
+        return ""
+    text, heading = index.read_text(), f"## {folder.name}"
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == heading]
+    if not starts:
+        return ""
+    ends = [i for i, line in enumerate(lines) if line.startswith("## ") and i > starts[0]]
+    return "\n".join(lines[starts[0] : ends[0] if ends else len(lines)]).strip() + "\n"
 
 
 def load_folder(folder: Path, name: str | None = None) -> ModelBundle:
     """A model folder: ``config.json``, ``generator.safetensors`` and optional parts."""
     from ganpaint_core.discriminator import Discriminator
     from ganpaint_core.encoder import Encoder
-    from ganpaint_core.segmenter import Segmenter
 
     config_path = folder / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    try:
+        config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{config_path} is not valid JSON: {err}") from err
     generator = load_generator(folder / "generator.safetensors")
     bundle = ModelBundle(name=name or folder.name, generator=generator, layer=config.get("layer", DEFAULT_LAYER),
-                         config=config)
+                         config=config, card=model_card(folder), folder=folder)
     parts = {
-        "segmenter": lambda meta: Segmenter(json.loads(meta["widths"])),
+        "segmenter": _build_segmenter,
         "encoder": lambda meta: Encoder(generator.resolution, generator.z_dim, json.loads(meta["widths"])),
         "discriminator": lambda meta: Discriminator(json.loads(meta["widths"]), generator.resolution),
     }
@@ -105,12 +153,71 @@ def load_folder(folder: Path, name: str | None = None) -> ModelBundle:
             bundle.dissection = json.loads(dissection.read_text())
         except json.JSONDecodeError as err:
             raise ValueError(f"{dissection} is not valid JSON: {err}") from err
+        check_dissection(bundle.dissection, generator, str(dissection))
     return bundle
 
 
-def download(url: str, cache_dir: Path = CACHE_DIR) -> Path:
+def check_dissection(dissection: dict, generator: ProgressiveGenerator, source: str = "dissection") -> None:
+    """Raise a clear ValueError unless ``dissection`` is a well-formed dissection of ``generator``."""
+    from ganpaint_core.concepts import NAMES
+
+    try:
+        layer = dissection["layer"]
+        units = dissection["units"]
+        concepts = dissection["concepts"]
+        with torch.no_grad():
+            width = generator.features(torch.zeros(1, generator.z_dim), layer).shape[1]
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{source} is not a dissection of this generator (missing or unknown {err})") from err
+    if len(units) != width or [u.get("unit") for u in units] != list(range(width)):
+        raise ValueError(f"{source} lists {len(units)} units; layer {layer} has {width}")
+    for unit in units:
+        if unit.get("concept") not in NAMES or not all(isinstance(unit.get(k), (int, float))
+                                                       for k in ("iou", "threshold", "high")):
+            raise ValueError(f"{source}: malformed unit entry {unit}")
+    for name, entry in concepts.items():
+        if name not in NAMES or len(entry.get("units", [])) != len(entry.get("ious", [])) \
+                or not all(isinstance(u, int) and 0 <= u < width for u in entry["units"]):
+            raise ValueError(f"{source}: malformed concept entry {name!r}")
+
+
+def save_part(module: torch.nn.Module, path: Path | str, half: bool = False, meta: dict | None = None) -> None:
+    """Write a module's weights as safetensors (fp16 with ``half``); its ``widths`` or ``sizes`` go in the metadata."""
+    from safetensors.torch import save_file
+
+    info = {k: json.dumps(getattr(module, k)) for k in ("widths", "sizes") if hasattr(module, k)}
+    info.update({k: str(v) for k, v in (meta or {}).items()})
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().contiguous()
+             for k, v in module.state_dict().items()}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path), metadata=info)
+
+
+def save_model(folder: Path | str, bundle: ModelBundle, half: bool = True) -> Path:
+    """Write ``bundle`` in the shipped layout: ``config.json``, one safetensors file per part, ``dissection.json``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in ("generator", "segmenter", "encoder", "discriminator"):
+        module = getattr(bundle, part)
+        if module is not None:
+            save_part(module, folder / f"{part}.safetensors", half=half)
+    g = bundle.generator
+    config = {**bundle.config, "layer": bundle.layer, "resolution": g.resolution, "sizes": g.sizes, "z_dim": g.z_dim}
+    for part in ("segmenter", "encoder", "discriminator"):
+        module = getattr(bundle, part)
+        if module is not None:
+            config[f"{part}_widths"] = list(module.widths)
+    (folder / "config.json").write_text(json.dumps(config, indent=1))
+    if bundle.dissection is not None:
+        (folder / "dissection.json").write_text(json.dumps(bundle.dissection, indent=1))
+    return folder
+
+
+def download(url: str, cache_dir: Path | None = None) -> Path:
     """Fetch ``url`` once into ``cache_dir`` (with a progress bar); a clear error when offline."""
     from tqdm import tqdm
+
+    cache_dir = Path(cache_dir or CACHE_DIR)
 
     name = Path(urllib.request.urlparse(url).path).name or "checkpoint.pth"
     target = cache_dir / f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{name}"
