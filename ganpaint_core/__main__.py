@@ -18,6 +18,7 @@ COMMANDS = {
     },
     "sample": ("ganpaint_core.sample", "write a grid of generator samples"),
     "dissect": ("ganpaint_core.dissect", "label the units of the semantic layer with concepts"),
+    "ship": ("ganpaint_core.ship", "assemble a model folder (fp16 safetensors, config.json) from trained parts"),
     "edit": ("ganpaint_core.edit_cli", "fit a photo and apply one painted edit"),
 }
 

@@ -55,7 +55,7 @@ def _read_safetensors(path: Path) -> tuple[dict, dict]:
     return tensors, meta
 
 
-def _read_torch(path: Path) -> dict:
+def read_torch_checkpoint(path: Path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a corrupt zip, a pickle with code in it, a truncated download …
@@ -77,36 +77,55 @@ def load_generator(path: Path | str) -> ProgressiveGenerator:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no generator checkpoint at {path}")
-    state = _read_safetensors(path)[0] if path.suffix == ".safetensors" else _generator_state(_read_torch(path))
+    if path.suffix == ".safetensors":
+        state = _read_safetensors(path)[0]
+    else:
+        state = _generator_state(read_torch_checkpoint(path))
     try:
         return generator_from_state_dict(state).eval().requires_grad_(False)
     except (RuntimeError, KeyError, IndexError, AttributeError) as err:  # wrong shapes or non-tensor values
         raise ValueError(f"{path} is not a Progressive-GAN generator checkpoint: {str(err)[:300]}") from err
 
 
-def _load_module(path: Path, build):
+PARTS = ("segmenter", "encoder", "discriminator")
+
+
+def _build_part(part: str, meta: dict, generator: ProgressiveGenerator | None):
+    """An empty network of the kind ``part`` with the widths stored in its file's metadata."""
+    widths = json.loads(meta["widths"])
+    if part == "segmenter":
+        from ganpaint_core.segmenter import Segmenter
+
+        return Segmenter(widths)
+    if generator is None:
+        raise ValueError(f"loading a {part} needs its generator")
+    if part == "encoder":
+        from ganpaint_core.encoder import Encoder
+
+        return Encoder(generator.resolution, generator.z_dim, widths)
+    from ganpaint_core.discriminator import Discriminator
+
+    return Discriminator(widths, generator.resolution)
+
+
+def load_part(path: Path | str, part: str, generator: ProgressiveGenerator | None = None) -> torch.nn.Module:
+    """One of ``PARTS`` from its ``.safetensors`` file (the encoder and discriminator need their generator)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {part} weights at {path}")
     tensors, meta = _read_safetensors(path)
     try:
-        module = build(meta)
+        module = _build_part(part, meta, generator)
         module.load_state_dict(tensors)
     except (KeyError, json.JSONDecodeError, TypeError, RuntimeError) as err:
         raise ValueError(f"{path} does not hold the weights this part needs: {str(err)[:300]}") from err
     return module.eval().requires_grad_(False)
 
 
-def _build_segmenter(meta: dict):
-    from ganpaint_core.segmenter import Segmenter
-
-    return Segmenter(json.loads(meta["widths"]))
-
-
 def load_segmenter(path: Path | str):
     """A segmenter alone, from its ``.safetensors`` file (or the model folder holding ``segmenter.safetensors``)."""
     path = Path(path)
-    path = path / "segmenter.safetensors" if path.is_dir() else path
-    if not path.is_file():
-        raise FileNotFoundError(f"no segmenter weights at {path}")
-    return _load_module(path, _build_segmenter)
+    return load_part(path / "segmenter.safetensors" if path.is_dir() else path, "segmenter")
 
 
 def model_card(folder: Path) -> str:
@@ -127,9 +146,6 @@ def model_card(folder: Path) -> str:
 
 def load_folder(folder: Path, name: str | None = None) -> ModelBundle:
     """A model folder: ``config.json``, ``generator.safetensors`` and optional parts."""
-    from ganpaint_core.discriminator import Discriminator
-    from ganpaint_core.encoder import Encoder
-
     config_path = folder / "config.json"
     try:
         config = json.loads(config_path.read_text()) if config_path.exists() else {}
@@ -138,15 +154,10 @@ def load_folder(folder: Path, name: str | None = None) -> ModelBundle:
     generator = load_generator(folder / "generator.safetensors")
     bundle = ModelBundle(name=name or folder.name, generator=generator, layer=config.get("layer", DEFAULT_LAYER),
                          config=config, card=model_card(folder), folder=folder)
-    parts = {
-        "segmenter": _build_segmenter,
-        "encoder": lambda meta: Encoder(generator.resolution, generator.z_dim, json.loads(meta["widths"])),
-        "discriminator": lambda meta: Discriminator(json.loads(meta["widths"]), generator.resolution),
-    }
-    for part, build in parts.items():
+    for part in PARTS:
         path = folder / f"{part}.safetensors"
         if path.exists():
-            setattr(bundle, part, _load_module(path, build))
+            setattr(bundle, part, load_part(path, part, generator))
     dissection = folder / "dissection.json"
     if dissection.exists():
         try:
@@ -197,15 +208,13 @@ def save_model(folder: Path | str, bundle: ModelBundle, half: bool = True) -> Pa
     """Write ``bundle`` in the shipped layout: ``config.json``, one safetensors file per part, ``dissection.json``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for part in ("generator", "segmenter", "encoder", "discriminator"):
+    g = bundle.generator
+    save_part(g, folder / "generator.safetensors", half=half)
+    config = {**bundle.config, "layer": bundle.layer, "resolution": g.resolution, "sizes": g.sizes, "z_dim": g.z_dim}
+    for part in PARTS:
         module = getattr(bundle, part)
         if module is not None:
             save_part(module, folder / f"{part}.safetensors", half=half)
-    g = bundle.generator
-    config = {**bundle.config, "layer": bundle.layer, "resolution": g.resolution, "sizes": g.sizes, "z_dim": g.z_dim}
-    for part in ("segmenter", "encoder", "discriminator"):
-        module = getattr(bundle, part)
-        if module is not None:
             config[f"{part}_widths"] = list(module.widths)
     (folder / "config.json").write_text(json.dumps(config, indent=1))
     if bundle.dissection is not None:

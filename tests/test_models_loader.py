@@ -206,3 +206,30 @@ def test_url_download_is_cached(tmp_path, monkeypatch, tiny_generator):
         server.shutdown()
     [cached] = (tmp_path / "cache").glob("*tiny.pth")
     assert cached.stat().st_size > 0
+
+
+def test_ship_assembles_a_folder_from_a_training_checkpoint(tmp_path, tiny_generator):
+    import subprocess
+    import sys
+
+    from ganpaint_core.discriminator import Discriminator
+    from ganpaint_core.training.growing import GrowingDiscriminator, GrowingGenerator
+
+    d = Discriminator([8, 16, 16], 16)
+    torch.save({"g_ema": GrowingGenerator(tiny_generator).state_dict(), "d": GrowingDiscriminator(d).state_dict()},
+               tmp_path / "ckpt.pt")
+    seg = tmp_path / "seg.safetensors"
+    models.save_part(Segmenter([8, 8]), seg)
+    out = tmp_path / "shipped"
+    done = subprocess.run([sys.executable, "-m", "ganpaint_core", "ship", "--generator", str(tmp_path / "ckpt.pt"),
+                           "--segmenter", str(seg), "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "generator, segmenter, discriminator" in done.stdout
+    bundle = load_model(out)
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        assert (bundle.discriminator(x) - d(x)).abs().max() < 0.05  # fp16 storage
+    assert json.loads((out / "config.json").read_text())["discriminator_widths"] == [8, 16, 16]
+    bad = subprocess.run([sys.executable, "-m", "ganpaint_core", "ship", "--generator", str(seg), "--out", str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "not a Progressive-GAN" in bad.stderr
