@@ -43,25 +43,21 @@ def write_random_model(folder: Path, sizes: list[int] = GAN_DISSECTION_SIZES, se
                        dissection_samples: int = 16) -> Path:
     """A complete model folder with random weights: generator, encoder, segmenter and a real dissection."""
     import torch
-    from safetensors.torch import save_file
 
     from ganpaint_core.dissect import dissect
     from ganpaint_core.encoder import Encoder
+    from ganpaint_core.models import ModelBundle, save_model
     from ganpaint_core.proggan import ProgressiveGenerator
     from ganpaint_core.segmenter import Segmenter
 
     torch.manual_seed(seed)
-    folder.mkdir(parents=True, exist_ok=True)
     generator = ProgressiveGenerator(sizes).eval()
-    encoder, segmenter = Encoder(generator.resolution, generator.z_dim), Segmenter()
-    save_file({k: v.contiguous() for k, v in generator.state_dict().items()}, str(folder / "generator.safetensors"))
-    for name, module in (("encoder", encoder), ("segmenter", segmenter)):
-        save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(folder / f"{name}.safetensors"),
-                  metadata={"widths": json.dumps(module.widths)})
-    result = dissect(generator, segmenter.eval(), "layer4", samples=dissection_samples, batch=8, progress=False)
-    (folder / "dissection.json").write_text(json.dumps(result))
-    (folder / "config.json").write_text(json.dumps({"layer": "layer4", "note": "random weights, for timing only"}))
-    return folder
+    segmenter = Segmenter().eval()
+    dissection = dissect(generator, segmenter, "layer4", samples=dissection_samples, batch=8, progress=False)
+    bundle = ModelBundle(name=folder.name, generator=generator, segmenter=segmenter, dissection=dissection,
+                         encoder=Encoder(generator.resolution, generator.z_dim),
+                         config={"note": "random weights, for timing only"})
+    return save_model(folder, bundle, half=False)
 
 
 def measure(model: str, fits: int, edits: int, threads: int) -> dict:
