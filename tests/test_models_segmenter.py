@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -62,3 +67,19 @@ def test_shipped_segmenter_reaches_the_miou_target_on_held_out_scenes():
     conf = confusion(model.predict(images), labels)
     iou = iou_per_class(conf)
     assert np.nanmean(iou) >= 0.80, dict(zip(NAMES, np.round(iou, 3), strict=True))
+
+
+def test_eval_only_cli_reports_per_concept_iou_and_draws(tmp_path):
+    from ganpaint_core.models import save_part
+
+    weights = tmp_path / "seg.safetensors"
+    save_part(Segmenter([8, 8]), weights)
+    env = {**os.environ, "GANPAINT_DATA": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-m", "ganpaint_core", "train", "segmenter", "--eval-only", str(weights),
+                           "--eval-scenes", "6", "--size", "64", "--out", str(tmp_path / "run"),
+                           "--picture", str(tmp_path / "seg.png")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(metrics["iou"]) == set(NAMES) and metrics["scenes"] == 6 and 0 <= metrics["pixel_accuracy"] <= 1
+    assert metrics["seeds"][0] >= 10_000_000 and (tmp_path / "seg.png").stat().st_size > 0

@@ -37,6 +37,24 @@ def add_arguments(p):
     p.add_argument("--eval-scenes", type=int, default=500, help="held-out scenes for the mIoU report")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--export", default="", help="write the trained weights as safetensors here")
+    p.add_argument("--picture", default="", help="also draw held-out scenes beside their truth and prediction here")
+    p.add_argument("--eval-only", default="", metavar="WEIGHTS",
+                   help="skip training: evaluate these segmenter weights (.safetensors) and write OUT/metrics.json")
+
+
+def draw_predictions(model: Segmenter, path: str, n: int = 8, size: int = 128) -> None:
+    """A picture: held-out scenes, their true labels and the segmenter's labels, one scene per row."""
+    from PIL import Image
+
+    from ganpaint_core.concepts import colorize
+    from ganpaint_core.imaging import image_grid
+    from ganpaint_core.scenes import render_batch
+
+    images, labels = render_batch(range(HELDOUT_SEED_START, HELDOUT_SEED_START + n), size, workers=1)
+    pred = model.predict(images)
+    tiles = np.stack([t for i in range(n) for t in (images[i], colorize(labels[i]), colorize(pred[i]))])
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image_grid(tiles, 6)).save(path)
 
 
 def evaluate(model: Segmenter, n: int, size: int) -> dict:
@@ -51,11 +69,27 @@ def evaluate(model: Segmenter, n: int, size: int) -> dict:
             "seeds": [HELDOUT_SEED_START, HELDOUT_SEED_START + n - 1]}
 
 
+def _report(model: Segmenter, args, out: Path, extra: dict) -> dict:
+    metrics = evaluate(model, args.eval_scenes, args.size)
+    metrics.update(extra)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(json.dumps(metrics, indent=2))
+    if args.picture:
+        draw_predictions(model, args.picture, size=args.size)
+        print(f"wrote {args.picture}")
+    return metrics
+
+
 def run(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.eval_only:
+        from ganpaint_core.models import load_segmenter
+
+        _report(load_segmenter(args.eval_only), args, out, {"weights": args.eval_only})
+        return 0
     model = Segmenter([int(w) for w in args.widths.split(",")]).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     images, labels = load_scenes(args.data, args.size, 0)
@@ -101,11 +135,8 @@ def run(args):
     bar.close()
     state["seconds"] = seconds0 + time.time() - t0
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, ckpt_path)
-    metrics = evaluate(model, args.eval_scenes, args.size)
-    metrics.update(steps=state["step"], train_minutes=round(state["seconds"] / 60, 1), batch=args.batch,
-                   widths=model.widths, data=args.data)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(json.dumps(metrics, indent=2))
+    metrics = _report(model, args, out, {"steps": state["step"], "train_minutes": round(state["seconds"] / 60, 1),
+                                         "batch": args.batch, "widths": model.widths, "data": args.data})
     if args.export:
         from safetensors.torch import save_file
 
