@@ -62,7 +62,7 @@ def evaluate(model: Segmenter, n: int, size: int) -> dict:
     images, labels = load_scenes(n, size, HELDOUT_SEED_START)
     conf = np.zeros((NUM_CONCEPTS, NUM_CONCEPTS), np.int64)
     for i in tqdm(range(0, n, 50), desc="evaluate", unit="batch"):
-        conf += confusion(model.predict(np.asarray(images[i:i + 50])), np.asarray(labels[i:i + 50]))
+        conf += confusion(model.predict(np.array(images[i:i + 50])), np.asarray(labels[i:i + 50]))
     iou = iou_per_class(conf)
     return {"miou": float(np.nanmean(iou)), "iou": {name: float(v) for name, v in zip(NAMES, iou, strict=True)},
             "pixel_accuracy": float(np.trace(conf) / conf.sum()), "scenes": n,
