@@ -46,3 +46,8 @@ def test_train_encoder_cli_exports_resumes_and_reports_psnr(tmp_path):
     assert json.loads((run / "metrics.json").read_text())["steps"] > metrics["steps"]
     encoder = load_model(folder).encoder
     assert encoder is not None and encoder(torch.zeros(1, 3, 16, 16)).shape == (1, 16)
+    warm_cmd = [*cmd[:cmd.index("--out")], "--out", str(tmp_path / "warm"), "--batch", "4", "--eval-samples", "6",
+                "--minutes", "0.01", "--init", str(folder / "encoder.safetensors")]
+    warm = subprocess.run(warm_cmd, capture_output=True, text=True, timeout=120)
+    assert warm.returncode == 0, warm.stderr[-2000:]
+    assert json.loads((tmp_path / "warm" / "metrics.json").read_text())["init"].endswith("encoder.safetensors")

@@ -37,6 +37,8 @@ def add_arguments(p):
     p.add_argument("--eval-samples", type=int, default=200)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--export", default="", help="write the encoder as safetensors here")
+    p.add_argument("--init", default="", help="start from these encoder weights (.safetensors), e.g. one trained "
+                   "on an earlier generator snapshot")
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -58,14 +60,17 @@ def evaluate(encoder, generator, n: int, seed: int = HELDOUT_SEED_START) -> dict
 
 
 def run(args):
-    from ganpaint_core.models import load_generator, save_part
+    from ganpaint_core.models import load_generator, load_part, save_part
 
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     g = load_generator(args.generator)
-    enc = Encoder(g.resolution, g.z_dim)
+    if args.init:
+        enc = load_part(args.init, "encoder", g).train().requires_grad_(True)
+    else:
+        enc = Encoder(g.resolution, g.z_dim)
     opt = torch.optim.Adam(enc.parameters(), lr=args.lr)
     state = {"step": 0, "seconds": 0.0}
     ckpt_path = out / "ckpt.pt"
@@ -114,7 +119,7 @@ def run(args):
     enc.eval()
     metrics = evaluate(enc, g, args.eval_samples)
     metrics.update(steps=state["step"], batch=args.batch, train_minutes=round(state["seconds"] / 60, 1),
-                   generator=str(args.generator), widths=enc.widths,
+                   generator=str(args.generator), widths=enc.widths, init=args.init or None,
                    loss_weights={"z": args.z_weight, "feature": args.feature_weight, "pixel": args.pixel_weight})
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(json.dumps(metrics, indent=2))
