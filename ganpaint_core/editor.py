@@ -1,0 +1,306 @@
+"""The editor: fit a photo once (inversion + adaptation), then paint semantic edits.
+
+``Editor`` holds one model (G, encoder, segmenter, discriminator, dissection);
+``Editor.fit(photo)`` returns a ``Session`` for that photo.  A session keeps the
+inverted features r and the adapted generator G'; ``edit`` and
+``copy_appearance`` append an operation on r and render with one forward pass
+of G'.  Operations compose, ``undo`` drops the last one (or the last
+``refine``), ``reset`` drops all.  See notes/editor_api.md for the contract.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from ganpaint_core import perceptual
+from ganpaint_core.adaptation import KINDS, PlainGenerator, fit_adaptation, new_adaptation
+from ganpaint_core.edits import Operation, appearance_operation, apply_all, concept_operation, paintable
+from ganpaint_core.fitting import Progress, ReconstructionLoss
+from ganpaint_core.imaging import to_tensor, to_uint8
+from ganpaint_core.inversion import initial_z, optimise_features, optimise_z
+from ganpaint_core.masks import dilate, feather, to_model_mask
+from ganpaint_core.photo import Crop, load_photo, square_crop
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Every knob of fitting and rendering; the defaults are the measured choices (notes/editor_defaults.md)."""
+
+    z_steps: int = 60               # Adam steps on z through the whole generator
+    z_lr: float = 0.05
+    r_steps: int = 60               # Adam steps on the layer features r
+    r_lr: float = 0.05
+    r_anchor: float = 0.01          # pull of r towards G's own features (mean squared relative change)
+    candidates: int = 16            # random z tried when the model has no encoder
+    adapt_steps: int = 150          # Adam steps on the adaptation
+    adapt_lr: float = 0.1           # activations (the research code's 0.1)
+    weights_lr: float = 0.01        # the weight-adaptation ablation
+    lam: float = 0.1                # regulariser weight (0 when fit(regularize=False))
+    perceptual: str = "auto"        # backend of the perceptual term, see ganpaint_core.perceptual
+    perceptual_weight: float = 1.0
+    bf16: bool = False              # bf16 autocast during the optimisation
+    paste_back: bool = True         # edits: paste the photo back beyond the feathered, dilated edit mask
+    paste_radius: int = 2           # pixels the edit mask grows before feathering
+    paste_sigma: float = 1.0
+    clear_perturbations: bool = True    # zero the adaptation inside the dilated edit mask at edit time
+    clear_radius: int = 4
+    refine_steps: int = 30          # Session.refine's default warm-started re-fit length
+    refine_radius: int = 8          # the keep-mask of refine: the edit mask grown and blurred
+    refine_sigma: float = 4.0
+    seed: int = 0
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(peak_signal_noise_ratio(a, b, data_range=255)) if not np.array_equal(a, b) else 100.0
+
+
+def _ssim(a: np.ndarray, b: np.ndarray) -> float:
+    return float(structural_similarity(a, b, channel_axis=-1, data_range=255))
+
+
+@dataclass
+class _State:
+    operations: tuple[Operation, ...]
+    adapted: PlainGenerator
+    cleared: int = 0                # operations[:cleared] are already handled by a refined adaptation
+
+
+class Session:
+    """One fitted photo: its features r, G and G', and a stack of edit states."""
+
+    def __init__(self, editor: Editor, photo: np.ndarray, crop: Crop, original: np.ndarray, z: torch.Tensor,
+                 r: torch.Tensor, adapted: PlainGenerator, options: FitOptions, loss: ReconstructionLoss,
+                 fit_seconds: float, timings: dict):
+        self.editor, self.photo, self.crop, self.original = editor, photo, crop, original
+        self.z, self.r, self.options, self.loss = z, r, options, loss
+        self.fit_seconds, self.timings = fit_seconds, timings
+        self.adapt = adapted.kind
+        self._plain = PlainGenerator(editor.generator, editor.layer)
+        self._states = [_State((), adapted)]
+        self._cache: dict = {}
+
+    # ---- state -------------------------------------------------------------------------------------------
+    @property
+    def operations(self) -> tuple[Operation, ...]:
+        return self._states[-1].operations
+
+    @property
+    def adapted(self) -> PlainGenerator:
+        return self._states[-1].adapted
+
+    def _push(self, state: _State) -> None:
+        self._states.append(state)
+
+    def undo(self) -> np.ndarray:
+        """Drop the last edit (or refine); with nothing to undo, nothing changes.  The current render."""
+        if len(self._states) > 1:
+            self._states.pop()
+        return self.render(paste_back=self.options.paste_back)
+
+    def reset(self) -> np.ndarray:
+        """Drop every edit; the reconstruction."""
+        del self._states[1:]
+        return self.render(paste_back=self.options.paste_back)
+
+    # ---- masks ---------------------------------------------------------------------------------------------
+    def mask(self, mask) -> np.ndarray:
+        """A mask at the model's size (from the model's or the original photo's size); ValueError if unusable."""
+        return to_model_mask(mask, self.editor.size, self.crop)
+
+    def edited_region(self, since: int = 0) -> np.ndarray:
+        """The union of the painted masks of the operations from ``since`` on (bool SxS)."""
+        region = np.zeros((self.editor.size,) * 2, dtype=bool)
+        for op in self.operations[since:]:
+            region |= op.mask
+        return region
+
+    # ---- rendering ---------------------------------------------------------------------------------------
+    def features(self) -> torch.Tensor:
+        """The edited layer features r' (all operations applied)."""
+        return apply_all(self.r, list(self.operations))
+
+    def _render_tensor(self, adapted: bool) -> torch.Tensor:
+        state = self._states[-1]
+        generator = state.adapted if adapted else self._plain
+        clear = None
+        if adapted and self.options.clear_perturbations and len(state.operations) > state.cleared:
+            clear = dilate(self.edited_region(state.cleared), self.options.clear_radius)
+        with torch.inference_mode():
+            return generator.render(self.features(), clear)
+
+    def render(self, adapted: bool = True, paste_back: bool = False) -> np.ndarray:
+        """uint8 SxSx3: the edited features rendered by G' (or by G); ``paste_back`` keeps the photo outside."""
+        key = (len(self._states), id(self._states[-1]), adapted, paste_back)
+        if key in self._cache:
+            return self._cache[key].copy()
+        img = to_uint8(self._render_tensor(adapted))[0]
+        if paste_back and self.operations:
+            o = self.options
+            alpha = feather(self.edited_region(), o.paste_radius, o.paste_sigma)[..., None]
+            img = np.round(alpha * img + (1 - alpha) * self.photo).astype(np.uint8)
+        self._cache = {key: img}
+        return img.copy()
+
+    def inversion(self) -> np.ndarray:
+        """uint8 SxSx3: plain G(r), no adaptation, no edits."""
+        with torch.inference_mode():
+            return to_uint8(self._plain.render(self.r))[0]
+
+    def reconstruction(self) -> np.ndarray:
+        """uint8 SxSx3: G'(r), the adapted reconstruction, no edits."""
+        with torch.inference_mode():
+            return to_uint8(self._states[0].adapted.render(self.r))[0]
+
+    def to_photo(self, result: np.ndarray) -> np.ndarray:
+        """A model-sized result pasted back into the original (full-size) photo."""
+        return self.crop.to_photo(result, self.original)
+
+    def quality(self) -> dict:
+        """PSNR/SSIM of the inversion G(r) and of the reconstruction G'(r) against the photo."""
+        inv, rec = self.inversion(), self.reconstruction()
+        return {"inversion_psnr": _psnr(inv, self.photo), "inversion_ssim": _ssim(inv, self.photo),
+                "reconstruction_psnr": _psnr(rec, self.photo), "reconstruction_ssim": _ssim(rec, self.photo)}
+
+    # ---- edits ---------------------------------------------------------------------------------------------
+    def edit(self, mask, concept: str, action: str, strength: str | float = "medium") -> np.ndarray:
+        """Add or remove ``concept`` inside ``mask``; the edited picture (uint8 SxSx3)."""
+        op = concept_operation(self.features(), self.editor.dissection, self.mask(mask), concept, action, strength)
+        return self._apply(op)
+
+    def copy_appearance(self, target_mask, reference_mask) -> np.ndarray:
+        """The target region takes the feature means of the reference region; the edited picture."""
+        target = self.mask(target_mask)
+        try:
+            reference = self.mask(reference_mask)
+        except ValueError as err:
+            raise ValueError(f"reference mask: {err}") from err
+        return self._apply(appearance_operation(self.features(), target, reference))
+
+    def _apply(self, op: Operation) -> np.ndarray:
+        state = self._states[-1]
+        self._push(_State((*state.operations, op), state.adapted, state.cleared))
+        return self.render(paste_back=self.options.paste_back)
+
+    def refine(self, steps: int | None = None, progress: Progress = None) -> np.ndarray:
+        """Re-fit G' for a few warm-started steps on the photo outside the edited region; the edited picture.
+
+        Costs ``steps`` adaptation steps; undo drops it like an edit.  Without edits, or for the
+        unadapted ablation, nothing changes.
+        """
+        state, o = self._states[-1], self.options
+        if not state.operations or state.adapted.kind == "none":
+            return self.render(paste_back=o.paste_back)
+        adapted = state.adapted.clone()
+        region = self.edited_region()
+        if getattr(adapted, "deltas", None) is not None and o.clear_perturbations:
+            factors = adapted.factors(dilate(region, o.clear_radius))
+            adapted.deltas = {k: (f - 1).detach() for k, f in factors.items()}
+        keep = torch.from_numpy(1 - feather(region, o.refine_radius, o.refine_sigma))[None, None]
+        lr = o.weights_lr if adapted.kind == "weights" else o.adapt_lr
+        with torch.no_grad():
+            r = self.features()
+        fit_adaptation(adapted, r, self.loss, o.refine_steps if steps is None else steps, lr * 0.5,
+                       o.lam if self.options.lam else 0.0, keep, o.bf16, progress, label="refining G'")
+        self._push(_State(state.operations, adapted, len(state.operations)))
+        return self.render(paste_back=o.paste_back)
+
+
+class Editor:
+    """One model, loaded once: G, encoder, segmenter, discriminator and the dissection of ``layer``."""
+
+    def __init__(self, generator, segmenter=None, encoder=None, discriminator=None, dissection: dict | None = None,
+                 layer: str = "layer4", name: str = "custom", options: FitOptions | None = None):
+        self.generator = generator.eval().requires_grad_(False)
+        self.segmenter = segmenter.eval().requires_grad_(False) if segmenter is not None else None
+        self.encoder = encoder.eval().requires_grad_(False) if encoder is not None else None
+        self.discriminator = discriminator.eval().requires_grad_(False) if discriminator is not None else None
+        self.dissection = dissection
+        self.layer = dissection.get("layer", layer) if dissection else layer
+        if self.layer not in generator.layer_names:
+            raise ValueError(f"edit layer {self.layer!r} is not a layer of the generator")
+        self.name = name
+        self.options = options or FitOptions()
+
+    @classmethod
+    def from_bundle(cls, bundle, options: FitOptions | None = None) -> Editor:
+        return cls(bundle.generator, bundle.segmenter, bundle.encoder, bundle.discriminator, bundle.dissection,
+                   bundle.layer, bundle.name, options)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path="default", options: FitOptions | None = None) -> Editor:
+        """``default`` (the shipped model), a model folder, a checkpoint file or a URL."""
+        from ganpaint_core.models import load_model
+
+        return cls.from_bundle(load_model(name_or_path), options)
+
+    @property
+    def size(self) -> int:
+        return self.generator.resolution
+
+    @property
+    def concepts(self) -> list[str]:
+        return paintable(self.dissection)
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        """Concept labels (uint8 SxS) of a uint8 SxSx3 picture."""
+        if self.segmenter is None:
+            raise ValueError("this model has no segmenter")
+        return self.segmenter.predict(np.asarray(image, dtype=np.uint8))
+
+    def perceptual_backend(self, kind: str | None = None) -> str:
+        return perceptual.resolve(kind or self.options.perceptual, self.segmenter, self.discriminator)
+
+    def fit(self, photo, adapt: str = "activations", regularize: bool = True, progress: Progress = None,
+            **overrides) -> Session:
+        """Invert and adapt to ``photo`` (path, bytes, PIL image or uint8 array); a ``Session``.
+
+        ``adapt``: activations (the paper) | weights (ablation) | none (plain G).  ``regularize=False``
+        drops the regulariser.  ``overrides`` replace ``FitOptions`` fields for this fit (e.g. steps).
+        """
+        if adapt not in KINDS:
+            raise ValueError(f"unknown adaptation {adapt!r}; choose from {', '.join(KINDS)}")
+        o = replace(self.options, **overrides)
+        if not regularize:
+            o = replace(o, lam=0.0)
+        start = time.perf_counter()
+        original = load_photo(photo)
+        image, crop = square_crop(original, self.size)
+        x = to_tensor(image)
+        report = progress or (lambda f, m: None)
+        timings: dict = {}
+        steps = {"z": o.z_steps, "r": o.r_steps,
+                 "adapt": o.adapt_steps if adapt != "none" else 0}
+        total = max(1, sum(steps.values()))
+        spans, at = {}, 0.0
+        for key, n in steps.items():
+            spans[key] = (at, at + n / total)
+            at += n / total
+        loss = ReconstructionLoss(x, perceptual.build(o.perceptual, x, self.segmenter, self.discriminator),
+                                  o.perceptual_weight)
+        torch.manual_seed(o.seed)
+        g, layer = self.generator, self.layer
+        t = time.perf_counter()
+        z0 = initial_z(g, x, self.encoder, o.candidates, o.seed)
+        z = optimise_z(g, z0, loss, o.z_steps, o.z_lr, o.bf16, report, spans["z"])
+        timings["z_seconds"] = time.perf_counter() - t
+        t = time.perf_counter()
+        with torch.no_grad():
+            r0 = g.features(z, layer)
+        r = optimise_features(g, layer, r0, loss, o.r_steps, o.r_lr, o.r_anchor, o.bf16, report, spans["r"])
+        timings["r_seconds"] = time.perf_counter() - t
+        t = time.perf_counter()
+        adapted = new_adaptation(adapt, g, layer, r)
+        lr = o.weights_lr if adapt == "weights" else o.adapt_lr
+        fit_adaptation(adapted, r, loss, steps["adapt"], lr, o.lam, None, o.bf16, report, spans["adapt"])
+        timings["adapt_seconds"] = time.perf_counter() - t
+        timings["perceptual"] = loss.perceptual.kind
+        report(1.0, "fitted")
+        return Session(self, image, crop, original, z, r, adapted, o, loss, time.perf_counter() - start, timings)
+
+
+__all__ = ["Editor", "FitOptions", "Session"]

@@ -1,0 +1,105 @@
+"""Semantic edit operations on the edit layer's features r.
+
+An operation blends target values into some channels inside a mask pooled to
+the layer's grid: ``r' = (1 - a) r + a v`` (stacked operations composite in
+order).  ``add`` sets a concept's top-n units (by dissection IoU) to their
+``high`` level, ``remove`` sets them to zero, ``appearance`` sets every channel
+in the target region to its mean over a reference region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ganpaint_core.concepts import NAMES, concept_id
+from ganpaint_core.masks import to_grid
+
+ACTIONS = ("add", "remove")
+# Units per concept for each named strength, measured on the default model (notes/editor_defaults.md).
+STRENGTH_UNITS = {"low": 4, "medium": 10, "high": 20}
+GRID_POOL = "max"
+
+
+def units_for(strength: str | float) -> int:
+    """How many units a strength uses: a name, or a float in [0, 1] as a share of the ``high`` count."""
+    if isinstance(strength, str):
+        key = strength.strip().lower()
+        if key not in STRENGTH_UNITS:
+            raise ValueError(f"unknown strength {strength!r}; use {', '.join(STRENGTH_UNITS)} or a number in [0, 1]")
+        return STRENGTH_UNITS[key]
+    value = float(strength)
+    if not 0.0 <= value <= 1.0 or np.isnan(value):
+        raise ValueError(f"strength must be in [0, 1], got {strength}")
+    return max(1, round(value * STRENGTH_UNITS["high"]))
+
+
+def paintable(dissection: dict | None) -> list[str]:
+    """Concepts that have units in the dissection, in vocabulary order."""
+    if not dissection:
+        return []
+    listed = dissection.get("concepts", {})
+    return [name for name in NAMES if listed.get(name, {}).get("units")]
+
+
+def concept_units(dissection: dict | None, concept: str, n: int) -> tuple[list[int], torch.Tensor]:
+    """The top-``n`` units of ``concept`` and their ``high`` levels (C,) ; ValueError if it has none."""
+    name = NAMES[concept_id(concept)]
+    if not dissection:
+        raise ValueError("this model has no dissection, so no concept can be painted")
+    units = dissection.get("concepts", {}).get(name, {}).get("units", [])[:n]
+    if not units:
+        raise ValueError(f"concept {name!r} has no units in this model's dissection; paintable: "
+                         f"{', '.join(paintable(dissection)) or 'none'}")
+    high = torch.tensor([float(dissection["units"][u]["high"]) for u in units])
+    return list(units), high
+
+
+@dataclass
+class Operation:
+    """One edit: blend ``values`` into ``channels`` (None = all) where the grid alpha is set."""
+
+    action: str                 # add | remove | appearance
+    mask: np.ndarray            # bool SxS, the painted region at the model's size
+    alpha: torch.Tensor         # (1, 1, g, g) the mask pooled to the layer grid
+    channels: list[int] | None
+    values: torch.Tensor        # (1, C', 1, 1) target levels
+    concept: str = ""
+    strength: str | float = ""
+
+    def apply(self, r: torch.Tensor) -> torch.Tensor:
+        a = self.alpha.to(r.dtype)
+        if self.channels is None:
+            return (1 - a) * r + a * self.values.to(r.dtype)
+        out = r.clone()
+        idx = torch.tensor(self.channels)
+        out[:, idx] = (1 - a) * r[:, idx] + a * self.values.to(r.dtype)
+        return out
+
+
+def concept_operation(r: torch.Tensor, dissection: dict | None, mask: np.ndarray, concept: str, action: str,
+                      strength: str | float = "medium", pool: str = GRID_POOL) -> Operation:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
+    units, high = concept_units(dissection, concept, units_for(strength))
+    values = high if action == "add" else torch.zeros_like(high)
+    return Operation(action, mask, to_grid(mask, r.shape[-1], pool), units, values.view(1, -1, 1, 1),
+                     NAMES[concept_id(concept)], strength)
+
+
+def appearance_operation(r: torch.Tensor, target: np.ndarray, reference: np.ndarray,
+                         pool: str = GRID_POOL) -> Operation:
+    """Target features take the channel means of ``r`` over the reference region (area-weighted on the grid)."""
+    weight = to_grid(reference, r.shape[-1], "area")
+    if float(weight.sum()) <= 0:
+        raise ValueError("the reference mask is empty")
+    means = (r * weight).sum(dim=(2, 3), keepdim=True) / weight.sum()
+    return Operation("appearance", target, to_grid(target, r.shape[-1], pool), None, means.detach())
+
+
+def apply_all(r: torch.Tensor, operations: list[Operation]) -> torch.Tensor:
+    for op in operations:
+        r = op.apply(r)
+    return r

@@ -1,0 +1,58 @@
+"""What inversion and adaptation share: the reconstruction loss and a short Adam loop.
+
+``ReconstructionLoss(x, perceptual, weight)(y, keep)`` = pixel L1 + ``weight`` x
+the perceptual distance, both averaged over the ``keep`` map (1 = must match the
+photo) when one is given.  ``adam_loop`` runs Adam with a cosine decay to 5% of
+the learning rate, optionally under bf16 autocast, and reports progress.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable
+
+import torch
+
+from ganpaint_core.perceptual import FeatureLoss
+
+Progress = Callable[[float, str], None] | None
+
+
+class ReconstructionLoss:
+    def __init__(self, x: torch.Tensor, perceptual: FeatureLoss | None, weight: float):
+        self.x, self.perceptual, self.weight = x, perceptual, weight
+
+    def __call__(self, y: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        diff = (y.float() - self.x).abs()
+        pixel = diff.mean() if keep is None else (diff * keep).mean() / keep.mean().clamp_min(1e-6)
+        if self.perceptual is None or self.weight == 0:
+            return pixel
+        return pixel + self.weight * self.perceptual(y, keep)
+
+
+def autocast(enabled: bool):
+    """bf16 autocast on the CPU where ``enabled``, else nothing."""
+    return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+
+
+def adam_loop(params: list[torch.Tensor], closure: Callable[[], torch.Tensor], steps: int, lr: float,
+              bf16: bool = False, progress: Progress = None, label: str = "", span: tuple[float, float] = (0, 1),
+              min_lr_share: float = 0.05) -> float:
+    """``steps`` Adam steps on ``closure()``'s loss with a cosine schedule; the last loss."""
+    if steps <= 0:
+        return float("nan")
+    opt = torch.optim.Adam(params, lr=lr)
+    every = max(1, steps // 20)
+    for step in range(steps):
+        cos = 0.5 * (1 + math.cos(math.pi * step / max(1, steps - 1)))
+        for group in opt.param_groups:
+            group["lr"] = lr * (min_lr_share + (1 - min_lr_share) * cos)
+        opt.zero_grad(set_to_none=True)
+        with autocast(bf16):
+            loss = closure()
+        loss.backward()
+        opt.step()
+        if progress is not None and (step % every == 0 or step == steps - 1):
+            progress(span[0] + (span[1] - span[0]) * (step + 1) / steps, f"{label} {step + 1}/{steps}")
+    return float(loss.detach())

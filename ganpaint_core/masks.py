@@ -1,0 +1,83 @@
+"""Edit masks: validate, resize, dilate, feather, and pool to a layer's grid.
+
+A mask is a bool HxW array (True = edit here).  ``to_model_mask`` accepts bool,
+integer or float arrays (nonzero / > 0.5 is in), HxWx3 or HxWx4 pictures (any
+nonzero colour, or the alpha channel of RGBA strokes), at the model's size or at
+the original photo's size (then cut with the photo's ``Crop``).  Documented
+behaviour: an empty mask raises ``ValueError`` (nothing to edit); a full mask is
+accepted (the whole picture is edited, nothing is kept); a mask of any other
+size raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from scipy.ndimage import binary_dilation, gaussian_filter
+from torch.nn import functional as F
+
+from ganpaint_core.photo import Crop, open_image
+
+
+def as_bool_mask(mask) -> np.ndarray:
+    """Any mask-like array -> bool HxW."""
+    if isinstance(mask, Image.Image):
+        mask = np.asarray(mask.convert("RGBA") if mask.mode in ("RGBA", "LA", "PA") else mask.convert("L"))
+    arr = np.asarray(mask)
+    if arr.ndim == 3 and arr.shape[-1] == 4:
+        alpha = arr[..., 3]
+        arr = alpha if alpha.min() != alpha.max() else arr[..., :3]   # strokes on a transparent layer
+    if arr.ndim == 3 and arr.shape[-1] in (1, 3):
+        arr = arr.max(axis=-1)
+    if arr.ndim != 2:
+        raise ValueError(f"a mask must be HxW (or an HxWx3/HxWx4 picture); got shape {arr.shape}")
+    if arr.dtype == bool:
+        return arr.copy()
+    if np.issubdtype(arr.dtype, np.floating):
+        return arr > 0.5
+    return arr > 0
+
+
+def load_mask(source) -> np.ndarray:
+    """A mask picture (path or bytes; EXIF orientation applied like the photo's) as bool HxW."""
+    return as_bool_mask(ImageOps.exif_transpose(open_image(source)))
+
+
+def to_model_mask(mask, size: int, crop: Crop | None = None, allow_empty: bool = False) -> np.ndarray:
+    """A bool ``size`` x ``size`` mask from the model-sized or original-photo-sized ``mask``."""
+    m = as_bool_mask(mask)
+    if m.shape != (size, size):
+        if crop is not None and m.shape == (crop.height, crop.width):
+            m = crop.to_model(m.astype(np.uint8) * 255, Image.Resampling.BILINEAR) > 127
+        else:
+            photo = f" or the photo's {crop.width}x{crop.height}" if crop is not None else ""
+            raise ValueError(f"the mask is {m.shape[1]}x{m.shape[0]} px; it must be {size}x{size}{photo}")
+    if not allow_empty and not m.any():
+        raise ValueError("the mask is empty: paint the region to edit first")
+    return m
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` grown by ``radius`` pixels (a 3x3 cross ``radius`` times)."""
+    mask = np.asarray(mask, dtype=bool)
+    return binary_dilation(mask, iterations=radius) if radius > 0 and mask.any() else mask.copy()
+
+
+def feather(mask: np.ndarray, radius: int, sigma: float) -> np.ndarray:
+    """A soft float32 alpha in [0, 1]: ``mask`` dilated by ``radius`` then blurred by ``sigma``, 1 on the mask."""
+    grown = dilate(mask, radius).astype(np.float32)
+    soft = gaussian_filter(grown, sigma) if sigma > 0 else grown
+    return np.maximum(soft, np.asarray(mask, dtype=np.float32)).clip(0, 1)
+
+
+def to_grid(mask: np.ndarray, grid: int, mode: str = "max") -> torch.Tensor:
+    """Pool a bool/float HxW mask to a (1, 1, grid, grid) float tensor: ``max`` (any pixel) or ``area`` (share)."""
+    t = torch.as_tensor(np.asarray(mask, dtype=np.float32))[None, None]
+    if t.shape[-1] == grid:
+        return t
+    if t.shape[-1] > grid:
+        if mode == "max":
+            return F.adaptive_max_pool2d(t, grid)
+        return F.adaptive_avg_pool2d(t, grid)
+    return F.interpolate(t, size=(grid, grid), mode="nearest")

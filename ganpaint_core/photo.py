@@ -1,0 +1,166 @@
+"""Loading and validating photos: any source to RGB uint8, and the square crop the model sees.
+
+``load_photo`` accepts a path, raw bytes, a PIL image or a numpy array and
+returns uint8 HxWx3 RGB.  Documented behaviour for awkward input:
+
+- EXIF orientation is applied (a phone photo shot upright comes out upright);
+- grayscale (L, 1, I;16 …) is repeated into three channels; palette images are converted;
+- alpha (RGBA, LA, PA) is composited onto white, so transparent areas are white;
+- 16-bit and float data are rescaled to 0..255 (16-bit: divided by 257; float: assumed in [0, 1]);
+- sides below ``MIN_SIDE`` or above ``MAX_SIDE`` pixels, bytes that are no image,
+  and decompression bombs (more than ``MAX_PIXELS`` pixels) raise ``ValueError``.
+
+``square_crop`` takes the centred square, resizes it to the model's size and
+returns a ``Crop`` that maps masks on the original photo to the model grid and
+model-sized results back onto the original photo.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MIN_SIDE = 32
+MAX_SIDE = 8000
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
+
+
+def _check_size(width: int, height: int) -> None:
+    if min(width, height) < MIN_SIDE:
+        raise ValueError(f"photo is {width}x{height} px; both sides must be at least {MIN_SIDE} px")
+    if max(width, height) > MAX_SIDE:
+        raise ValueError(f"photo is {width}x{height} px; sides above {MAX_SIDE} px are not accepted "
+                         f"(downscale it first)")
+
+
+def open_image(source) -> Image.Image:
+    """A PIL image from a path or bytes, with the decompression-bomb guard turned into a ValueError."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"no photo at {path}")
+        stream, name = open(path, "rb"), str(path)
+    else:
+        stream, name = io.BytesIO(bytes(source)), "the given bytes"
+    old_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        with stream, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(stream)
+            _check_size(*img.size)
+            img.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ValueError(f"{name} is too large to decode safely ({err})") from err
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"{name} is not a readable image ({err})") from err
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
+    return img
+
+
+def _pil_to_rgb(img: Image.Image) -> np.ndarray:
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img).astype(np.float64)
+        return _array_to_rgb(arr / 257.0 if arr.max(initial=0) > 255 else arr)
+    if img.mode == "F":
+        return _array_to_rgb(np.asarray(img))
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+
+
+def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
+    """uint8/uint16/float arrays, HxW, HxWx1, HxWx3 or HxWx4 -> uint8 HxWx3."""
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
+        raise ValueError(f"a photo array must be HxW, HxWx3 or HxWx4; got shape {arr.shape}")
+    _check_size(arr.shape[1], arr.shape[0])
+    if arr.dtype == np.uint16:
+        arr = arr.astype(np.float64) / 257.0
+    elif arr.dtype == bool:
+        arr = arr.astype(np.float64) * 255.0
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise ValueError("photo array holds NaN or infinite values")
+        arr = arr * 255.0 if arr.max(initial=0) <= 1.0 else arr
+    elif arr.dtype != np.uint8:
+        arr = arr.astype(np.float64)
+    arr = np.clip(np.round(arr), 0, 255).astype(np.uint8) if arr.dtype != np.uint8 else arr
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=-1)
+    if arr.shape[-1] == 4:
+        alpha = arr[..., 3:].astype(np.float64) / 255.0
+        arr = np.round(arr[..., :3] * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+def load_photo(source) -> np.ndarray:
+    """A photo (path, bytes, PIL image or array) as RGB uint8 HxWx3; ValueError/FileNotFoundError if unusable."""
+    if isinstance(source, np.ndarray):
+        return _array_to_rgb(source)
+    if isinstance(source, Image.Image):
+        _check_size(*source.size)
+        return _pil_to_rgb(source)
+    if isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
+        return _pil_to_rgb(open_image(source))
+    raise ValueError(f"cannot read a photo from a {type(source).__name__}; give a path, bytes, a PIL image "
+                     f"or a uint8 array")
+
+
+@dataclass(frozen=True)
+class Crop:
+    """The centred square of the original photo that the model sees, and the model's size."""
+
+    width: int          # the original photo's size
+    height: int
+    left: int           # the square in the original photo
+    top: int
+    side: int
+    size: int           # the model's resolution
+
+    @classmethod
+    def centred(cls, width: int, height: int, size: int) -> Crop:
+        side = min(width, height)
+        return cls(width, height, (width - side) // 2, (height - side) // 2, side, size)
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom) in the original photo."""
+        return self.left, self.top, self.left + self.side, self.top + self.side
+
+    def to_model(self, image: np.ndarray, resample=Image.Resampling.LANCZOS) -> np.ndarray:
+        """An original-sized uint8 picture (HxW or HxWx3) cut to the square and resized to the model's size."""
+        img = Image.fromarray(np.asarray(image)).crop(self.box)
+        return np.asarray(img.resize((self.size, self.size), resample)).copy()
+
+    def to_photo(self, result: np.ndarray, original: np.ndarray) -> np.ndarray:
+        """Paste a model-sized uint8 result back into (a copy of) the original photo."""
+        original = np.asarray(original)
+        if original.shape[:2] != (self.height, self.width):
+            raise ValueError(f"the original photo is {original.shape[1]}x{original.shape[0]}; "
+                             f"this crop belongs to a {self.width}x{self.height} photo")
+        out = original.copy()
+        patch = Image.fromarray(np.asarray(result)).resize((self.side, self.side), Image.Resampling.LANCZOS)
+        out[self.top:self.top + self.side, self.left:self.left + self.side] = np.asarray(patch)
+        return out
+
+
+def square_crop(photo: np.ndarray, size: int) -> tuple[np.ndarray, Crop]:
+    """The centred square of an RGB uint8 photo resized to ``size`` x ``size``, and its ``Crop``."""
+    height, width = photo.shape[:2]
+    crop = Crop.centred(width, height, size)
+    return crop.to_model(photo), crop
