@@ -1,19 +1,26 @@
-"""The methods compared: the editor's variants and the compositing baselines.
+"""The methods compared: the editor's variants, its ablations and the compositing baselines.
 
-A *session method* fits its own editor session (``editor.fit(photo, **fit)``)
-and renders the edit with it.  A *compositing method* reuses the ``ours``
-session: it renders the edit with the unadapted generator G
-(``session.render(adapted=False)``) and pastes G's edited region into the
-photo with one of ``eval.baselines``.  G's edited region is the task mask
-plus every pixel whose G render the edit changed by more than
-``CHANGE_THRESHOLD`` (an edit at a coarse layer reaches beyond the brush, and
-a compositor that pasted only the brushed pixels would clip a new dome).
+Each photo is fitted once per *fit* (``FITS``: ours, the weight-adaptation
+ablation, the no-regulariser ablation); every method renders a task from one
+of those sessions:
+
+- generator renders (the whole picture comes from the generator, no paste-back):
+  ``ours`` (G', perturbations cleared inside the edit, the editor's default),
+  ``ours_keep`` (perturbations kept: the design point), ``ours_refine`` (plus
+  the warm-started re-fit ``session.refine()``), ``plain_g`` (G on the same
+  inverted features, no adaptation), ``weights`` and ``no_reg`` (ablations);
+- ``ours_paste``: the editor's output as the app shows it (G' pasted back
+  into the photo beyond the feathered edit mask);
+- compositing baselines: G's render of the edit (``session.render(adapted=False)``)
+  pasted into the photo over G's edited region — the mask plus every pixel the
+  edit moved by more than ``CHANGE_THRESHOLD`` (an edit at a coarse layer
+  reaches beyond the brush; pasting only the brushed pixels would clip a new dome).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.ndimage import binary_closing
@@ -22,30 +29,40 @@ from eval.baselines import BASELINES
 
 CHANGE_THRESHOLD = 12          # in 0..255: a G pixel that moved more than this belongs to the edited region
 REFERENCE = "ours"
+FITS = {
+    "ours": {"adapt": "activations", "regularize": True},
+    "weights": {"adapt": "weights", "regularize": True},
+    "no_reg": {"adapt": "activations", "regularize": False},
+}
 
 
 @dataclass(frozen=True)
 class Method:
     name: str
     label: str
-    fit: dict = field(default_factory=dict)          # editor.fit keyword arguments (session methods)
-    composite: Callable | None = None                # baselines function (compositing methods)
+    fit: str = REFERENCE                 # which fitted session it renders from (a FITS key)
+    render: str = "adapted"              # adapted | plain | paste_back | keep | refine | composite
+    composite: Callable | None = None    # the baselines function of a compositing method
 
     @property
     def is_composite(self) -> bool:
         return self.composite is not None
 
 
-SESSION_METHODS = (
-    Method("ours", "ours (G')", {"adapt": "activations", "regularize": True}),
-    Method("plain_g", "plain G", {"adapt": "none"}),
-    Method("weights", "adapt weights", {"adapt": "weights", "regularize": True}),
-    Method("no_reg", "no regulariser", {"adapt": "activations", "regularize": False}),
+_GENERATOR_METHODS = (
+    Method("ours", "ours (G')"),
+    Method("ours_paste", "ours + paste-back", render="paste_back"),
+    Method("ours_keep", "ours, deltas kept", render="keep"),
+    Method("ours_refine", "ours + refine", render="refine"),
+    Method("plain_g", "plain G", render="plain"),
+    Method("weights", "adapt weights", fit="weights"),
+    Method("no_reg", "no regulariser", fit="no_reg"),
 )
 COMPOSITE_LABELS = {"copy_paste": "copy-paste", "feather": "feathered alpha", "poisson": "Poisson",
                     "poisson_mixed": "Poisson (mixed)", "pyramid": "Laplacian pyramid"}
-COMPOSITE_METHODS = tuple(Method(name, COMPOSITE_LABELS[name], composite=fn) for name, fn in BASELINES.items())
-METHODS: dict[str, Method] = {m.name: m for m in SESSION_METHODS + COMPOSITE_METHODS}
+_COMPOSITE_METHODS = tuple(Method(name, COMPOSITE_LABELS[name], render="composite", composite=fn)
+                           for name, fn in BASELINES.items())
+METHODS: dict[str, Method] = {m.name: m for m in _GENERATOR_METHODS + _COMPOSITE_METHODS}
 
 
 def select(names: str | list[str] | None) -> list[Method]:
@@ -60,12 +77,17 @@ def select(names: str | list[str] | None) -> list[Method]:
     return [METHODS[REFERENCE]] + [METHODS[n] for n in dict.fromkeys(names) if n != REFERENCE]
 
 
-def apply_edit(session, task, mask: np.ndarray, reference_mask: np.ndarray | None = None) -> np.ndarray:
-    """Run ``task`` on a freshly reset ``session``; the adapted render."""
+def fits_needed(methods: list[Method]) -> list[str]:
+    return list(dict.fromkeys(m.fit for m in methods))
+
+
+def apply_edit(session, task, mask: np.ndarray, reference_mask: np.ndarray | None = None) -> None:
+    """Run ``task`` on ``session`` after dropping earlier edits."""
     session.reset()
     if task.action == "appearance":
-        return session.copy_appearance(mask, reference_mask)
-    return session.edit(mask, task.concept, task.action)
+        session.copy_appearance(mask, reference_mask)
+    else:
+        session.edit(mask, task.concept, task.action)
 
 
 def edited_region(before: np.ndarray, after: np.ndarray, mask: np.ndarray,
@@ -76,10 +98,24 @@ def edited_region(before: np.ndarray, after: np.ndarray, mask: np.ndarray,
     return binary_closing(region, iterations=2) | region
 
 
-def composite_sources(session, task, mask: np.ndarray, reference_mask: np.ndarray | None = None):
-    """G's render of the edit and the region it changed, for the compositing methods."""
-    session.reset()
-    before = session.render(adapted=False)
+def render(method: Method, session, task, mask: np.ndarray, reference_mask: np.ndarray | None = None,
+           refine_steps: int | None = None) -> np.ndarray:
+    """``method``'s picture for ``task`` (uint8 SxSx3), from the session of its fit."""
+    if method.render == "keep":
+        options = session.options
+        session.options = replace(options, clear_perturbations=False)
+        try:
+            apply_edit(session, task, mask, reference_mask)
+            return session.render(adapted=True, paste_back=False)
+        finally:
+            session.options = options
     apply_edit(session, task, mask, reference_mask)
-    source = session.render(adapted=False)
-    return source, edited_region(before, source, mask)
+    if method.render == "refine":
+        session.refine(steps=refine_steps)
+    if method.render in ("plain", "composite"):
+        source = session.render(adapted=False)
+        if method.render == "plain":
+            return source
+        region = edited_region(session.inversion(), source, mask)
+        return method.composite(session.photo, source, region)
+    return session.render(adapted=True, paste_back=method.render == "paste_back")

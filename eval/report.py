@@ -17,8 +17,8 @@ from PIL import Image, ImageDraw
 # (column, heading, +1 higher is better / -1 lower is better)
 EDIT_COLUMNS = (
     ("psnr_out", "PSNR out", 1), ("ssim_out", "SSIM out", 1), ("l1_out", "L1 out", -1),
-    ("lpips_out", "LPIPS out", -1), ("psnr", "PSNR", 1), ("ssim", "SSIM", 1), ("l1", "L1", -1),
-    ("lpips", "LPIPS", -1), ("edit_success", "edit success", 1), ("label_acc", "label acc.", 1),
+    ("lpips_out", "LPIPS out", -1), ("psnr_band", "PSNR band", 1), ("psnr", "PSNR", 1), ("ssim", "SSIM", 1),
+    ("l1", "L1", -1), ("lpips", "LPIPS", -1), ("edit_success", "edit success", 1), ("label_acc", "label acc.", 1),
 )
 RECON_COLUMNS = (("psnr", "PSNR", 1), ("ssim", "SSIM", 1), ("l1", "L1", -1), ("lpips", "LPIPS", -1))
 PAIR_COLUMNS = ("pair_id", "task_id", "action", "concept", "method_a", "method_b", "image_a", "image_b",
@@ -225,6 +225,7 @@ def write_summary(out: Path, edits: pd.DataFrame, recon: pd.DataFrame, order: li
     lines += ["", "Means over tasks with 95% percentile-bootstrap confidence intervals "
               f"({BOOTSTRAP_SAMPLES} resamples); the best mean of each column is **bold**. "
               "`out` columns compare with the photo outside the dilated mask (where nothing should change); "
+              "*band* is the ring between the mask and its dilation, where seams show; "
               "the whole-image columns compare with the ground-truth edit where there is one (scene world), "
               "else with the photo. *edit success* is the segmenter's share of the concept inside the mask "
               "for `add` and one minus it for `remove`; *label acc.* is the segmenter's agreement with the "

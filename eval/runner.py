@@ -25,11 +25,11 @@ from tqdm import tqdm
 
 from eval import metrics, report
 from eval import tasks as T
-from eval.methods import CHANGE_THRESHOLD, METHODS, REFERENCE, apply_edit, composite_sources, select
+from eval.methods import CHANGE_THRESHOLD, FITS, METHODS, REFERENCE, fits_needed, render, select
 
 EDIT_FIELDS = ("task_id", "photo_id", "action", "concept", "method", "psnr", "ssim", "l1", "lpips", "psnr_out",
-               "ssim_out", "l1_out", "lpips_out", "concept_share", "edit_success", "label_acc", "reference",
-               "seconds")
+               "ssim_out", "l1_out", "lpips_out", "psnr_band", "concept_share", "edit_success", "label_acc",
+               "reference", "seconds")
 RECON_FIELDS = ("photo_id", "stage", "method", "psnr", "ssim", "l1", "lpips", "fit_seconds")
 FAILURE_FIELDS = ("item", "error")
 
@@ -44,6 +44,35 @@ def add_arguments(p):
     p.add_argument("--methods", default="", help="comma-separated subset of methods (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed for tasks and fitting")
     p.add_argument("--margin", type=int, default=-1, help="outside-mask dilation in px (default: size/32)")
+    p.add_argument("--fit", default="", help="editor fit options, e.g. 'adapt_steps=50,refine_steps=10' "
+                   "(ganpaint_core.editor.FitOptions fields)")
+
+
+def parse_fit_options(text: str) -> dict:
+    """``'a=1,b=0.5,c=true'`` -> {'a': 1, 'b': 0.5, 'c': True}; names are checked against FitOptions."""
+    from dataclasses import fields
+
+    from ganpaint_core.editor import FitOptions
+
+    known = {f.name: f.type for f in fields(FitOptions)}
+    options = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in known:
+            raise ValueError(f"--fit: {item!r} is not NAME=VALUE with NAME one of {', '.join(known)}")
+        value = value.strip()
+        if value.lower() in ("true", "false"):
+            options[key] = value.lower() == "true"
+        else:
+            try:
+                options[key] = int(value)
+            except ValueError:
+                try:
+                    options[key] = float(value)
+                except ValueError:
+                    options[key] = value
+    return options
 
 
 # ---- one photo ------------------------------------------------------------------------------------------
@@ -71,13 +100,22 @@ def _seed_everything(seed: int, key: str) -> None:
     np.random.seed(value)
 
 
-def recon_stages(method: str, session) -> list[tuple[str, np.ndarray]]:
-    """The reconstructions a fitted session exposes, as (stage name, picture)."""
-    if method == "plain_g":
-        return [("plain G (inversion)", session.inversion())]
-    if method == "ours":
-        return [("adapted G' (ours)", session.reconstruction())]
-    return [(f"adapted G' ({method})", session.reconstruction())]
+def recon_stages(editor, fit: str, session) -> list[tuple[str, np.ndarray]]:
+    """The reconstructions of the photo a fitted session gives, stage by stage, as (stage, picture)."""
+    if fit != REFERENCE:
+        return [(f"adapted G' ({fit})", session.reconstruction())]
+    import torch
+
+    from ganpaint_core.imaging import to_tensor, to_uint8
+    from ganpaint_core.inversion import initial_z
+
+    g = editor.generator
+    with torch.inference_mode():
+        z0 = initial_z(g, to_tensor(session.photo), editor.encoder, session.options.candidates, session.options.seed)
+        first = to_uint8(g(z0))[0]
+        optimised = to_uint8(g(session.z))[0]
+    return [("encoder z" if editor.encoder is not None else "best random z", first), ("optimised z", optimised),
+            ("layer-wise r (plain G)", session.inversion()), ("adapted G' (ours)", session.reconstruction())]
 
 
 def load_labels(path: str, size: int) -> np.ndarray:
@@ -88,6 +126,7 @@ def load_labels(path: str, size: int) -> np.ndarray:
 def score(editor, scorer, img, photo, task, mask, target, target_labels, margin: int) -> dict:
     """Metrics of one rendered edit."""
     outside = metrics.outside_region(mask, margin)
+    band = ~outside & ~mask                      # the ring just outside the mask, where seams show
     reference = target if target is not None else photo
     labels = editor.segment(img)
     share = metrics.concept_share(labels, task.concept, mask)
@@ -96,7 +135,8 @@ def score(editor, scorer, img, photo, task, mask, target, target_labels, margin:
         "psnr": metrics.psnr(img, reference), "ssim": metrics.ssim(img, reference), "l1": metrics.l1(img, reference),
         "lpips": scorer(img, reference), "psnr_out": metrics.psnr(img, photo, outside),
         "ssim_out": metrics.ssim(img, photo, outside), "l1_out": metrics.l1(img, photo, outside),
-        "lpips_out": scorer(img, photo, outside), "concept_share": share, "edit_success": success,
+        "lpips_out": scorer(img, photo, outside), "psnr_band": metrics.psnr(img, photo, band),
+        "concept_share": share, "edit_success": success,
         "label_acc": float("nan"), "reference": "truth" if target is not None else "photo",
     }
     if target_labels is not None:
@@ -110,7 +150,7 @@ def _save(img: np.ndarray, path: Path) -> None:
 
 
 def evaluate_photo(photo_path: str, tasks: list[T.Task], method_names: list[str], out: str, seed: int,
-                   margin: int, need_recon: bool, editor=None, scorer=None) -> dict:
+                   margin: int, need_recon: bool, fit_options: dict, editor=None, scorer=None) -> dict:
     """Fit ``photo_path`` with every session method and render each task with every method."""
     editor, scorer = editor or _EDITOR, scorer or _LPIPS
     out = Path(out)
@@ -121,16 +161,16 @@ def evaluate_photo(photo_path: str, tasks: list[T.Task], method_names: list[str]
     try:
         photo = T.load_photo(photo_path, size)
         sessions = {}
-        for m in (m for m in methods if not m.is_composite):
-            _seed_everything(seed, f"{photo_id}/{m.name}")
-            sessions[m.name] = editor.fit(photo, **m.fit)
+        for fit in fits_needed(methods):
+            _seed_everything(seed, f"{photo_id}/{fit}")
+            sessions[fit] = editor.fit(photo, **FITS[fit], **fit_options)
     except Exception as err:  # an unreadable photo or a failed fit skips this photo's tasks only
         result["failures"].append({"item": photo_path, "error": f"{type(err).__name__}: {err}"})
         return result
     photo = sessions[REFERENCE].photo
     if need_recon:
         for name, session in sessions.items():
-            for stage, img in recon_stages(name, session):
+            for stage, img in recon_stages(editor, name, session):
                 result["recon"].append({"photo_id": photo_id, "stage": stage, "method": name,
                                         "psnr": metrics.psnr(img, photo), "ssim": metrics.ssim(img, photo),
                                         "l1": metrics.l1(img, photo), "lpips": scorer(img, photo),
@@ -155,13 +195,7 @@ def _evaluate_task(editor, scorer, sessions, methods, photo, task, out: Path, ma
     rendered = {}
     for m in methods:
         start = time.perf_counter()
-        if m.is_composite:
-            if "_sources" not in rendered:
-                rendered["_sources"] = composite_sources(sessions[REFERENCE], task, mask, reference_mask)
-            source, region = rendered["_sources"]
-            img = m.composite(photo, source, region)
-        else:
-            img = apply_edit(sessions[m.name], task, mask, reference_mask)
+        img = render(m, sessions[m.fit], task, mask, reference_mask)
         rendered[m.name] = (img, time.perf_counter() - start)
     rows = []
     for m in methods:
@@ -212,8 +246,8 @@ def completed(out: Path, tasks: list[T.Task], method_names: list[str]) -> tuple[
     ids = {t.task_id for t in tasks}
     done = {tid for tid, g in edits.groupby("task_id") if tid in ids and wanted <= set(g["method"])}
     edits = edits[edits["task_id"].isin(done)]
-    session_methods = {m.name for m in select(method_names) if not m.is_composite}
-    recon_done = {pid for pid, g in recon.groupby("photo_id") if session_methods <= set(g["method"])}
+    fits = set(fits_needed(select(method_names)))
+    recon_done = {pid for pid, g in recon.groupby("photo_id") if fits <= set(g["method"])}
     recon = recon[recon["photo_id"].isin(recon_done)]
     if edits_path.exists():
         edits.to_csv(edits_path, index=False, na_rep="n/a")
@@ -244,10 +278,13 @@ def run(args):
         raise ValueError("--workers must be at least 1")
     methods = select(args.methods)
     names = [m.name for m in methods]
+    fit_options = parse_fit_options(args.fit)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     editor = Editor.from_pretrained(args.model)
+    if editor.segmenter is None:
+        raise ValueError(f"model {args.model!r} has no segmenter; the edit metrics need one")
     margin = args.margin if args.margin >= 0 else metrics.default_margin(editor.size)
     tasks = build_tasks(args, editor, out)
     T.write_tasks(tasks, out / "tasks.csv")
@@ -260,7 +297,7 @@ def run(args):
     print(f"{len(tasks)} tasks on {len({t.photo for t in tasks})} photos, {len(done)} already done; "
           f"{len(methods)} methods; output in {out}")
     failures = []
-    jobs = [(photo, group, names, str(out), args.seed, margin, group[0].photo_id not in recon_done)
+    jobs = [(photo, group, names, str(out), args.seed, margin, group[0].photo_id not in recon_done, fit_options)
             for photo, group in by_photo.items()]
     with tqdm(total=pending, desc="eval", unit="task") as bar:
         def collect(result):

@@ -16,14 +16,14 @@ HAS_EDITOR = importlib.util.find_spec("ganpaint_core.editor") is not None
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    return write_random_model(tmp_path_factory.mktemp("m") / "tiny", sizes=[32, 32, 32, 16], dissection_samples=4)
+    return write_random_model(tmp_path_factory.mktemp("m") / "tiny", sizes=[32, 32, 32, 16, 16], dissection_samples=4)
 
 
 def test_random_model_folder_loads_complete(tiny_model):
     from ganpaint_core.models import load_model
 
     bundle = load_model(str(tiny_model))
-    assert bundle.resolution == 16 and bundle.layer == "layer4"
+    assert bundle.resolution == 32 and bundle.layer == "layer4"
     assert bundle.encoder is not None and bundle.segmenter is not None
     assert len(bundle.dissection["units"]) == 32
 
@@ -36,5 +36,5 @@ def test_bench_writes_timings_and_memory(tiny_model, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     [result] = json.loads(out.read_text())["results"]
-    assert result["size"] == 16 and len(result["edit_seconds"]) == 2
+    assert result["size"] == 32 and len(result["edit_seconds"]) == 2
     assert result["fit_seconds_median"] > 0 and result["peak_rss_mib"] >= result["rss_after_load_mib"] > 50

@@ -13,7 +13,16 @@ from ganpaint_core.cli import main
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("ganpaint_core.editor") is None,
                                 reason="ganpaint_core/editor.py is not written yet")
-MODEL = "default"
+FIT = "z_steps=2,r_steps=2,adapt_steps=3,refine_steps=2"     # tiny: the plumbing is under test, not the quality
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A random-weight 32 px model folder (generator, encoder, segmenter, dissection)."""
+    from eval.bench import write_random_model
+
+    return str(write_random_model(tmp_path_factory.mktemp("model") / "tiny", sizes=[32, 32, 32, 16, 16],
+                                  dissection_samples=4))
 
 
 def _rows(path):
@@ -21,40 +30,43 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
-def _run(*argv):
+def _run(model, *argv):
     from eval.__main__ import COMMANDS
 
-    return main("python -m eval", "", COMMANDS, ["run", "--model", MODEL, *argv])
+    return main("python -m eval", "", COMMANDS, ["run", "--model", model, "--fit", FIT, *argv])
 
 
-def test_scene_world_run_writes_every_output_and_resumes(tmp_path):
+def test_scene_world_run_writes_every_output_and_resumes(tmp_path, model):
     out = tmp_path / "out"
-    assert _run("--photos", "scenes:2", "--out", str(out), "--methods", "ours,plain_g,copy_paste,poisson") == 0
+    methods = ["ours", "ours_keep", "ours_refine", "plain_g", "no_reg", "copy_paste", "poisson"]
+    assert _run(model, "--photos", "scenes:2", "--out", str(out), "--methods", ",".join(methods)) == 0
     edits = _rows(out / "edits.csv")
-    assert len(edits) == 2 * 4 and {r["method"] for r in edits} == {"ours", "plain_g", "copy_paste", "poisson"}
-    assert all(r["reference"] == "truth" and r["label_acc"] != "n/a" for r in edits)
+    assert [r["method"] for r in edits] == methods * 2
+    assert all(r["reference"] == "truth" and r["label_acc"] != "n/a" and r["lpips"] == "n/a" for r in edits)
     recon = _rows(out / "reconstruction.csv")
-    assert {r["method"] for r in recon} == {"ours", "plain_g"}
+    assert [r["stage"] for r in recon[:4]] == ["encoder z", "optimised z", "layer-wise r (plain G)",
+                                                "adapted G' (ours)"]
+    assert {r["method"] for r in recon} == {"ours", "no_reg"} and len(recon) == 2 * 5
     manifest = _rows(out / "pairs" / "manifest.csv")
-    assert len(manifest) == 2 * 3 and {r["method_a"] for r in manifest} == {"ours"}
+    assert len(manifest) == 2 * 6 and {r["method_a"] for r in manifest} == {"ours"}
     for r in manifest:
         assert (out / "pairs" / r["image_b"]).is_file() and (out / "pairs" / r["mask"]).is_file()
     summary = (out / "summary.md").read_text()
     assert "## Edits" in summary and "## Reconstruction" in summary and "LPIPS" in summary
     assert len(list((out / "strips").glob("scene*.png"))) == 2 and (out / "plots" / "edits.png").is_file()
     before = (out / "edits.csv").read_text()
-    assert _run("--photos", "scenes:2", "--out", str(out), "--methods", "ours,plain_g,copy_paste,poisson") == 0
+    assert _run(model, "--photos", "scenes:2", "--out", str(out), "--methods", ",".join(methods)) == 0
     assert (out / "edits.csv").read_text() == before           # nothing redone, nothing duplicated
 
 
-def test_a_corrupt_photo_is_reported_and_skipped(tmp_path):
+def test_a_corrupt_photo_is_reported_and_skipped(tmp_path, model):
     photos = tmp_path / "photos"
     photos.mkdir()
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 256, (80, 100, 3), dtype=np.uint8)).save(photos / "good.png")
     (photos / "corrupt.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     out = tmp_path / "out"
-    assert _run("--photos", str(photos), "--out", str(out), "--methods", "ours,feather") == 0
+    assert _run(model, "--photos", str(photos), "--out", str(out), "--methods", "ours,feather", "--workers", "2") == 0
     edits = _rows(out / "edits.csv")
     assert {r["photo_id"] for r in edits} == {"good"} and len(edits) == 2
     assert all(r["reference"] == "photo" and r["label_acc"] == "n/a" for r in edits)
@@ -63,8 +75,10 @@ def test_a_corrupt_photo_is_reported_and_skipped(tmp_path):
     assert "corrupt.jpg" in (out / "summary.md").read_text()
 
 
-def test_bad_arguments_are_clear_errors(tmp_path, capsys):
-    assert _run("--photos", str(tmp_path / "missing"), "--out", str(tmp_path / "o")) == 2
+def test_bad_arguments_are_clear_errors(tmp_path, capsys, model):
+    assert _run(model, "--photos", str(tmp_path / "missing"), "--out", str(tmp_path / "o")) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert _run("--photos", "scenes:2", "--out", str(tmp_path / "o"), "--methods", "magic") == 2
+    assert _run(model, "--photos", "scenes:2", "--out", str(tmp_path / "o"), "--methods", "magic") == 2
     assert "unknown method" in capsys.readouterr().err
+    assert _run(model, "--photos", "scenes:2", "--out", str(tmp_path / "o"), "--fit", "speed=9") == 2
+    assert "NAME=VALUE" in capsys.readouterr().err
