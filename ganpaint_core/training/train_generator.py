@@ -13,6 +13,7 @@ import copy
 import csv
 import json
 import math
+import signal
 import time
 from pathlib import Path
 
@@ -158,6 +159,11 @@ def run(args):
         Image.fromarray(image_grid(to_uint8(imgs), 8)).save(out / "samples" / "latest.png")
 
     r1_every = 16
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)  # `kill` checkpoints before exiting (background jobs ignore SIGINT)
     try:
         while state["kimg"] < args.kimg:
             if args.minutes and time.time() - t_start > args.minutes * 60:
