@@ -56,6 +56,7 @@ def _read_safetensors(path: Path) -> tuple[dict, dict]:
 
 
 def read_torch_checkpoint(path: Path) -> dict:
+    """A dict from a torch file, loaded weights-only (no code runs); a clear ValueError otherwise."""
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a corrupt zip, a pickle with code in it, a truncated download …
