@@ -1,8 +1,9 @@
 """The methods compared: the editor's variants, its ablations and the compositing baselines.
 
-Each photo is fitted once per *fit* (``FITS``: ours, the weight-adaptation
-ablation, the no-regulariser ablation); every method renders a task from one
-of those sessions:
+Each photo is inverted once; ``ours`` adapts G' to it, and the ablations
+(``FITS``: weight adaptation, no regulariser) adapt their own G' to the same
+inverted features, so that they differ from ours in the adaptation alone
+(``sibling_session``).  Every method renders a task from one of those sessions:
 
 - generator renders (the whole picture comes from the generator, no paste-back):
   ``ours`` (G', perturbations cleared inside the edit, the editor's default),
@@ -19,6 +20,7 @@ of those sessions:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -29,10 +31,10 @@ from eval.baselines import BASELINES
 
 CHANGE_THRESHOLD = 12          # in 0..255: a G pixel that moved more than this belongs to the edited region
 REFERENCE = "ours"
-FITS = {
-    "ours": {"adapt": "activations", "regularize": True},
-    "weights": {"adapt": "weights", "regularize": True},
-    "no_reg": {"adapt": "activations", "regularize": False},
+FITS = {                       # fit name -> (adaptation, regulariser on)
+    "ours": ("activations", True),
+    "weights": ("weights", True),
+    "no_reg": ("activations", False),
 }
 
 
@@ -79,6 +81,28 @@ def select(names: str | list[str] | None) -> list[Method]:
 
 def fits_needed(methods: list[Method]) -> list[str]:
     return list(dict.fromkeys(m.fit for m in methods))
+
+
+def sibling_session(session, adapt: str, regularize: bool = True):
+    """A session on the same photo and inverted features as ``session``, with its own adaptation fitted.
+
+    Uses the editor's own adaptation code and options; ``fit_seconds`` counts the
+    shared inversion too, so it reads as the cost of a whole fit.
+    """
+    from ganpaint_core.adaptation import fit_adaptation, new_adaptation
+    from ganpaint_core.editor import Session
+
+    editor, o = session.editor, session.options
+    o = replace(o, lam=o.lam if regularize else 0.0)
+    start = time.perf_counter()
+    adapted = new_adaptation(adapt, editor.generator, editor.layer, session.r)
+    lr = o.weights_lr if adapt == "weights" else o.adapt_lr
+    fit_adaptation(adapted, session.r, session.loss, o.adapt_steps, lr, o.lam, None, o.bf16)
+    adapt_seconds = time.perf_counter() - start
+    inversion_seconds = session.timings.get("z_seconds", 0.0) + session.timings.get("r_seconds", 0.0)
+    timings = {**session.timings, "adapt_seconds": adapt_seconds}
+    return Session(editor, session.photo, session.crop, session.original, session.z, session.r, adapted, o,
+                   session.loss, inversion_seconds + adapt_seconds, timings)
 
 
 def apply_edit(session, task, mask: np.ndarray, reference_mask: np.ndarray | None = None) -> None:

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from eval import metrics, report
 from eval import tasks as T
-from eval.methods import CHANGE_THRESHOLD, FITS, METHODS, REFERENCE, fits_needed, render, select
+from eval.methods import CHANGE_THRESHOLD, FITS, METHODS, REFERENCE, fits_needed, render, select, sibling_session
 
 EDIT_FIELDS = ("task_id", "photo_id", "action", "concept", "method", "psnr", "ssim", "l1", "lpips", "psnr_out",
                "ssim_out", "l1_out", "lpips_out", "psnr_band", "concept_share", "edit_success", "label_acc",
@@ -160,10 +160,13 @@ def evaluate_photo(photo_path: str, tasks: list[T.Task], method_names: list[str]
     size = editor.size
     try:
         photo = T.load_photo(photo_path, size)
-        sessions = {}
+        _seed_everything(seed, photo_id)
+        adapt, regularize = FITS[REFERENCE]
+        sessions = {REFERENCE: editor.fit(photo, adapt=adapt, regularize=regularize, **fit_options)}
         for fit in fits_needed(methods):
-            _seed_everything(seed, f"{photo_id}/{fit}")
-            sessions[fit] = editor.fit(photo, **FITS[fit], **fit_options)
+            if fit not in sessions:
+                _seed_everything(seed, f"{photo_id}/{fit}")
+                sessions[fit] = sibling_session(sessions[REFERENCE], *FITS[fit])
     except Exception as err:  # an unreadable photo or a failed fit skips this photo's tasks only
         result["failures"].append({"item": photo_path, "error": f"{type(err).__name__}: {err}"})
         return result
