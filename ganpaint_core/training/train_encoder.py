@@ -28,6 +28,7 @@ def add_arguments(p):
     p.add_argument("--generator", default="models/default/generator.safetensors", help="generator checkpoint")
     p.add_argument("--layer", default="layer4")
     p.add_argument("--out", default="runs/encoder")
+    p.add_argument("--widths", default="", help="encoder stage widths, e.g. 16,32,64,128,256 (default: Encoder's)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--minutes", type=float, default=15.0, help="training time budget (cosine schedule)")
@@ -70,7 +71,7 @@ def run(args):
     if args.init:
         enc = load_part(args.init, "encoder", g).train().requires_grad_(True)
     else:
-        enc = Encoder(g.resolution, g.z_dim)
+        enc = Encoder(g.resolution, g.z_dim, [int(w) for w in args.widths.split(",")] if args.widths else None)
     opt = torch.optim.Adam(enc.parameters(), lr=args.lr)
     state = {"step": 0, "seconds": 0.0}
     ckpt_path = out / "ckpt.pt"
