@@ -216,12 +216,38 @@ def write_pairs_manifest(out: Path, edits: pd.DataFrame, order: list[str], refer
     return len(rows)
 
 
+def headlines(edits: pd.DataFrame, recon: pd.DataFrame, order: list[str], labels: dict, reference: str,
+              recon_stages: tuple[str, str] | None = None) -> list[str]:
+    """Plain-sentence answers: where ours stands on outside-mask PSNR and on reconstruction."""
+    lines = []
+    if len(edits) and "psnr_out" in edits:
+        means = edits.groupby("method")["psnr_out"].mean()
+        if reference in means:
+            ours = means[reference]
+            ahead = [f"{labels.get(m, m)} ({means[m]:.2f})" for m in order if m != reference and m in means
+                     and means[m] < ours]
+            behind = [f"{labels.get(m, m)} ({means[m]:.2f})" for m in order if m != reference and m in means
+                      and means[m] >= ours]
+            lines.append(f"Outside-mask PSNR of {labels.get(reference, reference)}: {ours:.2f} dB; ahead of "
+                         f"{', '.join(ahead) or 'none'}; not ahead of {', '.join(behind) or 'none'}.")
+    if recon_stages and len(recon):
+        means = recon.groupby("stage")["psnr"].mean()
+        ours, plain = recon_stages
+        if ours in means and plain in means:
+            lines.append(f"Reconstruction PSNR: {ours} {means[ours]:.2f} dB vs {plain} {means[plain]:.2f} dB "
+                         f"({means[ours] - means[plain]:+.2f} dB).")
+    return lines
+
+
 def write_summary(out: Path, edits: pd.DataFrame, recon: pd.DataFrame, order: list[str], stages: list[str],
                   labels: dict, notes: list[str], failures: list[dict], seed: int = 0,
-                  reference: str = "ours") -> Path:
+                  reference: str = "ours", recon_stages: tuple[str, str] | None = None) -> Path:
     """``summary.md``: means with 95% bootstrap CIs (best per column in bold), paired advantages, notes."""
     lines = ["# Evaluation summary", ""]
     lines += [f"- {note}" for note in notes]
+    found = headlines(edits, recon, order, labels, reference, recon_stages)
+    if found:
+        lines += ["", "**Headline.** " + " ".join(found)]
     lines += ["", "Means over tasks with 95% percentile-bootstrap confidence intervals "
               f"({BOOTSTRAP_SAMPLES} resamples); the best mean of each column is **bold**. "
               "`out` columns compare with the photo outside the dilated mask (where nothing should change); "

@@ -32,6 +32,7 @@ EDIT_FIELDS = ("task_id", "photo_id", "action", "concept", "method", "psnr", "ss
                "reference", "seconds")
 RECON_FIELDS = ("photo_id", "stage", "method", "psnr", "ssim", "l1", "lpips", "fit_seconds")
 FAILURE_FIELDS = ("item", "error")
+PLAIN_STAGE, OURS_STAGE = "layer-wise r (plain G)", "adapted G' (ours)"
 
 
 def add_arguments(p):
@@ -115,7 +116,7 @@ def recon_stages(editor, fit: str, session) -> list[tuple[str, np.ndarray]]:
         first = to_uint8(g(z0))[0]
         optimised = to_uint8(g(session.z))[0]
     return [("encoder z" if editor.encoder is not None else "best random z", first), ("optimised z", optimised),
-            ("layer-wise r (plain G)", session.inversion()), ("adapted G' (ours)", session.reconstruction())]
+            (PLAIN_STAGE, session.inversion()), (OURS_STAGE, session.reconstruction())]
 
 
 def load_labels(path: str, size: int) -> np.ndarray:
@@ -358,7 +359,8 @@ def write_report(out: Path, names: list[str], args, editor, failures: list[dict]
              "LPIPS: available" if scorer.available else f"LPIPS: n/a — {scorer.reason}",
              "compositing baselines paste G's edited region: the mask plus every pixel the edit moved by more "
              f"than {CHANGE_THRESHOLD}/255 in the unadapted render"]
-    report.write_summary(out, edits, recon, names, stages, labels, notes, failures, seed=args.seed)
+    report.write_summary(out, edits, recon, names, stages, labels, notes, failures, seed=args.seed,
+                         recon_stages=(OURS_STAGE, PLAIN_STAGE))
     report.write_plots(out, edits, recon, names, stages, labels, seed=args.seed)
     report.write_strips(out, edits, names, labels, out / "truth")
     report.write_pairs_manifest(out, edits, names)

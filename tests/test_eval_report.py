@@ -76,8 +76,11 @@ def test_summary_and_plots_are_written(tmp_path):
                           "psnr": [20.0, 30.0], "ssim": [0.5, 0.9], "l1": [0.1, 0.02], "lpips": [np.nan, np.nan]})
     order = ["ours", "copy_paste", "plain_g"]
     path = report.write_summary(tmp_path, edits, recon, order, ["plain", "adapted"], {}, ["a note"],
-                                [{"item": "bad.jpg", "error": "not a readable image"}])
+                                [{"item": "bad.jpg", "error": "not a readable image"}],
+                                recon_stages=("adapted", "plain"))
     text = path.read_text()
+    assert "ahead of copy_paste (26.50), plain_g (20.00)" in text
+    assert "not ahead of none" in text and "adapted 30.00 dB vs plain 20.00 dB (+10.00 dB)" in text
     assert "a note" in text and "bad.jpg" in text and "## Reconstruction" in text
     report.write_plots(tmp_path, edits, recon, order, ["plain", "adapted"], {})
     assert (tmp_path / "plots" / "edits.png").is_file() and (tmp_path / "plots" / "reconstruction.png").is_file()
