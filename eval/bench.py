@@ -31,6 +31,7 @@ def add_arguments(p):
     p.add_argument("--edits", type=int, default=5, help="edits timed per fitted photo")
     p.add_argument("--scaling", choices=("random256", "none"), default="random256",
                    help="also time a random-weight 256 px GAN-dissection-layout model (default) or not")
+    p.add_argument("--scaling-fits", type=int, default=1, help="photos fitted on the 256 px model")
     p.add_argument("--threads", type=int, default=0, help="torch threads in each run (default: all cores)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed per configuration")
 
@@ -115,16 +116,16 @@ def _in_fresh_process(spec: dict, timeout: float) -> dict:
 def run(args):
     from tqdm import tqdm
 
-    if args.fits < 1 or args.edits < 1:
-        raise ValueError("--fits and --edits must be at least 1")
+    if min(args.fits, args.edits, args.scaling_fits) < 1:
+        raise ValueError("--fits, --scaling-fits and --edits must be at least 1")
     specs = [{"model": args.model, "label": f"{args.model} model", "fits": args.fits, "edits": args.edits,
               "threads": args.threads}]
     results = []
     with tempfile.TemporaryDirectory(prefix="ganpaint-bench-") as tmp:
         if args.scaling == "random256":
             folder = write_random_model(Path(tmp) / "random256")
-            specs.append({**specs[0], "model": str(folder), "label": "random-weight 256 px Progressive GAN "
-                          "(GAN-dissection layout)"})
+            specs.append({**specs[0], "model": str(folder), "fits": args.scaling_fits,
+                          "label": "random-weight 256 px Progressive GAN (GAN-dissection layout)"})
         for spec in tqdm(specs, desc="bench", unit="config"):
             result = _in_fresh_process({k: spec[k] for k in ("model", "fits", "edits", "threads")}, args.timeout)
             result["label"] = spec["label"]

@@ -120,8 +120,8 @@ def recon_stages(editor, fit: str, session) -> list[tuple[str, np.ndarray]]:
 
 
 def load_labels(path: str, size: int) -> np.ndarray:
-    with Image.open(path) as img:
-        return np.asarray(img.convert("L").resize((size, size), Image.Resampling.NEAREST))
+    img = T.read_image(path, "L", "label map")
+    return np.asarray(img.resize((size, size), Image.Resampling.NEAREST))
 
 
 def score(editor, scorer, img, photo, task, mask, target, target_labels, margin: int) -> dict:

@@ -72,18 +72,25 @@ def square_box(width: int, height: int) -> tuple[int, int, int, int]:
     return left, top, left + side, top + side
 
 
-def load_photo(path: str | Path, size: int) -> np.ndarray:
-    """A photo as uint8 ``size`` x ``size`` x 3 (centre crop, resize); ValueError if missing or unreadable."""
+def read_image(path: str | Path, mode: str, what: str = "picture") -> Image.Image:
+    """The picture at ``path`` in PIL ``mode``, fully read; ValueError naming ``what`` if missing or unreadable."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"photo {path} does not exist")
+        raise ValueError(f"{what} {path} does not exist")
     try:
         with Image.open(path) as img:
-            img = img.convert("RGB")
-            img = img.crop(square_box(*img.size)).resize((size, size), Image.Resampling.LANCZOS)
-            return np.asarray(img, dtype=np.uint8).copy()
+            img = img.convert(mode)
+            img.load()
+            return img
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise ValueError(f"photo {path} is not a readable image ({err})") from err
+        raise ValueError(f"{what} {path} is not a readable image ({err})") from err
+
+
+def load_photo(path: str | Path, size: int) -> np.ndarray:
+    """A photo as uint8 ``size`` x ``size`` x 3 (centre crop, resize); ValueError if missing or unreadable."""
+    img = read_image(path, "RGB", "photo")
+    img = img.crop(square_box(*img.size)).resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(img, dtype=np.uint8).copy()
 
 
 def load_mask(path: str | Path, size: int, photo_size: tuple[int, int] | None = None) -> np.ndarray:
@@ -92,18 +99,10 @@ def load_mask(path: str | Path, size: int, photo_size: tuple[int, int] | None = 
     A mask drawn on the original photo (``photo_size`` = (width, height)) gets
     the photo's crop; any other mask is resized as it is.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"mask {path} does not exist")
-    try:
-        with Image.open(path) as img:
-            img = img.convert("L")
-            if photo_size is not None and img.size == tuple(photo_size):
-                img = img.crop(square_box(*img.size))
-            img = img.resize((size, size), Image.Resampling.NEAREST)
-            return np.asarray(img) > 127
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise ValueError(f"mask {path} is not a readable image ({err})") from err
+    img = read_image(path, "L", "mask")
+    if photo_size is not None and img.size == tuple(photo_size):
+        img = img.crop(square_box(*img.size))
+    return np.asarray(img.resize((size, size), Image.Resampling.NEAREST)) > 127
 
 
 def save_mask(mask: np.ndarray, path: str | Path) -> None:
