@@ -20,6 +20,7 @@ COMMANDS = {
     "dissect": ("ganpaint_core.dissect", "label the units of the semantic layer with concepts"),
     "ship": ("ganpaint_core.ship", "assemble a model folder (fp16 safetensors, config.json) from trained parts"),
     "edit": ("ganpaint_core.edit_cli", "fit a photo and apply one painted edit"),
+    "editor-study": ("ganpaint_core.editor_study", "measure the editor's design choices on held-out scene pairs"),
 }
 
 if __name__ == "__main__":

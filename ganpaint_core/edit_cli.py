@@ -12,7 +12,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 
@@ -29,6 +28,8 @@ def add_arguments(p):
     p.add_argument("--model", default="default", help="'default', a model folder or a checkpoint")
     p.add_argument("--adapt", choices=("activations", "weights", "none"), default="activations")
     p.add_argument("--no-regularize", action="store_true", help="adapt without the regulariser (ablation)")
+    p.add_argument("--z-steps", type=int, help="inversion steps on z (default: the editor's)")
+    p.add_argument("--r-steps", type=int, help="inversion steps on the layer features (default: the editor's)")
     p.add_argument("--adapt-steps", type=int, help="adaptation steps (default: the editor's)")
     p.add_argument("--refine", type=int, default=0, help="warm-started re-fit steps after the edit (0: none)")
     p.add_argument("--full-size", action="store_true", help="paste the result back into the full-size photo")
@@ -43,25 +44,14 @@ def _strength(text: str):
         return text
 
 
-def region_psnr(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
-    """PSNR (peak 255) over a bool region; NaN for an empty region, 100 for identical pixels."""
-    if not region.any():
-        return float("nan")
-    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2)[region].mean())
-    return 100.0 if mse == 0 else float(10 * np.log10(255.0**2 / mse))
-
-
-def concept_share(labels: np.ndarray, concept: str, region: np.ndarray) -> float:
-    from ganpaint_core.concepts import concept_id
-
-    return float((labels[region] == concept_id(concept)).mean()) if region.any() else float("nan")
-
-
 def run(args):
     from tqdm import tqdm
 
+    from ganpaint_core import edit_metrics as M
+    from ganpaint_core.concepts import NAMES, concept_id
     from ganpaint_core.editor import Editor
-    from ganpaint_core.masks import dilate, load_mask
+    from ganpaint_core.masks import load_mask, to_model_mask
+    from ganpaint_core.photo import Crop, load_photo
 
     action = args.action or ("appearance" if args.reference_mask else None)
     if action is None:
@@ -70,26 +60,33 @@ def run(args):
         raise ValueError("--action appearance needs --reference-mask")
     if action != "appearance" and not args.concept:
         raise ValueError(f"--action {action} needs --concept")
+    concept = NAMES[concept_id(args.concept)] if action != "appearance" else None
+    photo = load_photo(args.image)
     mask = load_mask(args.mask)
     reference = load_mask(args.reference_mask) if args.reference_mask else None
     editor = Editor.from_pretrained(args.model)
-    if action != "appearance" and args.concept.strip().lower() not in editor.concepts:
-        raise ValueError(f"concept {args.concept!r} cannot be painted with this model; "
+    if concept is not None and concept not in editor.concepts:
+        raise ValueError(f"concept {concept!r} cannot be painted with this model; "
                          f"choose from {', '.join(editor.concepts) or 'none'}")
-    overrides = {} if args.adapt_steps is None else {"adapt_steps": args.adapt_steps}
+    crop = Crop.centred(photo.shape[1], photo.shape[0], editor.size)
+    model_mask = to_model_mask(mask, editor.size, crop)        # bad masks fail before the fit, not after
+    if reference is not None:
+        to_model_mask(reference, editor.size, crop)
+    overrides = {k: getattr(args, k) for k in ("z_steps", "r_steps", "adapt_steps") if getattr(args, k) is not None}
+    if any(v < 0 for v in overrides.values()):
+        raise ValueError("step counts must be at least 0")
     with tqdm(total=100, desc="fitting", unit="%") as bar:
         def progress(fraction, message):
             bar.n = round(100 * fraction)
             bar.set_postfix_str(message)
             bar.refresh()
-        session = editor.fit(args.image, adapt=args.adapt, regularize=not args.no_regularize, progress=progress,
+        session = editor.fit(photo, adapt=args.adapt, regularize=not args.no_regularize, progress=progress,
                              **overrides)
-    model_mask = session.mask(mask)
     start = time.perf_counter()
     if action == "appearance":
         result = session.copy_appearance(mask, reference)
     else:
-        result = session.edit(mask, args.concept, action, _strength(args.strength))
+        result = session.edit(mask, concept, action, _strength(args.strength))
     edit_seconds = time.perf_counter() - start
     if args.refine > 0:
         start = time.perf_counter()
@@ -101,17 +98,15 @@ def run(args):
     print(f"wrote {out}")
     if args.report:
         report = {"image": str(args.image), "mask": str(args.mask), "model": args.model, "size": editor.size,
-                  "crop": list(session.crop.box), "action": action, "concept": args.concept,
+                  "crop": list(session.crop.box), "action": action, "concept": concept,
                   "strength": args.strength, "adapt": args.adapt, "regularize": not args.no_regularize,
                   "refine_steps": args.refine, "fit_seconds": session.fit_seconds, "edit_seconds": edit_seconds,
                   "fit_timings": session.timings, **session.quality()}
-        margin = max(1, round(editor.size / 32))
-        outside = ~dilate(model_mask, margin)
-        report["outside_margin_px"] = margin
-        report["outside_mask_psnr"] = region_psnr(result, session.photo, outside)
+        report["outside_margin_px"] = M.margin(editor.size)
+        report["outside_mask_psnr"] = M.psnr(result, session.photo, M.outside(model_mask))
         if action != "appearance" and editor.segmenter is not None:
-            report["concept_share_before"] = concept_share(editor.segment(session.photo), args.concept, model_mask)
-            report["concept_share_after"] = concept_share(editor.segment(result), args.concept, model_mask)
+            report["concept_share_before"] = M.concept_share(editor.segment(session.photo), concept, model_mask)
+            report["concept_share_after"] = M.concept_share(editor.segment(result), concept, model_mask)
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(json.dumps(report, indent=1))
         print(f"wrote {args.report}")

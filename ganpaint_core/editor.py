@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from ganpaint_core import perceptual
 from ganpaint_core.adaptation import KINDS, PlainGenerator, fit_adaptation, new_adaptation
+from ganpaint_core.edit_metrics import psnr, ssim
 from ganpaint_core.edits import Operation, appearance_operation, apply_all, concept_operation, paintable
 from ganpaint_core.fitting import Progress, ReconstructionLoss
 from ganpaint_core.imaging import to_tensor, to_uint8
@@ -53,14 +53,6 @@ class FitOptions:
     refine_radius: int = 8          # the keep-mask of refine: the edit mask grown and blurred
     refine_sigma: float = 4.0
     seed: int = 0
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(peak_signal_noise_ratio(a, b, data_range=255)) if not np.array_equal(a, b) else 100.0
-
-
-def _ssim(a: np.ndarray, b: np.ndarray) -> float:
-    return float(structural_similarity(a, b, channel_axis=-1, data_range=255))
 
 
 @dataclass
@@ -163,8 +155,8 @@ class Session:
     def quality(self) -> dict:
         """PSNR/SSIM of the inversion G(r) and of the reconstruction G'(r) against the photo."""
         inv, rec = self.inversion(), self.reconstruction()
-        return {"inversion_psnr": _psnr(inv, self.photo), "inversion_ssim": _ssim(inv, self.photo),
-                "reconstruction_psnr": _psnr(rec, self.photo), "reconstruction_ssim": _ssim(rec, self.photo)}
+        return {"inversion_psnr": psnr(inv, self.photo), "inversion_ssim": ssim(inv, self.photo),
+                "reconstruction_psnr": psnr(rec, self.photo), "reconstruction_ssim": ssim(rec, self.photo)}
 
     # ---- edits ---------------------------------------------------------------------------------------------
     def edit(self, mask, concept: str, action: str, strength: str | float = "medium") -> np.ndarray:

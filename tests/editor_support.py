@@ -1,0 +1,43 @@
+"""Helpers for the editor tests: a tiny random-weight model with a synthetic dissection, and scene photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ganpaint_core.concepts import NAMES
+from ganpaint_core.editor import Editor, FitOptions
+from ganpaint_core.proggan import ProgressiveGenerator
+from ganpaint_core.segmenter import Segmenter
+
+TINY_SIZES = [32, 64, 32, 16, 8, 8]           # 64 px; layer4 = 32 units at 8x8
+FAST = dict(z_steps=4, r_steps=4, adapt_steps=12, candidates=4, perceptual="none")
+
+
+def synthetic_dissection(generator: ProgressiveGenerator, layer: str = "layer4", seed: int = 0) -> dict:
+    """A well-formed dissection with measured ``high`` levels and arbitrary concept units (for plumbing tests)."""
+    rng = np.random.default_rng(seed)
+    with torch.no_grad():
+        feats = generator.features(torch.randn(32, generator.z_dim, generator=torch.Generator().manual_seed(seed)),
+                                   layer)
+    width = feats.shape[1]
+    high = torch.quantile(feats.transpose(0, 1).reshape(width, -1), 0.99, dim=1)
+    units = [{"unit": u, "concept": NAMES[u % len(NAMES)], "iou": 0.1, "threshold": float(high[u]) * 0.8,
+              "high": float(high[u])} for u in range(width)]
+    concepts = {name: {"units": [int(u) for u in rng.permutation(width)[:12]], "ious": [0.1] * 12}
+                for name in NAMES if name != "roof"}       # "roof" is left unpaintable on purpose
+    return {"layer": layer, "quantile": 0.99, "num_samples": 32, "units": units, "concepts": concepts}
+
+
+def tiny_editor(seed: int = 0, **options) -> Editor:
+    torch.manual_seed(seed)
+    generator = ProgressiveGenerator(TINY_SIZES)
+    segmenter = Segmenter((8, 16, 16, 16))
+    return Editor(generator, segmenter=segmenter, dissection=synthetic_dissection(generator),
+                  options=FitOptions(**{**FAST, **options}))
+
+
+def blob(size: int, top: int, left: int, side: int) -> np.ndarray:
+    mask = np.zeros((size, size), dtype=bool)
+    mask[top:top + side, left:left + side] = True
+    return mask

@@ -1,0 +1,85 @@
+"""``python -m ganpaint_core edit`` end to end on a tiny saved model, and its clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from editor_support import blob, tiny_editor
+from PIL import Image
+
+from ganpaint_core.models import ModelBundle, save_model
+
+FAST_ARGS = ["--z-steps", "2", "--r-steps", "2", "--adapt-steps", "6"]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    editor = tiny_editor()
+    folder = tmp_path_factory.mktemp("tiny_model")
+    save_model(folder, ModelBundle(name="tiny", generator=editor.generator, segmenter=editor.segmenter,
+                                   dissection=editor.dissection), half=False)
+    return folder
+
+
+def _edit(*args):
+    return subprocess.run([sys.executable, "-m", "ganpaint_core", "edit", *map(str, args)], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_edit_writes_the_picture_and_the_report(model_dir, photo_path, tmp_path):
+    mask = tmp_path / "mask.png"
+    full = np.zeros((96, 128), np.uint8)                 # drawn on the original photo (128x96)
+    full[30:60, 50:90] = 255
+    Image.fromarray(full).save(mask)
+    out, report = tmp_path / "out.png", tmp_path / "report.json"
+    done = _edit("--model", model_dir, "--image", photo_path, "--mask", mask, "--concept", "tree", "--action",
+                 "remove", "--out", out, "--report", report, "--full-size", *FAST_ARGS)
+    assert done.returncode == 0, done.stderr
+    assert Image.open(out).size == (128, 96)
+    r = json.loads(report.read_text())
+    for key in ("fit_seconds", "edit_seconds", "reconstruction_psnr", "reconstruction_ssim", "inversion_psnr",
+                "outside_mask_psnr", "concept_share_before", "concept_share_after"):
+        assert isinstance(r[key], float), key
+    assert r["outside_mask_psnr"] > 35 and r["crop"] == [16, 0, 112, 96]
+
+
+def test_appearance_copy_from_the_command_line(model_dir, photo_path, tmp_path):
+    target, reference = tmp_path / "t.png", tmp_path / "r.png"
+    Image.fromarray(blob(64, 4, 4, 16).astype(np.uint8) * 255).save(target)
+    Image.fromarray(blob(64, 40, 40, 16).astype(np.uint8) * 255).save(reference)
+    done = _edit("--model", model_dir, "--image", photo_path, "--mask", target, "--reference-mask", reference,
+                 "--out", tmp_path / "o.png", *FAST_ARGS)
+    assert done.returncode == 0, done.stderr
+    assert Image.open(tmp_path / "o.png").size == (64, 64)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("not_an_image", "not a readable image"),
+    ("unknown_concept", "unknown concept"),
+    ("unpaintable", "cannot be painted"),
+    ("empty_mask", "mask is empty"),
+    ("wrong_mask_size", "must be 64x64"),
+])
+def test_bad_input_is_one_clear_line(model_dir, photo_path, tmp_path, case, message):
+    mask = tmp_path / "mask.png"
+    Image.fromarray(blob(64, 8, 8, 16).astype(np.uint8) * 255).save(mask)
+    image, concept = photo_path, "tree"
+    if case == "not_an_image":
+        image = tmp_path / "bad.jpg"
+        image.write_bytes(b"\x00garbage")
+    elif case == "unknown_concept":
+        concept = "unicorn"
+    elif case == "unpaintable":
+        concept = "roof"
+    elif case == "empty_mask":
+        Image.fromarray(np.zeros((64, 64), np.uint8)).save(mask)
+    elif case == "wrong_mask_size":
+        Image.fromarray(np.full((40, 50), 255, np.uint8)).save(mask)
+    done = _edit("--model", model_dir, "--image", image, "--mask", mask, "--concept", concept, "--action", "add",
+                 "--out", tmp_path / "o.png", *FAST_ARGS)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
