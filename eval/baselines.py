@@ -11,8 +11,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from scipy import sparse
-from scipy.ndimage import binary_dilation, gaussian_filter
+from scipy.ndimage import gaussian_filter
 from scipy.sparse.linalg import splu
+
+from ganpaint_core import masks
 
 
 def _check(photo: np.ndarray, source: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -47,10 +49,7 @@ def feather_alpha(mask: np.ndarray, sigma: float) -> np.ndarray:
     mask = np.asarray(mask, dtype=bool)
     if sigma <= 0 or not mask.any():
         return mask.astype(np.float64)
-    grown = binary_dilation(mask, iterations=max(1, round(sigma)))
-    alpha = gaussian_filter(grown.astype(np.float64), sigma, mode="nearest")
-    alpha[mask] = 1.0
-    return alpha
+    return masks.feather(mask, max(1, round(sigma)), sigma).astype(np.float64)
 
 
 def feather(photo: np.ndarray, source: np.ndarray, mask: np.ndarray, sigma: float = 2.0) -> np.ndarray:

@@ -1,7 +1,7 @@
 """``python -m eval bench``: time fitting and editing, and measure peak memory; write JSON.
 
 Each configuration runs in a fresh Python process so that its peak resident
-memory (``ru_maxrss``) is its own: the default model at its size, and a
+memory (``VmHWM``, else ``ru_maxrss``) is its own: the default model at its size, and a
 random-weight Progressive GAN in the GAN-dissection 256 px layout (widths
 512 … 32, semantic layer ``layer4``) to show how the cost scales.
 """
@@ -37,6 +37,17 @@ def add_arguments(p):
 
 
 def _peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB.
+
+    Linux's ``VmHWM`` where there is one: ``ru_maxrss`` survives ``exec`` and would
+    also count the parent's memory at the time it forked this process.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import binary_dilation
 from skimage.metrics import structural_similarity
 
 from ganpaint_core.concepts import concept_id
+from ganpaint_core.masks import dilate
 
 PSNR_CAP = 100.0
 
@@ -64,12 +64,6 @@ def ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray | None = None) -> floa
     region = _region(region, a.shape)
     _, ssim_map = structural_similarity(a, b, channel_axis=-1, data_range=255, full=True)
     return _masked_mean(ssim_map.mean(axis=-1), region)
-
-
-def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    """``mask`` grown by ``radius`` pixels (a 3x3 cross applied ``radius`` times)."""
-    mask = np.asarray(mask, dtype=bool)
-    return binary_dilation(mask, iterations=radius) if radius > 0 and mask.any() else mask.copy()
 
 
 def outside_region(mask: np.ndarray, radius: int) -> np.ndarray:
