@@ -152,7 +152,7 @@ def _save(img: np.ndarray, path: Path) -> None:
 
 def evaluate_photo(photo_path: str, tasks: list[T.Task], method_names: list[str], out: str, seed: int,
                    margin: int, need_recon: bool, fit_options: dict, editor=None, scorer=None) -> dict:
-    """Fit ``photo_path`` with every session method and render each task with every method."""
+    """Fit ``photo_path`` once (plus the ablations' adaptations) and render each task with every method."""
     editor, scorer = editor or _EDITOR, scorer or _LPIPS
     out = Path(out)
     result = {"edits": [], "recon": [], "failures": [], "tasks": [t.task_id for t in tasks]}
