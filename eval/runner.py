@@ -40,9 +40,10 @@ def add_arguments(p):
     p.add_argument("--tasks", default="", help="tasks CSV (photo, mask, concept, action[, reference_mask]); "
                    "without it a folder gets one random blob task per photo")
     p.add_argument("--out", required=True, help="output folder (a rerun into it skips finished tasks)")
-    p.add_argument("--workers", type=int, default=1, help="processes (each loads the model once)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes, each with the model loaded once (default 0: one per CPU core)")
     p.add_argument("--model", default="default", help="'default', a model folder or a checkpoint")
-    p.add_argument("--methods", default="", help="comma-separated subset of methods (default: all)")
+    p.add_argument("--methods", default="", help=f"comma-separated subset of {', '.join(METHODS)} (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed for tasks and fitting")
     p.add_argument("--margin", type=int, default=-1, help="outside-mask dilation in px (default: size/32)")
     p.add_argument("--fit", default="", help="editor fit options, e.g. 'adapt_steps=50,refine_steps=10' "
@@ -278,8 +279,9 @@ def build_tasks(args, editor, out: Path) -> list[T.Task]:
 def run(args):
     from ganpaint_core.editor import Editor
 
-    if args.workers < 1:
-        raise ValueError("--workers must be at least 1")
+    if args.workers < 0:
+        raise ValueError("--workers must be 0 (one per core) or more")
+    args.workers = args.workers or os.cpu_count() or 1
     methods = select(args.methods)
     names = [m.name for m in methods]
     fit_options = parse_fit_options(args.fit)

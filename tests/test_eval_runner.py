@@ -39,7 +39,7 @@ def _run(model, *argv):
 def test_scene_world_run_writes_every_output_and_resumes(tmp_path, model):
     out = tmp_path / "out"
     methods = ["ours", "ours_keep", "ours_refine", "plain_g", "no_reg", "copy_paste", "poisson"]
-    assert _run(model, "--photos", "scenes:2", "--out", str(out), "--methods", ",".join(methods)) == 0
+    assert _run(model, "--photos", "scenes:2", "--out", str(out), "--methods", ",".join(methods), "--workers", "1") == 0
     edits = _rows(out / "edits.csv")
     assert [r["method"] for r in edits] == methods * 2
     assert all(r["reference"] == "truth" and r["label_acc"] != "n/a" and r["lpips"] == "n/a" for r in edits)
@@ -55,7 +55,7 @@ def test_scene_world_run_writes_every_output_and_resumes(tmp_path, model):
     assert "## Edits" in summary and "## Reconstruction" in summary and "LPIPS" in summary
     assert len(list((out / "strips").glob("scene*.png"))) == 2 and (out / "plots" / "edits.png").is_file()
     before = (out / "edits.csv").read_text()
-    assert _run(model, "--photos", "scenes:2", "--out", str(out), "--methods", ",".join(methods)) == 0
+    assert _run(model, "--photos", "scenes:2", "--out", str(out), "--methods", ",".join(methods)) == 0  # 2 workers
     assert (out / "edits.csv").read_text() == before           # nothing redone, nothing duplicated
 
 
