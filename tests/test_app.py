@@ -1,0 +1,191 @@
+"""The Gradio demo: handlers called directly, and the app served in a subprocess driven by gradio_client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_photo
+from editor_support import tiny_editor
+from PIL import Image
+
+import app
+from ganpaint_core.masks import dilate
+from ganpaint_core.session_cache import SessionCache
+from ganpaint_core.strokes import EDIT_COLOR, REFERENCE_COLOR
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def no_progress(*args, **kwargs):
+    return None
+
+
+def painted(photo: np.ndarray, boxes: dict) -> dict:
+    """An ImageEditor value: the photo as RGBA background and one stroke layer with coloured boxes."""
+    h, w = photo.shape[:2]
+    layer = np.zeros((h, w, 4), np.uint8)
+    for color, (top, left, side) in boxes.items():
+        layer[top:top + side, left:left + side, :3] = color
+        layer[top:top + side, left:left + side, 3] = 255
+    background = np.dstack([photo, np.full((h, w), 255, np.uint8)])
+    return {"background": background, "layers": [layer], "composite": None}
+
+
+def box_mask(shape, top, left, side):
+    mask = np.zeros(shape, bool)
+    mask[top:top + side, left:left + side] = True
+    return mask
+
+
+@pytest.fixture
+def tiny_app(monkeypatch):
+    monkeypatch.setattr(app, "_editor", tiny_editor())
+    monkeypatch.setattr(app, "CACHE", SessionCache(2))
+    return app
+
+
+def test_fit_then_edit_changes_only_the_painted_region(tiny_app):
+    photo = make_photo(96, 128)
+    value = painted(photo, {EDIT_COLOR: (40, 50, 24)})
+    result, (before, after), message, state, _ = tiny_app.fit_photo(value, None, no_progress)
+    assert "fitted" in message and np.array_equal(result, photo)       # no edit yet: the photo itself
+    result, (before, after), message, state, download = tiny_app.edit_photo(value, "tree", "add", 0.9, state,
+                                                                            no_progress)
+    inside = box_mask(photo.shape[:2], 40, 50, 24)
+    outside = ~dilate(inside, 8)
+    assert result.shape == photo.shape and np.array_equal(before, photo)
+    assert np.abs(result.astype(int) - photo)[inside].mean() > 3, "the painted region must change"
+    assert np.array_equal(result[outside], photo[outside]), "nothing outside the painted region may change"
+    path = download.value["path"] if isinstance(download.value, dict) else download.value
+    saved = np.asarray(Image.open(path))
+    assert np.array_equal(saved, result)
+
+
+def test_undo_reset_and_copy_appearance(tiny_app):
+    photo = make_photo(96, 96)
+    value = painted(photo, {EDIT_COLOR: (30, 30, 20), REFERENCE_COLOR: (60, 10, 20)})
+    _, _, _, state, _ = tiny_app.fit_photo(value, None, no_progress)
+    first, *_ = tiny_app.edit_photo(value, "tree", "remove", 1.0, state, no_progress)
+    second, *_ = tiny_app.edit_photo(value, "dome", "add", 1.0, state, no_progress)
+    undone, _, message, _, _ = tiny_app.undo_edit(value, state, no_progress)
+    assert np.array_equal(undone, first) and not np.array_equal(second, first)
+    reset, *_ = tiny_app.reset_edits(value, state, no_progress)
+    assert np.array_equal(reset, photo)
+    copied, _, message, _, _ = tiny_app.edit_photo(value, "tree", "copy appearance", 0.5, state, no_progress)
+    target = box_mask(photo.shape[:2], 30, 30, 20)
+    assert "appearance" in message
+    assert np.abs(copied.astype(int) - photo)[target].mean() > 1
+    assert np.array_equal(copied[~dilate(target, 8)], photo[~dilate(target, 8)])
+
+
+def test_users_do_not_share_edits(tiny_app):
+    photo = make_photo(64, 64)
+    value = painted(photo, {EDIT_COLOR: (20, 20, 16)})
+    _, _, _, state_a, _ = tiny_app.fit_photo(value, None, no_progress)
+    _, _, _, state_b, _ = tiny_app.fit_photo(value, None, no_progress)
+    assert len(tiny_app.CACHE) == 1, "the same photo is fitted once"
+    edited_a, *_ = tiny_app.edit_photo(value, "tree", "add", 1.0, state_a, no_progress)
+    seen_by_b, *_ = tiny_app.undo_edit(value, state_b, no_progress)
+    assert not np.array_equal(edited_a, photo) and np.array_equal(seen_by_b, photo)
+
+
+def test_cache_is_bounded(tiny_app):
+    for seed in range(4):
+        value = painted(make_photo(64, 64, seed=seed), {})
+        tiny_app.fit_photo(value, None, no_progress)
+    assert len(tiny_app.CACHE) == 2
+
+
+@pytest.mark.parametrize("value, concept, action, message", [
+    (None, "tree", "add", "Upload a photo"),
+    ("photo-no-strokes", "tree", "add", None),
+    ("photo", "unicorn", "add", "Unknown concept"),
+    ("photo", "tree", "explode", "Unknown action"),
+])
+def test_bad_input_is_a_readable_message(tiny_app, value, concept, action, message):
+    import gradio as gr
+
+    photo = make_photo(64, 64)
+    if value == "photo":
+        value = painted(photo, {EDIT_COLOR: (10, 10, 10)})
+    elif value == "photo-no-strokes":
+        value = painted(photo, {})
+    if message is None:  # an empty mask is a warning, and the photo comes back unchanged
+        result, _, text, _, _ = tiny_app.edit_photo(value, concept, action, 0.5, None, no_progress)
+        assert np.array_equal(result, photo) and "paint" in text.lower()
+        return
+    with pytest.raises(gr.Error, match=message):
+        tiny_app.edit_photo(value, concept, action, 0.5, None, no_progress)
+
+
+def test_non_image_upload_is_a_readable_message(tiny_app):
+    import gradio as gr
+
+    with pytest.raises(gr.Error):
+        tiny_app.fit_photo({"background": np.zeros((10, 10, 4), np.uint8), "layers": []}, None, no_progress)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served_app(tmp_path_factory):
+    """``python app.py`` on a tiny model folder, on a free 127.0.0.1 port."""
+    from ganpaint_core.models import ModelBundle, save_model
+
+    editor = tiny_editor()
+    folder = tmp_path_factory.mktemp("model") / "tiny"
+    save_model(folder, ModelBundle(name="tiny", generator=editor.generator, segmenter=editor.segmenter,
+                                   dissection=editor.dissection), half=False)
+    port = free_port()
+    env = {**os.environ, "GANPAINT_MODEL": str(folder), "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail("app.py exited:\n" + log.read())
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("app.py did not start listening within 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+def test_served_app_edits_through_gradio_client(served_app, tmp_path):
+    from gradio_client import Client, handle_file
+
+    photo = make_photo(80, 80)
+    value = painted(photo, {EDIT_COLOR: (30, 30, 20)})
+    Image.fromarray(value["background"]).save(tmp_path / "photo.png")
+    Image.fromarray(value["layers"][0]).save(tmp_path / "strokes.png")
+    client = Client(served_app, verbose=False)
+    editor_value = {"background": handle_file(str(tmp_path / "photo.png")),
+                    "layers": [handle_file(str(tmp_path / "strokes.png"))], "composite": None}
+    fitted = client.predict(editor_value, api_name="/fit")
+    assert "fitted" in fitted[2]
+    result = client.predict(editor_value, "tree", "add", 0.9, api_name="/edit")
+    edited = np.asarray(Image.open(result[0]).convert("RGB"))
+    inside = box_mask((80, 80), 30, 30, 20)
+    assert np.abs(edited.astype(int) - photo)[inside].mean() > 3
+    assert np.array_equal(edited[~dilate(inside, 8)], photo[~dilate(inside, 8)])
