@@ -105,6 +105,15 @@ def fit_photo(value, state=None, progress=gr.Progress()):
     return _outputs(session, state, msg)
 
 
+def fit_new_photo(value, state=None, progress=gr.Progress()):
+    """On any change of the canvas: fit when the photo is new (an example picked, a photo pasted)."""
+    if not value or value.get("background") is None:
+        return (gr.skip(),) * 5
+    if state and state.get("key") == photo_key(_photo(value)):
+        return (gr.skip(),) * 5
+    return fit_photo(value, state, progress)
+
+
 @friendly_errors
 def edit_photo(value, concept, action, strength, state=None, progress=gr.Progress()):
     """Apply one painted edit; returns the edited photo."""
@@ -193,6 +202,7 @@ def build_demo() -> gr.Blocks:
                     elem_classes=["gp-help"])
         outs = [result, compare, status, state, download]
         canvas.upload(fit_photo, [canvas, state], outs, api_name="fit")
+        canvas.change(fit_new_photo, [canvas, state], outs, api_visibility="private", trigger_mode="always_last")
         apply.click(edit_photo, [canvas, concept, action, strength, state], outs, api_name="edit")
         undo.click(undo_edit, [canvas, state], outs, api_name="undo")
         reset.click(reset_edits, [canvas, state], outs, api_name="reset")

@@ -189,3 +189,31 @@ def test_served_app_edits_through_gradio_client(served_app, tmp_path):
     inside = box_mask((80, 80), 30, 30, 20)
     assert np.abs(edited.astype(int) - photo)[inside].mean() > 3
     assert np.array_equal(edited[~dilate(inside, 8)], photo[~dilate(inside, 8)])
+
+
+@pytest.mark.browser
+def test_browser_paint_and_edit(served_app, browser, artifacts):
+    """Open the page, load an example, paint a stroke, choose a concept, Apply, and screenshot the result."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.goto(served_app)
+    page.wait_for_selector("#editor", timeout=60_000)
+    page.locator('img[src*="scene_10000003"]').first.click()
+    page.wait_for_function("document.querySelector('#status').innerText.includes('Ready')", timeout=180_000)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator('#editor button[aria-label="Brush"]').click()
+    canvas = page.locator("#editor canvas").first
+    box = canvas.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - 40, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 40, cy + 10, steps=4)
+    page.mouse.up()
+    page.locator("#concept input").click()
+    page.get_by_role("option", name="dome").click()
+    page.locator("#apply").click()
+    page.wait_for_function("document.querySelector('#status').innerText.includes('Add dome: done')",
+                           timeout=120_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(artifacts / "app_edit.png"), full_page=True)
+    assert page.locator("#result img").count() == 1
+    page.close()
