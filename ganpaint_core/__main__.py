@@ -16,6 +16,7 @@ COMMANDS = {
         "segmenter": ("ganpaint_core.training.train_segmenter", "train the scene segmenter"),
         "encoder": ("ganpaint_core.training.train_encoder", "train the inversion encoder"),
     },
+    "generator-report": ("ganpaint_core.generator_report", "pixel shares and Fréchet distance vs. the scene world"),
     "sample": ("ganpaint_core.sample", "write a grid of generator samples"),
     "dissect": ("ganpaint_core.dissect", "label the units of the semantic layer with concepts"),
     "ship": ("ganpaint_core.ship", "assemble a model folder (fp16 safetensors, config.json) from trained parts"),
