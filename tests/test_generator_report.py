@@ -1,0 +1,26 @@
+"""The shipped generator's world matches the scene world (through the segmenter)."""
+
+import numpy as np
+import pytest
+
+from ganpaint_core.generator_report import KEY_CONCEPTS, frechet, report
+from ganpaint_core.models import MODELS_DIR, load_model
+
+SHIPPED = (MODELS_DIR / "default" / "generator.safetensors").exists()
+
+
+def test_frechet_distance_is_zero_for_identical_sets_and_grows_with_a_shift():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(500, 8))
+    assert frechet(a, a) == pytest.approx(0, abs=1e-6)
+    assert frechet(a, a + 1.0) == pytest.approx(8.0, rel=0.05)
+
+
+@pytest.mark.skipif(not SHIPPED, reason="models/default has no generator yet")
+def test_shipped_generator_concept_shares_within_factor_1_5():
+    result, samples = report(load_model("default"), samples=300, seed=1)
+    assert samples.shape[1:] == (128, 128, 3)
+    for name in KEY_CONCEPTS:
+        ratio = result["share_ratio"][name]
+        assert 1 / 1.5 <= ratio <= 1.5, f"{name}: generated/scene pixel share ratio {ratio:.2f}"
+    assert result["frechet_segmenter_features"] >= result["frechet_floor_two_scene_sets"]
