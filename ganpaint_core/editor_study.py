@@ -132,7 +132,9 @@ def run(args):
     if "fit" in studies:
         backends = perceptual.available(editor.segmenter, editor.discriminator)
         variants = {f"perceptual={b}": {"perceptual": b} for b in backends}
-        variants["bf16"] = {"bf16": True}
+        variants.update({f"perceptual={b} weight=0.1": {"perceptual": b, "perceptual_weight": 0.1}
+                         for b in backends if b != "none"})
+        variants["default, bf16"] = {"bf16": True}
         rows = fit_rows(editor, pairs, variants)
         result["fit"] = {"rows": rows, "summary": summarise(rows)}
         text.append(markdown("Fit: reconstruction and time", result["fit"]["summary"]))
