@@ -8,13 +8,13 @@ the learning rate, optionally under bf16 autocast, and reports progress.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
 
 import torch
 
 from ganpaint_core.perceptual import FeatureLoss
+from ganpaint_core.precision import autocast
 
 Progress = Callable[[float, str], None] | None
 
@@ -29,11 +29,6 @@ class ReconstructionLoss:
         if self.perceptual is None or self.weight == 0:
             return pixel
         return pixel + self.weight * self.perceptual(y, keep)
-
-
-def autocast(enabled: bool):
-    """bf16 autocast on the CPU where ``enabled``, else nothing."""
-    return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
 
 
 def adam_loop(params: list[torch.Tensor], closure: Callable[[], torch.Tensor], steps: int, lr: float,

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from ganpaint_core.encoder import Encoder
+from ganpaint_core.precision import MODES, autocast, use_bf16
 from ganpaint_core.scenes import HELDOUT_SEED_START
 from ganpaint_core.training.augment import degrade
 
@@ -37,6 +38,7 @@ def add_arguments(p):
     p.add_argument("--pixel-weight", type=float, default=1.0, help="weight of the L1 between G(E(x)) and x")
     p.add_argument("--eval-samples", type=int, default=200)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--precision", default="auto", choices=MODES, help="bf16, fp32 or auto (bf16 where native)")
     p.add_argument("--export", default="", help="write the encoder as safetensors here")
     p.add_argument("--init", default="", help="start from these encoder weights (.safetensors), e.g. one trained "
                    "on an earlier generator snapshot")
@@ -98,7 +100,7 @@ def run(args):
             feats = g.features(z, args.layer)
             clean = g.render_from(feats, args.layer)
             x = degrade(clean, gen) if state["step"] % 2 else clean
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast(use_bf16(args.precision)):
             z_hat = enc(x)
             feats_hat = g.features(z_hat, args.layer)
             x_hat = g.render_from(feats_hat, args.layer) if args.pixel_weight else None

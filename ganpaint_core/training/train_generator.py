@@ -1,10 +1,11 @@
 """``python -m ganpaint_core train generator``: train the default Progressive GAN on the scene world.
 
 Progressive growing (8 px up to the final size) with fade-ins, non-saturating
-loss, lazy R1 on reals, an EMA of the generator, bf16 autocast and channels_last
-on CPU.  Resumable: everything needed to continue lives in ``OUT/ckpt.pt``
-(written atomically every few minutes); losses go to ``OUT/log.csv`` and sample
-grids of the EMA generator to ``OUT/samples/``.
+loss, lazy R1 on reals, an EMA of the generator, bf16 autocast (where the CPU
+has native bf16; ``--precision``) and channels_last on CPU.  Resumable:
+everything needed to continue lives in ``OUT/ckpt.pt`` (written atomically
+every few minutes); losses go to ``OUT/log.csv`` and sample grids of the EMA
+generator to ``OUT/samples/``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tqdm import tqdm
 
 from ganpaint_core.discriminator import Discriminator
 from ganpaint_core.imaging import image_grid, to_uint8
+from ganpaint_core.precision import MODES, autocast, use_bf16
 from ganpaint_core.proggan import ProgressiveGenerator
 from ganpaint_core.training.growing import GrowingDiscriminator, GrowingGenerator
 from ganpaint_core.training.scene_cache import load_scenes
@@ -48,6 +50,8 @@ def add_arguments(p):
     p.add_argument("--snapshot-minutes", type=float, default=5.0, help="checkpoint and sample grid interval")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", default="auto", choices=MODES,
+                   help="bf16 autocast or fp32; auto: bf16 only where the CPU has native bf16")
     p.add_argument("--export", default="", help="also write the EMA generator as safetensors here at the end")
 
 
@@ -139,7 +143,8 @@ def run(args):
     writer = csv.writer(log)
     if log.tell() == 0:
         writer.writerow(["step", "kimg", "res", "alpha", "loss_d", "loss_g", "r1", "sec_per_step", "wall_min"])
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16)
+    bf16 = use_bf16(args.precision)
+    print(f"precision: {'bf16 autocast' if bf16 else 'fp32'}")
     t_start = time.time()
     t_snap = t_start
     seconds0 = state["seconds"]
@@ -175,7 +180,7 @@ def run(args):
             real = _reals(images, idx, res, alpha, flip)
             # Discriminator step.
             z = torch.randn(args.batch, sizes[0])
-            with autocast:
+            with autocast(bf16):
                 with torch.no_grad():
                     fake = gg(z, res, alpha)
                 loss_d = F.softplus(gd(fake, res, alpha)).mean() + F.softplus(-gd(real, res, alpha)).mean()
@@ -192,7 +197,7 @@ def run(args):
             opt_d.step()
             # Generator step.
             z = torch.randn(args.batch, sizes[0])
-            with autocast:
+            with autocast(bf16):
                 loss_g = F.softplus(-gd(gg(z, res, alpha), res, alpha)).mean()
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
