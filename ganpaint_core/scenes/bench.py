@@ -21,6 +21,7 @@ def add_arguments(p):
 def run(args):
     if args.n < 1:
         raise ValueError("--n must be at least 1")
+    load_before = round(os.getloadavg()[0], 2)  # other work on the machine slows the figures down
     render(sample_scene(0), args.size)  # warm the texture caches
     t = time.perf_counter()
     for seed in range(args.n):
@@ -32,7 +33,8 @@ def run(args):
     pooled = args.n / (time.perf_counter() - t)
     result = {"size": args.size, "n": args.n, "scenes_per_second_one_process": round(single, 1),
               "scenes_per_second_pool": round(pooled, 1), "workers": workers, "cpu": platform.processor() or
-              platform.machine(), "python": platform.python_version()}
+              platform.machine(), "python": platform.python_version(),
+              "load_average_1min_before": load_before}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
