@@ -1,0 +1,113 @@
+"""``python -m human_study simulate``: synthetic participants with known preferences, for tests and demos.
+
+Each worker takes the least-used session (as the server would hand it out).  Attentive workers prefer ours with
+the planted probability (``--prefer ours=P``, or ``--prefer BASELINE=P`` for one baseline), pass every catch
+trial and get 90% of practice trials right; a ``--catch-fail`` share of careless workers answer everything at
+random.  Optional per-worker spread (``--worker-sd``, on the logit scale) and a pull towards the left photo
+(``--left-bias``, logit) make the data less ideal.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from human_study.common import ANSWER_COLUMNS, REFERENCE, least_used, read_manifest, session_trials
+from human_study.mturk import to_results
+from human_study.responses import with_key, write_export
+
+PRACTICE_ACCURACY = 0.9
+
+
+def add_arguments(p):
+    p.add_argument("study", help="a folder written by `build`")
+    p.add_argument("--workers", type=int, required=True)
+    p.add_argument("--prefer", action="append", default=[], metavar="METHOD=P",
+                   help="P(choose ours): ours=P for every baseline, BASELINE=P for one (repeatable; default 0.5)")
+    p.add_argument("--catch-fail", type=float, default=0.1, help="share of careless workers answering at random")
+    p.add_argument("--worker-sd", type=float, default=0.0, help="spread of worker preferences (logit scale)")
+    p.add_argument("--left-bias", type=float, default=0.0, help="pull towards the left photo (logit scale)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--format", choices=("local", "mturk"), default="local",
+                   help="local export (responses.csv layout) or MTurk batch results")
+    p.add_argument("--out", required=True, help="CSV to write")
+
+
+def parse_prefer(items: list[str]) -> dict[str, float]:
+    prefs = {REFERENCE: 0.5}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            p = float(value)
+        except ValueError:
+            p = -1.0
+        if not sep or not name or not 0 <= p <= 1:
+            raise ValueError(f"--prefer expects METHOD=P with P in [0, 1], got {item!r}")
+        prefs[name] = p
+    return prefs
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return float(np.log(p / (1 - p)))
+
+
+def simulate(study: Path, workers: int, prefs: dict[str, float], catch_fail: float = 0.1, seed: int = 0,
+             worker_sd: float = 0.0, left_bias: float = 0.0) -> pd.DataFrame:
+    """Answers (ANSWER_COLUMNS) of ``workers`` synthetic participants."""
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    if not 0 <= catch_fail <= 1:
+        raise ValueError(f"--catch-fail must be in [0, 1], got {catch_fail}")
+    manifest = read_manifest(study)
+    by_id = {row["trial_id"]: row for row in manifest}
+    sessions = session_trials(manifest)
+    counts = dict.fromkeys(sessions, 0)
+    rng = np.random.default_rng(seed)
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    rows = []
+    for w in range(workers):
+        session = least_used(counts)
+        counts[session] += 1
+        careless = rng.random() < catch_fail
+        offset = rng.normal(0, worker_sd) if worker_sd > 0 else 0.0
+        clock = start + timedelta(hours=w)
+        for trial_id in sessions[session]:
+            row = by_id[trial_id]
+            if careless:
+                p_left = 0.5
+            elif row["phase"] == "scored":
+                p_ours = prefs.get(row["baseline"], prefs[REFERENCE])
+                if offset or left_bias:
+                    toward_left = left_bias if row["ours_side"] == "left" else -left_bias
+                    p_ours = 1 / (1 + np.exp(-(_logit(p_ours) + offset + toward_left)))
+                p_left = p_ours if row["ours_side"] == "left" else 1 - p_ours
+            else:
+                accuracy = 1.0 if row["phase"] == "catch" else PRACTICE_ACCURACY
+                p_left = accuracy if row["correct_side"] == "left" else 1 - accuracy
+            if not careless and row["phase"] != "scored" and left_bias:
+                p_left = 1 / (1 + np.exp(-(_logit(p_left) + left_bias)))
+            rt = int(rng.lognormal(np.log(1400), 0.4))
+            clock += timedelta(milliseconds=rt + 500)
+            stamp = clock.isoformat(timespec="milliseconds")
+            rows.append({"worker_id": f"W{w:04d}", "session": session, "trial_id": trial_id,
+                         "choice": "left" if rng.random() < p_left else "right", "rt_ms": rt, "client_time": stamp,
+                         "server_time": stamp, "assignment_id": f"A{w:04d}", "study_id": "", "session_id": "",
+                         "source": "simulated", "comments": ""})
+    return pd.DataFrame(rows, columns=list(ANSWER_COLUMNS))
+
+
+def run(args):
+    study = Path(args.study)
+    answers = simulate(study, args.workers, parse_prefer(args.prefer), args.catch_fail, args.seed,
+                       args.worker_sd, args.left_bias)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.format == "mturk":
+        to_results(answers).to_csv(out, index=False)
+    else:
+        write_export(with_key(answers, read_manifest(study)), out)
+    print(f"wrote {len(answers)} answers of {args.workers} simulated workers to {out}")

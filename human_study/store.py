@@ -1,0 +1,117 @@
+"""The study's SQLite store: participants and one row per answered trial (WAL, idempotent inserts).
+
+Every write is its own committed transaction with ``synchronous=FULL``, so a killed server loses nothing it
+acknowledged.  Re-submitting an answer keeps the first row (and its server timestamp).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing, contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from human_study.common import ANSWER_COLUMNS, least_used
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS participants (
+    worker_id TEXT PRIMARY KEY, session INTEGER NOT NULL, assignment_id TEXT, study_id TEXT, session_id TEXT,
+    source TEXT, started_at TEXT NOT NULL, finished_at TEXT, comments TEXT);
+CREATE TABLE IF NOT EXISTS answers (
+    worker_id TEXT NOT NULL, trial_id TEXT NOT NULL, session INTEGER NOT NULL, choice TEXT NOT NULL,
+    rt_ms INTEGER, client_time TEXT, server_time TEXT NOT NULL, PRIMARY KEY (worker_id, trial_id));
+"""
+
+
+def answers_frame(db: sqlite3.Connection):
+    """All answers joined with their participant as a DataFrame in the local export layout (ANSWER_COLUMNS)."""
+    import pandas as pd  # only for exports: keeps the server's start light
+
+    return pd.read_sql_query(
+        "SELECT a.worker_id, a.session, a.trial_id, a.choice, a.rt_ms, a.client_time, a.server_time, "
+        "p.assignment_id, p.study_id, p.session_id, p.source, p.comments FROM answers a "
+        "LEFT JOIN participants p USING (worker_id) ORDER BY a.worker_id, a.trial_id", db)[list(ANSWER_COLUMNS)]
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        with self.connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def connect(self):
+        """A fresh connection committed on success (one per request: safe across threads)."""
+        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def participant(self, worker_id: str) -> dict | None:
+        with self.connect() as db:
+            db.row_factory = sqlite3.Row
+            row = db.execute("SELECT * FROM participants WHERE worker_id = ?", (worker_id,)).fetchone()
+        return dict(row) if row else None
+
+    def assign(self, worker_id: str, n_sessions: int, assignment_id: str = "", study_id: str = "",
+               session_id: str = "", source: str = "local") -> int:
+        """The worker's session: the one they already have, else the least-used one (atomic)."""
+        with self.connect() as db:
+            row = db.execute("SELECT session FROM participants WHERE worker_id = ?", (worker_id,)).fetchone()
+            if row:
+                return int(row[0])
+            counts = dict.fromkeys(range(n_sessions), 0)
+            for s, n in db.execute("SELECT session, COUNT(*) FROM participants GROUP BY session"):
+                if s in counts:
+                    counts[s] = n
+            session = least_used(counts)
+            db.execute("INSERT INTO participants (worker_id, session, assignment_id, study_id, session_id, source, "
+                       "started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (worker_id, session, assignment_id, study_id, session_id, source, now()))
+        return session
+
+    def add_answers(self, worker_id: str, session: int, answers: list[dict]) -> int:
+        """Insert answers, ignoring ones already stored; return how many of the worker's answers are stored."""
+        stamp = now()
+        with self.connect() as db:
+            db.executemany("INSERT INTO answers (worker_id, trial_id, session, choice, rt_ms, client_time, server_time)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (worker_id, trial_id) DO NOTHING",
+                           [(worker_id, a["trial_id"], session, a["choice"], a.get("rt_ms"), a.get("client_time"),
+                             stamp) for a in answers])
+            return db.execute("SELECT COUNT(*) FROM answers WHERE worker_id = ?", (worker_id,)).fetchone()[0]
+
+    def answered(self, worker_id: str) -> set[str]:
+        with self.connect() as db:
+            return {r[0] for r in db.execute("SELECT trial_id FROM answers WHERE worker_id = ?", (worker_id,))}
+
+    def finish(self, worker_id: str, comments: str) -> None:
+        with self.connect() as db:
+            db.execute("UPDATE participants SET comments = ?, finished_at = COALESCE(finished_at, ?) "
+                       "WHERE worker_id = ?", (comments, now(), worker_id))
+
+    def answers(self):
+        with self.connect() as db:
+            return answers_frame(db)
+
+
+def read_answers(path: Path):
+    """Answers from a study database, opened read-only (refuses a file that is not a study database)."""
+    import pandas as pd
+
+    uri = f"file:{Path(path).resolve()}?mode=ro"
+    try:
+        with closing(sqlite3.connect(uri, uri=True)) as db:
+            return answers_frame(db)
+    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as err:
+        raise ValueError(f"{path} is not a study database: {err}") from err
