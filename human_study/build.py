@@ -101,6 +101,12 @@ def plan_sessions(pairs: list[dict], trials_per_session: int, catch: float,
     return [([ordered[i] for i in chunk], catches) for chunk, catches in out]
 
 
+def sides(n: int, rng: np.random.Generator) -> list[bool]:
+    """Random sides for ``n`` trials, balanced: half (rounded at random) put ours/the original on the left."""
+    half = n // 2 + int(n % 2 and rng.random() < 0.5)
+    return list(rng.permutation([True] * half + [False] * (n - half)))
+
+
 class Builder:
     """Copies images into the study and assembles trials."""
 
@@ -123,13 +129,13 @@ class Builder:
             self._broken[key] = store_image(png_bytes(broken_composite(original, mask, self.rng, style)), self.study)
         return self._broken[key]
 
-    def trial(self, pair: dict, phase: str, style: str = "scramble") -> dict:
-        """A trial with sides drawn at random: ours vs. baseline (scored) or original vs. broken (catch/practice)."""
+    def trial(self, pair: dict, phase: str, first_left: bool, style: str = "scramble") -> dict:
+        """Ours vs. baseline (scored) or original vs. broken (catch/practice); ``first_left``: ours/original left."""
         if phase == "scored":
             a, b = (REFERENCE, self.copy(pair["image_a"])), (pair["method_b"], self.copy(pair["image_b"]))
         else:
             a, b = ("original", self.copy(pair["original"])), ("broken", self.broken(pair, style))
-        left, right = (a, b) if self.rng.random() < 0.5 else (b, a)
+        left, right = (a, b) if first_left else (b, a)
         ours_side = CHOICES[0] if left is a else CHOICES[1]
         return {"phase": phase, "catch": int(phase == "catch"), "pair_id": pair["pair_id"] if phase == "scored" else "",
                 "task_id": pair["task_id"], "action": pair["action"], "concept": pair["concept"],
@@ -160,9 +166,12 @@ def build(pairs_dir: Path, study: Path, trials_per_session: int = 40, practice: 
     for s, (scored, n_catch) in enumerate(plan_sessions(pairs, trials_per_session, catch, rng)):
         session_tasks = list({p["task_id"]: p for p in scored}.values())
         catches = [session_tasks[i % len(session_tasks)] for i in rng.permutation(max(n_catch, len(session_tasks)))]
-        body = [builder.trial(p, "scored") for p in scored] + [builder.trial(p, "catch") for p in catches[:n_catch]]
+        body = [builder.trial(p, "scored", left) for p, left in zip(scored, sides(len(scored), rng), strict=True)]
+        body += [builder.trial(p, "catch", left) for p, left in zip(catches[:n_catch], sides(n_catch, rng),
+                                                                     strict=True)]
         body = [body[i] for i in rng.permutation(len(body))]
-        trials = [builder.trial(p, "practice", style="block") for p in practice_tasks] + body
+        trials = [builder.trial(p, "practice", left, style="block")
+                  for p, left in zip(practice_tasks, sides(practice, rng), strict=True)] + body
         for position, trial in enumerate(trials):
             rows.append({"trial_id": f"s{s:03d}-{position:02d}", "session": s, "position": position, **trial})
     with open(study / MANIFEST, "w", newline="") as f:
