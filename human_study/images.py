@@ -60,7 +60,7 @@ def damage_box(mask: np.ndarray, min_share: float = 0.4) -> tuple[int, int, int,
 def broken_composite(original: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
                      style: str = "scramble") -> np.ndarray:
     """An obviously broken edit of ``original``: inside a box around the mask, ``scramble`` shuffles 8-pixel
-    tiles and inverts their colours; ``block`` pastes a flat magenta block."""
+    tiles, inverts their colours and blends in a magenta/green checkerboard; ``block`` pastes a flat magenta block."""
     out = original.copy()
     top, bottom, left, right = damage_box(mask)
     region = out[top:bottom, left:right]
@@ -73,5 +73,7 @@ def broken_composite(original: np.ndarray, mask: np.ndarray, rng: np.random.Gene
         tiles = region[:h, :w].reshape(h // tile, tile, w // tile, tile, 3).swapaxes(1, 2).reshape(-1, tile, tile, 3)
         tiles = tiles[rng.permutation(len(tiles))]
         region[:h, :w] = tiles.reshape(h // tile, w // tile, tile, tile, 3).swapaxes(1, 2).reshape(h, w, 3)
-    region[:] = 255 - region[..., ::-1]
+    yy, xx = np.mgrid[0:region.shape[0], 0:region.shape[1]] // tile
+    checker = np.where(((yy + xx) % 2 == 0)[..., None], (255, 0, 255), (0, 255, 0))
+    region[:] = ((255 - region[..., ::-1].astype(int)) + checker) // 2
     return out
