@@ -1,0 +1,159 @@
+"""simulate -> analyze recovers planted preferences; MTurk results give the same numbers as the local export."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ganpaint_core.cli import main
+from human_study.__main__ import COMMANDS
+from human_study.analyze import analyse, md_text
+from human_study.build import build
+from human_study.common import read_manifest
+from human_study.demo import write_demo_pairs
+from human_study.mturk import from_results, to_results
+from human_study.responses import load, tidy, with_key, write_export
+from human_study.simulate import parse_prefer, simulate
+from human_study.stats import preference, two_level_bootstrap
+
+SAMPLES = 1000
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hs_analysis")
+    build(write_demo_pairs(root / "pairs", tasks=24), root / "study", seed=1)   # 2 sessions of 36 + 4 catch
+    return root / "study"
+
+
+def analysed(answers: pd.DataFrame, study) -> dict:
+    return analyse(tidy(with_key(answers, read_manifest(study))), samples=SAMPLES)
+
+
+def test_planted_preferences_are_recovered_inside_their_cis(study):
+    answers = simulate(study, 60, parse_prefer(["ours=0.7", "copy_paste=0.9"]), catch_fail=0.1, seed=1,
+                       worker_sd=0.3)
+    tables = analysed(answers, study)
+    assert 0 < tables["info"]["excluded"] < 15                             # careless workers fail catch trials
+    head = tables["baselines"].query("exclusion == 'catch'").set_index("baseline")
+    planted = {"copy_paste": 0.9, "poisson": 0.7, "plain_g": 0.7}
+    for baseline, p in planted.items():
+        row = head.loc[baseline]
+        assert row.wilson_low < p < row.wilson_high, (baseline, row.share)
+        assert row.boot_low < p < row.boot_high, (baseline, row.share)
+        assert row.significant
+    ranking = tables["ranking"].query("exclusion == 'catch'")
+    assert list(ranking["method"])[0] == "ours" and list(ranking["method"])[-1] == "copy_paste"
+    workers = tables["workers"]
+    careless = workers[workers["excluded"]]
+    assert (careless["catch_accuracy"] < 1).all() and (workers.loc[~workers["excluded"], "catch_accuracy"] == 1).all()
+    position = tables["position"].set_index("exclusion")
+    assert position.loc["catch", "wilson_low"] < 0.5 < position.loc["catch", "wilson_high"]
+    actions = tables["actions"].query("exclusion == 'catch' and baseline == 'all'")
+    assert set(actions["action"]) == {"add", "remove", "appearance"} and (actions["share"] > 0.6).all()
+
+
+def test_confidence_intervals_cover_the_planted_preference_over_many_runs(study):
+    """Guards against a lucky seed: over 20 simulated studies the 95% CIs must cover the truth nearly always."""
+    covered = {"wilson": [], "boot": []}
+    for seed in range(20):
+        answers = simulate(study, 30, parse_prefer(["ours=0.7"]), catch_fail=0.1, seed=100 + seed)
+        frame = tidy(with_key(answers, read_manifest(study)))
+        failed = frame[(frame["phase"] == "catch") & ~frame["correct"]]["worker_id"].unique()
+        scored = frame[(frame["phase"] == "scored") & ~frame["worker_id"].isin(failed)]
+        for _, group in scored.groupby("baseline"):
+            row = preference(group, "chose_ours", 500, seed)
+            covered["wilson"].append(row["wilson_low"] < 0.7 < row["wilson_high"])
+            covered["boot"].append(row["boot_low"] < 0.7 < row["boot_high"])
+    for name, hits in covered.items():
+        assert len(hits) == 60 and np.mean(hits) >= 0.85, (name, np.mean(hits))
+
+
+def test_planted_indifference_is_not_significant(study):
+    tables = analysed(simulate(study, 40, parse_prefer(["ours=0.5"]), catch_fail=0.1, seed=6), study)
+    for exclusion in ("none", "catch"):
+        rows = tables["baselines"][tables["baselines"]["exclusion"] == exclusion]
+        assert len(rows) == 3
+        assert not rows["significant"].any() and (rows["p_holm"] > 0.05).all()
+        assert ((rows["wilson_low"] < 0.5) & (rows["wilson_high"] > 0.5)).all()
+
+
+def test_position_bias_is_detected(study):
+    tables = analysed(simulate(study, 40, parse_prefer(["ours=0.5"]), catch_fail=0.0, seed=7, left_bias=1.0), study)
+    row = tables["position"].query("exclusion == 'none'").iloc[0]
+    assert row.share > 0.6 and row.p < 0.001
+
+
+def test_mturk_results_round_trip_gives_identical_numbers(study, tmp_path):
+    answers = simulate(study, 30, parse_prefer(["ours=0.65"]), catch_fail=0.2, seed=8, worker_sd=0.5)
+    answers.loc[answers["worker_id"] == "W0003", "comments"] = 'too "easy", =1+1, <b>bold</b>'
+    local = tmp_path / "responses.csv"
+    write_export(with_key(answers, read_manifest(study)), local)
+    results = to_results(answers)
+    assert {"HITId", "AssignmentId", "WorkerId", "Input.session", "Answer.taskAnswers"} <= set(results.columns)
+    task_answers = json.loads(results["Answer.taskAnswers"].iloc[0])
+    assert isinstance(task_answers, list) and {"answers", "comments"} <= set(task_answers[0])
+    mturk = tmp_path / "Batch_1_batch_results.csv"
+    results.to_csv(mturk, index=False)
+    from_local = tidy(load(local))
+    from_mturk = tidy(load(mturk, str(study)))
+    assert len(from_local) == len(from_mturk) == len(answers)
+    assert from_mturk.loc[from_mturk["worker_id"] == "W0003", "comments"].iloc[0] == 'too "easy", =1+1, <b>bold</b>'
+    a, b = analyse(from_local, samples=SAMPLES), analyse(from_mturk, samples=SAMPLES)
+    for name in ("baselines", "actions", "ranking", "position"):
+        pd.testing.assert_frame_equal(a[name], b[name])
+    pd.testing.assert_frame_equal(a["workers"].drop(columns="source"), b["workers"].drop(columns="source"))
+    assert a["info"]["agreement"] == b["info"]["agreement"]
+
+
+def test_rejected_assignments_and_plain_form_answers(study):
+    answers = simulate(study, 3, parse_prefer(["ours=0.7"]), seed=9)
+    results = to_results(answers)
+    results.loc[0, "AssignmentStatus"] = "Rejected"
+    plain = results.drop(columns="Answer.taskAnswers")
+    plain["Answer.answers"] = [json.loads(t)[0]["answers"] for t in results["Answer.taskAnswers"]]
+    plain["Answer.comments"] = ""
+    for frame in (results, plain):
+        back = from_results(frame.astype(str))
+        assert set(back["worker_id"]) == {"W0001", "W0002"}
+        assert len(back) == (answers["worker_id"] != "W0000").sum()
+
+
+def test_cli_simulate_then_analyze_writes_the_report(study, tmp_path, capsys):
+    out = tmp_path / "R.csv"
+    assert main("hs", "", COMMANDS, ["simulate", str(study), "--workers", "12", "--prefer", "ours=0.7",
+                                     "--catch-fail", "0.25", "--seed", "2", "--out", str(out)]) == 0
+    report = tmp_path / "report"
+    assert main("hs", "", COMMANDS, ["analyze", str(out), "--out", str(report), "--bootstrap", "200"]) == 0
+    for name in ("summary.md", "baselines.csv", "actions.csv", "ranking.csv", "position.csv", "workers.csv",
+                 "preferences.png", "actions.png"):
+        assert (report / name).stat().st_size > 0, name
+    summary = (report / "summary.md").read_text()
+    assert "Exclusion rule" in summary and "with exclusion" in summary and "without exclusion" in summary
+    baselines = pd.read_csv(report / "baselines.csv")
+    assert set(baselines["exclusion"]) == {"none", "catch"} and len(baselines) == 6
+    mturk = tmp_path / "batch.csv"
+    assert main("hs", "", COMMANDS, ["simulate", str(study), "--workers", "4", "--format", "mturk",
+                                     "--out", str(mturk)]) == 0
+    assert main("hs", "", COMMANDS, ["analyze", str(mturk), "--out", str(tmp_path / "r2")]) == 2   # no --study
+    assert "--study" in capsys.readouterr().err
+    assert main("hs", "", COMMANDS, ["analyze", str(mturk), "--study", str(study), "--out",
+                                     str(tmp_path / "r2"), "--bootstrap", "200"]) == 0
+    assert main("hs", "", COMMANDS, ["simulate", str(study), "--workers", "4", "--prefer", "ours=2",
+                                     "--out", str(mturk)]) == 2
+
+
+def test_participant_text_is_inert_in_the_report():
+    text = md_text("<script>alert('x')</script> | [link](http://evil) **bold**\nnext")
+    assert "<" not in text and ">" not in text and "\n" not in text
+    assert "\\|" in text and "\\[" in text and "\\*\\*" in text
+
+
+def test_two_level_bootstrap_widens_with_worker_spread():
+    narrow = two_level_bootstrap([10] * 20, [20] * 20, samples=2000)
+    wide = two_level_bootstrap([2, 18] * 10, [20] * 20, samples=2000)
+    assert narrow[0] < 0.5 < narrow[1] and wide[0] < 0.5 < wide[1]
+    assert (wide[1] - wide[0]) > 1.5 * (narrow[1] - narrow[0])
