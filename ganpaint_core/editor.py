@@ -5,7 +5,7 @@
 inverted features r and the adapted generator G'; ``edit`` and
 ``copy_appearance`` append an operation on r and render with one forward pass
 of G'.  Operations compose, ``undo`` drops the last one (or the last
-``refine``), ``reset`` drops all.  See notes/editor_api.md for the contract.
+``refine``), ``reset`` drops all.  See docs/editor.md.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ganpaint_core.photo import Crop, load_photo, square_crop
 
 @dataclass(frozen=True)
 class FitOptions:
-    """Every knob of fitting and rendering; the defaults are the measured choices (notes/editor_defaults.md)."""
+    """Every knob of fitting and rendering; the defaults are the measured choices (docs/editor_study/study.md)."""
 
     z_steps: int = 60               # Adam steps on z through the whole generator
     z_lr: float = 0.05

@@ -18,7 +18,7 @@ from ganpaint_core.concepts import NAMES, concept_id
 from ganpaint_core.masks import to_grid
 
 ACTIONS = ("add", "remove")
-# Units per concept for each named strength, measured on the default model (notes/editor_defaults.md).
+# Units per concept for each named strength, measured on the default model (docs/editor_study/study.md).
 STRENGTH_UNITS = {"low": 4, "medium": 10, "high": 20}
 GRID_POOL = "max"
 

@@ -174,6 +174,7 @@ class Handler(BaseHTTPRequestHandler):
         if length is None or not length.isdigit():
             raise BadRequest(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
         if int(length) > MAX_BODY:
+            self._discard(int(length))
             raise BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY} bytes")
         if (self.headers.get("Content-Type") or "").split(";")[0].strip() != "application/json":
             raise BadRequest(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send application/json")
@@ -184,6 +185,15 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(payload, dict):
             raise BadRequest(HTTPStatus.BAD_REQUEST, "expected a JSON object")
         return payload
+
+    def _discard(self, length: int) -> None:
+        """Read and drop a moderately oversized body so the client gets the 413 rather than a reset."""
+        if length <= 16 * MAX_BODY:
+            while length > 0:
+                chunk = self.rfile.read(min(length, 65536))
+                if not chunk:
+                    break
+                length -= len(chunk)
 
     def _participant(self, payload: dict) -> tuple[str, dict]:
         worker = _worker(_text(payload, "worker_id", 128, required=True))

@@ -40,8 +40,8 @@ def now() -> str:
 class Store:
     def __init__(self, path: Path):
         self.path = Path(path)
-        with self.connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
+            db.execute("PRAGMA journal_mode=WAL")   # persistent: set once, outside any transaction
             db.executescript(SCHEMA)
 
     @contextmanager
