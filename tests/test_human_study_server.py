@@ -1,0 +1,203 @@
+"""human_study serve in a subprocess: concurrent answers, a SIGKILL and restart lose nothing; bad posts get 4xx."""
+
+from __future__ import annotations
+
+import csv
+import http.client
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ganpaint_core.cli import main
+from human_study.__main__ import COMMANDS
+from human_study.build import build
+from human_study.common import read_manifest, session_trials
+from human_study.demo import write_demo_pairs
+from human_study.responses import load, tidy
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKERS = 12
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(port: int, method: str, path: str, body=None, headers=None, timeout: float = 30):
+    """(status, parsed JSON or raw bytes, headers) of one request; the path is sent exactly as given."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        hdrs = {"Content-Type": "application/json"} if data is not None else {}
+        hdrs.update(headers or {})
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        raw = resp.read()
+        kind = resp.getheader("Content-Type", "")
+        return resp.status, json.loads(raw) if kind.startswith("application/json") else raw, dict(resp.getheaders())
+    finally:
+        conn.close()
+
+
+class Served:
+    def __init__(self, study: Path, log: Path):
+        self.study, self.log, self.port, self.proc = study, log, free_port(), None
+
+    def start(self) -> None:
+        out = open(self.log, "a")
+        self.proc = subprocess.Popen([sys.executable, "-m", "human_study", "serve", str(self.study), "--port",
+                                      str(self.port)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()}")
+            try:
+                if call(self.port, "GET", "/", timeout=2)[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("server did not answer within 90 s")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hs_server")
+    build(write_demo_pairs(root / "pairs", tasks=6), root / "study", trials_per_session=10, practice=2, seed=4,
+          completion_code="DONE42")
+    served = Served(root / "study", root / "server.log")
+    served.start()
+    yield served
+    served.stop()
+
+
+def db_rows(study: Path) -> list[tuple]:
+    with sqlite3.connect(study / "study.sqlite") as db:
+        return db.execute("SELECT worker_id, trial_id, choice, server_time FROM answers").fetchall()
+
+
+def test_concurrent_answers_survive_a_kill_and_restart(server):
+    sessions = session_trials(read_manifest(server.study))
+    assigned = {}
+    for w in range(WORKERS):
+        status, data, _ = call(server.port, "GET", f"/api/session?worker_id=w{w:02d}&source=local")
+        assert status == 200 and data["answered"] == []
+        assigned[f"w{w:02d}"] = data["session"]
+    counts = [list(assigned.values()).count(s) for s in sessions]
+    assert max(counts) - min(counts) <= 1                                  # sessions handed out evenly
+    assert call(server.port, "GET", "/api/session?worker_id=w03")[1]["session"] == assigned["w03"]   # sticky
+    jobs = [(w, t, "left" if (i + j) % 3 else "right") for i, (w, s) in enumerate(assigned.items())
+            for j, t in enumerate(sessions[s])]
+    acked, lock, killed = set(), threading.Lock(), threading.Event()
+
+    def post(job):
+        worker, trial, choice = job
+        try:
+            status, _, _ = call(server.port, "POST", "/api/answers", {"worker_id": worker, "answers": [
+                {"trial_id": trial, "choice": choice, "rt_ms": 900, "client_time": "t"}]}, timeout=10)
+        except OSError:
+            return
+        if status == 200:
+            with lock:
+                acked.add((worker, trial))
+                if len(acked) >= len(jobs) // 2 and not killed.is_set():
+                    killed.set()
+                    server.kill()                                              # mid-way, while others post
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(post, jobs))
+    assert killed.is_set() and server.proc.poll() is not None
+    stored = {(w, t) for w, t, _, _ in db_rows(server.study)}
+    assert acked <= stored, f"{len(acked - stored)} acknowledged answers lost"
+    first_times = {(w, t): when for w, t, _, when in db_rows(server.study)}
+    assert len(first_times) < len(jobs)                                      # the kill cut the run short
+
+    server.start()
+    with ThreadPoolExecutor(8) as pool:                                      # everything again: idempotent
+        list(pool.map(post, jobs))
+    rows = db_rows(server.study)
+    assert len(rows) == len(jobs) and {(w, t) for w, t, _, _ in rows} == {(w, t) for w, t, _ in jobs}
+    assert {(w, t): c for w, t, c, _ in rows} == {(w, t): c for w, t, c in jobs}
+    assert all(when == first_times[(w, t)] for w, t, _, when in rows if (w, t) in first_times)   # first kept
+
+    status, data, _ = call(server.port, "POST", "/api/finish",
+                           {"worker_id": "w00", "comments": "=HYPERLINK(\"x\") <script>alert(1)</script>"})
+    assert status == 200 and data == {"completion_code": "DONE42"}
+    call(server.port, "GET", "/api/session?worker_id=late")
+    status, data, _ = call(server.port, "POST", "/api/finish", {"worker_id": "late", "comments": ""})
+    assert status == 409 and "completion_code" not in data                  # no code before all answers are in
+    prolific = "/api/session?worker_id=P1&source=prolific&study_id=S&session_id=X"
+    trials = sessions[call(server.port, "GET", prolific)[1]["session"]]
+    answers = [{"trial_id": t, "choice": "left"} for t in trials]
+    stored = call(server.port, "POST", "/api/answers", {"worker_id": "P1", "answers": answers})[1]["stored"]
+    assert stored == len(trials)
+    data = call(server.port, "POST", "/api/finish", {"worker_id": "P1"})[1]
+    assert data["redirect"].endswith("cc=DONE42")
+
+    assert main("hs", "", COMMANDS, ["serve", str(server.study), "--export"]) == 0
+    with open(server.study / "responses.csv", newline="") as f:
+        exported = list(csv.DictReader(f))
+    assert len(exported) == len(jobs) + len(trials)
+    comment = next(r["comments"] for r in exported if r["worker_id"] == "w00")
+    assert comment.startswith("'=HYPERLINK")                               # no spreadsheet formula
+    assert {"phase", "baseline", "ours_side"} <= set(exported[0])
+    from_db, from_csv = tidy(load(server.study / "study.sqlite")), tidy(load(server.study / "responses.csv"))
+    pd.testing.assert_frame_equal(from_db, from_csv, check_dtype=False)     # analyze reads either
+    assert from_db.loc[from_db["worker_id"] == "w00", "comments"].iloc[0].startswith("=HYPERLINK")
+
+
+@pytest.mark.parametrize(("body", "headers", "status"), [
+    (b"{not json", None, 400),
+    (b'["a list"]', None, 400),
+    (json.dumps({"worker_id": "w01"}).encode(), {"Content-Type": "text/plain"}, 415),
+    ({"worker_id": "w01", "answers": [{"trial_id": "s999-00", "choice": "left"}]}, None, 400),
+    ({"worker_id": "w01", "answers": [{"trial_id": "s000-00", "choice": "up"}]}, None, 400),
+    ({"worker_id": "w01", "answers": [{"trial_id": "s000-00", "choice": "left", "rt_ms": "fast"}]}, None, 400),
+    ({"worker_id": "w01", "answers": "left"}, None, 400),
+    ({"worker_id": "w01", "answers": []}, None, 400),
+    ({"worker_id": "nobody", "answers": [{"trial_id": "s000-00", "choice": "left"}]}, None, 409),
+    ({"worker_id": "<script>", "answers": [{"trial_id": "s000-00", "choice": "left"}]}, None, 400),
+    (b"x" * 300_000, None, 413),
+])
+def test_malformed_or_oversized_posts_are_rejected(server, body, headers, status):
+    call(server.port, "GET", "/api/session?worker_id=w01")
+    got, data, _ = call(server.port, "POST", "/api/answers", body, headers)
+    assert got == status and "error" in data
+
+
+def test_only_study_files_are_served(server):
+    status, page, headers = call(server.port, "GET", "/")
+    assert status == 200 and b"study.js" in page
+    assert "default-src 'self'" in headers["Content-Security-Policy"] and headers["X-Content-Type-Options"] == "nosniff"
+    image = next(r["left"] for r in read_manifest(server.study))
+    status, data, headers = call(server.port, "GET", "/" + image)
+    assert status == 200 and headers["Content-Type"] == "image/png" and data[:4] == b"\x89PNG"
+    for path in ("/manifest.csv", "/server.json", "/study.sqlite", "/mturk/batch_input.csv", "/../server.json",
+                 "/%2e%2e/%2e%2e/etc/passwd", "/img/../manifest.csv", "/img/%2e%2e/server.json", "/api/export",
+                 "//etc/passwd", "/study.js/../server.json"):
+        status, data, _ = call(server.port, "GET", path)
+        assert status == 404, path
+        assert b"DONE42" not in json.dumps(data).encode()
+    status, data, _ = call(server.port, "GET", "/api/session?worker_id=%3Cimg%20src%3Dx%3E")
+    assert status == 400 and "<img" not in json.dumps(data)
