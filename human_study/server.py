@@ -143,7 +143,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         try:
             if url.path == "/api/session":
-                return self._json(HTTPStatus.OK, self.session(parse_qs(url.query)))
+                return self._json(HTTPStatus.OK, self.api_session(parse_qs(url.query)))
             if url.path.startswith("/api/"):
                 raise BadRequest(HTTPStatus.NOT_FOUND, "no such endpoint")
             path = self.study.static_path(url.path)
@@ -161,9 +161,9 @@ class Handler(BaseHTTPRequestHandler):
             payload = self._read_json()
             path = urlsplit(self.path).path
             if path == "/api/answers":
-                return self._json(HTTPStatus.OK, self.answers(payload))
+                return self._json(HTTPStatus.OK, self.api_answers(payload))
             if path == "/api/finish":
-                return self._json(HTTPStatus.OK, self.finish(payload))
+                return self._json(HTTPStatus.OK, self.api_finish(payload))
             raise BadRequest(HTTPStatus.NOT_FOUND, "no such endpoint")
         except BadRequest as err:
             self.close_connection = True
@@ -202,7 +202,7 @@ class Handler(BaseHTTPRequestHandler):
             raise BadRequest(HTTPStatus.CONFLICT, "unknown worker: ask /api/session first")
         return worker, row
 
-    def session(self, query: dict) -> dict:
+    def api_session(self, query: dict) -> dict:
         params = {k: v[-1] for k, v in query.items()}
         worker = _worker(params.get("worker_id", ""))
         extra = {k: _text(params, k, 128) for k in ("assignment_id", "study_id", "session_id")}
@@ -210,13 +210,13 @@ class Handler(BaseHTTPRequestHandler):
         session = self.study.store.assign(worker, len(self.study.trials), source=source, **extra)
         return {"worker_id": worker, "session": session, "answered": sorted(self.study.store.answered(worker))}
 
-    def answers(self, payload: dict) -> dict:
+    def api_answers(self, payload: dict) -> dict:
         worker, row = self._participant(payload)
         allowed = self.study.trials[row["session"]]
         stored = self.study.store.add_answers(worker, row["session"], check_answers(payload.get("answers"), allowed))
         return {"stored": stored, "total": len(allowed)}
 
-    def finish(self, payload: dict) -> dict:
+    def api_finish(self, payload: dict) -> dict:
         worker, row = self._participant(payload)
         comments = _text(payload, "comments", MAX_COMMENTS)
         missing = len(self.study.trials[row["session"]] - self.study.store.answered(worker))
