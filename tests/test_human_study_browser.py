@@ -50,6 +50,8 @@ def test_browser_completes_a_short_study(served_study, browser, artifacts):
         if i == 2:
             assert page.inner_text("#progress-text") == "Pair 1 of 7"
             page.wait_for_selector("#img-left.masked", state="attached", timeout=5_000)   # timed exposure
+        if i == 0:
+            page.screenshot(path=str(artifacts / "human_study_trial.png"))
         side = "left" if i % 3 else "right"
         if i % 2:
             page.keyboard.press("ArrowLeft" if side == "left" else "j")
