@@ -83,3 +83,34 @@ def test_browser_completes_a_short_study(served_study, browser, artifacts):
     assert [choices[r["trial_id"]] for r in rows] == ["left" if i % 3 else "right" for i in range(len(rows))]
     assert all(a[2] is not None and a[2] >= 0 for a in answers)
     assert who == [("prolific", "st9", "se5", comment, who[0][4])] and who[0][4]
+
+
+@pytest.mark.browser
+def test_study_opened_from_disk_keeps_answers_in_the_browser(served_study, browser):
+    study, _ = served_study
+    rows = read_manifest(study)
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((study / "index.html").as_uri())
+    page.check("#consent-check")
+    page.click("#consent-next")
+    page.wait_for_selector("#start-practice:not([disabled])", timeout=30_000)
+    page.click("#start-practice")
+    for i, row in enumerate(rows):
+        if i == 2:
+            page.click("#start-scored")
+        page.wait_for_selector("#choose-left:not([disabled])", timeout=30_000)
+        page.keyboard.press("f")
+        if row["phase"] == "practice":
+            page.click("#feedback-next")
+    page.click("#submit-answers")
+    page.wait_for_selector("#download-link", state="visible")
+    assert page.locator("#code-line").is_hidden()                           # no code without a server
+    stored = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('study-answers-'))")
+    assert len(stored) == 1
+    assert len(page.evaluate(f"JSON.parse(localStorage.getItem('{stored[0]}'))")) == len(rows)
+    page.close()
+    assert not errors, errors
+    assert not (study / "study.sqlite").exists() or not sqlite3.connect(study / "study.sqlite").execute(
+        "SELECT COUNT(*) FROM answers").fetchone()[0]

@@ -78,16 +78,20 @@
     }
     var query = new URLSearchParams(state.who).toString();
     var online = window.location.protocol === "http:" || window.location.protocol === "https:";
-    var ask = online ? fetch("api/session?" + query) : Promise.reject(new Error("offline"));
+    /* Static mode only from disk or from a plain web host (404 on the API); a failing server is an error. */
+    var ask = online ? fetch("api/session?" + query) : Promise.resolve(null);
     return ask.then(function (r) {
-      if (!r.ok) { throw new Error("no study server"); }
+      if (r === null || r.status === 404) { return null; }
+      if (!r.ok) { throw new Error("the study server answered " + r.status); }
       return r.json();
     }).then(function (data) {
-      state.mode = "server";
-      state.session = data.session;
-      state.trials = S.sessions[data.session];
-      data.answered.forEach(function (id) { state.answers[id] = {trial_id: id, stored: true}; });
-    }, function () {
+      if (data) {
+        state.mode = "server";
+        state.session = data.session;
+        state.trials = S.sessions[data.session];
+        data.answered.forEach(function (id) { state.answers[id] = {trial_id: id, stored: true}; });
+        return;
+      }
       state.mode = "static";
       var saved = recall("study-session-" + state.who.worker_id);
       state.session = saved !== null ? Number(saved) : Math.floor(Math.random() * S.sessions.length);
@@ -283,6 +287,7 @@
       $("consent-next").disabled = preview || !$("consent-check").checked;
     });
     var session = startSession();
+    session.catch(function () { /* reported when the participant continues */ });
     $("consent-next").addEventListener("click", function () {
       show("instructions");
       session.then(function () {
