@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 HELP_KEY = "__help__"
 
@@ -64,3 +65,16 @@ def main(prog: str, description: str, table: dict, argv: list[str] | None = None
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     return int(result or 0)
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """Create the output folder ``out`` or fail with one clear line if it cannot be written."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise PermissionError(f"cannot write to output folder {str(out)!r}: {err.strerror or err}") from err
+    return out

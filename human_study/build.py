@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.report import PAIR_COLUMNS
+from ganpaint_core.cli import check_out_dir
 from human_study.common import (
     CHOICES,
     IMAGE_DIR,
@@ -28,7 +29,6 @@ from human_study.common import (
     REFERENCE,
     SERVER_CONFIG,
     STUDY_DATA,
-    check_out_dir,
 )
 from human_study.images import broken_composite, load_mask, load_rgb, png_bytes, store_image
 from human_study.mturk import DEFAULT_IMAGE_BASE_URL, write_mturk

@@ -62,19 +62,6 @@ def least_used(counts: dict[int, int]) -> int:
     return min(counts, key=lambda s: (counts[s], s))
 
 
-def check_out_dir(out: Path) -> Path:
-    """Create ``out`` or fail with one clear line."""
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write_test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise PermissionError(f"cannot write to output folder {str(out)!r}: {err.strerror or err}") from err
-    return out
-
-
 def spreadsheet_safe(value):
     """Neutralise text a spreadsheet would run as a formula (CSV injection); other values unchanged."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):

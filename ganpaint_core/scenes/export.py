@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from ganpaint_core.cli import check_out_dir
 from ganpaint_core.concepts import CONCEPTS, colorize
 from ganpaint_core.imaging import image_grid
 from ganpaint_core.scenes.pairs import PAIR_KINDS, find_pairs
@@ -26,17 +27,6 @@ def add_arguments(p):
     p.add_argument("--pairs", action="store_true", help="also write edit pairs (before, after, mask) per kind")
     p.add_argument("--pairs-per-kind", type=int, default=0, help="pairs per kind (default: N)")
     p.add_argument("--sheet", default="", help="also write a contact sheet (up to 64 scenes beside their labels)")
-
-
-def check_out_dir(out: Path) -> None:
-    """Create ``out`` or fail with a clear message if it cannot be written."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write_test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise PermissionError(f"cannot write to output folder {str(out)!r}: {err.strerror or err}") from err
 
 
 def concepts_json() -> dict:
