@@ -27,6 +27,14 @@ def served_study(tmp_path):
     server.server_close()
 
 
+def _consent_and_start(page):
+    """Tick consent, read the instructions, start the practice trials."""
+    page.check("#consent-check")
+    page.click("#consent-next")
+    page.wait_for_selector("#start-practice:not([disabled])", timeout=30_000)
+    page.click("#start-practice")
+
+
 @pytest.mark.browser
 def test_browser_completes_a_short_study(served_study, browser, artifacts):
     study, port = served_study
@@ -38,10 +46,7 @@ def test_browser_completes_a_short_study(served_study, browser, artifacts):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"http://127.0.0.1:{port}/?PROLIFIC_PID=pp123&STUDY_ID=st9&SESSION_ID=se5")
     assert page.locator("#consent-next").is_disabled()
-    page.check("#consent-check")
-    page.click("#consent-next")
-    page.wait_for_selector("#start-practice:not([disabled])", timeout=30_000)
-    page.click("#start-practice")
+    _consent_and_start(page)
     for i, row in enumerate(rows):
         if i == 2:
             page.wait_for_selector("#screen-break", state="visible")
@@ -93,10 +98,7 @@ def test_study_opened_from_disk_keeps_answers_in_the_browser(served_study, brows
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto((study / "index.html").as_uri())
-    page.check("#consent-check")
-    page.click("#consent-next")
-    page.wait_for_selector("#start-practice:not([disabled])", timeout=30_000)
-    page.click("#start-practice")
+    _consent_and_start(page)
     for i, row in enumerate(rows):
         if i == 2:
             page.click("#start-scored")
