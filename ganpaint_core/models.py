@@ -120,6 +120,7 @@ def load_part(path: Path | str, part: str, generator: ProgressiveGenerator | Non
         module.load_state_dict(tensors)
     except (KeyError, json.JSONDecodeError, TypeError, RuntimeError) as err:
         raise ValueError(f"{path} does not hold the weights this part needs: {str(err)[:300]}") from err
+    module.metadata = dict(meta or {})   # figures such as the segmenter's mIoU travel with the weights
     return module.eval().requires_grad_(False)
 
 
@@ -197,7 +198,8 @@ def save_part(module: torch.nn.Module, path: Path | str, half: bool = False, met
     """Write a module's weights as safetensors (fp16 with ``half``); its ``widths`` or ``sizes`` go in the metadata."""
     from safetensors.torch import save_file
 
-    info = {k: json.dumps(getattr(module, k)) for k in ("widths", "sizes") if hasattr(module, k)}
+    info = {k: str(v) for k, v in getattr(module, "metadata", {}).items()}   # kept from the file it came from
+    info.update({k: json.dumps(getattr(module, k)) for k in ("widths", "sizes") if hasattr(module, k)})
     info.update({k: str(v) for k, v in (meta or {}).items()})
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().contiguous()
              for k, v in module.state_dict().items()}

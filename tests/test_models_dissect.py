@@ -72,6 +72,18 @@ def test_dissection_finds_the_planted_unit_and_is_well_formed():
     assert summary(result, 0.3)["tree"] >= 1 and result["iou_grid"] == IOU_GRID
 
 
+def test_each_unit_keeps_its_best_quantile_when_given_several():
+    g = planted_generator()
+    single = dissect(g, ThresholdSegmenter(), "layer4", samples=40, quantile=0.9, batch=20, progress=False)
+    both = dissect(g, ThresholdSegmenter(), "layer4", samples=40, quantile=(0.99, 0.9), batch=20, progress=False)
+    assert both["quantile"] == [0.99, 0.9]
+    planted = both["units"][PLANTED]
+    # the planted region covers ~10% of the pixels: a 0.99 threshold caps its IoU near 0.1, 0.9 fits it
+    assert planted["quantile"] == 0.9 and planted["concept"] == "tree"
+    assert planted["iou"] == pytest.approx(single["units"][PLANTED]["iou"]) and planted["iou"] > 0.25
+    assert all(u["iou"] >= s["iou"] - 1e-9 for u, s in zip(both["units"], single["units"], strict=True))
+
+
 def test_draw_outlines_the_top_units(tmp_path):
     from PIL import Image
 

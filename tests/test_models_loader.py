@@ -119,6 +119,16 @@ def test_model_folder_round_trip_with_all_parts_and_card(tmp_path, tiny_generato
     assert loaded.dissection == json.loads(json.dumps(bundle.dissection))
 
 
+def test_figures_in_part_metadata_survive_a_reship(tmp_path, tiny_generator):
+    from ganpaint_core.models import load_part, save_part
+
+    save_part(Segmenter([8, 8, 8]), tmp_path / "seg.safetensors", meta={"miou": "0.97"})
+    seg = load_part(tmp_path / "seg.safetensors", "segmenter")
+    save_model(tmp_path / "m", ModelBundle(name="m", generator=tiny_generator, segmenter=seg))
+    again = load_part(tmp_path / "m" / "segmenter.safetensors", "segmenter")
+    assert again.metadata["miou"] == "0.97" and json.loads(again.metadata["widths"]) == [8, 8, 8]
+
+
 def test_unknown_name_is_a_clear_file_not_found():
     with pytest.raises(FileNotFoundError, match="no model 'no-such-model'"):
         load_model("no-such-model")
