@@ -195,6 +195,7 @@ def test_served_app_edits_through_gradio_client(served_app, tmp_path):
 def test_browser_paint_and_edit(served_app, browser, artifacts):
     """Open the page, load an example, paint a stroke, choose a concept, Apply, and screenshot the result."""
     page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.set_default_timeout(120_000)   # every step waits on a busy 2-core machine, not just the first render
     page.goto(served_app, wait_until="domcontentloaded", timeout=120_000)
     page.wait_for_selector("#editor", timeout=180_000)  # a busy 2-core machine renders Gradio's bundle slowly
     page.locator('img[src*="scene_10000003"]').first.click()
