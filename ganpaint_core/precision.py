@@ -32,6 +32,12 @@ def use_bf16(mode: str = "auto") -> bool:
     return mode == "bf16" or (mode == "auto" and native_bf16())
 
 
+def add_argument(parser) -> None:
+    """The trainers' shared ``--precision`` option."""
+    parser.add_argument("--precision", default="auto", choices=MODES,
+                        help="bf16 autocast, fp32, or auto: bf16 only where the CPU has native bf16")
+
+
 def autocast(enabled: bool):
     """bf16 autocast on the CPU where ``enabled``, else nothing."""
     return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else contextlib.nullcontext()

@@ -19,8 +19,9 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from ganpaint_core import precision
 from ganpaint_core.encoder import Encoder
-from ganpaint_core.precision import MODES, autocast, use_bf16
+from ganpaint_core.precision import autocast, use_bf16
 from ganpaint_core.scenes import HELDOUT_SEED_START
 from ganpaint_core.training.augment import degrade
 
@@ -38,7 +39,7 @@ def add_arguments(p):
     p.add_argument("--pixel-weight", type=float, default=1.0, help="weight of the L1 between G(E(x)) and x")
     p.add_argument("--eval-samples", type=int, default=200)
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--precision", default="auto", choices=MODES, help="bf16, fp32 or auto (bf16 where native)")
+    precision.add_argument(p)
     p.add_argument("--export", default="", help="write the encoder as safetensors here")
     p.add_argument("--init", default="", help="start from these encoder weights (.safetensors), e.g. one trained "
                    "on an earlier generator snapshot")
@@ -67,6 +68,7 @@ def run(args):
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    bf16 = use_bf16(args.precision)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     g = load_generator(args.generator)
@@ -100,7 +102,7 @@ def run(args):
             feats = g.features(z, args.layer)
             clean = g.render_from(feats, args.layer)
             x = degrade(clean, gen) if state["step"] % 2 else clean
-        with autocast(use_bf16(args.precision)):
+        with autocast(bf16):
             z_hat = enc(x)
             feats_hat = g.features(z_hat, args.layer)
             x_hat = g.render_from(feats_hat, args.layer) if args.pixel_weight else None

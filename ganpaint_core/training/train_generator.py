@@ -24,9 +24,10 @@ from PIL import Image
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from ganpaint_core import precision
 from ganpaint_core.discriminator import Discriminator
 from ganpaint_core.imaging import image_grid, to_uint8
-from ganpaint_core.precision import MODES, autocast, use_bf16
+from ganpaint_core.precision import autocast, use_bf16
 from ganpaint_core.proggan import ProgressiveGenerator
 from ganpaint_core.training.growing import GrowingDiscriminator, GrowingGenerator
 from ganpaint_core.training.scene_cache import load_scenes
@@ -50,8 +51,7 @@ def add_arguments(p):
     p.add_argument("--snapshot-minutes", type=float, default=5.0, help="checkpoint and sample grid interval")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", default="auto", choices=MODES,
-                   help="bf16 autocast or fp32; auto: bf16 only where the CPU has native bf16")
+    precision.add_argument(p)
     p.add_argument("--export", default="", help="also write the EMA generator as safetensors here at the end")
 
 

@@ -19,8 +19,9 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from ganpaint_core import precision
 from ganpaint_core.concepts import NAMES, NUM_CONCEPTS
-from ganpaint_core.precision import MODES, autocast, use_bf16
+from ganpaint_core.precision import autocast, use_bf16
 from ganpaint_core.scenes import HELDOUT_SEED_START
 from ganpaint_core.segmenter import Segmenter, confusion, iou_per_class
 from ganpaint_core.training.augment import degrade
@@ -37,7 +38,7 @@ def add_arguments(p):
     p.add_argument("--minutes", type=float, default=20.0, help="training time budget (cosine schedule)")
     p.add_argument("--eval-scenes", type=int, default=500, help="held-out scenes for the mIoU report")
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--precision", default="auto", choices=MODES, help="bf16, fp32 or auto (bf16 where native)")
+    precision.add_argument(p)
     p.add_argument("--export", default="", help="write the trained weights as safetensors here")
     p.add_argument("--picture", default="", help="also draw held-out scenes beside their truth and prediction here")
     p.add_argument("--eval-only", default="", metavar="WEIGHTS",
@@ -85,6 +86,7 @@ def _report(model: Segmenter, args, out: Path, extra: dict) -> dict:
 def run(args):
     if args.threads:
         torch.set_num_threads(args.threads)
+    bf16 = use_bf16(args.precision)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.eval_only:
@@ -122,7 +124,7 @@ def run(args):
         x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
         y = torch.where(flip.view(-1, 1, 1), y.flip(2), y)
         x = degrade(x, gen).contiguous(memory_format=torch.channels_last)
-        with autocast(use_bf16(args.precision)):
+        with autocast(bf16):
             logits = model(x)
         loss = F.cross_entropy(logits.float(), y, weight=weight)
         opt.zero_grad(set_to_none=True)
