@@ -5,13 +5,15 @@ Each photo is inverted once; ``ours`` adapts G' to it, and the ablations
 inverted features, so that they differ from ours in the adaptation alone
 (``sibling_session``).  Every method renders a task from one of those sessions:
 
+- ``ours``: the editor's output with its default options, as the app and the
+  CLI give it (G' with its perturbations cleared inside the edit, pasted back
+  into the photo beyond the feathered, dilated edit mask);
 - generator renders (the whole picture comes from the generator, no paste-back):
-  ``ours`` (G', perturbations cleared inside the edit, the editor's default),
-  ``ours_keep`` (perturbations kept: the design point), ``ours_refine`` (plus
-  the warm-started re-fit ``session.refine()``), ``plain_g`` (G on the same
-  inverted features, no adaptation), ``weights`` and ``no_reg`` (ablations);
-- ``ours_paste``: the editor's output as the app shows it (G' pasted back
-  into the photo beyond the feathered edit mask);
+  ``ours_gen`` (G' alone: the paper's render), ``ours_keep`` (perturbations
+  kept inside the edit: the design point), ``ours_refine`` (plus the
+  warm-started re-fit ``session.refine()``), ``plain_g`` (G on the same
+  inverted features, no adaptation), ``weights`` and ``no_reg`` (ablations:
+  compare them with ``ours_gen``, which differs from them in the adaptation alone);
 - compositing baselines: G's render of the edit (``session.render(adapted=False)``)
   pasted into the photo over G's edited region — the mask plus every pixel the
   edit moved by more than ``CHANGE_THRESHOLD`` (an edit at a coarse layer
@@ -52,8 +54,8 @@ class Method:
 
 
 _GENERATOR_METHODS = (
-    Method("ours", "ours (G')"),
-    Method("ours_paste", "ours + paste-back", render="paste_back"),
+    Method("ours", "ours (G' + paste-back)", render="paste_back"),
+    Method("ours_gen", "ours, G' render"),
     Method("ours_keep", "ours, deltas kept", render="keep"),
     Method("ours_refine", "ours + refine", render="refine"),
     Method("plain_g", "plain G", render="plain"),

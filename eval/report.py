@@ -21,7 +21,7 @@ EDIT_COLUMNS = (
     ("l1", "L1", -1), ("lpips", "LPIPS", -1), ("edit_success", "edit success", 1), ("label_acc", "label acc.", 1),
 )
 RECON_COLUMNS = (("psnr", "PSNR", 1), ("ssim", "SSIM", 1), ("l1", "L1", -1), ("lpips", "LPIPS", -1))
-DESIGN_POINT = ("ours", "ours_keep", "ours_refine", "ours_paste")
+DESIGN_POINT = ("ours", "ours_gen", "ours_keep", "ours_refine")
 PAIR_COLUMNS = ("pair_id", "task_id", "action", "concept", "method_a", "method_b", "image_a", "image_b",
                 "original", "mask")
 BOOTSTRAP_SAMPLES = 2000
@@ -267,8 +267,9 @@ def write_summary(out: Path, edits: pd.DataFrame, recon: pd.DataFrame, order: li
         if len(design) > 1:
             cols = [c for c in EDIT_COLUMNS if c[0] in ("psnr_out", "psnr_band", "edit_success", "label_acc")]
             lines += ["## Design point: the perturbations inside the edited region", "",
-                      "Cleared at edit time (ours, free), kept, cleared then re-fitted outside the edit "
-                      "(refine), or G' pasted back into the photo beyond the feathered mask (the app's output). "
+                      "G' pasted back into the photo beyond the feathered mask (ours, the editor's output), "
+                      "G' alone with the perturbations cleared at edit time (free), kept, or cleared then "
+                      "re-fitted outside the edit (refine). "
                       "Median render seconds: " + ", ".join(
                           f"{labels.get(m, m)} {edits.loc[edits['method'] == m, 'seconds'].median():.2f}"
                           for m in design if "seconds" in edits) + ".", "",

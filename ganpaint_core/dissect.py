@@ -13,6 +13,11 @@ default model: 6 concepts with >= 3 units at IoU >= 0.10, against 2 at 0.99 and
 5 at 0.9).  Several quantiles may be given; each unit then keeps the one whose
 best IoU is highest (which favours large concepts), and the quantile used is
 stored per unit.
+
+IoU says where a unit fires, not that forcing it draws the concept, so the
+dissection also ranks units per concept by their causal effect when set to
+their high level (``add_units``) or to zero (``remove_units``); see
+``ganpaint_core.causal``.  The editor uses those lists where present.
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from ganpaint_core.causal import causal_effects, ranked_units
 from ganpaint_core.concepts import NAMES, NUM_CONCEPTS
 from ganpaint_core.imaging import to_uint8
 
 IOU_GRID = 64          # IoU is measured at this resolution
 QUANTILE_GRID = 16     # thresholds from activations upsampled to this grid
 TOP_UNITS = 24         # units listed per concept
+CAUSAL_SAMPLES = 48    # generated samples for the causal ranking (0: skip it)
 QUANTILES = (0.95,)    # the default threshold quantile (see above)
 
 
@@ -44,6 +51,8 @@ def add_arguments(p):
     p.add_argument("--quantile", default=",".join(map(str, QUANTILES)),
                    help="top quantile(s) of each unit's activation tried as its threshold, comma-separated; "
                    "each unit keeps the one with the best IoU")
+    p.add_argument("--causal-samples", type=int, default=CAUSAL_SAMPLES,
+                   help="samples for ranking units by their causal effect (0: IoU ranking only)")
     p.add_argument("--batch", type=int, default=25)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--picture", default="", help="also draw the top units of each concept to this PNG")
@@ -119,7 +128,7 @@ def unit_levels(generator, layer: str, samples: int, quantiles: tuple[float, ...
 
 def dissect(generator, segmenter, layer: str = "layer4", samples: int = 2000,
             quantile: float | tuple[float, ...] = QUANTILES, batch: int = 25, seed: int = 0,
-            progress: bool = True) -> dict:
+            progress: bool = True, causal_samples: int = CAUSAL_SAMPLES) -> dict:
     """The dissection of ``layer``: per-unit concept, IoU, quantile, threshold and high level.
 
     ``quantile`` is one top quantile or several; with several, each unit keeps the one whose best IoU is highest.
@@ -165,6 +174,14 @@ def dissect(generator, segmenter, layer: str = "layer4", samples: int = 2000,
         order = np.argsort(-iou[:, c], kind="stable")[:TOP_UNITS]
         result["concepts"][name] = {"units": [int(u) for u in order],
                                     "ious": [round(float(iou[u, c]), 4) for u in order]}
+    if causal_samples > 0:
+        effect = causal_effects(generator, segmenter, layer, high, causal_samples, seed=seed, progress=progress)
+        result["causal_samples"] = causal_samples
+        for action, table in effect.items():
+            for name, units in zip(NAMES, ranked_units(table, TOP_UNITS), strict=True):
+                c = NAMES.index(name)
+                result["concepts"][name][f"{action}_units"] = units
+                result["concepts"][name][f"{action}_effects"] = [round(float(table[c, u]), 5) for u in units]
     return result
 
 
@@ -242,7 +259,8 @@ def run(args):
         quantiles = tuple(float(q) for q in str(args.quantile).split(","))
     except ValueError:
         raise ValueError(f"--quantile takes numbers separated by commas, got {args.quantile!r}") from None
-    result = dissect(bundle.generator, segmenter, layer, args.samples, quantiles, args.batch, args.seed)
+    result = dissect(bundle.generator, segmenter, layer, args.samples, quantiles, args.batch, args.seed,
+                     causal_samples=args.causal_samples)
     result["model"] = bundle.name
     out = Path(args.out) if args.out else bundle.folder / "dissection.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -36,12 +36,21 @@ def test_running_quantile_matches_the_exact_quantile_as_the_range_grows():
     assert rq.counts.sum() == everything.numel()  # no value is lost when the bins merge
 
 
-class ThresholdSegmenter:
-    """Labels a pixel 'tree' where the red channel is bright, else 'sky' (a stand-in with a known answer)."""
+class ThresholdSegmenter(torch.nn.Module):
+    """Labels a pixel 'tree' where the red channel is bright, else 'sky' (a stand-in with a known answer);
+    called on [-1, 1] images it gives the matching soft logits, for the causal ranking."""
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         red = images[..., 0].astype(np.float32)
         return np.where(red > np.quantile(red, 0.9), concept_id("tree"), concept_id("sky")).astype(np.uint8)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        red = images[:, 0]
+        logits = torch.zeros(images.shape[0], len(NAMES), *images.shape[2:])
+        logits[:, concept_id("sky")] = 0.0
+        logits[:, concept_id("tree")] = 20 * (red - torch.quantile(red.detach().flatten(), 0.9))
+        logits[:, [c for c in range(len(NAMES)) if NAMES[c] not in ("sky", "tree")]] = -30.0
+        return logits
 
 
 def planted_generator() -> ProgressiveGenerator:
@@ -70,6 +79,10 @@ def test_dissection_finds_the_planted_unit_and_is_well_formed():
     assert result["units"][PLANTED]["threshold"] == pytest.approx(float(torch.quantile(up.flatten(), 0.9)), abs=0.02)
     assert result["units"][PLANTED]["high"] == pytest.approx(float(torch.quantile(feats.flatten(), 0.99)), abs=0.02)
     assert summary(result, 0.3)["tree"] >= 1 and result["iou_grid"] == IOU_GRID
+    # the causal ranking: forcing the planted unit high draws trees, zeroing it removes them
+    assert tree["add_units"][0] == PLANTED and tree["remove_units"][0] == PLANTED
+    assert tree["add_effects"][0] > 0 and tree["add_effects"] == sorted(tree["add_effects"], reverse=True)
+    assert result["causal_samples"] > 0 and len(tree["add_units"]) == len(set(tree["add_units"])) == 16
 
 
 def test_each_unit_keeps_its_best_quantile_when_given_several():
