@@ -7,6 +7,7 @@ from ganpaint_core.cli import main
 COMMANDS = {
     "run": ("eval.runner", "render every task with every method and write metrics, strips and plots"),
     "bench": ("eval.bench", "time fitting and editing; write JSON"),
+    "app-latency": ("eval.app_latency", "time the demo's edit round trip in a browser and via gradio_client; JSON"),
 }
 
 if __name__ == "__main__":

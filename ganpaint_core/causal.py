@@ -27,12 +27,17 @@ from ganpaint_core.concepts import NUM_CONCEPTS
 ACTIONS = ("add", "remove")
 
 
-def random_regions(n: int, grid: int, side: int, generator: torch.Generator) -> torch.Tensor:
-    """(n, 1, grid, grid) masks of one ``side`` x ``side`` square each, at random positions."""
+def random_regions(n: int, grid: int, side: int | tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+    """(n, 1, grid, grid) masks of one square each at a random position; ``side`` is its side, or the
+    (smallest, largest) side to draw from."""
+    lo, hi = (side, side) if isinstance(side, int) else side
+    if not 1 <= lo <= hi <= grid:
+        raise ValueError(f"square sides must be within 1..{grid}, got {side}")
     masks = torch.zeros(n, 1, grid, grid)
-    corners = torch.randint(0, grid - side + 1, (n, 2), generator=generator)
-    for i, (y, x) in enumerate(corners.tolist()):
-        masks[i, :, y:y + side, x:x + side] = 1
+    sides = torch.randint(lo, hi + 1, (n,), generator=generator).tolist()
+    for i, s in enumerate(sides):
+        y, x = torch.randint(0, grid - s + 1, (2,), generator=generator).tolist()
+        masks[i, :, y:y + s, x:x + s] = 1
     return masks
 
 
@@ -57,7 +62,7 @@ def effects(render: Callable[[torch.Tensor], torch.Tensor], segment: Callable[[t
     return torch.stack(rows)
 
 
-def causal_effects(generator, segmenter, layer: str, high: torch.Tensor, samples: int = 48, batch: int = 16,
+def causal_effects(generator, segmenter, layer: str, high: torch.Tensor, samples: int = 96, batch: int = 16,
                    seed: int = 0, progress: bool = True) -> dict[str, torch.Tensor]:
     """Mean first-order effect (concepts x units) of ``add`` and of ``remove`` on generated samples.
 
@@ -73,7 +78,7 @@ def causal_effects(generator, segmenter, layer: str, high: torch.Tensor, samples
         with torch.no_grad():
             r = generator.features(torch.randn(n, generator.z_dim, generator=g), layer)
         grid = r.shape[-1]
-        regions = random_regions(n, grid, max(1, grid // 2), g)
+        regions = random_regions(n, grid, (max(1, grid // 4), max(1, grid // 2)), g)   # brush-sized squares
         for action in ACTIONS:
             with torch.enable_grad():
                 e = effects(lambda x: generator.render_from(x, layer), segmenter, r, high, regions, action)

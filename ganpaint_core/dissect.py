@@ -37,7 +37,7 @@ from ganpaint_core.imaging import to_uint8
 IOU_GRID = 64          # IoU is measured at this resolution
 QUANTILE_GRID = 16     # thresholds from activations upsampled to this grid
 TOP_UNITS = 24         # units listed per concept
-CAUSAL_SAMPLES = 48    # generated samples for the causal ranking (0: skip it)
+CAUSAL_SAMPLES = 96    # generated samples for the causal ranking (0: skip it)
 QUANTILES = (0.95,)    # the default threshold quantile (see above)
 
 

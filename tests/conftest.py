@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from eval.app_latency import CHROMIUM, CHROMIUM_FLAGS  # one definition of the browser and its flags
+
 
 def make_photo(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
     """A deterministic uint8 RGB picture: a sky gradient, a ground band and a few shapes."""
@@ -43,9 +45,6 @@ def _torch_threads():
     yield
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +11,7 @@ from editor_support import tiny_editor
 from PIL import Image
 
 import app
+from eval.app_latency import free_port, serve
 from ganpaint_core.masks import dilate
 from ganpaint_core.session_cache import SessionCache
 from ganpaint_core.strokes import EDIT_COLOR, REFERENCE_COLOR
@@ -132,12 +128,6 @@ def test_non_image_upload_is_a_readable_message(tiny_app):
         tiny_app.fit_photo({"background": np.zeros((10, 10, 4), np.uint8), "layers": []}, None, no_progress)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served_app(tmp_path_factory):
     """``python app.py`` on a tiny model folder, on a free 127.0.0.1 port."""
@@ -148,24 +138,13 @@ def served_app(tmp_path_factory):
     save_model(folder, ModelBundle(name="tiny", generator=editor.generator, segmenter=editor.segmenter,
                                    dissection=editor.dissection), half=False)
     port = free_port()
-    env = {**os.environ, "GANPAINT_MODEL": str(folder), "GRADIO_ANALYTICS_ENABLED": "False"}
     log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    try:
+        proc = serve(str(folder), port, log, timeout=120)
+    except RuntimeError as err:
+        log.seek(0)
+        pytest.fail(f"{err}:\n{log.read()}")
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail("app.py exited:\n" + log.read())
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("app.py did not start listening within 120 s")
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -22,6 +22,10 @@ def test_setting_a_concepts_own_unit_has_the_largest_effect():
     r, render, segment = identity_world()
     regions = random_regions(r.shape[0], 4, 2, torch.Generator().manual_seed(1))
     assert regions.sum((1, 2, 3)).eq(4).all()
+    mixed = random_regions(50, 8, (2, 4), torch.Generator().manual_seed(2))
+    assert set(mixed.sum((1, 2, 3)).tolist()) == {4.0, 9.0, 16.0}
+    with pytest.raises(ValueError, match="within 1..8"):
+        random_regions(2, 8, (3, 9), torch.Generator())
     add = effects(render, segment, r, torch.full((NUM_CONCEPTS,), 2.0), regions, "add")
     assert add.shape == (NUM_CONCEPTS, NUM_CONCEPTS)
     assert ranked_units(add, 1) == [[c] for c in range(NUM_CONCEPTS)]
