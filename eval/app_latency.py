@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-EXAMPLE = "scene_10000003"
+EXAMPLE = "scene_10000003"          # the browser's photo
+CLIENT_EXAMPLE = "scene_10000005"   # the API client's (another photo, so that its fit is not a cache hit)
 
 
 def add_arguments(p):
@@ -109,7 +110,7 @@ def browser_round_trips(url: str, edits: int, concept: str) -> dict:
 def client_round_trips(url: str, edits: int, concept: str) -> dict:
     from gradio_client import Client, handle_file
 
-    photo = np.asarray(Image.open(ROOT / "examples" / f"{EXAMPLE}.png").convert("RGB"))
+    photo = np.asarray(Image.open(ROOT / "examples" / f"{CLIENT_EXAMPLE}.png").convert("RGB"))
     strokes = np.zeros((*photo.shape[:2], 4), np.uint8)
     h, w = photo.shape[:2]
     strokes[h // 3:h // 2, w // 3:2 * w // 3] = (255, 0, 0, 255)
