@@ -65,9 +65,29 @@ def serve(model: str, port: int, log, timeout: float = 180):
     raise RuntimeError(f"app.py did not start listening within {timeout:.0f} s")
 
 
-def _wait_status(page, text: str, timeout_ms: int = 120_000) -> None:
+def wait_status(page, text: str, timeout_ms: int = 120_000) -> None:
     page.wait_for_function("t => document.querySelector('#status').innerText.includes(t)", arg=text,
                            timeout=timeout_ms)
+
+
+def paint_example(page, example: str, concept: str) -> float:
+    """In the open demo page: pick ``example``, wait for its fit, paint a stroke across the canvas centre and
+    choose ``concept``; the seconds from the click on the example to 'Ready'."""
+    start = time.perf_counter()
+    page.locator(f'img[src*="{example}"]').first.click()
+    wait_status(page, "Ready", 300_000)
+    fit = time.perf_counter() - start
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator('#editor button[aria-label="Brush"]').click()
+    box = page.locator("#editor canvas").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - 40, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 40, cy + 10, steps=4)
+    page.mouse.up()
+    page.locator("#concept input").click()
+    page.get_by_role("option", name=concept).click()
+    return fit
 
 
 def browser_round_trips(url: str, edits: int, concept: str) -> dict:
@@ -81,25 +101,12 @@ def browser_round_trips(url: str, edits: int, concept: str) -> dict:
         page.set_default_timeout(120_000)
         page.goto(url, wait_until="domcontentloaded")
         page.wait_for_selector("#editor", timeout=180_000)
-        start = time.perf_counter()
-        page.locator(f'img[src*="{EXAMPLE}"]').first.click()
-        _wait_status(page, "Ready", 300_000)
-        fit = time.perf_counter() - start
-        page.evaluate("window.scrollTo(0, 0)")
-        page.locator('#editor button[aria-label="Brush"]').click()
-        box = page.locator("#editor canvas").first.bounding_box()
-        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        page.mouse.move(cx - 40, cy)
-        page.mouse.down()
-        page.mouse.move(cx + 40, cy + 10, steps=4)
-        page.mouse.up()
-        page.locator("#concept input").click()
-        page.get_by_role("option", name=concept).click()
+        fit = paint_example(page, EXAMPLE, concept)
         times = []
         for i in range(edits):
             start = time.perf_counter()
             page.locator("#apply").click()
-            _wait_status(page, f"({i + 1} edit(s))")
+            wait_status(page, f"({i + 1} edit(s))")
             page.wait_for_function("() => { const i = document.querySelector('#result img'); "
                                    "return i && i.complete && i.naturalWidth > 0; }")
             times.append(time.perf_counter() - start)

@@ -11,7 +11,7 @@ from editor_support import tiny_editor
 from PIL import Image
 
 import app
-from eval.app_latency import free_port, serve
+from eval.app_latency import free_port, paint_example, serve
 from ganpaint_core.masks import dilate
 from ganpaint_core.session_cache import SessionCache
 from ganpaint_core.strokes import EDIT_COLOR, REFERENCE_COLOR
@@ -177,19 +177,7 @@ def test_browser_paint_and_edit(served_app, browser, artifacts):
     page.set_default_timeout(120_000)   # every step waits on a busy 2-core machine, not just the first render
     page.goto(served_app, wait_until="domcontentloaded", timeout=120_000)
     page.wait_for_selector("#editor", timeout=180_000)  # a busy 2-core machine renders Gradio's bundle slowly
-    page.locator('img[src*="scene_10000003"]').first.click()
-    page.wait_for_function("document.querySelector('#status').innerText.includes('Ready')", timeout=180_000)
-    page.evaluate("window.scrollTo(0, 0)")
-    page.locator('#editor button[aria-label="Brush"]').click()
-    canvas = page.locator("#editor canvas").first
-    box = canvas.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx - 40, cy)
-    page.mouse.down()
-    page.mouse.move(cx + 40, cy + 10, steps=4)
-    page.mouse.up()
-    page.locator("#concept input").click()
-    page.get_by_role("option", name="dome").click()
+    paint_example(page, "scene_10000003", "dome")
     page.locator("#apply").click()
     page.wait_for_function("document.querySelector('#status').innerText.includes('Add dome: done')",
                            timeout=120_000)
