@@ -4,8 +4,9 @@ Starts ``app.py`` on a free 127.0.0.1 port with the chosen model, then
 - in Debian's chromium (Playwright, never a downloaded browser): loads an
   example photo, waits for the fit, paints a stroke with the mouse, picks a
   concept and presses Apply ``--edits`` times, timing each click until the
-  status line reports the edit (the whole round trip: upload of the canvas
-  layers, queue, edit, PNG encoding, download and display);
+  status line reports the edit (the whole round trip: export and upload of the
+  canvas layers by the browser, queue, edit, PNG encoding, download and
+  display), and also from the page's queue request on (server, network, display);
 - with ``gradio_client``: ``/fit`` once, then ``/edit`` ``--edits`` times.
 Writes medians and every sample to ``--out`` (JSON).
 """
@@ -102,16 +103,21 @@ def browser_round_trips(url: str, edits: int, concept: str) -> dict:
         page.goto(url, wait_until="domcontentloaded")
         page.wait_for_selector("#editor", timeout=180_000)
         fit = paint_example(page, EXAMPLE, concept)
-        times = []
+        joins: list[float] = []
+        page.on("request", lambda r: joins.append(time.perf_counter()) if "/queue/join" in r.url else None)
+        times, after_join = [], []
         for i in range(edits):
             start = time.perf_counter()
+            del joins[:]
             page.locator("#apply").click()
             wait_status(page, f"({i + 1} edit(s))")
             page.wait_for_function("() => { const i = document.querySelector('#result img'); "
                                    "return i && i.complete && i.naturalWidth > 0; }")
             times.append(time.perf_counter() - start)
+            after_join.append(time.perf_counter() - joins[0] if joins else float("nan"))
         browser.close()
-    return {"fit_seconds": fit, "edit_seconds": times}
+    # after_join: from the page's request to run the edit (the canvas layers already uploaded) to the result shown
+    return {"fit_seconds": fit, "edit_seconds": times, "from_request_seconds": after_join}
 
 
 def client_round_trips(url: str, edits: int, concept: str) -> dict:
@@ -152,6 +158,8 @@ def run(args):
                 print(f"timing {name} round trips …", flush=True)
                 found = measure(url, args.edits, args.concept)
                 found["median_edit_seconds"] = statistics.median(found["edit_seconds"])
+                if "from_request_seconds" in found:
+                    found["median_from_request_seconds"] = statistics.median(found["from_request_seconds"])
                 result[name] = found
                 print(f"{name}: fit {found['fit_seconds']:.1f} s, median edit {found['median_edit_seconds']:.3f} s",
                       flush=True)

@@ -65,7 +65,8 @@ def write_random_model(folder: Path, sizes: list[int] = GAN_DISSECTION_SIZES, se
     torch.manual_seed(seed)
     generator = ProgressiveGenerator(sizes).eval()
     segmenter = Segmenter().eval()
-    dissection = dissect(generator, segmenter, "layer4", samples=dissection_samples, batch=8, progress=False)
+    dissection = dissect(generator, segmenter, "layer4", samples=dissection_samples, batch=8, progress=False,
+                         causal_samples=0)   # random weights: the IoU ranking is enough to time edits
     bundle = ModelBundle(name=folder.name, generator=generator, segmenter=segmenter, dissection=dissection,
                          encoder=Encoder(generator.resolution, generator.z_dim),
                          config={"note": "random weights, for timing only"})

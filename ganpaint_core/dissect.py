@@ -7,12 +7,15 @@ concept over thousands of generated images.  A unit's label is its best
 concept; the editor takes the top units of a concept.
 
 A top quantile q caps the IoU of a unit with a concept covering a share s of
-the pixels at (1 - q) / s: at 0.99 no unit of the default model can score 0.10
-on sky (s = 0.40) or trees (0.09).  The default is 0.95 (measured on the
-default model: 6 concepts with >= 3 units at IoU >= 0.10, against 2 at 0.99 and
-5 at 0.9).  Several quantiles may be given; each unit then keeps the one whose
-best IoU is highest (which favours large concepts), and the quantile used is
-stored per unit.
+the pixels at (1 - q) / s: at 0.99 no unit can score 0.10 on sky (s = 0.40),
+while small parts (doors, domes) need a high quantile.  So, as GAN dissection
+does, the threshold is chosen per unit and concept: several top quantiles are
+tried and each (unit, concept) pair keeps its best IoU; a unit's label is its
+best concept, and the quantile of that pair is stored with the unit.  Measured
+on the default model (units whose best concept has IoU >= 0.10): with 0.95
+alone 5 concepts have >= 3 units (sky 34, grass 26, building 14, cloud 4,
+roof 4); with the default 0.9, 0.95, 0.98, 0.99, 0.995, 6 (sky 59, grass 38,
+building 16, tree 3, roof 3, dome 3).
 
 IoU says where a unit fires, not that forcing it draws the concept, so the
 dissection also ranks units per concept by their causal effect when set to
@@ -38,7 +41,7 @@ IOU_GRID = 64          # IoU is measured at this resolution
 QUANTILE_GRID = 16     # thresholds from activations upsampled to this grid
 TOP_UNITS = 24         # units listed per concept
 CAUSAL_SAMPLES = 96    # generated samples for the causal ranking (0: skip it)
-QUANTILES = (0.95,)    # the default threshold quantile (see above)
+QUANTILES = (0.9, 0.95, 0.98, 0.99, 0.995)   # threshold quantiles tried per unit and concept (see above)
 
 
 def add_arguments(p):
