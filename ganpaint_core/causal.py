@@ -10,9 +10,10 @@ estimate, the gradient at ``a = 0``, gives every unit's effect on every concept
 from one backward pass per concept and batch, over random square regions of
 generated samples.
 
-Measured on the default model (12 held-out scene pairs, 20 units at the high
-level): the concept-share gain of the edits went from 0.10 with IoU-ranked
-units to 0.20 with causally ranked ones (docs/editor.md).
+Measured on the 107-kimg default generator (12 held-out scene pairs, 20 units
+at the high level): the concept-share gain of the edits went from 0.10 with
+IoU-ranked units to 0.20 with causally ranked ones; the shipped 152-kimg model
+reaches 0.18 on the acceptance scenes (models/README.md).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from ganpaint_core.masks import to_grid
 
 ACTIONS = ("add", "remove")
 # Units per concept for each named strength.  Measured on the default model with causal ranking
-# (12 held-out pairs): mean share gain 0.16 with 10 units, 0.20 with 20, 0.17 with 40 (docs/editor.md).
+# (docs/editor.md): mean share gain 0.15 with 10 units, 0.19 with 20, 0.18 with 30.
 STRENGTH_UNITS = {"low": 10, "medium": 20, "high": 30}
 GRID_POOL = "max"
 
