@@ -53,7 +53,7 @@ def add_arguments(p):
     p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--quantile", default=",".join(map(str, QUANTILES)),
                    help="top quantile(s) of each unit's activation tried as its threshold, comma-separated; "
-                   "each unit keeps the one with the best IoU")
+                   "each (unit, concept) pair keeps the one with the best IoU")
     p.add_argument("--causal-samples", type=int, default=CAUSAL_SAMPLES,
                    help="samples for ranking units by their causal effect (0: IoU ranking only)")
     p.add_argument("--batch", type=int, default=25)
@@ -134,7 +134,7 @@ def dissect(generator, segmenter, layer: str = "layer4", samples: int = 2000,
             progress: bool = True, causal_samples: int = CAUSAL_SAMPLES) -> dict:
     """The dissection of ``layer``: per-unit concept, IoU, quantile, threshold and high level.
 
-    ``quantile`` is one top quantile or several; with several, each unit keeps the one whose best IoU is highest.
+    ``quantile`` is one top quantile or several; with several, each (unit, concept) pair keeps its best IoU.
     """
     quantiles = (quantile,) if isinstance(quantile, int | float) else tuple(quantile)
     if samples < 1:
@@ -181,10 +181,10 @@ def dissect(generator, segmenter, layer: str = "layer4", samples: int = 2000,
         effect = causal_effects(generator, segmenter, layer, high, causal_samples, seed=seed, progress=progress)
         result["causal_samples"] = causal_samples
         for action, table in effect.items():
-            for name, units in zip(NAMES, ranked_units(table, TOP_UNITS), strict=True):
-                c = NAMES.index(name)
-                result["concepts"][name][f"{action}_units"] = units
-                result["concepts"][name][f"{action}_effects"] = [round(float(table[c, u]), 5) for u in units]
+            for c, units in enumerate(ranked_units(table, TOP_UNITS)):
+                entry = result["concepts"][NAMES[c]]
+                entry[f"{action}_units"] = units
+                entry[f"{action}_effects"] = [round(float(table[c, u]), 5) for u in units]
     return result
 
 

@@ -45,8 +45,6 @@ def _torch_threads():
     yield
 
 
-
-
 @pytest.fixture(scope="session")
 def browser():
     """Debian's chromium driven by Playwright (never a downloaded browser build)."""
