@@ -5,7 +5,7 @@ on the semantic-layer features G_h(E(x)) vs. G_h(z) (normalised MSE) and on the
 pixels G(E(x)) vs. x (L1).  Half the inputs are degraded (blur, colour, noise)
 so that the encoder also copes with photos.  Resumable (``OUT/ckpt.pt``);
 reports the PSNR of G(E(x)) on held-out samples (z from the held-out seed
-range) in ``OUT/metrics.json``.
+range) in ``OUT/metrics.json``.  Runs on the CPU or a CUDA GPU (``--device``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def add_arguments(p):
     p.add_argument("--pixel-weight", type=float, default=1.0, help="weight of the L1 between G(E(x)) and x")
     p.add_argument("--eval-samples", type=int, default=200)
     p.add_argument("--threads", type=int, default=0)
-    precision.add_argument(p)
+    precision.add_argument(p, device=True)
     p.add_argument("--export", default="", help="write the encoder as safetensors here")
     p.add_argument("--init", default="", help="start from these encoder weights (.safetensors), e.g. one trained "
                    "on an earlier generator snapshot")
@@ -53,7 +53,8 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 @torch.inference_mode()
 def evaluate(encoder, generator, n: int, seed: int = HELDOUT_SEED_START) -> dict:
-    z = torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    device = next(generator.parameters()).device
+    z = torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     scores = []
     for chunk in z.split(25):
         x = generator(chunk)
@@ -68,7 +69,8 @@ def run(args):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    bf16 = use_bf16(args.precision)
+    device = precision.resolve_device(args.device)
+    bf16 = use_bf16(args.precision, device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     g = load_generator(args.generator)
@@ -76,6 +78,7 @@ def run(args):
         enc = load_part(args.init, "encoder", g).train().requires_grad_(True)
     else:
         enc = Encoder(g.resolution, g.z_dim, [int(w) for w in args.widths.split(",")] if args.widths else None)
+    g, enc = g.to(device), enc.to(device)
     opt = torch.optim.Adam(enc.parameters(), lr=args.lr)
     state = {"step": 0, "seconds": 0.0}
     ckpt_path = out / "ckpt.pt"
@@ -97,18 +100,18 @@ def run(args):
     while (elapsed := seconds0 + time.time() - t0) < budget:
         for group in opt.param_groups:
             group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * elapsed / budget))
-        z = torch.randn(args.batch, g.z_dim, generator=gen)
+        z = torch.randn(args.batch, g.z_dim, generator=gen).to(device)
         with torch.no_grad():
             feats = g.features(z, args.layer)
             clean = g.render_from(feats, args.layer)
             x = degrade(clean, gen) if state["step"] % 2 else clean
-        with autocast(bf16):
+        with autocast(bf16, device):
             z_hat = enc(x)
             feats_hat = g.features(z_hat, args.layer)
             x_hat = g.render_from(feats_hat, args.layer) if args.pixel_weight else None
         loss_z = F.mse_loss(z_hat.float(), z)
         loss_f = F.mse_loss(feats_hat.float(), feats) / feats.pow(2).mean()
-        loss_x = F.l1_loss(x_hat.float(), clean) if x_hat is not None else torch.zeros(())
+        loss_x = F.l1_loss(x_hat.float(), clean) if x_hat is not None else torch.zeros((), device=device)
         loss = args.z_weight * loss_z + args.feature_weight * loss_f + args.pixel_weight * loss_x
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -123,6 +126,7 @@ def run(args):
     save()
     enc.eval()
     metrics = evaluate(enc, g, args.eval_samples)
+    enc = enc.cpu()
     metrics.update(steps=state["step"], batch=args.batch, train_minutes=round(state["seconds"] / 60, 1),
                    generator=str(args.generator), widths=enc.widths, init=args.init or None,
                    loss_weights={"z": args.z_weight, "feature": args.feature_weight, "pixel": args.pixel_weight})

@@ -1,11 +1,13 @@
 """``python -m ganpaint_core train generator``: train the default Progressive GAN on the scene world.
 
 Progressive growing (8 px up to the final size) with fade-ins, non-saturating
-loss, lazy R1 on reals, an EMA of the generator, bf16 autocast (where the CPU
-has native bf16; ``--precision``) and channels_last on CPU.  Resumable:
+loss, lazy R1 on reals, an EMA of the generator, bf16 autocast (where the
+hardware has native bf16; ``--precision``) and channels_last.  Runs on the CPU
+or a CUDA GPU (``--device``; on a GPU the scenes live in GPU memory).  Resumable:
 everything needed to continue lives in ``OUT/ckpt.pt`` (written atomically
 every few minutes); losses go to ``OUT/log.csv`` and sample grids of the EMA
-generator to ``OUT/samples/``.
+generator to ``OUT/samples/``.  ``--compact`` also writes a small resume file
+(fp16 weights, no optimiser state) of the kind the repo keeps in ``checkpoints/``.
 """
 
 from __future__ import annotations
@@ -51,8 +53,10 @@ def add_arguments(p):
     p.add_argument("--snapshot-minutes", type=float, default=5.0, help="checkpoint and sample grid interval")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     p.add_argument("--seed", type=int, default=0)
-    precision.add_argument(p)
+    precision.add_argument(p, device=True)
     p.add_argument("--export", default="", help="also write the EMA generator as safetensors here at the end")
+    p.add_argument("--compact", default="", help="also write a compact resume checkpoint (fp16, no optimiser "
+                   "state) here at every snapshot")
 
 
 def _phases(schedule: str, final_res: int, final_fade: float):
@@ -76,8 +80,15 @@ def _phase_at(phases, kimg: float):
     raise AssertionError("unreachable")
 
 
-def _reals(images: np.ndarray, idx: np.ndarray, res: int, alpha: float, flip: torch.Tensor) -> torch.Tensor:
-    x = torch.from_numpy(np.stack([images[i] for i in idx])).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+def _reals(images: np.ndarray | torch.Tensor, idx: np.ndarray, res: int, alpha: float,
+           flip: torch.Tensor) -> torch.Tensor:
+    """A batch of real scenes in [-1, 1] at ``res`` (faded from res/2 while alpha < 1), on the images' device."""
+    if isinstance(images, torch.Tensor):
+        x = images[torch.from_numpy(idx).to(images.device)]
+    else:
+        x = torch.from_numpy(np.stack([images[i] for i in idx]))
+    x = x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    flip = flip.to(x.device)
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
     full = x.shape[-1]
     if res < full:
@@ -91,6 +102,15 @@ def _save_atomic(obj, path: Path):
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
     tmp.replace(path)
+
+
+def compact_checkpoint(ckpt: dict) -> dict:
+    """The resume essentials of a training checkpoint: fp16 G, D and EMA weights on the CPU, state and sizes."""
+    def half(sd):
+        return {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in sd.items()}
+
+    return {"g": half(ckpt["g"]), "d": half(ckpt["d"]), "g_ema": half(ckpt["g_ema"]), "state": dict(ckpt["state"]),
+            "sizes": list(ckpt["sizes"])}
 
 
 def export_generator(g: ProgressiveGenerator, path: Path | str, meta: dict | None = None):
@@ -107,13 +127,16 @@ def run(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    device = precision.resolve_device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     out = Path(args.out)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")]
     g = ProgressiveGenerator(sizes)
     final_res = g.resolution
     d = Discriminator(list(reversed(sizes[1:])), final_res)
-    gg, gd = GrowingGenerator(g), GrowingDiscriminator(d)
+    gg, gd = GrowingGenerator(g).to(device), GrowingDiscriminator(d).to(device)
     g_ema = copy.deepcopy(gg).eval().requires_grad_(False)
     opt_g = torch.optim.Adam(gg.parameters(), lr=args.lr, betas=(0.0, 0.99), eps=1e-8)
     opt_d = torch.optim.Adam(gd.parameters(), lr=args.lr, betas=(0.0, 0.99), eps=1e-8)
@@ -133,17 +156,20 @@ def run(args):
         m.to(memory_format=torch.channels_last)
 
     images, _ = load_scenes(args.data, final_res, 0)
-    print(f"training on {len(images)} scenes of {final_res} px; G {sum(p.numel() for p in g.parameters())/1e6:.2f} M "
-          f"params, D {sum(p.numel() for p in d.parameters())/1e6:.2f} M params")
+    if device.type == "cuda":   # uint8 scenes in GPU memory: batches without host copies
+        images = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    print(f"training on {len(images)} scenes of {final_res} px on {device}; "
+          f"G {sum(p.numel() for p in g.parameters())/1e6:.2f} M params, "
+          f"D {sum(p.numel() for p in d.parameters())/1e6:.2f} M params")
     phases = _phases(args.schedule, final_res, args.final_fade_kimg)
     rng = np.random.default_rng(args.seed + state["step"])
-    fixed_z = torch.randn(64, sizes[0], generator=torch.Generator().manual_seed(1234))
+    fixed_z = torch.randn(64, sizes[0], generator=torch.Generator().manual_seed(1234)).to(device)
     ema_beta = 0.5 ** (args.batch / (args.ema_kimg * 1000))
     log = open(out / "log.csv", "a", newline="")
     writer = csv.writer(log)
     if log.tell() == 0:
         writer.writerow(["step", "kimg", "res", "alpha", "loss_d", "loss_g", "r1", "sec_per_step", "wall_min"])
-    bf16 = use_bf16(args.precision)
+    bf16 = use_bf16(args.precision, device)
     print(f"precision: {'bf16 autocast' if bf16 else 'fp32'}")
     t_start = time.time()
     t_snap = t_start
@@ -153,9 +179,11 @@ def run(args):
 
     def snapshot():
         state["seconds"] = seconds0 + time.time() - t_start
-        _save_atomic({"g": gg.state_dict(), "d": gd.state_dict(), "g_ema": g_ema.state_dict(),
-                      "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "state": dict(state),
-                      "sizes": sizes}, ckpt_path)
+        ckpt = {"g": gg.state_dict(), "d": gd.state_dict(), "g_ema": g_ema.state_dict(),
+                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "state": dict(state), "sizes": sizes}
+        _save_atomic(ckpt, ckpt_path)
+        if args.compact:
+            _save_atomic(compact_checkpoint(ckpt), Path(args.compact))
         res, alpha = _phase_at(phases, state["kimg"])
         with torch.no_grad():
             imgs = torch.cat([g_ema(z, res, alpha) for z in fixed_z.split(16)])
@@ -179,8 +207,8 @@ def run(args):
             flip = torch.from_numpy(rng.random(args.batch) < 0.5)
             real = _reals(images, idx, res, alpha, flip)
             # Discriminator step.
-            z = torch.randn(args.batch, sizes[0])
-            with autocast(bf16):
+            z = torch.randn(args.batch, sizes[0], device=device)
+            with autocast(bf16, device):
                 with torch.no_grad():
                     fake = gg(z, res, alpha)
                 loss_d = F.softplus(gd(fake, res, alpha)).mean() + F.softplus(-gd(real, res, alpha)).mean()
@@ -196,16 +224,15 @@ def run(args):
                 r1_val = float(penalty.detach())
             opt_d.step()
             # Generator step.
-            z = torch.randn(args.batch, sizes[0])
-            with autocast(bf16):
+            z = torch.randn(args.batch, sizes[0], device=device)
+            with autocast(bf16, device):
                 loss_g = F.softplus(-gd(gg(z, res, alpha), res, alpha)).mean()
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
             with torch.no_grad():
                 beta = min(ema_beta, (1 + state["step"]) / (10 + state["step"]))
-                for p_ema, p in zip(g_ema.parameters(), gg.parameters(), strict=True):
-                    p_ema.lerp_(p, 1 - beta)
+                torch._foreach_lerp_(list(g_ema.parameters()), list(gg.parameters()), 1 - beta)
             state["step"] += 1
             state["kimg"] += args.batch / 1000
             dt = time.time() - t0
@@ -224,6 +251,6 @@ def run(args):
         bar.close()
         log.close()
     if args.export:
-        export_generator(g_ema.g, args.export, {"kimg": f"{state['kimg']:.1f}", "steps": state["step"],
+        export_generator(g_ema.g.cpu(), args.export, {"kimg": f"{state['kimg']:.1f}", "steps": state["step"],
                                                 "train_minutes": f"{state['seconds'] / 60:.1f}"})
         print(f"wrote {args.export}")
