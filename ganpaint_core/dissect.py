@@ -39,7 +39,7 @@ from ganpaint_core.imaging import to_uint8
 
 IOU_GRID = 64          # IoU is measured at this resolution
 QUANTILE_GRID = 16     # thresholds from activations upsampled to this grid
-TOP_UNITS = 24         # units listed per concept
+TOP_UNITS = 40         # units listed per concept (the editor's high strength uses 36)
 CAUSAL_SAMPLES = 96    # generated samples for the causal ranking (0: skip it)
 QUANTILES = (0.9, 0.95, 0.98, 0.99, 0.995)   # threshold quantiles tried per unit and concept (see above)
 
@@ -188,12 +188,23 @@ def dissect(generator, segmenter, layer: str = "layer4", samples: int = 2000,
     return result
 
 
-def summary(dissection: dict, min_iou: float = 0.10) -> dict[str, int]:
-    """For each concept, how many units have it as best concept with IoU >= ``min_iou``."""
+def summary(dissection: dict, min_iou: float = 0.10, by: str = "concept") -> dict[str, int]:
+    """For each concept, how many units reach IoU >= ``min_iou`` with it.
+
+    ``by="concept"``: units whose IoU with the concept does (a unit that fires on walls and doors counts for
+    both; these are the units the editor can paint the concept with).  ``by="label"``: units whose best
+    concept it is (one label per unit, as GAN dissection's unit labels).
+    """
     counts = dict.fromkeys(NAMES, 0)
-    for unit in dissection["units"]:
-        if unit["iou"] >= min_iou:
-            counts[unit["concept"]] += 1
+    if by == "label":
+        for unit in dissection["units"]:
+            if unit["iou"] >= min_iou:
+                counts[unit["concept"]] += 1
+    elif by == "concept":
+        for name, entry in dissection["concepts"].items():
+            counts[name] = sum(iou >= min_iou for iou in entry.get("ious", []))
+    else:
+        raise ValueError(f"by must be 'concept' or 'label', got {by!r}")
     return counts
 
 
@@ -268,8 +279,9 @@ def run(args):
     out = Path(args.out) if args.out else bundle.folder / "dissection.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
-    counts = summary(result)
-    print("units with IoU >= 0.10 per concept: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for by, what in (("concept", "units with IoU >= 0.10 per concept"),
+                     ("label", "units labelled with the concept (best IoU >= 0.10)")):
+        print(f"{what}: " + ", ".join(f"{k} {v}" for k, v in summary(result, 0.10, by).items()))
     if args.picture:
         draw(bundle.generator, result, args.picture)
         print(f"wrote {args.picture}")

@@ -24,6 +24,7 @@ import numpy as np
 
 STUDY_SEED_OFFSET = 100_000
 EDIT_KINDS = ("add_tree", "add_dome", "remove_tree", "remove_door")
+PERCEPTUAL_WEIGHTS = (1.0, 0.1, 0.03)     # the fit study tries each backend at each weight
 
 
 def add_arguments(p):
@@ -131,9 +132,9 @@ def run(args):
     result, text = {"model": args.model, "size": editor.size, "pairs": len(pairs)}, []
     if "fit" in studies:
         backends = perceptual.available(editor.segmenter, editor.discriminator)
-        variants = {f"perceptual={b}": {"perceptual": b} for b in backends}
-        variants.update({f"perceptual={b} weight=0.1": {"perceptual": b, "perceptual_weight": 0.1}
-                         for b in backends if b != "none"})
+        variants = {f"perceptual={b} weight={w:g}": {"perceptual": b, "perceptual_weight": w}
+                    for b in backends if b != "none" for w in PERCEPTUAL_WEIGHTS}
+        variants["perceptual=none"] = {"perceptual": "none"}
         if precision.native_bf16():     # elsewhere bf16 autocast is ~20x slower (ganpaint_core.precision)
             variants["default, bf16"] = {"bf16": True}
         else:

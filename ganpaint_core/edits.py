@@ -20,9 +20,9 @@ from ganpaint_core.concepts import NAMES, concept_id
 from ganpaint_core.masks import to_grid
 
 ACTIONS = ("add", "remove")
-# Units per concept for each named strength.  Measured on the default model with causal ranking
-# (docs/editor.md): mean share gain 0.15 with 10 units, 0.19 with 20, 0.18 with 30.
-STRENGTH_UNITS = {"low": 10, "medium": 20, "high": 30}
+# Units per concept for each named strength.  Measured on the 425-kimg default model, causal ranking,
+# 12 study pairs (docs/editor.md): mean share gain 0.24 with 16 units, 0.29 with 24, 0.27 with 32, 0.25 with 48.
+STRENGTH_UNITS = {"low": 12, "medium": 24, "high": 36}
 GRID_POOL = "max"
 
 

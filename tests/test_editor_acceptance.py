@@ -79,19 +79,13 @@ def test_semantic_edits_keep_the_rest_of_the_photo(edit_summary, record_property
     assert edit_summary["outside_psnr"] >= 35
 
 
-# Known shortfall of the shipped model (measured 2026-11-27 on the 152-kimg generator with causally ranked units:
-# mean gain 0.18; add tree 0.22, add dome 0.18, remove tree 0.17, remove door 0.18 — every kind moves the right
-# way; with IoU-ranked units the previous model reached 0.07).  Strict: once a better model passes,
-# the XPASS fails until this marker goes.
-@pytest.mark.xfail(strict=True, reason="the shipped model's edits move the concept share by ~0.18, not 0.3")
 def test_semantic_edits_move_the_concept(edit_summary):
     assert edit_summary["share_gain"] >= 0.3
 
 
 def test_every_kind_of_edit_moves_the_right_way(edit_summary):
-    """What the shipped model does reach (a guard against regressions below the target above)."""
+    """No kind of edit may ride on the others: each moves its concept by more than 0.1."""
     assert all(edit_summary[k] > 0.1 for k in edit_summary if k.startswith("gain_")), edit_summary
-    assert edit_summary["share_gain"] >= 0.15
 
 
 def test_edits_are_fast_and_undoable(fitted):

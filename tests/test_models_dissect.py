@@ -143,5 +143,7 @@ def test_shipped_dissection_has_six_concepts_with_three_units():
     check_dissection(bundle.dissection, bundle.generator)
     counts = summary(bundle.dissection, 0.10)
     assert sum(n >= 3 for n in counts.values()) >= 6, counts
+    labelled = summary(bundle.dissection, 0.10, by="label")        # one label per unit: sky and grass dominate
+    assert sum(labelled.values()) >= 20 and labelled["sky"] >= 3 and labelled["grass"] >= 3, labelled
     assert bundle.dissection["layer"] == "layer4" and bundle.dissection["num_samples"] >= 1000
     assert set(bundle.dissection["concepts"]) == set(NAMES)
