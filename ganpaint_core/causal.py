@@ -12,8 +12,8 @@ generated samples.
 
 Measured on the 107-kimg default generator (12 held-out scene pairs, 20 units
 at the high level): the concept-share gain of the edits went from 0.10 with
-IoU-ranked units to 0.20 with causally ranked ones; the shipped 152-kimg model
-reaches 0.18 on the acceptance scenes (models/README.md).
+IoU-ranked units to 0.20 with causally ranked ones; the shipped 425-kimg model
+reaches 0.33 with 24 units on the acceptance scenes (models/README.md).
 """
 
 from __future__ import annotations
