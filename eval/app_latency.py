@@ -8,7 +8,7 @@ Starts ``app.py`` on a free 127.0.0.1 port with the chosen model, then
   canvas layers by the browser, queue, edit, PNG encoding, download and
   display), and also from the page's queue request on (server, network, display);
 - with ``gradio_client``: ``/fit`` once, then ``/edit`` ``--edits`` times.
-Writes medians and every sample to ``--out`` (JSON).
+Writes medians, every sample and the machine's load average before and after to ``--out`` (JSON).
 """
 
 from __future__ import annotations
@@ -153,7 +153,8 @@ def run(args):
         proc = serve(args.model, port, log)
         try:
             result = {"model": args.model, "machine": platform.processor() or platform.machine(),
-                      "cpus": os.cpu_count(), "edits": args.edits, "concept": args.concept}
+                      "cpus": os.cpu_count(), "edits": args.edits, "concept": args.concept,
+                      "load_average_before": os.getloadavg()}   # other work on the machine skews every figure
             for name, measure in (("browser", browser_round_trips), ("client", client_round_trips)):
                 print(f"timing {name} round trips …", flush=True)
                 found = measure(url, args.edits, args.concept)
@@ -163,6 +164,7 @@ def run(args):
                 result[name] = found
                 print(f"{name}: fit {found['fit_seconds']:.1f} s, median edit {found['median_edit_seconds']:.3f} s",
                       flush=True)
+            result["load_average_after"] = os.getloadavg()
         finally:
             proc.terminate()
             proc.wait(timeout=30)

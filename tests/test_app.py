@@ -178,10 +178,14 @@ def test_browser_paint_and_edit(served_app, browser, artifacts):
     page.goto(served_app, wait_until="domcontentloaded", timeout=120_000)
     page.wait_for_selector("#editor", timeout=180_000)  # a busy 2-core machine renders Gradio's bundle slowly
     paint_example(page, "scene_10000003", "dome")
+    uploads = []
+    page.on("request", lambda r: uploads.append(r.url) if "/gradio_api/upload" in r.url else None)
     page.locator("#apply").click()
     page.wait_for_function("document.querySelector('#status').innerText.includes('Add dome: done')",
                            timeout=120_000)
     page.wait_for_timeout(500)
     page.screenshot(path=str(artifacts / "app_edit.png"), full_page=True)
     assert page.locator("#result img").count() == 1
+    # one export of the canvas per click (background, stroke layer, composite), not one per status message
+    assert len(uploads) <= 3, f"{len(uploads)} uploads for one Apply"
     page.close()
