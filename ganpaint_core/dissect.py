@@ -12,10 +12,10 @@ while small parts (doors, domes) need a high quantile.  So, as GAN dissection
 does, the threshold is chosen per unit and concept: several top quantiles are
 tried and each (unit, concept) pair keeps its best IoU; a unit's label is its
 best concept, and the quantile of that pair is stored with the unit.  Measured
-on the default model (units whose best concept has IoU >= 0.10): with 0.95
-alone 5 concepts have >= 3 units (sky 34, grass 26, building 14, cloud 4,
-roof 4); with the default 0.9, 0.95, 0.98, 0.99, 0.995, 6 (sky 59, grass 38,
-building 16, tree 3, roof 3, dome 3).
+on the 152-kimg default generator (units whose best concept has IoU >= 0.10):
+with 0.95 alone 5 concepts have >= 3 units, with the default 0.9, 0.95, 0.98,
+0.99, 0.995, 6.  On the shipped 425-kimg one 8 concepts have >= 3 units with
+IoU >= 0.10, 4 counting each unit under its best concept (models/README.md).
 
 IoU says where a unit fires, not that forcing it draws the concept, so the
 dissection also ranks units per concept by their causal effect when set to
@@ -191,9 +191,9 @@ def dissect(generator, segmenter, layer: str = "layer4", samples: int = 2000,
 def summary(dissection: dict, min_iou: float = 0.10, by: str = "concept") -> dict[str, int]:
     """For each concept, how many units reach IoU >= ``min_iou`` with it.
 
-    ``by="concept"``: units whose IoU with the concept does (a unit that fires on walls and doors counts for
-    both; these are the units the editor can paint the concept with).  ``by="label"``: units whose best
-    concept it is (one label per unit, as GAN dissection's unit labels).
+    ``by="concept"``: units whose IoU with the concept does, among the ``TOP_UNITS`` listed per concept (a unit
+    that fires on walls and doors counts for both; these are the units the editor can paint the concept with).
+    ``by="label"``: units whose best concept it is (one label per unit, as GAN dissection's unit labels).
     """
     counts = dict.fromkeys(NAMES, 0)
     if by == "label":

@@ -165,6 +165,7 @@ def run(args):
     rng = np.random.default_rng(args.seed + state["step"])
     fixed_z = torch.randn(64, sizes[0], generator=torch.Generator().manual_seed(1234)).to(device)
     ema_beta = 0.5 ** (args.batch / (args.ema_kimg * 1000))
+    ema_params, params = list(g_ema.parameters()), list(gg.parameters())   # once, not per step
     log = open(out / "log.csv", "a", newline="")
     writer = csv.writer(log)
     if log.tell() == 0:
@@ -232,7 +233,7 @@ def run(args):
             opt_g.step()
             with torch.no_grad():
                 beta = min(ema_beta, (1 + state["step"]) / (10 + state["step"]))
-                torch._foreach_lerp_(list(g_ema.parameters()), list(gg.parameters()), 1 - beta)
+                torch._foreach_lerp_(ema_params, params, 1 - beta)
             state["step"] += 1
             state["kimg"] += args.batch / 1000
             dt = time.time() - t0
