@@ -21,11 +21,11 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from ganpaint_core.compose import compose_edit
-from ganpaint_core.edits import STRENGTH_UNITS
+from ganpaint_core.editing.compose import compose_edit
+from ganpaint_core.editing.edits import STRENGTH_UNITS
+from ganpaint_core.editing.session_cache import SessionCache, photo_key
+from ganpaint_core.editing.strokes import EDIT_COLOR, REFERENCE_COLOR, hex_color, stroke_masks
 from ganpaint_core.photo import load_photo
-from ganpaint_core.session_cache import SessionCache, photo_key
-from ganpaint_core.strokes import EDIT_COLOR, REFERENCE_COLOR, hex_color, stroke_masks
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 # The slider starts at the editor's "medium" strength (24 of the 36 units of "high").
@@ -45,7 +45,7 @@ def get_editor():
     global _editor
     with _editor_lock:
         if _editor is None:
-            from ganpaint_core.editor import Editor
+            from ganpaint_core.editing.editor import Editor
 
             _editor = Editor.from_pretrained(MODEL)
         return _editor

@@ -14,7 +14,7 @@ from scipy import sparse
 from scipy.ndimage import gaussian_filter
 from scipy.sparse.linalg import splu
 
-from ganpaint_core import masks
+from ganpaint_core.editing import masks
 
 
 def _check(photo: np.ndarray, source: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -56,11 +56,11 @@ def write_random_model(folder: Path, sizes: list[int] = GAN_DISSECTION_SIZES, se
     """A complete model folder with random weights: generator, encoder, segmenter and a real dissection."""
     import torch
 
-    from ganpaint_core.dissect import dissect
-    from ganpaint_core.encoder import Encoder
+    from ganpaint_core.dissection.dissect import dissect
     from ganpaint_core.models import ModelBundle, save_model
-    from ganpaint_core.proggan import ProgressiveGenerator
-    from ganpaint_core.segmenter import Segmenter
+    from ganpaint_core.networks.encoder import Encoder
+    from ganpaint_core.networks.proggan import ProgressiveGenerator
+    from ganpaint_core.networks.segmenter import Segmenter
 
     torch.manual_seed(seed)
     generator = ProgressiveGenerator(sizes).eval()
@@ -82,7 +82,7 @@ def measure(model: str, fits: int, edits: int, threads: int) -> dict:
 
     if threads > 0:
         torch.set_num_threads(threads)
-    from ganpaint_core.editor import Editor
+    from ganpaint_core.editing.editor import Editor
 
     start = time.perf_counter()
     editor = Editor.from_pretrained(model)

@@ -91,8 +91,8 @@ def sibling_session(session, adapt: str, regularize: bool = True):
     Uses the editor's own adaptation code and options; ``fit_seconds`` counts the
     shared inversion too, so it reads as the cost of a whole fit.
     """
-    from ganpaint_core.adaptation import fit_adaptation, new_adaptation
-    from ganpaint_core.editor import Session
+    from ganpaint_core.editing.adaptation import fit_adaptation, new_adaptation
+    from ganpaint_core.editing.editor import Session
 
     editor, o = session.editor, session.options
     o = replace(o, lam=o.lam if regularize else 0.0)

@@ -23,9 +23,10 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from eval import metrics, report
+from eval import report
 from eval import tasks as T
 from eval.methods import CHANGE_THRESHOLD, FITS, METHODS, REFERENCE, fits_needed, render, select, sibling_session
+from ganpaint_core import metrics
 
 EDIT_FIELDS = ("task_id", "photo_id", "action", "concept", "method", "psnr", "ssim", "l1", "lpips", "psnr_out",
                "ssim_out", "l1_out", "lpips_out", "psnr_band", "concept_share", "edit_success", "label_acc",
@@ -47,14 +48,14 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0, help="seed for tasks and fitting")
     p.add_argument("--margin", type=int, default=-1, help="outside-mask dilation in px (default: size/32)")
     p.add_argument("--fit", default="", help="editor fit options, e.g. 'adapt_steps=50,refine_steps=10' "
-                   "(ganpaint_core.editor.FitOptions fields)")
+                   "(ganpaint_core.editing.editor.FitOptions fields)")
 
 
 def parse_fit_options(text: str) -> dict:
     """``'a=1,b=0.5,c=true'`` -> {'a': 1, 'b': 0.5, 'c': True}; names are checked against FitOptions."""
     from dataclasses import fields
 
-    from ganpaint_core.editor import FitOptions
+    from ganpaint_core.editing.editor import FitOptions
 
     known = {f.name: f.type for f in fields(FitOptions)}
     options = {}
@@ -88,7 +89,7 @@ def _init_worker(model: str, threads: int) -> None:
     import torch
 
     torch.set_num_threads(max(1, threads))
-    from ganpaint_core.editor import Editor
+    from ganpaint_core.editing.editor import Editor
 
     _EDITOR = Editor.from_pretrained(model)
     _LPIPS = metrics.LPIPS()
@@ -108,8 +109,8 @@ def recon_stages(editor, fit: str, session) -> list[tuple[str, np.ndarray]]:
         return [(f"adapted G' ({fit})", session.reconstruction())]
     import torch
 
+    from ganpaint_core.editing.inversion import initial_z
     from ganpaint_core.imaging import to_tensor, to_uint8
-    from ganpaint_core.inversion import initial_z
 
     g = editor.generator
     with torch.inference_mode():
@@ -277,7 +278,7 @@ def build_tasks(args, editor, out: Path) -> list[T.Task]:
 
 
 def run(args):
-    from ganpaint_core.editor import Editor
+    from ganpaint_core.editing.editor import Editor
 
     if args.workers < 0:
         raise ValueError("--workers must be 0 (one per core) or more")

@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "load_model": "ganpaint_core.models",
-    "Editor": "ganpaint_core.editor",
+    "Editor": "ganpaint_core.editing.editor",
 }
 
 

@@ -1,14 +1,13 @@
-"""``python -m ganpaint_core``: scenes, training, dissection and editing."""
+"""``python -m ganpaint_core``: scenes, training, dissection, model files, editing (measuring: ``python -m eval``)."""
 
 import sys
 
-from ganpaint_core.cli import HELP_KEY, main
+from ganpaint_core.commands.cli import HELP_KEY, main
 
 COMMANDS = {
     "scenes": {
         HELP_KEY: "the procedural, labelled scene world",
-        "export": ("ganpaint_core.scenes.export", "render N scenes (and edit pairs) to a folder"),
-        "bench": ("ganpaint_core.scenes.bench", "measure scenes per second"),
+        "export": ("ganpaint_core.commands.scenes_export", "render N scenes (and edit pairs) to a folder"),
     },
     "train": {
         HELP_KEY: "train the default models on the scene world",
@@ -16,12 +15,10 @@ COMMANDS = {
         "segmenter": ("ganpaint_core.training.train_segmenter", "train the scene segmenter"),
         "encoder": ("ganpaint_core.training.train_encoder", "train the inversion encoder"),
     },
-    "generator-report": ("ganpaint_core.generator_report", "pixel shares and Fréchet distance vs. the scene world"),
-    "sample": ("ganpaint_core.sample", "write a grid of generator samples"),
-    "dissect": ("ganpaint_core.dissect", "label the units of the semantic layer with concepts"),
-    "ship": ("ganpaint_core.ship", "assemble a model folder (fp16 safetensors, config.json) from trained parts"),
-    "edit": ("ganpaint_core.edit_cli", "fit a photo and apply one painted edit"),
-    "editor-study": ("ganpaint_core.editor_study", "measure the editor's design choices on held-out scene pairs"),
+    "sample": ("ganpaint_core.commands.sample", "write a grid of generator samples"),
+    "dissect": ("ganpaint_core.commands.dissect", "label the units of the semantic layer with concepts"),
+    "ship": ("ganpaint_core.commands.ship", "assemble a model folder (fp16 safetensors, config.json)"),
+    "edit": ("ganpaint_core.commands.edit", "fit a photo and apply one painted edit"),
 }
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 import sys
 
-from ganpaint_core.cli import main
+from ganpaint_core.commands.cli import main
 
 COMMANDS = {
     "build": ("human_study.build", "build a self-contained static study from evaluation pairs"),

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganpaint_core.cli import check_out_dir
+from ganpaint_core.commands.cli import check_out_dir
 from human_study.common import REFERENCE
 from human_study.responses import load, tidy
 from human_study.stats import LEVEL, agreement, bradley_terry, holm, preference

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.report import PAIR_COLUMNS
-from ganpaint_core.cli import check_out_dir
+from ganpaint_core.commands.cli import check_out_dir
 from human_study.common import (
     CHOICES,
     IMAGE_DIR,

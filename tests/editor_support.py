@@ -6,9 +6,9 @@ import numpy as np
 import torch
 
 from ganpaint_core.concepts import NAMES
-from ganpaint_core.editor import Editor, FitOptions
-from ganpaint_core.proggan import ProgressiveGenerator
-from ganpaint_core.segmenter import Segmenter
+from ganpaint_core.editing.editor import Editor, FitOptions
+from ganpaint_core.networks.proggan import ProgressiveGenerator
+from ganpaint_core.networks.segmenter import Segmenter
 
 TINY_SIZES = [32, 64, 32, 16, 8, 8]           # 64 px; layer4 = 32 units at 8x8
 FAST = dict(z_steps=4, r_steps=4, adapt_steps=12, candidates=4, perceptual="none")

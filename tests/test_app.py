@@ -12,9 +12,9 @@ from PIL import Image
 
 import app
 from eval.app_latency import free_port, paint_example, serve
-from ganpaint_core.masks import dilate
-from ganpaint_core.session_cache import SessionCache
-from ganpaint_core.strokes import EDIT_COLOR, REFERENCE_COLOR
+from ganpaint_core.editing.masks import dilate
+from ganpaint_core.editing.session_cache import SessionCache
+from ganpaint_core.editing.strokes import EDIT_COLOR, REFERENCE_COLOR
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -27,6 +27,7 @@ def test_unknown_subcommand_is_a_clear_error(program):
 
 
 def test_nested_help_does_not_import_the_command():
-    code = ("import sys; from ganpaint_core.__main__ import COMMANDS; from ganpaint_core.cli import build_parser; "
+    code = ("import sys; from ganpaint_core.__main__ import COMMANDS; "
+            "from ganpaint_core.commands.cli import build_parser; "
             "build_parser('p', '', COMMANDS, ['train']); assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ganpaint_core import edit_metrics as M
+from ganpaint_core import metrics as M
 from ganpaint_core.models import MODELS_DIR
 
 # GANPAINT_EDITOR_MODEL points the tests at another model folder (to try a checkpoint before shipping it).
@@ -34,8 +34,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def fitted():
-    from ganpaint_core.editor import Editor
-    from ganpaint_core.editor_study import EDIT_KINDS
+    from eval.editor_study import EDIT_KINDS
+    from ganpaint_core.editing.editor import Editor
     from ganpaint_core.scenes import HELDOUT_SEED_START
     from ganpaint_core.scenes.pairs import find_pairs
 
@@ -67,7 +67,7 @@ def edit_summary(fitted):
         gain = (after - before) * (1 if pair.action == "add" else -1)
         gains.append(gain)
         by_kind.setdefault(pair.kind, []).append(gain)
-        outside.append(M.psnr(result, session.photo, M.outside(pair.mask)))
+        outside.append(M.psnr(result, session.photo, M.outside_region(pair.mask)))
     summary = {"share_gain": statistics.fmean(gains), "outside_psnr": statistics.fmean(outside),
                **{f"gain_{k}": statistics.fmean(v) for k, v in by_kind.items()}}
     print("edit means:", summary)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganpaint_core.masks import as_bool_mask, dilate, feather, load_mask, to_grid, to_model_mask
+from ganpaint_core.editing.masks import as_bool_mask, dilate, feather, load_mask, to_grid, to_model_mask
 from ganpaint_core.photo import Crop
 
 

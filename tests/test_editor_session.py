@@ -7,10 +7,10 @@ import pytest
 import torch
 from editor_support import blob, tiny_editor
 
-from ganpaint_core.adaptation import adaptation_layers
-from ganpaint_core.masks import dilate
-from ganpaint_core.nethook import NetHook
-from ganpaint_core.proggan import ProgressiveGenerator
+from ganpaint_core.editing.adaptation import adaptation_layers
+from ganpaint_core.editing.masks import dilate
+from ganpaint_core.networks.nethook import NetHook
+from ganpaint_core.networks.proggan import ProgressiveGenerator
 
 
 @pytest.fixture(scope="module")

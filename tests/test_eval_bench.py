@@ -11,7 +11,7 @@ import pytest
 
 from eval.bench import write_random_model
 
-HAS_EDITOR = importlib.util.find_spec("ganpaint_core.editor") is not None
+HAS_EDITOR = importlib.util.find_spec("ganpaint_core.editing.editor") is not None
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def test_random_model_folder_loads_complete(tiny_model):
     assert len(bundle.dissection["units"]) == 32
 
 
-@pytest.mark.skipif(not HAS_EDITOR, reason="ganpaint_core/editor.py is not written yet")
+@pytest.mark.skipif(not HAS_EDITOR, reason="ganpaint_core/editing/editor.py is not written yet")
 def test_bench_writes_timings_and_memory(tiny_model, tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run([sys.executable, "-m", "eval", "bench", "--model", str(tiny_model), "--fits", "1",

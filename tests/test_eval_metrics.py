@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eval import metrics
+from ganpaint_core import metrics
 
 
 def test_psnr_known_value_and_cap():

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganpaint_core.cli import main
+from ganpaint_core.commands.cli import main
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("ganpaint_core.editor") is None,
-                                reason="ganpaint_core/editor.py is not written yet")
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("ganpaint_core.editing.editor") is None,
+                                reason="ganpaint_core/editing/editor.py is not written yet")
 FIT = "z_steps=2,r_steps=2,adapt_steps=3,refine_steps=2"     # tiny: the plumbing is under test, not the quality
 
 

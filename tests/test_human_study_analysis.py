@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ganpaint_core.cli import main
+from ganpaint_core.commands.cli import main
 from human_study.__main__ import COMMANDS
 from human_study.analyze import analyse, md_text
 from human_study.build import build

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganpaint_core.cli import main
+from ganpaint_core.commands.cli import main
 from human_study.__main__ import COMMANDS
 from human_study.build import build
 from human_study.common import read_manifest

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ganpaint_core.cli import main
+from ganpaint_core.commands.cli import main
 from human_study.__main__ import COMMANDS
 from human_study.build import build
 from human_study.common import read_manifest, session_trials

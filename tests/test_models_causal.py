@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from ganpaint_core.causal import effects, random_regions, ranked_units
 from ganpaint_core.concepts import NUM_CONCEPTS
-from ganpaint_core.edits import concept_operation
+from ganpaint_core.dissection.causal import effects, random_regions, ranked_units
+from ganpaint_core.editing.edits import concept_operation
 
 
 def identity_world(batch: int = 6, seed: int = 0):

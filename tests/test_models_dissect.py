@@ -12,10 +12,10 @@ import torch
 from torch.nn import functional as F
 
 from ganpaint_core.concepts import NAMES, concept_id
-from ganpaint_core.dissect import IOU_GRID, RunningQuantile, dissect, draw, summary
+from ganpaint_core.dissection.dissect import IOU_GRID, RunningQuantile, dissect, draw, summary
 from ganpaint_core.models import MODELS_DIR, ModelBundle, check_dissection, save_model
-from ganpaint_core.proggan import ProgressiveGenerator
-from ganpaint_core.segmenter import Segmenter
+from ganpaint_core.networks.proggan import ProgressiveGenerator
+from ganpaint_core.networks.segmenter import Segmenter
 
 SHIPPED = MODELS_DIR / "default"
 PLANTED = 3

@@ -9,9 +9,9 @@ import sys
 import pytest
 import torch
 
-from ganpaint_core.encoder import Encoder
 from ganpaint_core.models import ModelBundle, load_model, save_model
-from ganpaint_core.proggan import ProgressiveGenerator
+from ganpaint_core.networks.encoder import Encoder
+from ganpaint_core.networks.proggan import ProgressiveGenerator
 from ganpaint_core.training.train_encoder import psnr
 
 

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from ganpaint_core import models
-from ganpaint_core.encoder import Encoder
 from ganpaint_core.models import ModelBundle, load_model, save_model
-from ganpaint_core.proggan import ProgressiveGenerator
-from ganpaint_core.segmenter import Segmenter
+from ganpaint_core.networks.encoder import Encoder
+from ganpaint_core.networks.proggan import ProgressiveGenerator
+from ganpaint_core.networks.segmenter import Segmenter
 
 GAN_DISSECTION_256 = [512, 512, 512, 512, 256, 128, 64, 32]  # z_dim, then the width at 4, 8, …, 256 px
 
@@ -94,8 +94,8 @@ def test_single_safetensors_generator_round_trip_in_fp16(tmp_path, tiny_generato
 
 
 def test_model_folder_round_trip_with_all_parts_and_card(tmp_path, tiny_generator):
-    from ganpaint_core.discriminator import Discriminator
-    from ganpaint_core.dissect import dissect
+    from ganpaint_core.dissection.dissect import dissect
+    from ganpaint_core.networks.discriminator import Discriminator
 
     seg = Segmenter([8, 8, 8]).eval()
     bundle = ModelBundle(name="tiny", generator=tiny_generator, segmenter=seg, encoder=Encoder(16, TINY[0]),
@@ -222,7 +222,7 @@ def test_ship_assembles_a_folder_from_a_training_checkpoint(tmp_path, tiny_gener
     import subprocess
     import sys
 
-    from ganpaint_core.discriminator import Discriminator
+    from ganpaint_core.networks.discriminator import Discriminator
     from ganpaint_core.training.growing import GrowingDiscriminator, GrowingGenerator
 
     d = Discriminator([8, 16, 16], 16)

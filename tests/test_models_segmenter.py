@@ -13,7 +13,7 @@ import torch
 
 from ganpaint_core.concepts import NAMES, NUM_CONCEPTS
 from ganpaint_core.models import MODELS_DIR
-from ganpaint_core.segmenter import Segmenter, confusion, iou_per_class
+from ganpaint_core.networks.segmenter import Segmenter, confusion, iou_per_class
 from ganpaint_core.training.augment import degrade, gaussian_blur
 
 SHIPPED = MODELS_DIR / "default" / "segmenter.safetensors"

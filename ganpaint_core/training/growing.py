@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ganpaint_core.discriminator import Discriminator, EqConv
-from ganpaint_core.proggan import GenBlock, ProgressiveGenerator
+from ganpaint_core.networks.discriminator import Discriminator, EqConv
+from ganpaint_core.networks.proggan import GenBlock, ProgressiveGenerator
 
 
 def _last_layer_at(g: ProgressiveGenerator, res: int) -> str:

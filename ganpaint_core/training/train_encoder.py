@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from ganpaint_core import precision
-from ganpaint_core.encoder import Encoder
+from ganpaint_core.networks.encoder import Encoder
 from ganpaint_core.precision import autocast, use_bf16
 from ganpaint_core.scenes import HELDOUT_SEED_START
 from ganpaint_core.training.augment import degrade

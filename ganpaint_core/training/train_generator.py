@@ -27,10 +27,10 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from ganpaint_core import precision
-from ganpaint_core.discriminator import Discriminator
 from ganpaint_core.imaging import image_grid, to_uint8
+from ganpaint_core.networks.discriminator import Discriminator
+from ganpaint_core.networks.proggan import ProgressiveGenerator
 from ganpaint_core.precision import autocast, use_bf16
-from ganpaint_core.proggan import ProgressiveGenerator
 from ganpaint_core.training.growing import GrowingDiscriminator, GrowingGenerator
 from ganpaint_core.training.scene_cache import load_scenes
 

@@ -21,9 +21,9 @@ from tqdm import tqdm
 
 from ganpaint_core import precision
 from ganpaint_core.concepts import NAMES, NUM_CONCEPTS
+from ganpaint_core.networks.segmenter import Segmenter, confusion, iou_per_class
 from ganpaint_core.precision import autocast, use_bf16
 from ganpaint_core.scenes import HELDOUT_SEED_START
-from ganpaint_core.segmenter import Segmenter, confusion, iou_per_class
 from ganpaint_core.training.augment import degrade
 from ganpaint_core.training.scene_cache import load_scenes
 

@@ -1,4 +1,4 @@
-"""Image metrics for edits and reconstructions: PSNR, SSIM, L1 (whole or masked), concept share, LPIPS.
+"""Image metrics (the one metrics module): PSNR, SSIM, L1 (whole or masked), concept share, LPIPS.
 
 All pictures are uint8 HxWx3.  A ``region`` is a bool HxW array selecting the
 pixels a metric is averaged over (``None``: the whole picture).  PSNR of two
@@ -13,7 +13,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from ganpaint_core.concepts import concept_id
-from ganpaint_core.masks import dilate
+from ganpaint_core.editing.masks import dilate
 
 PSNR_CAP = 100.0
 
@@ -66,9 +66,9 @@ def ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray | None = None) -> floa
     return _masked_mean(ssim_map.mean(axis=-1), region)
 
 
-def outside_region(mask: np.ndarray, radius: int) -> np.ndarray:
-    """The pixels farther than ``radius`` from the mask: where an edit should change nothing."""
-    return ~dilate(mask, radius)
+def outside_region(mask: np.ndarray, radius: int | None = None) -> np.ndarray:
+    """The pixels farther than ``radius`` (default: ``default_margin``) from the mask: where an edit changes nothing."""
+    return ~dilate(mask, default_margin(mask.shape[0]) if radius is None else radius)
 
 
 def default_margin(size: int) -> int:

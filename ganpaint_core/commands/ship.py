@@ -28,8 +28,8 @@ def discriminator_from_checkpoint(path: Path):
     """The full-resolution discriminator inside a ``train generator`` checkpoint, or None."""
     import torch
 
-    from ganpaint_core.discriminator import Discriminator
     from ganpaint_core.models import read_torch_checkpoint
+    from ganpaint_core.networks.discriminator import Discriminator
 
     ckpt = read_torch_checkpoint(path)
     if not isinstance(ckpt.get("d"), dict):

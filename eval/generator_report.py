@@ -1,4 +1,4 @@
-"""``python -m ganpaint_core generator-report``: how close the generator's world is to the scene world.
+"""``python -m eval generator-report``: how close the generator's world is to the scene world.
 
 Two measures, both through the segmenter: the pixel share of every concept on
 generated samples vs. held-out scenes, and a Fréchet distance between the

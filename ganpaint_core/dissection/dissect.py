@@ -1,4 +1,4 @@
-"""``python -m ganpaint_core dissect``: label each unit of the semantic layer with a concept.
+"""Label each unit of the semantic layer with a concept (``python -m ganpaint_core dissect``).
 
 GAN dissection (Bau et al. 2019): for every unit, threshold its bilinearly
 upsampled activation at a top quantile taken over all samples and positions,
@@ -11,21 +11,17 @@ the pixels at (1 - q) / s: at 0.99 no unit can score 0.10 on sky (s = 0.40),
 while small parts (doors, domes) need a high quantile.  So, as GAN dissection
 does, the threshold is chosen per unit and concept: several top quantiles are
 tried and each (unit, concept) pair keeps its best IoU; a unit's label is its
-best concept, and the quantile of that pair is stored with the unit.  Measured
-on the 152-kimg default generator (units whose best concept has IoU >= 0.10):
-with 0.95 alone 5 concepts have >= 3 units, with the default 0.9, 0.95, 0.98,
-0.99, 0.995, 6.  On the shipped 425-kimg one 8 concepts have >= 3 units with
-IoU >= 0.10, 4 counting each unit under its best concept (models/README.md).
+best concept, and the quantile of that pair is stored with the unit.  The counts
+per concept for the shipped model are in models/README.md.
 
 IoU says where a unit fires, not that forcing it draws the concept, so the
 dissection also ranks units per concept by their causal effect when set to
 their high level (``add_units``) or to zero (``remove_units``); see
-``ganpaint_core.causal``.  The editor uses those lists where present.
+``ganpaint_core.dissection.causal``.  The editor uses those lists where present.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +29,8 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from ganpaint_core.causal import causal_effects, ranked_units
 from ganpaint_core.concepts import NAMES, NUM_CONCEPTS
+from ganpaint_core.dissection.causal import causal_effects, ranked_units
 from ganpaint_core.imaging import to_uint8
 
 IOU_GRID = 64          # IoU is measured at this resolution
@@ -42,23 +38,6 @@ QUANTILE_GRID = 16     # thresholds from activations upsampled to this grid
 TOP_UNITS = 40         # units listed per concept (the editor's high strength uses 36)
 CAUSAL_SAMPLES = 96    # generated samples for the causal ranking (0: skip it)
 QUANTILES = (0.9, 0.95, 0.98, 0.99, 0.995)   # threshold quantiles tried per unit and concept (see above)
-
-
-def add_arguments(p):
-    p.add_argument("--model", default="default", help="'default', a model folder, or a checkpoint path")
-    p.add_argument("--out", default="", help="dissection JSON (default: the model folder's dissection.json)")
-    p.add_argument("--segmenter", default="", help="segmenter weights (a .safetensors file or a model folder) for "
-                   "a model without one, e.g. a .pth generator (default: the model's own, else models/default's)")
-    p.add_argument("--layer", default="", help="semantic layer (default: the model's)")
-    p.add_argument("--samples", type=int, default=2000)
-    p.add_argument("--quantile", default=",".join(map(str, QUANTILES)),
-                   help="top quantile(s) of each unit's activation tried as its threshold, comma-separated; "
-                   "each (unit, concept) pair keeps the one with the best IoU")
-    p.add_argument("--causal-samples", type=int, default=CAUSAL_SAMPLES,
-                   help="samples for ranking units by their causal effect (0: IoU ranking only)")
-    p.add_argument("--batch", type=int, default=25)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--picture", default="", help="also draw the top units of each concept to this PNG")
 
 
 def _batches(generator, layer, n, batch, seed, render=True):
@@ -252,37 +231,3 @@ def draw(generator, dissection: dict, path: str, per_concept: int = 3, samples: 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path)
     return [(name, unit) for name, unit, _ in rows]
-
-
-def run(args):
-    from ganpaint_core.models import MODELS_DIR, load_model, load_segmenter
-
-    bundle = load_model(args.model)
-    if args.segmenter:
-        segmenter = load_segmenter(args.segmenter)
-    elif bundle.segmenter is not None:
-        segmenter = bundle.segmenter
-    elif (MODELS_DIR / "default" / "segmenter.safetensors").is_file():
-        segmenter = load_segmenter(MODELS_DIR / "default")
-    else:
-        raise ValueError(f"model {args.model!r} has no segmenter; pass --segmenter PATH")
-    if not args.out and bundle.folder is None:
-        raise ValueError("--out is needed when the model is a single checkpoint file")
-    layer = args.layer or bundle.layer
-    try:
-        quantiles = tuple(float(q) for q in str(args.quantile).split(","))
-    except ValueError:
-        raise ValueError(f"--quantile takes numbers separated by commas, got {args.quantile!r}") from None
-    result = dissect(bundle.generator, segmenter, layer, args.samples, quantiles, args.batch, args.seed,
-                     causal_samples=args.causal_samples)
-    result["model"] = bundle.name
-    out = Path(args.out) if args.out else bundle.folder / "dissection.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    for by, what in (("concept", "units with IoU >= 0.10 per concept"),
-                     ("label", "units labelled with the concept (best IoU >= 0.10)")):
-        print(f"{what}: " + ", ".join(f"{k} {v}" for k, v in summary(result, 0.10, by).items()))
-    if args.picture:
-        draw(bundle.generator, result, args.picture)
-        print(f"wrote {args.picture}")
-    print(f"wrote {out}")

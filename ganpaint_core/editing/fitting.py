@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from ganpaint_core.perceptual import FeatureLoss
+from ganpaint_core.editing.perceptual import FeatureLoss
 from ganpaint_core.precision import autocast
 
 Progress = Callable[[float, str], None] | None

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ganpaint_core.concepts import NAMES, concept_id
-from ganpaint_core.masks import to_grid
+from ganpaint_core.editing.masks import to_grid
 
 ACTIONS = ("add", "remove")
 # Units per concept for each named strength.  Measured on the 425-kimg default model, causal ranking,

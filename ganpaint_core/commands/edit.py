@@ -47,10 +47,10 @@ def _strength(text: str):
 def run(args):
     from tqdm import tqdm
 
-    from ganpaint_core import edit_metrics as M
+    from ganpaint_core import metrics as M
     from ganpaint_core.concepts import NAMES, concept_id
-    from ganpaint_core.editor import Editor
-    from ganpaint_core.masks import load_mask, to_model_mask
+    from ganpaint_core.editing.editor import Editor
+    from ganpaint_core.editing.masks import load_mask, to_model_mask
     from ganpaint_core.photo import Crop, load_photo
 
     action = args.action or ("appearance" if args.reference_mask else None)
@@ -102,8 +102,8 @@ def run(args):
                   "strength": args.strength, "adapt": args.adapt, "regularize": not args.no_regularize,
                   "refine_steps": args.refine, "fit_seconds": session.fit_seconds, "edit_seconds": edit_seconds,
                   "fit_timings": session.timings, **session.quality()}
-        report["outside_margin_px"] = M.margin(editor.size)
-        report["outside_mask_psnr"] = M.psnr(result, session.photo, M.outside(model_mask))
+        report["outside_margin_px"] = M.default_margin(editor.size)
+        report["outside_mask_psnr"] = M.psnr(result, session.photo, M.outside_region(model_mask))
         if action != "appearance" and editor.segmenter is not None:
             report["concept_share_before"] = M.concept_share(editor.segment(session.photo), concept, model_mask)
             report["concept_share_after"] = M.concept_share(editor.segment(result), concept, model_mask)

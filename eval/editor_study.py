@@ -1,4 +1,4 @@
-"""``python -m ganpaint_core editor-study``: measure the editor's design choices on held-out scene pairs.
+"""``python -m eval editor-study``: measure the editor's design choices on held-out scene pairs.
 
 Writes ``study.json`` and ``study.md`` (tables of means) to ``--out``.  Studies:
 
@@ -53,19 +53,19 @@ def fit_rows(editor, pairs, variants: dict[str, dict]) -> list[dict]:
 
 
 def edit_row(editor, session, pair, result: np.ndarray) -> dict:
-    from ganpaint_core import edit_metrics as M
+    from ganpaint_core import metrics as M
 
     sign = 1 if pair.action == "add" else -1
     before = M.concept_share(editor.segment(session.photo), pair.concept, pair.mask)
     after = M.concept_share(editor.segment(result), pair.concept, pair.mask)
     return {"kind": pair.kind, "seed": pair.seed, "share_before": before, "share_after": after,
             "share_gain": sign * (after - before),
-            "outside_psnr": M.psnr(result, session.photo, M.outside(pair.mask)),
+            "outside_psnr": M.psnr(result, session.photo, M.outside_region(pair.mask)),
             "inside_psnr": M.psnr(result, session.photo, pair.mask)}
 
 
 def edit_rows(editor, pairs, refine_steps: int) -> list[dict]:
-    from ganpaint_core.edits import STRENGTH_UNITS
+    from ganpaint_core.editing.edits import STRENGTH_UNITS
 
     rows = []
     for pair in pairs:
@@ -116,8 +116,9 @@ def markdown(title: str, summary: list[dict]) -> str:
 def run(args):
     import torch
 
-    from ganpaint_core import perceptual, precision
-    from ganpaint_core.editor import Editor
+    from ganpaint_core import precision
+    from ganpaint_core.editing import perceptual
+    from ganpaint_core.editing.editor import Editor
     from ganpaint_core.scenes import HELDOUT_SEED_START
 
     if args.threads > 0:

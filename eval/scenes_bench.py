@@ -1,4 +1,4 @@
-"""``python -m ganpaint_core scenes bench``: scenes per second, one process and a process pool."""
+"""``python -m eval scenes-bench``: scenes per second, one process and a process pool."""
 
 from __future__ import annotations
 

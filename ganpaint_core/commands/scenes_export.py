@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ganpaint_core.cli import check_out_dir
+from ganpaint_core.commands.cli import check_out_dir
 from ganpaint_core.concepts import CONCEPTS, colorize
 from ganpaint_core.imaging import image_grid
 from ganpaint_core.scenes.pairs import PAIR_KINDS, find_pairs

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from ganpaint_core.fitting import Progress, ReconstructionLoss, adam_loop
-from ganpaint_core.proggan import ProgressiveGenerator
+from ganpaint_core.editing.fitting import Progress, ReconstructionLoss, adam_loop
+from ganpaint_core.networks.proggan import ProgressiveGenerator
 
 
 @torch.no_grad()

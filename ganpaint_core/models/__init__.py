@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from ganpaint_core.proggan import ProgressiveGenerator, generator_from_state_dict
+from ganpaint_core.networks.proggan import ProgressiveGenerator, generator_from_state_dict
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_LAYER = "layer4"
 CACHE_DIR = Path(os.environ.get("GANPAINT_CACHE", Path.home() / ".cache" / "ganpaint"))
 
@@ -95,16 +95,16 @@ def _build_part(part: str, meta: dict, generator: ProgressiveGenerator | None):
     """An empty network of the kind ``part`` with the widths stored in its file's metadata."""
     widths = json.loads(meta["widths"])
     if part == "segmenter":
-        from ganpaint_core.segmenter import Segmenter
+        from ganpaint_core.networks.segmenter import Segmenter
 
         return Segmenter(widths)
     if generator is None:
         raise ValueError(f"loading a {part} needs its generator")
     if part == "encoder":
-        from ganpaint_core.encoder import Encoder
+        from ganpaint_core.networks.encoder import Encoder
 
         return Encoder(generator.resolution, generator.z_dim, widths)
-    from ganpaint_core.discriminator import Discriminator
+    from ganpaint_core.networks.discriminator import Discriminator
 
     return Discriminator(widths, generator.resolution)
 

@@ -16,14 +16,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from ganpaint_core import perceptual
-from ganpaint_core.adaptation import KINDS, PlainGenerator, fit_adaptation, new_adaptation
-from ganpaint_core.edit_metrics import psnr, ssim
-from ganpaint_core.edits import Operation, appearance_operation, apply_all, concept_operation, paintable
-from ganpaint_core.fitting import Progress, ReconstructionLoss
+from ganpaint_core.editing import perceptual
+from ganpaint_core.editing.adaptation import KINDS, PlainGenerator, fit_adaptation, new_adaptation
+from ganpaint_core.editing.edits import Operation, appearance_operation, apply_all, concept_operation, paintable
+from ganpaint_core.editing.fitting import Progress, ReconstructionLoss
+from ganpaint_core.editing.inversion import initial_z, optimise_features, optimise_z
+from ganpaint_core.editing.masks import dilate, feather, to_model_mask
 from ganpaint_core.imaging import to_tensor, to_uint8
-from ganpaint_core.inversion import initial_z, optimise_features, optimise_z
-from ganpaint_core.masks import dilate, feather, to_model_mask
+from ganpaint_core.metrics import psnr, ssim
 from ganpaint_core.photo import Crop, load_photo, square_crop
 
 
@@ -41,7 +41,7 @@ class FitOptions:
     adapt_lr: float = 0.1           # activations (the research code's 0.1)
     weights_lr: float = 0.01        # the weight-adaptation ablation
     lam: float = 0.1                # regulariser weight (0 when fit(regularize=False))
-    perceptual: str = "auto"        # backend of the perceptual term, see ganpaint_core.perceptual
+    perceptual: str = "auto"        # backend of the perceptual term, see ganpaint_core.editing.perceptual
     perceptual_weight: float = 0.1  # G'(r) 75.2 dB at 0.1, 45.3 at 1 (segmenter features; docs/editor.md)
     bf16: bool = False              # bf16 autocast during the optimisation
     paste_back: bool = True         # edits: paste the photo back beyond the feathered, dilated edit mask

@@ -23,9 +23,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ganpaint_core.fitting import Progress, ReconstructionLoss, adam_loop
-from ganpaint_core.nethook import NetHook
-from ganpaint_core.proggan import ProgressiveGenerator
+from ganpaint_core.editing.fitting import Progress, ReconstructionLoss, adam_loop
+from ganpaint_core.networks.nethook import NetHook
+from ganpaint_core.networks.proggan import ProgressiveGenerator
 
 KINDS = ("activations", "weights", "none")
 

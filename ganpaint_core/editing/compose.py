@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ganpaint_core.masks import feather
+from ganpaint_core.editing.masks import feather
 
 
 def compose_edit(session, radius: int = 2, sigma: float = 1.0) -> np.ndarray:

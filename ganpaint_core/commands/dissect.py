@@ -1,0 +1,60 @@
+"""``python -m ganpaint_core dissect``: label the units of a model's semantic layer and write dissection.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ganpaint_core.dissection.dissect import CAUSAL_SAMPLES, QUANTILES, dissect, draw, summary
+
+
+def add_arguments(p):
+    p.add_argument("--model", default="default", help="'default', a model folder, or a checkpoint path")
+    p.add_argument("--out", default="", help="dissection JSON (default: the model folder's dissection.json)")
+    p.add_argument("--segmenter", default="", help="segmenter weights (a .safetensors file or a model folder) for "
+                   "a model without one, e.g. a .pth generator (default: the model's own, else models/default's)")
+    p.add_argument("--layer", default="", help="semantic layer (default: the model's)")
+    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--quantile", default=",".join(map(str, QUANTILES)),
+                   help="top quantile(s) of each unit's activation tried as its threshold, comma-separated; "
+                   "each (unit, concept) pair keeps the one with the best IoU")
+    p.add_argument("--causal-samples", type=int, default=CAUSAL_SAMPLES,
+                   help="samples for ranking units by their causal effect (0: IoU ranking only)")
+    p.add_argument("--batch", type=int, default=25)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--picture", default="", help="also draw the top units of each concept to this PNG")
+
+
+
+def run(args):
+    from ganpaint_core.models import MODELS_DIR, load_model, load_segmenter
+
+    bundle = load_model(args.model)
+    if args.segmenter:
+        segmenter = load_segmenter(args.segmenter)
+    elif bundle.segmenter is not None:
+        segmenter = bundle.segmenter
+    elif (MODELS_DIR / "default" / "segmenter.safetensors").is_file():
+        segmenter = load_segmenter(MODELS_DIR / "default")
+    else:
+        raise ValueError(f"model {args.model!r} has no segmenter; pass --segmenter PATH")
+    if not args.out and bundle.folder is None:
+        raise ValueError("--out is needed when the model is a single checkpoint file")
+    layer = args.layer or bundle.layer
+    try:
+        quantiles = tuple(float(q) for q in str(args.quantile).split(","))
+    except ValueError:
+        raise ValueError(f"--quantile takes numbers separated by commas, got {args.quantile!r}") from None
+    result = dissect(bundle.generator, segmenter, layer, args.samples, quantiles, args.batch, args.seed,
+                     causal_samples=args.causal_samples)
+    result["model"] = bundle.name
+    out = Path(args.out) if args.out else bundle.folder / "dissection.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    for by, what in (("concept", "units with IoU >= 0.10 per concept"),
+                     ("label", "units labelled with the concept (best IoU >= 0.10)")):
+        print(f"{what}: " + ", ".join(f"{k} {v}" for k, v in summary(result, 0.10, by).items()))
+    if args.picture:
+        draw(bundle.generator, result, args.picture)
+        print(f"wrote {args.picture}")
+    print(f"wrote {out}")

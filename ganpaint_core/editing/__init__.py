@@ -1,0 +1,1 @@
+"""Editing a photo: load it, invert it, adapt G to it, paint edits, put the result back."""

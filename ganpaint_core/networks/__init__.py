@@ -1,0 +1,1 @@
+"""The generator, encoder, discriminator and segmenter networks, and hooks to edit them."""
