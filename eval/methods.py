@@ -3,7 +3,7 @@
 Each photo is inverted once; ``ours`` adapts G' to it, and the ablations
 (``FITS``: weight adaptation, no regulariser) adapt their own G' to the same
 inverted features, so that they differ from ours in the adaptation alone
-(``sibling_session``).  Every method renders a task from one of those sessions:
+(``Session.readapt``).  Every method renders a task from one of those sessions:
 
 - ``ours``: the editor's output with its default options, as the app and the
   CLI give it (G' with its perturbations cleared inside the edit, pasted back
@@ -22,9 +22,8 @@ inverted features, so that they differ from ours in the adaptation alone
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import binary_closing
@@ -85,28 +84,6 @@ def fits_needed(methods: list[Method]) -> list[str]:
     return list(dict.fromkeys(m.fit for m in methods))
 
 
-def sibling_session(session, adapt: str, regularize: bool = True):
-    """A session on the same photo and inverted features as ``session``, with its own adaptation fitted.
-
-    Uses the editor's own adaptation code and options; ``fit_seconds`` counts the
-    shared inversion too, so it reads as the cost of a whole fit.
-    """
-    from ganpaint_core.editing.adaptation import fit_adaptation, new_adaptation
-    from ganpaint_core.editing.editor import Session
-
-    editor, o = session.editor, session.options
-    o = replace(o, lam=o.lam if regularize else 0.0)
-    start = time.perf_counter()
-    adapted = new_adaptation(adapt, editor.generator, editor.layer, session.r)
-    lr = o.weights_lr if adapt == "weights" else o.adapt_lr
-    fit_adaptation(adapted, session.r, session.loss, o.adapt_steps, lr, o.lam, None, o.bf16)
-    adapt_seconds = time.perf_counter() - start
-    inversion_seconds = session.timings.get("z_seconds", 0.0) + session.timings.get("r_seconds", 0.0)
-    timings = {**session.timings, "adapt_seconds": adapt_seconds}
-    return Session(editor, session.photo, session.crop, session.original, session.z, session.r, adapted, o,
-                   session.loss, inversion_seconds + adapt_seconds, timings)
-
-
 def apply_edit(session, task, mask: np.ndarray, reference_mask: np.ndarray | None = None) -> None:
     """Run ``task`` on ``session`` after dropping earlier edits."""
     session.reset()
@@ -127,14 +104,6 @@ def edited_region(before: np.ndarray, after: np.ndarray, mask: np.ndarray,
 def render(method: Method, session, task, mask: np.ndarray, reference_mask: np.ndarray | None = None,
            refine_steps: int | None = None) -> np.ndarray:
     """``method``'s picture for ``task`` (uint8 SxSx3), from the session of its fit."""
-    if method.render == "keep":
-        options = session.options
-        session.options = replace(options, clear_perturbations=False)
-        try:
-            apply_edit(session, task, mask, reference_mask)
-            return session.render(adapted=True, paste_back=False)
-        finally:
-            session.options = options
     apply_edit(session, task, mask, reference_mask)
     if method.render == "refine":
         session.refine(steps=refine_steps)
@@ -144,4 +113,6 @@ def render(method: Method, session, task, mask: np.ndarray, reference_mask: np.n
             return source
         region = edited_region(session.inversion(), source, mask)
         return method.composite(session.photo, source, region)
+    if method.render == "keep":
+        return session.render(adapted=True, paste_back=False, clear=False)
     return session.render(adapted=True, paste_back=method.render == "paste_back")

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from eval import report
 from eval import tasks as T
-from eval.methods import CHANGE_THRESHOLD, FITS, METHODS, REFERENCE, fits_needed, render, select, sibling_session
+from eval.methods import CHANGE_THRESHOLD, FITS, METHODS, REFERENCE, fits_needed, render, select
 from ganpaint_core import metrics
 
 EDIT_FIELDS = ("task_id", "photo_id", "action", "concept", "method", "psnr", "ssim", "l1", "lpips", "psnr_out",
@@ -169,7 +169,7 @@ def evaluate_photo(photo_path: str, tasks: list[T.Task], method_names: list[str]
         for fit in fits_needed(methods):
             if fit not in sessions:
                 _seed_everything(seed, f"{photo_id}/{fit}")
-                sessions[fit] = sibling_session(sessions[REFERENCE], *FITS[fit])
+                sessions[fit] = sessions[REFERENCE].readapt(*FITS[fit])
     except Exception as err:  # an unreadable photo or a failed fit skips this photo's tasks only
         result["failures"].append({"item": photo_path, "error": f"{type(err).__name__}: {err}"})
         return result

@@ -18,7 +18,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from scipy.ndimage import gaussian_filter
 
+from ganpaint_core import photo as photos
 from ganpaint_core.concepts import concept_id
+from ganpaint_core.photo import square_crop
 
 ACTIONS = ("add", "remove", "appearance")
 PHOTO_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -87,10 +89,12 @@ def read_image(path: str | Path, mode: str, what: str = "picture") -> Image.Imag
 
 
 def load_photo(path: str | Path, size: int) -> np.ndarray:
-    """A photo as uint8 ``size`` x ``size`` x 3 (centre crop, resize); ValueError if missing or unreadable."""
-    img = read_image(path, "RGB", "photo")
-    img = img.crop(square_box(*img.size)).resize((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(img, dtype=np.uint8).copy()
+    """A photo as uint8 ``size`` x ``size`` x 3 through the editor's one loader (EXIF, 16-bit, alpha …), then
+    its centre crop; ValueError if missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"photo {path} does not exist")
+    return square_crop(photos.load_photo(path), size)[0]
 
 
 def load_mask(path: str | Path, size: int, photo_size: tuple[int, int] | None = None) -> np.ndarray:
@@ -110,11 +114,10 @@ def save_mask(mask: np.ndarray, path: str | Path) -> None:
 
 
 def photo_size(path: str | Path) -> tuple[int, int] | None:
-    """(width, height) of a readable picture, else None."""
+    """(width, height) of a readable photo as the loader turns it upright, else None."""
     try:
-        with Image.open(path) as img:
-            return img.size
-    except (UnidentifiedImageError, OSError, SyntaxError):
+        return photos.upright_size(path)
+    except (ValueError, OSError):
         return None
 
 

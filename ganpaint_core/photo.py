@@ -8,18 +8,17 @@ returns uint8 HxWx3 RGB.  Documented behaviour for awkward input:
 - alpha (RGBA, LA, PA) is composited onto white, so transparent areas are white;
 - 16-bit and float data are rescaled to 0..255 (16-bit: divided by 257; float: assumed in [0, 1]);
 - sides below ``MIN_SIDE`` or above ``MAX_SIDE`` pixels, bytes that are no image,
-  and decompression bombs (more than ``MAX_PIXELS`` pixels) raise ``ValueError``.
+  and decompression bombs raise ``ValueError`` (the size is checked from the header, before decoding).
 
 ``square_crop`` takes the centred square, resizes it to the model's size and
-returns a ``Crop`` that maps masks on the original photo to the model grid and
-model-sized results back onto the original photo.
+returns a ``Crop`` that maps masks on the original photo to the model grid
+(``editing.compose.paste_into_photo`` puts results back).
 """
 
 from __future__ import annotations
 
 import io
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +27,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MIN_SIDE = 32
 MAX_SIDE = 8000
-MAX_PIXELS = MAX_SIDE * MAX_SIDE
 
 
 def _check_size(width: int, height: int) -> None:
@@ -40,7 +38,10 @@ def _check_size(width: int, height: int) -> None:
 
 
 def open_image(source) -> Image.Image:
-    """A PIL image from a path or bytes, with the decompression-bomb guard turned into a ValueError."""
+    """A decoded PIL image from a path or bytes; its size is checked from the header before it is decoded.
+
+    Touches no global state (PIL's pixel limit, warning filters), so threads can load photos at once.
+    """
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
@@ -48,21 +49,27 @@ def open_image(source) -> Image.Image:
         stream, name = open(path, "rb"), str(path)
     else:
         stream, name = io.BytesIO(bytes(source)), "the given bytes"
-    old_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with stream, warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with stream:
             img = Image.open(stream)
-            _check_size(*img.size)
+            _check_size(*img.size)          # MAX_SIDE**2 is below PIL's own bomb limit
             img.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+    except Image.DecompressionBombError as err:
         raise ValueError(f"{name} is too large to decode safely ({err})") from err
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise ValueError(f"{name} is not a readable image ({err})") from err
-    finally:
-        Image.MAX_IMAGE_PIXELS = old_limit
     return img
+
+
+def upright_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of the photo at ``path`` once its EXIF orientation is applied, from its header."""
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            orientation = img.getexif().get(0x0112, 1)
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"{path} is not a readable image ({err})") from err
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 def _pil_to_rgb(img: Image.Image) -> np.ndarray:
@@ -146,17 +153,6 @@ class Crop:
         """An original-sized uint8 picture (HxW or HxWx3) cut to the square and resized to the model's size."""
         img = Image.fromarray(np.asarray(image)).crop(self.box)
         return np.asarray(img.resize((self.size, self.size), resample)).copy()
-
-    def to_photo(self, result: np.ndarray, original: np.ndarray) -> np.ndarray:
-        """Paste a model-sized uint8 result back into (a copy of) the original photo."""
-        original = np.asarray(original)
-        if original.shape[:2] != (self.height, self.width):
-            raise ValueError(f"the original photo is {original.shape[1]}x{original.shape[0]}; "
-                             f"this crop belongs to a {self.width}x{self.height} photo")
-        out = original.copy()
-        patch = Image.fromarray(np.asarray(result)).resize((self.side, self.side), Image.Resampling.LANCZOS)
-        out[self.top:self.top + self.side, self.left:self.left + self.side] = np.asarray(patch)
-        return out
 
 
 def square_crop(photo: np.ndarray, size: int) -> tuple[np.ndarray, Crop]:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ganpaint_core.editing.compose import paste_into_photo
 from ganpaint_core.photo import MAX_SIDE, MIN_SIDE, Crop, load_photo, square_crop
 
 
@@ -86,8 +87,17 @@ def test_crop_maps_masks_in_and_results_back(photo):
     assert image.shape == (64, 64, 3)
     assert crop == Crop(128, 96, 16, 0, 96, 64) and crop.box == (16, 0, 112, 96)
     result = np.full((64, 64, 3), 7, np.uint8)
-    full = crop.to_photo(result, photo)
+    region = np.zeros((64, 64), bool)
+    region[20:40, 20:40] = True
+    full = paste_into_photo(photo, crop, result, region, radius=2, sigma=1.0)
     assert full.shape == photo.shape
-    assert (full[:, 16:112] == 7).all() and (full[:, :16] == photo[:, :16]).all()
+    scale = 96 / 64
+    inside = full[int(22 * scale):int(38 * scale), 16 + int(22 * scale):16 + int(38 * scale)]
+    assert inside.shape[0] > 0 and (inside == 7).all()
+    lo, hi = int((20 - 8) * scale), int((40 + 8) * scale)     # radius 2 + 4 sigma of feathering + resampling
+    untouched = np.ones(photo.shape[:2], bool)
+    untouched[lo:hi, 16 + lo:16 + hi] = False
+    assert np.array_equal(full[untouched], photo[untouched]), "beyond the dilated region the photo is kept exactly"
+    assert np.array_equal(paste_into_photo(photo, crop, result, np.zeros((64, 64), bool)), photo)
     with pytest.raises(ValueError, match="belongs to"):
-        crop.to_photo(result, photo[:50])
+        paste_into_photo(photo[:50], crop, result, region)

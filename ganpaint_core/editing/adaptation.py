@@ -2,8 +2,10 @@
 
 ``ActivationAdaptation`` (the paper's method) multiplies the outputs of the
 layers after the edit layer by ``1 + delta``, one free delta per channel and
-pixel, at the last block of each resolution (``adaptation_layers``).  It is
-applied through forward hooks on the shared generator only during a render.
+pixel, at the last block of each resolution (``adaptation_layers``).  The
+factors are passed to the generator's forward for that call only
+(``render_from(..., scale=...)``), so the shared generator holds no per-photo
+state and sessions can render concurrently.
 ``clear`` zeroes the deltas inside a region (an edit's dilated mask), so the
 perturbations that encode the old content there are dropped.
 
@@ -24,7 +26,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from ganpaint_core.editing.fitting import Progress, ReconstructionLoss, adam_loop
-from ganpaint_core.networks.nethook import NetHook
 from ganpaint_core.networks.proggan import ProgressiveGenerator
 
 KINDS = ("activations", "weights", "none")
@@ -65,11 +66,7 @@ class ActivationAdaptation(PlainGenerator):
     def __init__(self, generator: ProgressiveGenerator, layer: str, r: torch.Tensor, layers: list[str] | None = None):
         super().__init__(generator, layer)
         self.layers = layers or adaptation_layers(generator, layer)
-        with torch.no_grad(), NetHook(generator) as hook:
-            for name in self.layers:
-                hook.retain(name)
-            generator.render_from(r, layer)
-            self.deltas = {name: torch.zeros_like(hook.retained[name]) for name in self.layers}
+        self.deltas = {name: torch.zeros(r.shape[0], *generator.output_shape(name)) for name in self.layers}
 
     def parameters(self) -> list[torch.Tensor]:
         return list(self.deltas.values())
@@ -90,10 +87,7 @@ class ActivationAdaptation(PlainGenerator):
         return out
 
     def render(self, r: torch.Tensor, clear: np.ndarray | None = None) -> torch.Tensor:
-        with NetHook(self.generator) as hook:
-            for name, factor in self.factors(clear).items():
-                hook.multiply(name, factor)
-            return self.generator.render_from(r, self.layer)
+        return self.generator.render_from(r, self.layer, scale=self.factors(clear))
 
     def clone(self) -> ActivationAdaptation:
         other = copy.copy(self)

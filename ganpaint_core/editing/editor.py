@@ -1,15 +1,20 @@
 """The editor: fit a photo once (inversion + adaptation), then paint semantic edits.
 
-``Editor`` holds one model (G, encoder, segmenter, discriminator, dissection);
-``Editor.fit(photo)`` returns a ``Session`` for that photo.  A session keeps the
-inverted features r and the adapted generator G'; ``edit`` and
-``copy_appearance`` append an operation on r and render with one forward pass
-of G'.  Operations compose, ``undo`` drops the last one (or the last
-``refine``), ``reset`` drops all.  See docs/editor.md.
+``Editor`` holds one model (G, encoder, segmenter, discriminator, dissection),
+loaded once and never changed afterwards; ``Editor.fit(photo)`` returns a
+``Session`` for that photo.  A session owns everything that is its own: the
+inverted features r, its adapted generator G' (per-session factors handed to
+G's forward per call, nothing left on the shared G) and its edit history.
+``edit`` and ``copy_appearance`` append an operation on r and render with one
+forward pass of G'; each returns a ``Result``.  Operations compose, ``undo``
+drops the last one (or the last ``refine``), ``reset`` drops all.  ``fork``
+gives a session with the same fit and a history of its own, ``readapt`` one
+with the same inversion and another adaptation.  See docs/editor.md.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, replace
 
@@ -18,6 +23,7 @@ import torch
 
 from ganpaint_core.editing import perceptual
 from ganpaint_core.editing.adaptation import KINDS, PlainGenerator, fit_adaptation, new_adaptation
+from ganpaint_core.editing.compose import paste_into_photo
 from ganpaint_core.editing.edits import Operation, appearance_operation, apply_all, concept_operation, paintable
 from ganpaint_core.editing.fitting import Progress, ReconstructionLoss
 from ganpaint_core.editing.inversion import initial_z, optimise_features, optimise_z
@@ -55,6 +61,15 @@ class FitOptions:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class Result:
+    """One rendered state of a session."""
+
+    image: np.ndarray       # uint8 SxSx3 at the model's size (paste-back as the session's options say)
+    region: np.ndarray      # bool SxS: the union of the painted masks of the edits shown
+    edits: int              # how many edits are applied
+
+
 @dataclass
 class _State:
     operations: tuple[Operation, ...]
@@ -88,16 +103,38 @@ class Session:
     def _push(self, state: _State) -> None:
         self._states.append(state)
 
-    def undo(self) -> np.ndarray:
-        """Drop the last edit (or refine); with nothing to undo, nothing changes.  The current render."""
+    def undo(self) -> Result:
+        """Drop the last edit (or refine); with nothing to undo, nothing changes.  The current state."""
         if len(self._states) > 1:
             self._states.pop()
-        return self.render(paste_back=self.options.paste_back)
+        return self.result()
 
-    def reset(self) -> np.ndarray:
+    def reset(self) -> Result:
         """Drop every edit; the reconstruction."""
         del self._states[1:]
-        return self.render(paste_back=self.options.paste_back)
+        return self.result()
+
+    def fork(self) -> Session:
+        """A session sharing this one's fit (read-only) with an edit history of its own, starting unedited."""
+        twin = copy.copy(self)
+        twin._states = list(self._states[:1])
+        twin._cache = {}
+        return twin
+
+    def readapt(self, adapt: str = "activations", regularize: bool = True) -> Session:
+        """A session on the same photo and inverted features with its own adaptation fitted (for ablations).
+
+        ``fit_seconds`` counts the shared inversion too, so it reads as the cost of a whole fit.
+        """
+        o = self.options if regularize else replace(self.options, lam=0.0)
+        start = time.perf_counter()
+        adapted = new_adaptation(adapt, self.editor.generator, self.editor.layer, self.r)
+        lr = o.weights_lr if adapt == "weights" else o.adapt_lr
+        fit_adaptation(adapted, self.r, self.loss, o.adapt_steps, lr, o.lam, None, o.bf16)
+        timings = {**self.timings, "adapt_seconds": time.perf_counter() - start}
+        seconds = timings.get("z_seconds", 0.0) + timings.get("r_seconds", 0.0) + timings["adapt_seconds"]
+        return Session(self.editor, self.photo, self.crop, self.original, self.z, self.r, adapted, o, self.loss,
+                       seconds, timings)
 
     # ---- masks ---------------------------------------------------------------------------------------------
     def mask(self, mask) -> np.ndarray:
@@ -116,27 +153,44 @@ class Session:
         """The edited layer features r' (all operations applied)."""
         return apply_all(self.r, list(self.operations))
 
-    def _render_tensor(self, adapted: bool) -> torch.Tensor:
+    def _render_tensor(self, adapted: bool, clear: bool) -> torch.Tensor:
         state = self._states[-1]
         generator = state.adapted if adapted else self._plain
-        clear = None
-        if adapted and self.options.clear_perturbations and len(state.operations) > state.cleared:
-            clear = dilate(self.edited_region(state.cleared), self.options.clear_radius)
+        region = None
+        if adapted and clear and len(state.operations) > state.cleared:
+            region = dilate(self.edited_region(state.cleared), self.options.clear_radius)
         with torch.inference_mode():
-            return generator.render(self.features(), clear)
+            return generator.render(self.features(), region)
 
-    def render(self, adapted: bool = True, paste_back: bool = False) -> np.ndarray:
-        """uint8 SxSx3: the edited features rendered by G' (or by G); ``paste_back`` keeps the photo outside."""
-        key = (len(self._states), id(self._states[-1]), adapted, paste_back)
+    def render(self, adapted: bool = True, paste_back: bool = False, clear: bool | None = None) -> np.ndarray:
+        """uint8 SxSx3: the edited features rendered by G' (or by G).
+
+        ``paste_back`` keeps the photo beyond the feathered, dilated edit region (``paste_into_photo``);
+        ``clear`` zeroes G''s perturbations inside the edit for this call (None: the session's option).
+        """
+        clear = self.options.clear_perturbations if clear is None else clear
+        key = (len(self._states), id(self._states[-1]), adapted, paste_back, clear)
         if key in self._cache:
             return self._cache[key].copy()
-        img = to_uint8(self._render_tensor(adapted))[0]
+        img = to_uint8(self._render_tensor(adapted, clear))[0]
         if paste_back and self.operations:
-            o = self.options
-            alpha = feather(self.edited_region(), o.paste_radius, o.paste_sigma)[..., None]
-            img = np.round(alpha * img + (1 - alpha) * self.photo).astype(np.uint8)
+            img = self._paste(self.photo, Crop.centred(self.editor.size, self.editor.size, self.editor.size), img)
         self._cache = {key: img}
         return img.copy()
+
+    def _paste(self, photo: np.ndarray, crop: Crop, image: np.ndarray) -> np.ndarray:
+        o = self.options
+        return paste_into_photo(photo, crop, image, self.edited_region(), o.paste_radius, o.paste_sigma)
+
+    def result(self) -> Result:
+        """The current state: the render as the session's options say, the edited region, the edit count."""
+        return Result(self.render(paste_back=self.options.paste_back), self.edited_region(), len(self.operations))
+
+    def to_photo(self) -> np.ndarray:
+        """The current state at the original photo's own size: only the feathered, dilated edit region changes."""
+        if not self.operations:
+            return self.original.copy()
+        return self._paste(self.original, self.crop, self.render(paste_back=False))
 
     def inversion(self) -> np.ndarray:
         """uint8 SxSx3: plain G(r), no adaptation, no edits."""
@@ -148,10 +202,6 @@ class Session:
         with torch.inference_mode():
             return to_uint8(self._states[0].adapted.render(self.r))[0]
 
-    def to_photo(self, result: np.ndarray) -> np.ndarray:
-        """A model-sized result pasted back into the original (full-size) photo."""
-        return self.crop.to_photo(result, self.original)
-
     def quality(self) -> dict:
         """PSNR/SSIM of the inversion G(r) and of the reconstruction G'(r) against the photo."""
         inv, rec = self.inversion(), self.reconstruction()
@@ -159,13 +209,13 @@ class Session:
                 "reconstruction_psnr": psnr(rec, self.photo), "reconstruction_ssim": ssim(rec, self.photo)}
 
     # ---- edits ---------------------------------------------------------------------------------------------
-    def edit(self, mask, concept: str, action: str, strength: str | float = "medium") -> np.ndarray:
-        """Add or remove ``concept`` inside ``mask``; the edited picture (uint8 SxSx3)."""
+    def edit(self, mask, concept: str, action: str, strength: str | float = "medium") -> Result:
+        """Add or remove ``concept`` inside ``mask`` (model- or photo-sized); the edited state."""
         op = concept_operation(self.features(), self.editor.dissection, self.mask(mask), concept, action, strength)
         return self._apply(op)
 
-    def copy_appearance(self, target_mask, reference_mask) -> np.ndarray:
-        """The target region takes the feature means of the reference region; the edited picture."""
+    def copy_appearance(self, target_mask, reference_mask) -> Result:
+        """The target region takes the feature means of the reference region; the edited state."""
         target = self.mask(target_mask)
         try:
             reference = self.mask(reference_mask)
@@ -173,12 +223,12 @@ class Session:
             raise ValueError(f"reference mask: {err}") from err
         return self._apply(appearance_operation(self.features(), target, reference))
 
-    def _apply(self, op: Operation) -> np.ndarray:
+    def _apply(self, op: Operation) -> Result:
         state = self._states[-1]
         self._push(_State((*state.operations, op), state.adapted, state.cleared))
-        return self.render(paste_back=self.options.paste_back)
+        return self.result()
 
-    def refine(self, steps: int | None = None, progress: Progress = None) -> np.ndarray:
+    def refine(self, steps: int | None = None, progress: Progress = None) -> Result:
         """Re-fit G' for a few warm-started steps on the photo outside the edited region; the edited picture.
 
         Costs ``steps`` adaptation steps; undo drops it like an edit.  Without edits, or for the
@@ -186,7 +236,7 @@ class Session:
         """
         state, o = self._states[-1], self.options
         if not state.operations or state.adapted.kind == "none":
-            return self.render(paste_back=o.paste_back)
+            return self.result()
         adapted = state.adapted.clone()
         region = self.edited_region()
         if getattr(adapted, "deltas", None) is not None and o.clear_perturbations:
@@ -199,7 +249,7 @@ class Session:
         fit_adaptation(adapted, r, self.loss, o.refine_steps if steps is None else steps, lr * 0.5,
                        o.lam if self.options.lam else 0.0, keep, o.bf16, progress, label="refining G'")
         self._push(_State(state.operations, adapted, len(state.operations)))
-        return self.render(paste_back=o.paste_back)
+        return self.result()
 
 
 class Editor:
@@ -274,7 +324,6 @@ class Editor:
             at += n / total
         loss = ReconstructionLoss(x, perceptual.build(o.perceptual, x, self.segmenter, self.discriminator),
                                   o.perceptual_weight)
-        torch.manual_seed(o.seed)
         g, layer = self.generator, self.layer
         t = time.perf_counter()
         z0 = initial_z(g, x, self.encoder, o.candidates, o.seed)
@@ -295,4 +344,4 @@ class Editor:
         return Session(self, image, crop, original, z, r, adapted, o, loss, time.perf_counter() - start, timings)
 
 
-__all__ = ["Editor", "FitOptions", "Session"]
+__all__ = ["Editor", "FitOptions", "Result", "Session"]

@@ -9,7 +9,6 @@ is the user's own, so no user ever sees another's edits.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import threading
 from collections import OrderedDict
@@ -21,14 +20,6 @@ def photo_key(photo: np.ndarray) -> str:
     """A content hash of a uint8 picture (shape included)."""
     arr = np.ascontiguousarray(photo)
     return hashlib.sha256(str(arr.shape).encode() + arr.tobytes()).hexdigest()[:32]
-
-
-def fork(session):
-    """A session sharing ``session``'s fit but with an edit history of its own."""
-    twin = copy.copy(session)
-    twin._states = list(session._states[:1])
-    twin._cache = {}
-    return twin
 
 
 class SessionCache:
@@ -75,4 +66,4 @@ class SessionCache:
                 self.put(key, session)
         with self._lock:
             self._fitting.pop(key, None)
-        return fork(session), cached
+        return session.fork(), cached

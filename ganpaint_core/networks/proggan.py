@@ -102,12 +102,24 @@ class ProgressiveGenerator(nn.Sequential):
                 return x
         raise KeyError(layer)
 
-    def render_from(self, x, layer: str):
-        """Run the blocks after ``layer`` on its features ``x`` (G_f of the paper)."""
+    def render_from(self, x, layer: str, scale: dict | None = None):
+        """Run the blocks after ``layer`` on its features ``x`` (G_f of the paper).
+
+        ``scale`` maps layer names to factors that multiply those layers' outputs in this call only
+        (the adaptation's ``1 + delta``): nothing is stored on the module, so concurrent calls with
+        different factors never see each other's.
+        """
         names = self.layer_names
         for name in names[names.index(layer) + 1 :]:
             x = self._modules[name](x)
+            if scale is not None and name in scale:
+                x = x * scale[name].to(x.dtype)
         return x
+
+    def output_shape(self, layer: str) -> tuple[int, int, int]:
+        """(channels, height, width) of ``layer``'s output."""
+        res = self.resolution_of(layer)
+        return self._modules[layer].conv.out_channels, res, res
 
 
 _OLD_KEY = re.compile(r"^features\.(\d+)\.(.*)$")
