@@ -2,9 +2,12 @@
 
     python app.py [--model default|FOLDER|CHECKPOINT|URL] [--host 127.0.0.1] [--port 7860]
 
-Environment: ``GANPAINT_MODEL`` (the model), ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``.
-A photo is fitted once (inversion + adaptation, cached by content); every edit after
-that is one forward pass of the adapted generator.  Named API endpoints: ``/fit``,
+Environment: ``GANPAINT_MODEL`` (the model), ``GANPAINT_FITS`` (fits at once),
+``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``.  A photo is fitted once (inversion +
+adaptation, cached by content); every edit after that is one forward pass of the
+adapted generator.  Each user works on a session of their own (``gr.State``), so
+users never see each other's edits.  Fits run ``FITS_AT_ONCE`` at a time; edits have
+a queue of their own and never wait behind a fit.  Named API endpoints: ``/fit``,
 ``/edit``, ``/undo``, ``/reset`` (see README).
 """
 
@@ -21,7 +24,6 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from ganpaint_core.editing.compose import compose_edit
 from ganpaint_core.editing.edits import STRENGTH_UNITS
 from ganpaint_core.editing.session_cache import SessionCache, photo_key
 from ganpaint_core.editing.strokes import EDIT_COLOR, REFERENCE_COLOR, hex_color, stroke_masks
@@ -33,6 +35,11 @@ DEFAULT_STRENGTH = round(STRENGTH_UNITS["medium"] / STRENGTH_UNITS["high"], 2)
 MAX_UPLOAD = "25mb"
 ACTIONS = ["add", "remove", "copy appearance"]
 CACHE = SessionCache(capacity=int(os.environ.get("GANPAINT_CACHE_SIZE", "8")))
+# A fit keeps every core busy (torch's intra-op threads), so two fits at once on a small machine only make both
+# slower; one fit per four cores by default.  Edits (one forward pass) run EDITS_AT_ONCE at a time beside them.
+FITS_AT_ONCE = int(os.environ.get("GANPAINT_FITS", max(1, (os.cpu_count() or 1) // 4)))
+EDITS_AT_ONCE = 4
+_FIT_SLOTS = threading.BoundedSemaphore(FITS_AT_ONCE)
 OUTPUT_DIR = Path(tempfile.mkdtemp(prefix="ganpaint-results-"))
 
 _editor = None
@@ -68,6 +75,24 @@ def friendly_errors(fn):
     return wrapper
 
 
+class PhotoEditor(gr.ImageEditor):
+    """An ImageEditor whose uploaded photo is read by the editor's own loader (``ganpaint_core.photo``).
+
+    Gradio's own conversion ignores EXIF orientation (so strokes painted on the upright photo would not fit it),
+    clips 16-bit pictures to white and fails on non-images with a generic error; here the background comes out
+    upright RGB, and a file that is no usable photo is a sentence in the page.
+    """
+
+    def convert_and_format_image(self, file, flatten_on_white: bool = False):
+        if file is None or not flatten_on_white:          # stroke layers: Gradio's RGBA conversion is right
+            return super().convert_and_format_image(file, flatten_on_white)
+        source = file if isinstance(file, (bytes, bytearray, memoryview)) else file.path
+        try:
+            return load_photo(source)
+        except (ValueError, FileNotFoundError) as err:
+            raise gr.Error(f"This file cannot be used as a photo: {err}") from err
+
+
 def _photo(value) -> np.ndarray:
     if not value or value.get("background") is None:
         raise gr.Error("Upload a photo (or pick an example) first.")
@@ -84,14 +109,15 @@ def _session(value, state, progress):
     progress(0, desc="fitting the photo")
 
     def fit(image):
-        return editor.fit(image, progress=lambda f, msg: progress(f, desc=msg))
+        with _FIT_SLOTS:
+            return editor.fit(image, progress=lambda f, msg: progress(f, desc=msg))
 
     session, _ = CACHE.get_or_fit(photo, fit)
     return session, {"key": key, "session": session}
 
 
 def _outputs(session, state, message: str):
-    result = compose_edit(session)
+    result = session.to_photo()
     path = OUTPUT_DIR / f"ganpaint-{state['key'][:12]}-{len(session.operations)}.png"
     Image.fromarray(result).save(path)
     return result, (session.original, result), message, state, gr.DownloadButton(value=str(path), interactive=True)
@@ -173,7 +199,7 @@ def build_demo() -> gr.Blocks:
                     "*remove the door*, *make this wall look like that one*. Only the painted region changes.")
         with gr.Row():
             with gr.Column(scale=1):
-                canvas = gr.ImageEditor(
+                canvas = PhotoEditor(
                     label="Your photo — paint with the red brush (blue: reference region for copy appearance)",
                     type="numpy", image_mode="RGBA", elem_id="editor", sources=["upload", "clipboard"],
                     brush=gr.Brush(colors=[hex_color(EDIT_COLOR), hex_color(REFERENCE_COLOR)],
@@ -199,7 +225,7 @@ def build_demo() -> gr.Blocks:
         photos = example_photos()
         gallery = gr.Dataset(components=[canvas], samples=[[p] for p in photos], type="index", samples_per_page=12,
                              label="Example photos (held-out scenes and real photographs)", visible=bool(photos))
-        sent = gr.ImageEditor(type="numpy", image_mode="RGBA", visible=False)
+        sent = PhotoEditor(type="numpy", image_mode="RGBA", visible=False)
         gr.Markdown(f"Model: `{MODEL}` ({editor.size} px, concepts: {', '.join(concepts)}). Photos are "
                     "cropped to a centred square for the model; outside your strokes the photo is kept.",
                     elem_classes=["gp-help"])
@@ -212,11 +238,13 @@ def build_demo() -> gr.Blocks:
         # a click took 0.56 s instead of 0.46 s (median, `python -m eval app-latency`, software-rendered chromium).
         gallery.click(pick_example, gallery, canvas, queue=False, show_progress="hidden", show_progress_on=[status],
                       api_visibility="private")
-        canvas.upload(None, canvas, sent, js=SEND_CANVAS).then(fit_photo, [sent, state], outs, api_name="fit")
+        fits = dict(concurrency_id="fit", concurrency_limit=FITS_AT_ONCE)
+        edits = dict(concurrency_id="edit", concurrency_limit=EDITS_AT_ONCE, show_progress_on=[status])
+        canvas.upload(None, canvas, sent, js=SEND_CANVAS).then(fit_photo, [sent, state], outs, api_name="fit", **fits)
         apply.click(None, canvas, sent, js=SEND_CANVAS).then(
-            edit_photo, [sent, concept, action, strength, state], outs, api_name="edit", show_progress_on=[status])
-        undo.click(undo_edit, [sent, state], outs, api_name="undo", show_progress_on=[status])
-        reset.click(reset_edits, [sent, state], outs, api_name="reset", show_progress_on=[status])
+            edit_photo, [sent, concept, action, strength, state], outs, api_name="edit", **edits)
+        undo.click(undo_edit, [sent, state], outs, api_name="undo", **edits)
+        reset.click(reset_edits, [sent, state], outs, api_name="reset", **edits)
     demo.queue(max_size=32, default_concurrency_limit=1)
     return demo
 

@@ -48,9 +48,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(model: str, port: int, log, timeout: float = 180):
-    """``python app.py`` serving ``model`` on 127.0.0.1:``port`` (output to ``log``); returns once it listens."""
-    env = {**os.environ, "GANPAINT_MODEL": model, "GRADIO_ANALYTICS_ENABLED": "False"}
+def serve(model: str, port: int, log, timeout: float = 180, env: dict | None = None):
+    """``python app.py`` serving ``model`` on 127.0.0.1:``port`` (output to ``log``, extra ``env``); returns once
+    it listens."""
+    env = {**os.environ, "GANPAINT_MODEL": model, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     deadline = time.time() + timeout

@@ -55,7 +55,8 @@ def open_image(source) -> Image.Image:
             _check_size(*img.size)          # MAX_SIDE**2 is below PIL's own bomb limit
             img.load()
     except Image.DecompressionBombError as err:
-        raise ValueError(f"{name} is too large to decode safely ({err})") from err
+        raise ValueError(f"{name} is too large to decode safely: photos with sides above {MAX_SIDE} px are not "
+                         f"accepted (downscale it first)") from err
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise ValueError(f"{name} is not a readable image ({err})") from err
     return img

@@ -37,7 +37,7 @@ def test_edit_writes_the_picture_and_the_report(model_dir, photo_path, tmp_path)
     Image.fromarray(full).save(mask)
     out, report = tmp_path / "out.png", tmp_path / "report.json"
     done = _edit("--model", model_dir, "--image", photo_path, "--mask", mask, "--concept", "tree", "--action",
-                 "remove", "--out", out, "--report", report, "--full-size", *FAST_ARGS)
+                 "remove", "--out", out, "--report", report, *FAST_ARGS)
     assert done.returncode == 0, done.stderr
     assert Image.open(out).size == (128, 96)
     r = json.loads(report.read_text())
@@ -54,7 +54,45 @@ def test_appearance_copy_from_the_command_line(model_dir, photo_path, tmp_path):
     done = _edit("--model", model_dir, "--image", photo_path, "--mask", target, "--reference-mask", reference,
                  "--out", tmp_path / "o.png", *FAST_ARGS)
     assert done.returncode == 0, done.stderr
-    assert Image.open(tmp_path / "o.png").size == (64, 64)
+    assert Image.open(tmp_path / "o.png").size == (128, 96)          # the photo's own size by default
+    done = _edit("--model", model_dir, "--image", photo_path, "--mask", target, "--reference-mask", reference,
+                 "--out", tmp_path / "m.png", "--model-size", *FAST_ARGS)
+    assert done.returncode == 0, done.stderr
+    assert Image.open(tmp_path / "m.png").size == (64, 64)
+
+
+@pytest.mark.parametrize("side", [256, 1024])
+def test_output_has_the_photo_size_and_nothing_beyond_the_dilated_mask_changes(model_dir, tmp_path, side):
+    from conftest import make_photo
+
+    from ganpaint_core.editing.masks import dilate
+
+    photo = make_photo(side, side + side // 4, seed=3)              # landscape: the model sees the centred square
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    mask = np.zeros(photo.shape[:2], bool)
+    mask[side // 4:side // 2, side // 2:side * 3 // 4] = True
+    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "mask.png")
+    done = _edit("--model", model_dir, "--image", tmp_path / "photo.png", "--mask", tmp_path / "mask.png",
+                 "--concept", "tree", "--action", "add", "--strength", "high", "--out", tmp_path / "o.png",
+                 *FAST_ARGS)
+    assert done.returncode == 0, done.stderr
+    out = np.asarray(Image.open(tmp_path / "o.png"))
+    assert out.shape == photo.shape
+    scale = side / 64                                                # photo pixels per model pixel
+    grown = dilate(mask, int(np.ceil((2 + 4 * 1.0 + 2) * scale)))   # paste radius + feathering + resampling
+    assert np.array_equal(out[~grown], photo[~grown]), "pixels beyond the dilated mask must be the photo's"
+    assert np.abs(out.astype(int) - photo)[mask].mean() > 1, "the painted region must change"
+
+
+def test_arguments_are_checked_before_the_fit(model_dir, photo_path, tmp_path):
+    mask = tmp_path / "mask.png"
+    Image.fromarray(blob(64, 8, 8, 16).astype(np.uint8) * 255).save(mask)
+    for extra, message in ((["--strength", "enormous"], "unknown strength"), (["--strength", "2"], "in [0, 1]"),
+                           (["--out", tmp_path / "o.txt"], "picture file")):
+        args = ["--concept", "tree", "--action", "add", "--out", tmp_path / "o.png", *FAST_ARGS, *extra]
+        done = _edit("--model", model_dir, "--image", photo_path, "--mask", mask, *args)
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+        assert "fitting" not in done.stderr, "the error must come before the fit"
 
 
 @pytest.mark.parametrize("case, message", [

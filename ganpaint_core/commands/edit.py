@@ -1,5 +1,9 @@
 """``python -m ganpaint_core edit``: fit a photo, apply one painted edit, write the result and a JSON report.
 
+The result has the photo's own size (only the feathered, dilated edit region
+differs from the photo); ``--model-size`` writes the model's square instead.
+Every argument is checked before the fit.
+
 The report holds the fit and edit times, the reconstruction PSNR/SSIM of G'(r)
 (and of the plain inversion G(r)) against the photo, the PSNR of the edit
 against the photo outside the mask grown by 1/32 of the picture, and the
@@ -32,7 +36,8 @@ def add_arguments(p):
     p.add_argument("--r-steps", type=int, help="inversion steps on the layer features (default: the editor's)")
     p.add_argument("--adapt-steps", type=int, help="adaptation steps (default: the editor's)")
     p.add_argument("--refine", type=int, default=0, help="warm-started re-fit steps after the edit (0: none)")
-    p.add_argument("--full-size", action="store_true", help="paste the result back into the full-size photo")
+    p.add_argument("--model-size", action="store_true",
+                   help="write the model's square render (pasted back beyond the edit) instead of the photo's size")
     p.add_argument("--out", required=True, help="the edited picture (PNG)")
     p.add_argument("--report", help="JSON report to write")
 
@@ -48,7 +53,6 @@ def run(args):
     from tqdm import tqdm
 
     from ganpaint_core import metrics as M
-    from ganpaint_core.concepts import NAMES, concept_id
     from ganpaint_core.editing.editor import Editor
     from ganpaint_core.editing.masks import load_mask, to_model_mask
     from ganpaint_core.photo import Crop, load_photo
@@ -60,21 +64,27 @@ def run(args):
         raise ValueError("--action appearance needs --reference-mask")
     if action != "appearance" and not args.concept:
         raise ValueError(f"--action {action} needs --concept")
-    concept = NAMES[concept_id(args.concept)] if action != "appearance" else None
+    strength = _strength(args.strength)
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"):
+        raise ValueError(f"--out {out} must name a picture file (.png, .jpg, .webp, .tif or .bmp)")
+    overrides = {k: getattr(args, k) for k in ("z_steps", "r_steps", "adapt_steps") if getattr(args, k) is not None}
+    if any(v < 0 for v in overrides.values()) or args.refine < 0:
+        raise ValueError("step counts must be at least 0")
     photo = load_photo(args.image)
     mask = load_mask(args.mask)
     reference = load_mask(args.reference_mask) if args.reference_mask else None
     editor = Editor.from_pretrained(args.model)
-    if concept is not None and concept not in editor.concepts:
-        raise ValueError(f"concept {concept!r} cannot be painted with this model; "
-                         f"choose from {', '.join(editor.concepts) or 'none'}")
+    concept = args.concept.strip().lower() if action != "appearance" else None
+    if concept is not None:
+        editor.check_request(concept, action, strength)
     crop = Crop.centred(photo.shape[1], photo.shape[0], editor.size)
     model_mask = to_model_mask(mask, editor.size, crop)        # bad masks fail before the fit, not after
     if reference is not None:
-        to_model_mask(reference, editor.size, crop)
-    overrides = {k: getattr(args, k) for k in ("z_steps", "r_steps", "adapt_steps") if getattr(args, k) is not None}
-    if any(v < 0 for v in overrides.values()):
-        raise ValueError("step counts must be at least 0")
+        try:
+            to_model_mask(reference, editor.size, crop)
+        except ValueError as err:
+            raise ValueError(f"--reference-mask: {err}") from err
     with tqdm(total=100, desc="fitting", unit="%") as bar:
         def progress(fraction, message):
             bar.n = round(100 * fraction)
@@ -86,27 +96,27 @@ def run(args):
     if action == "appearance":
         result = session.copy_appearance(mask, reference)
     else:
-        result = session.edit(mask, concept, action, _strength(args.strength))
+        result = session.edit(mask, concept, action, strength)
     edit_seconds = time.perf_counter() - start
     if args.refine > 0:
         start = time.perf_counter()
         result = session.refine(args.refine)
         edit_seconds += time.perf_counter() - start
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(session.to_photo(result) if args.full_size else result).save(out)
+    Image.fromarray(result.image if args.model_size else session.to_photo()).save(out)
     print(f"wrote {out}")
     if args.report:
         report = {"image": str(args.image), "mask": str(args.mask), "model": args.model, "size": editor.size,
+                  "photo_size": [photo.shape[1], photo.shape[0]], "model_size_output": args.model_size,
                   "crop": list(session.crop.box), "action": action, "concept": concept,
                   "strength": args.strength, "adapt": args.adapt, "regularize": not args.no_regularize,
                   "refine_steps": args.refine, "fit_seconds": session.fit_seconds, "edit_seconds": edit_seconds,
                   "fit_timings": session.timings, **session.quality()}
         report["outside_margin_px"] = M.default_margin(editor.size)
-        report["outside_mask_psnr"] = M.psnr(result, session.photo, M.outside_region(model_mask))
+        report["outside_mask_psnr"] = M.psnr(result.image, session.photo, M.outside_region(model_mask))
         if action != "appearance" and editor.segmenter is not None:
             report["concept_share_before"] = M.concept_share(editor.segment(session.photo), concept, model_mask)
-            report["concept_share_after"] = M.concept_share(editor.segment(result), concept, model_mask)
+            report["concept_share_after"] = M.concept_share(editor.segment(result.image), concept, model_mask)
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(json.dumps(report, indent=1))
         print(f"wrote {args.report}")

@@ -21,10 +21,19 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from ganpaint_core.concepts import NAMES
 from ganpaint_core.editing import perceptual
 from ganpaint_core.editing.adaptation import KINDS, PlainGenerator, fit_adaptation, new_adaptation
 from ganpaint_core.editing.compose import paste_into_photo
-from ganpaint_core.editing.edits import Operation, appearance_operation, apply_all, concept_operation, paintable
+from ganpaint_core.editing.edits import (
+    ACTIONS,
+    Operation,
+    appearance_operation,
+    apply_all,
+    concept_operation,
+    paintable,
+    units_for,
+)
 from ganpaint_core.editing.fitting import Progress, ReconstructionLoss
 from ganpaint_core.editing.inversion import initial_z, optimise_features, optimise_z
 from ganpaint_core.editing.masks import dilate, feather, to_model_mask
@@ -287,6 +296,17 @@ class Editor:
     @property
     def concepts(self) -> list[str]:
         return paintable(self.dissection)
+
+    def check_request(self, concept: str, action: str, strength: str | float = "medium") -> None:
+        """Raise ValueError for an edit this model cannot do, before any fit is spent on it."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
+        units_for(strength)
+        if concept not in self.concepts:
+            known = concept in NAMES or concept in (self.dissection or {}).get("concepts", {})
+            problem = f"concept {concept!r} cannot be painted with this model" if known else \
+                f"unknown concept {concept!r}"
+            raise ValueError(f"{problem}; choose from {', '.join(self.concepts) or 'none'}")
 
     def segment(self, image: np.ndarray) -> np.ndarray:
         """Concept labels (uint8 SxS) of a uint8 SxSx3 picture."""
