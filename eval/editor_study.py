@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -69,10 +68,9 @@ def edit_rows(editor, pairs, refine_steps: int) -> list[dict]:
 
     rows = []
     for pair in pairs:
-        session = editor.fit(pair.before_rgb)
+        fitted = editor.fit(pair.before_rgb)
         for clear in (False, True):
-            session.options = replace(session.options, clear_perturbations=clear)
-            session.reset()
+            session = fitted.fork(clear_perturbations=clear)
             session.edit(pair.mask, pair.concept, pair.action)
             for paste in (False, True):
                 row = edit_row(editor, session, pair, session.render(paste_back=paste))
@@ -81,10 +79,9 @@ def edit_rows(editor, pairs, refine_steps: int) -> list[dict]:
             for paste in (False, True):
                 row = edit_row(editor, session, pair, session.render(paste_back=paste))
                 rows.append({"variant": f"clear={clear} paste={paste} refine={refine_steps}", **row})
-        session.options = editor.options
         for strength in STRENGTH_UNITS:
-            session.reset()
-            result = session.edit(pair.mask, pair.concept, pair.action, strength)
+            session = fitted.fork()
+            result = session.edit(pair.mask, pair.concept, pair.action, strength).image
             rows.append({"variant": f"strength={strength}", **edit_row(editor, session, pair, result)})
     return rows
 

@@ -37,7 +37,7 @@ def test_the_loader_reads_every_good_file_and_refuses_the_bad_ones(corpus):
     good, bad = corpus
     for name, (path, expected) in good.items():
         np.testing.assert_array_equal(load_photo(path), expected, err_msg=name)
-    for name, (path, words) in bad.items():
+    for path, words in bad.values():
         with pytest.raises(ValueError, match=words):
             load_photo(path)
 
@@ -83,7 +83,7 @@ def test_gradio_client_uploads_give_the_loaded_photo_or_a_sentence(served, corpu
         fitted = client.predict({"background": handle_file(str(path)), "layers": [], "composite": None},
                                 api_name="/fit")
         np.testing.assert_array_equal(np.asarray(Image.open(fitted[0]).convert("RGB")), expected, err_msg=name)
-    for name, (path, words) in bad.items():
+    for path, words in bad.values():
         client = Client(served, verbose=False)
         with pytest.raises(Exception, match=words):
             client.predict({"background": handle_file(str(path)), "layers": [], "composite": None}, api_name="/fit")
@@ -94,7 +94,8 @@ def test_the_cli_reads_every_good_file_and_refuses_the_bad_ones(corpus, model_di
     mask = np.zeros((48, 64), np.uint8)
     mask[10:30, 20:40] = 255
     Image.fromarray(mask).save(tmp_path / "mask.png")
-    base = [sys.executable, "-m", "ganpaint_core", "edit", "--model", str(model_dir), "--mask", str(tmp_path / "mask.png"),
+    base = [sys.executable, "-m", "ganpaint_core", "edit", "--model", str(model_dir),
+            "--mask", str(tmp_path / "mask.png"),
             "--concept", "tree", "--action", "add", "--z-steps", "1", "--r-steps", "1", "--adapt-steps", "2"]
     outside = np.ones((48, 64), bool)
     outside[0:48, 8:56] = False                  # the edit's reach: the mask grown by paste radius and feathering

@@ -123,9 +123,13 @@ class Session:
         del self._states[1:]
         return self.result()
 
-    def fork(self) -> Session:
-        """A session sharing this one's fit (read-only) with an edit history of its own, starting unedited."""
+    def fork(self, **options) -> Session:
+        """A session sharing this one's fit (read-only) with an edit history of its own, starting unedited.
+
+        ``options`` replace render/edit options of the fork only (e.g. ``clear_perturbations=False``).
+        """
         twin = copy.copy(self)
+        twin.options = replace(self.options, **options)
         twin._states = list(self._states[:1])
         twin._cache = {}
         return twin
