@@ -234,8 +234,8 @@ def build_demo() -> gr.Blocks:
         # of a server event or an input of a finished queued one, and reading an ImageEditor exports its layers to
         # PNG and uploads them.  So only browser-side steps read the canvas (SEND_CANVAS copies it into the hidden
         # ``sent``, which the handlers take) and example picks report on the status line: one export per click
-        # instead of four or more.  Edits show progress on the status line alone: with overlays on all five outputs
-        # a click took 0.56 s instead of 0.46 s (median, `python -m eval app-latency`, software-rendered chromium).
+        # instead of four or more.  Edits show progress on the status line alone (overlays on all five outputs made
+        # a click measurably slower: docs/app_latency.json, README).
         gallery.click(pick_example, gallery, canvas, queue=False, show_progress="hidden", show_progress_on=[status],
                       api_visibility="private")
         fits = dict(concurrency_id="fit", concurrency_limit=FITS_AT_ONCE)

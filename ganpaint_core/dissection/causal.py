@@ -8,12 +8,7 @@ unit u inside a region m of the layer grid is ``r + a_u m (v_u - r)`` with
 change of the segmenter's soft share of each concept inside m.  Its first-order
 estimate, the gradient at ``a = 0``, gives every unit's effect on every concept
 from one backward pass per concept and batch, over random square regions of
-generated samples.
-
-Measured on the 107-kimg default generator (12 held-out scene pairs, 20 units
-at the high level): the concept-share gain of the edits went from 0.10 with
-IoU-ranked units to 0.20 with causally ranked ones; the shipped 425-kimg model
-reaches 0.33 with 24 units on the acceptance scenes (models/README.md).
+generated samples.  What it changed in the edits is measured in docs/editor.md.
 """
 
 from __future__ import annotations

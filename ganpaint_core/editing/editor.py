@@ -57,7 +57,7 @@ class FitOptions:
     weights_lr: float = 0.01        # the weight-adaptation ablation
     lam: float = 0.1                # regulariser weight (0 when fit(regularize=False))
     perceptual: str = "auto"        # backend of the perceptual term, see ganpaint_core.editing.perceptual
-    perceptual_weight: float = 0.1  # G'(r) 75.2 dB at 0.1, 45.3 at 1 (segmenter features; docs/editor.md)
+    perceptual_weight: float = 0.1  # weight of the perceptual term (chosen by measurement: docs/editor.md)
     bf16: bool = False              # bf16 autocast during the optimisation
     paste_back: bool = True         # edits: paste the photo back beyond the feathered, dilated edit mask
     paste_radius: int = 2           # pixels the edit mask grows before feathering
