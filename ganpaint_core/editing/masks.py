@@ -65,9 +65,12 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
 
 
 def feather(mask: np.ndarray, radius: int, sigma: float) -> np.ndarray:
-    """A soft float32 alpha in [0, 1]: ``mask`` dilated by ``radius`` then blurred by ``sigma``, 1 on the mask."""
+    """A soft float32 alpha in [0, 1]: ``mask`` dilated by ``radius`` then blurred by ``sigma``, 1 on the mask.
+
+    The blur is cut at 2 sigma, so the alpha is exactly 0 beyond ``radius + ceil(2 sigma)`` pixels of the mask.
+    """
     grown = dilate(mask, radius).astype(np.float32)
-    soft = gaussian_filter(grown, sigma) if sigma > 0 else grown
+    soft = gaussian_filter(grown, sigma, truncate=2.0) if sigma > 0 else grown
     return np.maximum(soft, np.asarray(mask, dtype=np.float32)).clip(0, 1)
 
 
