@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ganpaint_core.cli import check_out_dir
-from human_study.common import REFERENCE
+from human_study.common import REFERENCE, write_frame
 from human_study.responses import load, tidy
 from human_study.stats import LEVEL, agreement, bradley_terry, holm, preference
 
@@ -184,7 +184,7 @@ def bar_plot(table: pd.DataFrame, label: str, path: Path, title: str) -> None:
 def write_report(tables: dict, out: Path, source: str) -> None:
     check_out_dir(out)
     for name in ("baselines", "actions", "ranking", "position", "workers"):
-        tables[name].to_csv(out / f"{name}.csv", index=False)
+        write_frame(tables[name], out / f"{name}.csv")
     bar_plot(tables["baselines"], "baseline", out / "preferences.png",
              f"{REFERENCE} vs. each baseline ({LEVEL:.0%} Wilson CI)")
     bar_plot(tables["actions"].query("baseline == 'all'"), "action", out / "actions.png",
