@@ -36,7 +36,7 @@ def free_port() -> int:
 
 
 def call(port: int, method: str, path: str, body=None, headers=None, timeout: float = 30):
-    """(status, parsed JSON or raw bytes, headers) of one request; the path is sent exactly as given."""
+    """(status, parsed JSON or raw bytes, headers: case-insensitive) of one request; the path is sent as given."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
@@ -46,7 +46,7 @@ def call(port: int, method: str, path: str, body=None, headers=None, timeout: fl
         resp = conn.getresponse()
         raw = resp.read()
         kind = resp.getheader("Content-Type", "")
-        return resp.status, json.loads(raw) if kind.startswith("application/json") else raw, dict(resp.getheaders())
+        return resp.status, json.loads(raw) if kind.startswith("application/json") else raw, resp.headers
     finally:
         conn.close()
 
