@@ -169,6 +169,7 @@ def bar_plot(table: pd.DataFrame, label: str, path: Path, title: str) -> None:
         part = table[table["exclusion"] == subset].set_index(label).reindex(labels)
         x = np.arange(len(labels)) + (i - 0.5) * width
         err = np.vstack([part["share"] - part["wilson_low"], part["wilson_high"] - part["share"]])
+        err = np.clip(err, 0, None)                  # rounding can put a bound a hair past a share of 0 or 1
         ax.bar(x, part["share"], width, yerr=err, capsize=3, label=name)
     ax.axhline(0.5, color="k", lw=0.8, ls="--")
     ax.set_xticks(np.arange(len(labels)), labels)

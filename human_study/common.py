@@ -91,8 +91,9 @@ def write_csv(path: Path, columns, rows) -> None:
 
 
 def write_frame(frame, path: Path) -> None:
-    """A DataFrame as CSV, every cell spreadsheet-safe (the one writer of tables in this package)."""
-    frame.map(spreadsheet_safe).to_csv(path, index=False)
+    """A DataFrame as CSV, every cell spreadsheet-safe (the one writer of tables in this package).  CRLF line ends,
+    as :func:`write_csv` writes them, so a bare CR inside a cell is quoted rather than read as a line break."""
+    frame.map(spreadsheet_safe).to_csv(path, index=False, lineterminator="\r\n")
 
 
 def read_csv(path: Path) -> list[dict]:
