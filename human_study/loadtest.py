@@ -110,7 +110,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def load(study: Path, port: int, participants: int = 200, prefix: str = "load") -> dict:
+def participants_at_once(study: Path, port: int, participants: int = 200, prefix: str = "load") -> dict:
     """Run the participants against a served ``study``; the numbers and what the database holds afterwards."""
     sessions = session_trials(read_manifest(study))
     out = {"latencies": [], "acked": [], "failures": [], "finished": []}
@@ -159,7 +159,7 @@ def run(args):
         served = ServedStudy(tmp / "study", tmp / "server.log")
         served.start()
         try:
-            result = load(tmp / "study", served.port, args.participants)
+            result = participants_at_once(tmp / "study", served.port, args.participants)
         finally:
             served.stop()
     report = {"what": f"{args.participants} participants start at once; each fetches a session, posts every "

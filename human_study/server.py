@@ -3,9 +3,8 @@
 API (JSON in and out, see :mod:`human_study.api`): ``GET /api/session?worker_id=…``, ``POST /api/answers``,
 ``POST /api/finish``.  One process, one event loop, one database thread (:mod:`human_study.writer`).  Limits
 beyond those of :mod:`human_study.web`: a listen backlog of BACKLOG, at most MAX_CONNECTIONS open connections
-(then 503), request heads of at most MAX_HEAD bytes (else 400) that must arrive within the read timeout of
-connecting or of the previous response (else the connection is closed), idle keep-alive connections closed
-after KEEP_ALIVE seconds.
+(then 503), a request head must arrive within the read timeout of connecting or of the previous response (else
+the connection is closed), idle keep-alive connections are closed after KEEP_ALIVE seconds.
 """
 
 from __future__ import annotations
@@ -23,11 +22,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from human_study.api import Study
 from human_study.common import DATABASE, RESPONSES
-from human_study.web import READ_TIMEOUT, make_app
+from human_study.web import MAX_HEAD, READ_TIMEOUT, make_app
 
 BACKLOG = 1024
 MAX_CONNECTIONS = 2000
-MAX_HEAD = 16 * 1024
 KEEP_ALIVE = 5
 
 

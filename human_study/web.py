@@ -1,9 +1,9 @@
 """The study's HTTP face: a Starlette app serving the page, its files and the JSON API of :mod:`human_study.api`.
 
-Limits: bodies over MAX_BODY get 413, JSON nested deeper than MAX_DEPTH gets 400, a body not received within the
-read timeout gets 408 (and the connection is closed).  Every refusal is a 4xx JSON ``{"error": "<a sentence>"}``;
-every response carries the security headers.  Only the study page, its script, style, data and images are
-served; the manifest, config and database never are.
+Limits: request heads over MAX_HEAD get 431, bodies over MAX_BODY 413, JSON nested deeper than MAX_DEPTH 400, a
+body not received within the read timeout 408 (and the connection is closed).  Every refusal is a 4xx JSON
+``{"error": "<a sentence>"}``; every response carries the security headers.  Only the study page, its script,
+style, data and images are served; the manifest, config and database never are.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from human_study.api import BadRequest, Study
 MAX_BODY = 256 * 1024
 MAX_DRAIN = 16 * MAX_BODY      # an oversized body up to this is read and dropped, so the client sees the 413
 MAX_DEPTH = 16                 # the API's payloads are 3 deep
+MAX_HEAD = 16 * 1024           # request line and headers
 READ_TIMEOUT = 10.0
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".png": "image/png"}
@@ -94,7 +95,8 @@ async def _refused(request: Request, err: BadRequest) -> JSONResponse:
 
 
 async def _http_error(request: Request, err: HTTPException) -> JSONResponse:
-    return _error(err.status_code, f"{err.detail}.", dict(err.headers or {}))
+    message = f"{request.method} is not allowed here." if err.status_code == 405 else f"{err.detail}."
+    return _error(err.status_code, message, dict(err.headers or {}))
 
 
 async def _crash(request: Request, err: Exception) -> JSONResponse:
@@ -141,7 +143,20 @@ def make_app(study: Study, read_timeout: float = READ_TIMEOUT):
     app = Starlette(routes=routes,
                     exception_handlers={BadRequest: _refused, HTTPException: _http_error, Exception: _crash},
                     lifespan=lifespan)
-    return with_security_headers(app)
+    return with_security_headers(with_head_limit(app))
+
+
+def with_head_limit(app):
+    """ASGI middleware refusing request heads over MAX_HEAD (h11 only limits heads that arrive in pieces)."""
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] == "http" and len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) + sum(
+                len(k) + len(v) for k, v in scope["headers"]) > MAX_HEAD:
+            refusal = _error(431, f"The request head is over {MAX_HEAD} bytes.", {"Connection": "close"})
+            return await refusal(scope, receive, send)
+        await app(scope, receive, send)
+
+    return wrapped
 
 
 def with_security_headers(app):
