@@ -144,7 +144,8 @@ def machine() -> dict:
         cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name"))
     except (OSError, StopIteration, subprocess.SubprocessError):
         cpu = platform.processor()
-    return {"cpu_model": cpu, "cpus": len(os.sched_getaffinity(0)), "python": platform.python_version(),
+    return {"cpu_model": cpu, "cpus": len(os.sched_getaffinity(0)), "load_average_before": os.getloadavg(),
+            "python": platform.python_version(),
             **{name: version(name) for name in ("uvicorn", "starlette", "h11")}}
 
 

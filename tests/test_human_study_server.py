@@ -180,14 +180,22 @@ def read_to_close(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+def online_backup(source: Path, target: Path) -> None:
+    with sqlite3.connect(source) as db, sqlite3.connect(target) as copy:
+        db.backup(copy)
+
+
 def test_200_participants_at_once_lose_nothing(tmp_path, record_property):
-    build(write_demo_pairs(tmp_path / "pairs", tasks=4), tmp_path / "study", trials_per_session=12, practice=2,
+    build(write_demo_pairs(tmp_path / "pairs", tasks=8), tmp_path / "study", trials_per_session=24, practice=3,
           seed=1)
     served = ServedStudy(tmp_path / "study", tmp_path / "server.log")
     served.start()
+    backup = threading.Timer(0.5, online_backup, (tmp_path / "study" / "study.sqlite", tmp_path / "backup.sqlite"))
     try:
+        backup.start()                                                     # as the README says, mid-run
         result = participants_at_once(tmp_path / "study", served.port, 200)
     finally:
+        backup.join()
         served.stop()
     lat = result["latency_ms"]
     record_property("p99_ms", lat["p99"])
@@ -197,6 +205,9 @@ def test_200_participants_at_once_lose_nothing(tmp_path, record_property):
     assert result["finished"] == 200 and result["stored_exactly_once"]
     assert result["stored_answers"] == result["acknowledged_answers"] == 200 * result["answers_per_participant"]
     assert lat["p99"] < 10_000                                             # goal < 2 s; generous on a busy machine
+    with sqlite3.connect(tmp_path / "backup.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert 0 < db.execute("SELECT COUNT(*) FROM participants").fetchone()[0] <= 200
 
 
 def test_stalled_clients_are_cut_off_and_hold_nothing(server):
