@@ -93,6 +93,8 @@ def running(folder: Path, host: str = "127.0.0.1", port: int = 0, read_timeout: 
     thread.start()
     while not server.started and thread.is_alive():
         time.sleep(0.01)
+    if not server.started:
+        raise RuntimeError(f"the study server for {folder} did not start")
     try:
         yield sock.getsockname()[1]
     finally:

@@ -61,6 +61,7 @@ async def read_body(request: Request, length: int, timeout: float) -> bytes:
         raise BadRequest(413, f"The body is over {MAX_BODY} bytes.")
     if size != length:
         raise BadRequest(400, "The body is shorter than its Content-Length.")
+    request.state.body_read = True
     return b"".join(chunks)
 
 
@@ -89,9 +90,9 @@ def _error(status: int, message: str, headers: dict | None = None) -> JSONRespon
 
 
 async def _refused(request: Request, err: BadRequest) -> JSONResponse:
-    # A body left unread (or cut short) would be parsed as the next request: close the connection instead.
-    close = {"Connection": "close"} if request.method == "POST" else {}
-    return _error(err.status, str(err), close)
+    # A client whose body was refused unread (or did not arrive) gets the connection closed after the answer.
+    unread = request.method == "POST" and not getattr(request.state, "body_read", False)
+    return _error(err.status, str(err), {"Connection": "close"} if unread else None)
 
 
 async def _http_error(request: Request, err: HTTPException) -> JSONResponse:

@@ -51,7 +51,8 @@ class Writer:
 
     def __init__(self, path: Path):
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, args=(Path(path),), name="study-db", daemon=True)
+        db = connect(Path(path))                       # here, so that a database that cannot be opened fails now
+        self._thread = threading.Thread(target=self._serve, args=(db,), name="study-db", daemon=True)
         self._thread.start()
 
     async def run(self, job, *args):
@@ -64,8 +65,7 @@ class Writer:
         self._queue.put(None)
         self._thread.join()
 
-    def _serve(self, path: Path) -> None:
-        db = connect(path)
+    def _serve(self, db: sqlite3.Connection) -> None:
         try:
             while True:
                 group = [self._queue.get()]

@@ -3,6 +3,7 @@ malformed requests get a 4xx (or a closed connection) in bounded time."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import http.client
 import json
@@ -17,12 +18,16 @@ import pandas as pd
 import pytest
 
 from ganpaint_core.cli import main
+from human_study import store
 from human_study.__main__ import COMMANDS
+from human_study.api import BadRequest
 from human_study.build import build
 from human_study.common import read_manifest, session_trials
 from human_study.demo import write_demo_pairs
 from human_study.loadtest import ServedStudy, participants_at_once
 from human_study.responses import load, tidy
+from human_study.store import Store
+from human_study.writer import Writer
 
 WORKERS = 12
 READ_TIMEOUT = 2.0
@@ -255,3 +260,28 @@ def test_every_bad_request_gets_a_4xx_with_a_sentence(server, request_bytes, sta
     assert head.startswith(f"HTTP/1.1 {status} ".encode()), head
     text = json.loads(body)["error"] if b"application/json" in head else body.decode()
     assert text[:1].isupper() and text.rstrip().endswith(".") and " " in text, text
+
+
+def test_database_thread_undoes_a_failing_job_alone(tmp_path):
+    path = Store(tmp_path / "study.sqlite").path
+
+    def join(db, worker):
+        return store.assign(db, worker, 2)
+
+    def refused(db):
+        store.assign(db, "refused", 2)
+        raise BadRequest(409, "No.")
+
+    async def many():
+        writer = Writer(path)
+        try:
+            return await asyncio.gather(*(writer.run(join, f"w{i}") for i in range(50)), writer.run(refused),
+                                        return_exceptions=True)
+        finally:
+            writer.close()
+
+    results = asyncio.run(many())
+    assert sorted(results[:50]) == [0] * 25 + [1] * 25 and isinstance(results[50], BadRequest)
+    with sqlite3.connect(path) as db:
+        workers = {w for (w,) in db.execute("SELECT worker_id FROM participants")}
+    assert workers == {f"w{i}" for i in range(50)}
