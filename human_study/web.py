@@ -74,7 +74,7 @@ async def read_json(request: Request, timeout: float) -> dict:
         raise BadRequest(415, "Send the body as application/json.")
     try:
         payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except ValueError:                                 # bad UTF-8, bad JSON, an integer of over 4300 digits
         raise BadRequest(400, "The body is not valid JSON.") from None
     except RecursionError:
         payload = [DEEP]

@@ -137,6 +137,8 @@ def test_concurrent_answers_survive_a_kill_and_restart(server):
 
 @pytest.mark.parametrize(("body", "headers", "status"), [
     (b"{not json", None, 400),
+    (b'{"worker_id": "w01", "answers": ' + b"1" * 5000 + b"}", None, 400),
+    (b'{"worker_id": "w01", "answers": [{"trial_id": "s000-00", "choice": "left", "rt_ms": NaN}]}', None, 400),
     (b'["a list"]', None, 400),
     (json.dumps({"worker_id": "w01"}).encode(), {"Content-Type": "text/plain"}, 415),
     ({"worker_id": "w01", "answers": [{"trial_id": "s999-00", "choice": "left"}]}, None, 400),
