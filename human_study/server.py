@@ -77,7 +77,7 @@ def make_server(folder: Path, read_timeout: float = READ_TIMEOUT) -> tuple[uvico
     """A uvicorn server for the study (run it with ``server.run(sockets=[listen(host, port)])``)."""
     study = Study(Path(folder))
     protocol = type("StudyH11", (HeadTimeoutH11,), {"read_timeout": read_timeout})
-    config = uvicorn.Config(make_app(study, read_timeout), http=protocol, lifespan="on", backlog=BACKLOG,
+    config = uvicorn.Config(make_app(study, read_timeout), http=protocol, ws="none", lifespan="on", backlog=BACKLOG,
                             limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE,
                             h11_max_incomplete_event_size=MAX_HEAD, timeout_graceful_shutdown=10,
                             log_level="warning", access_log=False, server_header=False)
