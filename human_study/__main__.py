@@ -9,6 +9,7 @@ COMMANDS = {
     "serve": ("human_study.server", "serve a study locally and record answers to SQLite"),
     "simulate": ("human_study.simulate", "synthetic participants with known preferences"),
     "analyze": ("human_study.analyze", "analyse answers: preferences, CIs, tests, rankings"),
+    "loadtest": ("human_study.loadtest", "many participants at once against `serve`: failures, latency"),
 }
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ganpaint_core.commands.cli import check_out_dir
-from human_study.common import REFERENCE
+from human_study.common import REFERENCE, write_frame
 from human_study.responses import load, tidy
 from human_study.stats import LEVEL, agreement, bradley_terry, holm, preference
 
@@ -169,6 +169,7 @@ def bar_plot(table: pd.DataFrame, label: str, path: Path, title: str) -> None:
         part = table[table["exclusion"] == subset].set_index(label).reindex(labels)
         x = np.arange(len(labels)) + (i - 0.5) * width
         err = np.vstack([part["share"] - part["wilson_low"], part["wilson_high"] - part["share"]])
+        err = np.clip(err, 0, None)                  # rounding can put a bound a hair past a share of 0 or 1
         ax.bar(x, part["share"], width, yerr=err, capsize=3, label=name)
     ax.axhline(0.5, color="k", lw=0.8, ls="--")
     ax.set_xticks(np.arange(len(labels)), labels)
@@ -184,7 +185,7 @@ def bar_plot(table: pd.DataFrame, label: str, path: Path, title: str) -> None:
 def write_report(tables: dict, out: Path, source: str) -> None:
     check_out_dir(out)
     for name in ("baselines", "actions", "ranking", "position", "workers"):
-        tables[name].to_csv(out / f"{name}.csv", index=False)
+        write_frame(tables[name], out / f"{name}.csv")
     bar_plot(tables["baselines"], "baseline", out / "preferences.png",
              f"{REFERENCE} vs. each baseline ({LEVEL:.0%} Wilson CI)")
     bar_plot(tables["actions"].query("baseline == 'all'"), "action", out / "actions.png",

@@ -9,7 +9,6 @@ key and are never served.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import secrets
@@ -29,6 +28,8 @@ from human_study.common import (
     REFERENCE,
     SERVER_CONFIG,
     STUDY_DATA,
+    read_csv,
+    write_csv,
 )
 from human_study.images import broken_composite, load_mask, load_rgb, png_bytes, store_image
 from human_study.mturk import DEFAULT_IMAGE_BASE_URL, write_mturk
@@ -55,12 +56,10 @@ def read_pairs(pairs: Path) -> list[dict]:
     path = pairs / "manifest.csv"
     if not path.is_file():
         raise FileNotFoundError(f"no manifest.csv in {str(pairs)!r} (expected the evaluation's pairs folder)")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in PAIR_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path} lacks columns: {', '.join(missing)}")
-        rows = list(reader)
+    rows = read_csv(path)
+    missing = [c for c in PAIR_COLUMNS if rows and c not in rows[0]]
+    if missing:
+        raise ValueError(f"{path} lacks columns: {', '.join(missing)}")
     if not rows:
         raise ValueError(f"{path} lists no pairs")
     for row in rows:
@@ -174,10 +173,7 @@ def build(pairs_dir: Path, study: Path, trials_per_session: int = 40, practice: 
                   for p, left in zip(practice_tasks, sides(practice, rng), strict=True)] + body
         for position, trial in enumerate(trials):
             rows.append({"trial_id": f"s{s:03d}-{position:02d}", "session": s, "position": position, **trial})
-    with open(study / MANIFEST, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(study / MANIFEST, MANIFEST_COLUMNS, rows)
     sessions = client_sessions(rows)
     config = {"title": title, "question": QUESTION, "exposure_ms": exposure_ms}
     (study / STUDY_DATA).write_text("window.STUDY = " + json.dumps({**config, "sessions": sessions}) + ";\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 REFERENCE = "ours"
@@ -40,8 +41,7 @@ def read_manifest(study: Path) -> list[dict]:
     path = Path(study) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"no {MANIFEST} in {str(study)!r}; run `build` first")
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv(path)
     for row in rows:
         row["session"] = int(row["session"])
         row["position"] = int(row["position"])
@@ -62,8 +62,41 @@ def least_used(counts: dict[int, int]) -> int:
     return min(counts, key=lambda s: (counts[s], s))
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def spreadsheet_safe(value):
-    """Neutralise text a spreadsheet would run as a formula (CSV injection); other values unchanged."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """A cell a spreadsheet shows as text and never runs as a formula (CSV injection, OWASP): text starting with
+    = + - @ tab or CR gets a leading apostrophe (so does text starting with one, to keep this reversible); numbers,
+    and text that is just a number, stay as they are."""
+    if isinstance(value, str) and value[:1] in (*FORMULA_START, "'") and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
+
+
+def spreadsheet_text(value):
+    """Undo :func:`spreadsheet_safe` on read."""
+    if isinstance(value, str) and value[:1] == "'" and value[1:2] in (*FORMULA_START, "'"):
+        return value[1:]
+    return value
+
+
+def write_csv(path: Path, columns, rows) -> None:
+    """Dict rows as CSV, every cell spreadsheet-safe (the one writer of row lists in this package)."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
+
+
+def write_frame(frame, path: Path) -> None:
+    """A DataFrame as CSV, every cell spreadsheet-safe (the one writer of tables in this package).  CRLF line ends,
+    as :func:`write_csv` writes them, so a bare CR inside a cell is quoted rather than read as a line break."""
+    frame.map(spreadsheet_safe).to_csv(path, index=False, lineterminator="\r\n")
+
+
+def read_csv(path: Path) -> list[dict]:
+    """Rows written by :func:`write_csv` (or any CSV) with the spreadsheet escapes undone."""
+    with open(path, newline="") as f:
+        return [{k: spreadsheet_text(v) for k, v in row.items()} for row in csv.DictReader(f)]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from eval.report import PAIR_COLUMNS
-from human_study.common import ACTIONS, REFERENCE
+from human_study.common import ACTIONS, REFERENCE, write_csv
 
 DEMO_BASELINES = ("copy_paste", "poisson", "plain_g")
 
@@ -41,8 +40,5 @@ def write_demo_pairs(folder: Path, tasks: int = 6, baselines=DEMO_BASELINES, siz
                          "concept": "tree", "method_a": REFERENCE, "method_b": other,
                          "image_a": f"images/{tid}/{REFERENCE}.png", "image_b": f"images/{tid}/{other}.png",
                          "original": f"images/{tid}/original.png", "mask": f"images/{tid}/mask.png"})
-    with open(folder / "manifest.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=PAIR_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(folder / "manifest.csv", PAIR_COLUMNS, rows)
     return folder

@@ -8,14 +8,13 @@ of the per-trial answers) and ``comments``.
 
 from __future__ import annotations
 
-import csv
 import json
 from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
-from human_study.common import ANSWER_COLUMNS
+from human_study.common import ANSWER_COLUMNS, write_csv
 
 DEFAULT_IMAGE_BASE_URL = "https://YOUR-BUCKET.example.com/STUDY/"
 PRODUCTION_SUBMIT = "https://www.mturk.com/mturk/externalSubmit"
@@ -50,11 +49,8 @@ def write_mturk(study: Path, config: dict, sessions: list[list[dict]], image_bas
     folder = study / "mturk"
     folder.mkdir(exist_ok=True)
     (folder / "template.html").write_text(template_html(config, image_base_url), encoding="utf-8")
-    with open(folder / "batch_input.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(TEMPLATE_VARS)
-        for s, trials in enumerate(sessions):
-            writer.writerow([s, json.dumps(trials, separators=(",", ":"))])
+    write_csv(folder / "batch_input.csv", TEMPLATE_VARS, ({"session": s, "trials": json.dumps(t, separators=(",", ":"))}
+                                                         for s, t in enumerate(sessions)))
     (folder / "README.md").write_text(_static("mturk_README.md"), encoding="utf-8")
 
 

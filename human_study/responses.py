@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from human_study.common import ANSWER_COLUMNS, CHOICES, MANIFEST, MANIFEST_COLUMNS, read_manifest, spreadsheet_safe
+from human_study.common import (
+    ANSWER_COLUMNS,
+    CHOICES,
+    MANIFEST,
+    MANIFEST_COLUMNS,
+    read_manifest,
+    spreadsheet_text,
+    write_frame,
+)
 
 KEY_COLUMNS = tuple(c for c in MANIFEST_COLUMNS if c not in ("trial_id", "session"))
 
@@ -28,14 +36,7 @@ def with_key(answers: pd.DataFrame, manifest: list[dict]) -> pd.DataFrame:
 
 def write_export(frame: pd.DataFrame, path: Path) -> None:
     """Write the local export with participant text made safe for spreadsheets."""
-    frame.map(spreadsheet_safe).to_csv(path, index=False)
-
-
-def _unsafe(value):
-    """Undo :func:`spreadsheet_safe` on read."""
-    if isinstance(value, str) and value[:1] == "'" and value[1:2] in ("=", "+", "-", "@", "\t", "\r"):
-        return value[1:]
-    return value
+    write_frame(frame, path)
 
 
 def find_study(path: Path, study: str | None) -> Path:
@@ -63,12 +64,12 @@ def load(path: Path, study: str | None = None) -> pd.DataFrame:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise ValueError(f"cannot read {path} as CSV: {err}") from err
+    raw = raw.map(spreadsheet_text)
     if any(c.startswith("Answer.") for c in raw.columns):
         return with_key(from_results(raw), read_manifest(find_study(path, study)))
     missing = [c for c in ("worker_id", "session", "trial_id", "choice") if c not in raw]
     if missing:
         raise ValueError(f"{path} is neither a local export nor MTurk results (missing {', '.join(missing)})")
-    raw = raw.map(_unsafe)
     answers = raw.reindex(columns=list(ANSWER_COLUMNS), fill_value="")
     if study or not set(MANIFEST_COLUMNS) <= set(raw.columns):
         return with_key(answers, read_manifest(find_study(path, study)))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from human_study.common import ANSWER_COLUMNS, REFERENCE, least_used, read_manifest, session_trials
+from human_study.common import ANSWER_COLUMNS, REFERENCE, least_used, read_manifest, session_trials, write_frame
 from human_study.mturk import to_results
 from human_study.responses import with_key, write_export
 
@@ -107,7 +107,7 @@ def run(args):
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.format == "mturk":
-        to_results(answers).to_csv(out, index=False)
+        write_frame(to_results(answers), out)
     else:
         write_export(with_key(answers, read_manifest(study)), out)
     print(f"wrote {len(answers)} answers of {args.workers} simulated workers to {out}")

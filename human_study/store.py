@@ -1,7 +1,7 @@
 """The study's SQLite store: participants and one row per answered trial (WAL, idempotent inserts).
 
-Every write is its own committed transaction with ``synchronous=FULL``, so a killed server loses nothing it
-acknowledged.  Re-submitting an answer keeps the first row (and its server timestamp).
+Commits use ``synchronous=FULL`` and the server acknowledges a write only after its commit, so a killed server
+loses nothing it acknowledged.  Re-submitting an answer keeps the first row (and its server timestamp).
 """
 
 from __future__ import annotations
@@ -37,7 +37,18 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit) that fsyncs every commit."""
+    db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA busy_timeout=30000")
+    return db
+
+
 class Store:
+    """The database file: created with its schema in WAL mode; :meth:`transaction` for one-off synchronous use
+    (exports, scripts).  The server writes through :class:`human_study.writer.Writer` instead."""
+
     def __init__(self, path: Path):
         self.path = Path(path)
         with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
@@ -45,11 +56,9 @@ class Store:
             db.executescript(SCHEMA)
 
     @contextmanager
-    def connect(self):
-        """A fresh connection committed on success (one per request: safe across threads)."""
-        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=30000")
+    def transaction(self):
+        """A fresh connection in one transaction, committed on success."""
+        with closing(connect(self.path)) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -58,51 +67,53 @@ class Store:
                 raise
             db.execute("COMMIT")
 
-    def participant(self, worker_id: str) -> dict | None:
-        with self.connect() as db:
-            db.row_factory = sqlite3.Row
-            row = db.execute("SELECT * FROM participants WHERE worker_id = ?", (worker_id,)).fetchone()
-        return dict(row) if row else None
-
-    def assign(self, worker_id: str, n_sessions: int, assignment_id: str = "", study_id: str = "",
-               session_id: str = "", source: str = "local") -> int:
-        """The worker's session: the one they already have, else the least-used one (atomic)."""
-        with self.connect() as db:
-            row = db.execute("SELECT session FROM participants WHERE worker_id = ?", (worker_id,)).fetchone()
-            if row:
-                return int(row[0])
-            counts = dict.fromkeys(range(n_sessions), 0)
-            for s, n in db.execute("SELECT session, COUNT(*) FROM participants GROUP BY session"):
-                if s in counts:
-                    counts[s] = n
-            session = least_used(counts)
-            db.execute("INSERT INTO participants (worker_id, session, assignment_id, study_id, session_id, source, "
-                       "started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (worker_id, session, assignment_id, study_id, session_id, source, now()))
-        return session
-
-    def add_answers(self, worker_id: str, session: int, answers: list[dict]) -> int:
-        """Insert answers, ignoring ones already stored; return how many of the worker's answers are stored."""
-        stamp = now()
-        with self.connect() as db:
-            db.executemany("INSERT INTO answers (worker_id, trial_id, session, choice, rt_ms, client_time, server_time)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (worker_id, trial_id) DO NOTHING",
-                           [(worker_id, a["trial_id"], session, a["choice"], a.get("rt_ms"), a.get("client_time"),
-                             stamp) for a in answers])
-            return db.execute("SELECT COUNT(*) FROM answers WHERE worker_id = ?", (worker_id,)).fetchone()[0]
-
-    def answered(self, worker_id: str) -> set[str]:
-        with self.connect() as db:
-            return {r[0] for r in db.execute("SELECT trial_id FROM answers WHERE worker_id = ?", (worker_id,))}
-
-    def finish(self, worker_id: str, comments: str) -> None:
-        with self.connect() as db:
-            db.execute("UPDATE participants SET comments = ?, finished_at = COALESCE(finished_at, ?) "
-                       "WHERE worker_id = ?", (comments, now(), worker_id))
-
     def answers(self):
-        with self.connect() as db:
+        with self.transaction() as db:
             return answers_frame(db)
+
+
+# The queries: each runs on a connection inside a transaction the caller owns.
+
+def participant(db: sqlite3.Connection, worker_id: str) -> dict | None:
+    cursor = db.execute("SELECT * FROM participants WHERE worker_id = ?", (worker_id,))
+    row = cursor.fetchone()
+    return dict(zip([c[0] for c in cursor.description], row, strict=True)) if row else None
+
+
+def assign(db: sqlite3.Connection, worker_id: str, n_sessions: int, assignment_id: str = "", study_id: str = "",
+           session_id: str = "", source: str = "local") -> int:
+    """The worker's session: the one they already have, else the least-used one."""
+    row = db.execute("SELECT session FROM participants WHERE worker_id = ?", (worker_id,)).fetchone()
+    if row:
+        return int(row[0])
+    counts = dict.fromkeys(range(n_sessions), 0)
+    for s, n in db.execute("SELECT session, COUNT(*) FROM participants GROUP BY session"):
+        if s in counts:
+            counts[s] = n
+    session = least_used(counts)
+    db.execute("INSERT INTO participants (worker_id, session, assignment_id, study_id, session_id, source, "
+               "started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+               (worker_id, session, assignment_id, study_id, session_id, source, now()))
+    return session
+
+
+def add_answers(db: sqlite3.Connection, worker_id: str, session: int, answers: list[dict]) -> int:
+    """Insert answers, ignoring ones already stored; return how many of the worker's answers are stored."""
+    stamp = now()
+    db.executemany("INSERT INTO answers (worker_id, trial_id, session, choice, rt_ms, client_time, server_time)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (worker_id, trial_id) DO NOTHING",
+                   [(worker_id, a["trial_id"], session, a["choice"], a.get("rt_ms"), a.get("client_time"), stamp)
+                    for a in answers])
+    return db.execute("SELECT COUNT(*) FROM answers WHERE worker_id = ?", (worker_id,)).fetchone()[0]
+
+
+def answered(db: sqlite3.Connection, worker_id: str) -> set[str]:
+    return {r[0] for r in db.execute("SELECT trial_id FROM answers WHERE worker_id = ?", (worker_id,))}
+
+
+def finish(db: sqlite3.Connection, worker_id: str, comments: str) -> None:
+    db.execute("UPDATE participants SET comments = ?, finished_at = COALESCE(finished_at, ?) WHERE worker_id = ?",
+               (comments, now(), worker_id))
 
 
 def read_answers(path: Path):

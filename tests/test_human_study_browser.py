@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 
 import pytest
 
 from human_study.build import build
 from human_study.common import read_manifest
 from human_study.demo import write_demo_pairs
-from human_study.server import make_server
+from human_study.server import running
 
 CODE = "BROWSER7"
 
@@ -19,12 +18,8 @@ CODE = "BROWSER7"
 def served_study(tmp_path):
     build(write_demo_pairs(tmp_path / "pairs", tasks=2), tmp_path / "study", trials_per_session=8, practice=2,
           exposure_ms=300, seed=2, completion_code=CODE)
-    server, _ = make_server(tmp_path / "study")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield tmp_path / "study", server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with running(tmp_path / "study") as port:
+        yield tmp_path / "study", port
 
 
 def _consent_and_start(page):
