@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ganpaint_core.cli import main
+from ganpaint_core.commands.cli import main
 from human_study import store
 from human_study.__main__ import COMMANDS
 from human_study.analyze import analyse, write_report
