@@ -15,17 +15,40 @@ from pathlib import Path
 from PIL import Image
 
 
+def _concepts_help() -> str:
+    """Each shipped or registered model's own concepts, read from its dissection.json (no weights are loaded)."""
+    from ganpaint_core.editing.edits import paintable
+    from ganpaint_core.models import known_dissection, shipped_models
+    from ganpaint_core.models.registry import registry
+
+    parts = []
+    for name in [*shipped_models(), *registry()]:
+        try:
+            concepts = paintable(known_dissection(name)[1])
+        except (ValueError, FileNotFoundError):
+            continue
+        if concepts:
+            more = f" and {len(concepts) - 10} more" if len(concepts) > 10 else ""
+            parts.append(f"{name}: {', '.join(concepts[:10])}{more}")
+    return "; ".join(parts) or "none"
+
+
 def add_arguments(p):
+    from ganpaint_core.models.registry import registry
+
     p.add_argument("--image", required=True, help="the photo to edit")
     p.add_argument("--mask", required=True, help="mask picture: nonzero (or opaque) pixels are edited; the "
                                                  "model's size or the photo's")
-    p.add_argument("--concept", help="the concept to add or remove (e.g. tree, dome, door)")
+    p.add_argument("--concept", help="the concept to add or remove, from the model's own vocabulary "
+                                     f"({_concepts_help()})")
     p.add_argument("--action", choices=("add", "remove", "appearance"),
                    help="add or remove --concept, or copy the appearance of --reference-mask (the default when "
                         "only --reference-mask is given)")
     p.add_argument("--reference-mask", help="the region whose appearance the masked region takes")
     p.add_argument("--strength", default="medium", help="low, medium, high, or a number in [0, 1]")
-    p.add_argument("--model", default="default", help="'default', a model folder or a checkpoint")
+    p.add_argument("--model", default="default", help=f"'default', a registered model ({', '.join(registry())}; "
+                                                       f"downloaded once into GANPAINT_CACHE), a model folder, "
+                                                       f"a checkpoint or a URL")
     p.add_argument("--adapt", choices=("activations", "weights", "none"), default="activations")
     p.add_argument("--no-regularize", action="store_true", help="adapt without the regulariser (ablation)")
     p.add_argument("--z-steps", type=int, help="inversion steps on z (default: the editor's)")
@@ -48,9 +71,10 @@ def run(args):
     from tqdm import tqdm
 
     from ganpaint_core import metrics as M
-    from ganpaint_core.concepts import NAMES, concept_id
     from ganpaint_core.editing.editor import Editor
+    from ganpaint_core.editing.edits import concept_name, no_units_message
     from ganpaint_core.editing.masks import load_mask, to_model_mask
+    from ganpaint_core.models import known_dissection
     from ganpaint_core.photo import Crop, load_photo
 
     action = args.action or ("appearance" if args.reference_mask else None)
@@ -60,14 +84,20 @@ def run(args):
         raise ValueError("--action appearance needs --reference-mask")
     if action != "appearance" and not args.concept:
         raise ValueError(f"--action {action} needs --concept")
-    concept = NAMES[concept_id(args.concept)] if action != "appearance" else None
+    known, dissection = known_dissection(args.model)
+    if action != "appearance" and known:      # a concept this model cannot paint fails before any download
+        if dissection is None:
+            raise ValueError(no_units_message(f"model {args.model!r}") + "; use --reference-mask")
+        concept_name(dissection, args.concept)
     photo = load_photo(args.image)
     mask = load_mask(args.mask)
     reference = load_mask(args.reference_mask) if args.reference_mask else None
     editor = Editor.from_pretrained(args.model)
-    if concept is not None and concept not in editor.concepts:
-        raise ValueError(f"concept {concept!r} cannot be painted with this model; "
-                         f"choose from {', '.join(editor.concepts) or 'none'}")
+    concept = None
+    if action != "appearance":
+        if editor.dissection is None:
+            raise ValueError(no_units_message(f"model {args.model!r}") + "; use --reference-mask")
+        concept = concept_name(editor.dissection, args.concept)
     crop = Crop.centred(photo.shape[1], photo.shape[0], editor.size)
     model_mask = to_model_mask(mask, editor.size, crop)        # bad masks fail before the fit, not after
     if reference is not None:
