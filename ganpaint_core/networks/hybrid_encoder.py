@@ -125,9 +125,12 @@ def encoder_from_state_dict(state: dict) -> HybridLayerNormEncoder:
     state = _unwrap(state)
     encoder = HybridLayerNormEncoder()
     try:
-        encoder.load_state_dict(state, strict=True)
-    except (RuntimeError, TypeError, AttributeError) as err:
-        raise ValueError(f"not a HybridLayerNormEncoder state dict: {str(err)[:300]}") from err
+        missing, unexpected = encoder.load_state_dict(state, strict=False)
+    except (RuntimeError, TypeError, AttributeError) as err:   # wrong shapes or non-tensor values
+        raise ValueError(f"not a HybridLayerNormEncoder state dict: {' '.join(str(err).split())[:300]}") from err
+    if missing or unexpected:
+        raise ValueError(f"not a HybridLayerNormEncoder state dict: {len(missing)} keys missing {missing[:3]}, "
+                         f"{len(unexpected)} unexpected {unexpected[:3]}")
     return encoder.eval().requires_grad_(False)
 
 
