@@ -34,7 +34,7 @@ def _concepts_help() -> str:
 
 
 def add_arguments(p):
-    from ganpaint_core.models.registry import registry
+    from ganpaint_core.models.registry import model_help
 
     p.add_argument("--image", required=True, help="the photo to edit")
     p.add_argument("--mask", required=True, help="mask picture: nonzero (or opaque) pixels are edited; the "
@@ -46,9 +46,7 @@ def add_arguments(p):
                         "only --reference-mask is given)")
     p.add_argument("--reference-mask", help="the region whose appearance the masked region takes")
     p.add_argument("--strength", default="medium", help="low, medium, high, or a number in [0, 1]")
-    p.add_argument("--model", default="default", help=f"'default', a registered model ({', '.join(registry())}; "
-                                                       f"downloaded once into GANPAINT_CACHE), a model folder, "
-                                                       f"a checkpoint or a URL")
+    p.add_argument("--model", default="default", help=model_help())
     p.add_argument("--adapt", choices=("activations", "weights", "none"), default="activations")
     p.add_argument("--no-regularize", action="store_true", help="adapt without the regulariser (ablation)")
     p.add_argument("--z-steps", type=int, help="inversion steps on z (default: the editor's)")

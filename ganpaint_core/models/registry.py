@@ -71,3 +71,9 @@ def lookup(name: str) -> Registered:
     if found is None:
         raise ValueError(f"no registered model {name!r}; registered: {', '.join(registry())}")
     return found
+
+
+def model_help() -> str:
+    """The ``--model`` help text every command shares."""
+    return (f"'default' (shipped), a registered model ({', '.join(registry())}; its files are downloaded once into "
+            f"GANPAINT_CACHE), a model folder, a checkpoint file or a URL")
