@@ -25,9 +25,9 @@ GAN_DISSECTION_SIZES = [512, 512, 512, 512, 256, 128, 64, 32]   # z, then one wi
 
 
 def add_arguments(p):
-    p.add_argument("--out", default="bench.json", help="JSON file to write")
     from ganpaint_core.models.registry import model_help
 
+    p.add_argument("--out", default="bench.json", help="JSON file to write")
     p.add_argument("--model", default="default", help=model_help())
     p.add_argument("--fits", type=int, default=3, help="photos fitted per configuration")
     p.add_argument("--edits", type=int, default=5, help="edits timed per fitted photo")

@@ -37,14 +37,14 @@ PLAIN_STAGE, OURS_STAGE = "layer-wise r (plain G)", "adapted G' (ours)"
 
 
 def add_arguments(p):
+    from ganpaint_core.models.registry import model_help
+
     p.add_argument("--photos", required=True, help="a folder of photos, or scenes:N for N scene-world tasks")
     p.add_argument("--tasks", default="", help="tasks CSV (photo, mask, concept, action[, reference_mask]); "
                    "without it a folder gets one random blob task per photo")
     p.add_argument("--out", required=True, help="output folder (a rerun into it skips finished tasks)")
     p.add_argument("--workers", type=int, default=0,
                    help="processes, each with the model loaded once (default 0: one per CPU core)")
-    from ganpaint_core.models.registry import model_help
-
     p.add_argument("--model", default="default", help=model_help())
     p.add_argument("--methods", default="", help=f"comma-separated subset of {', '.join(METHODS)} (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed for tasks and fitting")

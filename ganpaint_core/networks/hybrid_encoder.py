@@ -25,12 +25,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ganpaint_core.networks.proggan import PixelNorm
+
 STAGES = ("resnet", "inv4", "inv3", "inv2", "inv1")
-
-
-class PixelNorm(nn.Module):
-    def forward(self, x):
-        return x / torch.sqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
 
 
 def _leaky() -> nn.LeakyReLU:
