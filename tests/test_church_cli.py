@@ -73,3 +73,10 @@ def test_church_files_missing_offline_is_one_clear_line(tmp_path, photo_path):
     assert done.stderr.count("\n") == 1 and "could not download http://gandissect.csail.mit.edu/models/" in done.stderr
     assert str(tmp_path / "cache" / "proggan_churchoutdoor-7e701dd5.pth") in done.stderr
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_help_lists_each_models_own_concepts_and_strengths(tmp_path):
+    done = _run(tmp_path / "cache", "edit", "--help")
+    text = " ".join(done.stdout.split())
+    assert done.returncode == 0 and "church: tree, grass, door, sky, cloud, brick, dome" in text
+    assert "church: 4 / 10 / 15" in text and "default: sky, cloud, tree" in text

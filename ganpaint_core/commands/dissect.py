@@ -30,7 +30,11 @@ def add_arguments(p):
 
 def run(args):
     from ganpaint_core.models import MODELS_DIR, load_model, load_segmenter
+    from ganpaint_core.models.registry import registry
 
+    if not args.out and args.model.strip().lower() in registry():    # its folder keeps the published unit lists
+        raise ValueError(f"--out is needed for the registered model {args.model!r}: its folder keeps GAN "
+                         f"dissection's published unit lists")
     bundle = load_model(args.model)
     if args.segmenter:
         segmenter = load_segmenter(args.segmenter)

@@ -15,22 +15,33 @@ from pathlib import Path
 from PIL import Image
 
 
-def _concepts_help() -> str:
-    """Each shipped or registered model's own concepts, read from its dissection.json (no weights are loaded)."""
-    from ganpaint_core.editing.edits import paintable
+def _per_model(describe) -> str:
+    """``describe(dissection)`` for each shipped or registered model with unit lists (no weights are loaded)."""
     from ganpaint_core.models import known_dissection, shipped_models
     from ganpaint_core.models.registry import registry
 
     parts = []
     for name in [*shipped_models(), *registry()]:
         try:
-            concepts = paintable(known_dissection(name)[1])
+            dissection = known_dissection(name)[1]
         except (ValueError, FileNotFoundError):
             continue
-        if concepts:
-            more = f" and {len(concepts) - 10} more" if len(concepts) > 10 else ""
-            parts.append(f"{name}: {', '.join(concepts[:10])}{more}")
+        if dissection and dissection.get("concepts"):
+            parts.append(f"{name}: {describe(dissection)}")
     return "; ".join(parts) or "none"
+
+
+def _concepts(dissection) -> str:
+    from ganpaint_core.editing.edits import paintable
+
+    names = paintable(dissection)
+    return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+
+def _strengths(dissection) -> str:
+    from ganpaint_core.editing.edits import strength_units
+
+    return " / ".join(map(str, strength_units(dissection).values()))
 
 
 def add_arguments(p):
@@ -40,12 +51,13 @@ def add_arguments(p):
     p.add_argument("--mask", required=True, help="mask picture: nonzero (or opaque) pixels are edited; the "
                                                  "model's size or the photo's")
     p.add_argument("--concept", help="the concept to add or remove, from the model's own vocabulary "
-                                     f"({_concepts_help()})")
+                                     f"({_per_model(_concepts)})")
     p.add_argument("--action", choices=("add", "remove", "appearance"),
                    help="add or remove --concept, or copy the appearance of --reference-mask (the default when "
                         "only --reference-mask is given)")
     p.add_argument("--reference-mask", help="the region whose appearance the masked region takes")
-    p.add_argument("--strength", default="medium", help="low, medium, high, or a number in [0, 1]")
+    p.add_argument("--strength", default="medium", help="low, medium or high (units per edit, the model's own: "
+                   f"{_per_model(_strengths)}), or a number in [0, 1] (a share of the high count)")
     p.add_argument("--model", default="default", help=model_help())
     p.add_argument("--adapt", choices=("activations", "weights", "none"), default="activations")
     p.add_argument("--no-regularize", action="store_true", help="adapt without the regulariser (ablation)")
