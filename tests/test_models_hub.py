@@ -132,6 +132,11 @@ def test_fetch_command_downloads_then_reuses_the_cache(local_registry, cache, ca
     assert main("python -m ganpaint_core", "", COMMANDS, ["fetch", "tiny"]) == 0
     assert len(CountingHandler.requests) == 2                            # the second time, nothing is requested
     assert capsys.readouterr().out.count(str(cache)) == 4
+    (cache / local_registry["encoder"]["file"]).unlink()
+    assert main("python -m ganpaint_core", "", COMMANDS, ["fetch", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "MiB in the cache" in listed and f"{local_registry['encoder']['file']} (not cached)" in listed
+    assert len(CountingHandler.requests) == 2                            # --list downloads nothing
 
 
 def test_fetch_command_errors_are_one_line(local_registry, cache, capsys):

@@ -81,6 +81,9 @@ def download(url: str, folder: Path | None = None, filename: str | None = None, 
         tmp.unlink(missing_ok=True)
         reason = getattr(err, "reason", None) or err
         raise DownloadError(f"could not download {url} ({reason}); {_offline_hint(url, filename, folder)}") from err
+    except BaseException:                       # e.g. Ctrl-C: no half-written file stays behind
+        tmp.unlink(missing_ok=True)
+        raise
     got = digest.hexdigest()
     if sha256 and not got.startswith(sha256):
         tmp.unlink(missing_ok=True)
