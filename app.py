@@ -24,14 +24,19 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from ganpaint_core.editing.edits import STRENGTH_UNITS
+from ganpaint_core.editing.edits import strength_units
 from ganpaint_core.editing.session_cache import SessionCache, photo_key
 from ganpaint_core.editing.strokes import EDIT_COLOR, REFERENCE_COLOR, hex_color, stroke_masks
 from ganpaint_core.photo import load_photo
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
-# The slider starts at the editor's "medium" strength (24 of the 36 units of "high").
-DEFAULT_STRENGTH = round(STRENGTH_UNITS["medium"] / STRENGTH_UNITS["high"], 2)
+
+
+def default_strength(dissection: dict | None) -> float:
+    """Where the strength slider starts: the model's "medium" strength as a share of its "high" one."""
+    units = strength_units(dissection)
+    return round(units["medium"] / units["high"], 2)
+
 MAX_UPLOAD = "25mb"
 ACTIONS = ["add", "remove", "copy appearance"]
 CACHE = SessionCache(capacity=int(os.environ.get("GANPAINT_CACHE_SIZE", "8")))
@@ -209,7 +214,7 @@ def build_demo() -> gr.Blocks:
                     concept = gr.Dropdown(concepts, value="tree" if "tree" in concepts else concepts[0],
                                           label="Concept", elem_id="concept")
                     action = gr.Radio(ACTIONS, value="add", label="Action", elem_id="action")
-                strength = gr.Slider(0.0, 1.0, value=DEFAULT_STRENGTH, step=0.01, label="Strength", elem_id="strength",
+                strength = gr.Slider(0.0, 1.0, value=default_strength(editor.dissection), step=0.01, label="Strength", elem_id="strength",
                                      info="share of the concept's most effective units that the edit sets")
                 with gr.Row():
                     apply = gr.Button("Apply", variant="primary", elem_id="apply")

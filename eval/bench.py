@@ -25,8 +25,10 @@ GAN_DISSECTION_SIZES = [512, 512, 512, 512, 256, 128, 64, 32]   # z, then one wi
 
 
 def add_arguments(p):
+    from ganpaint_core.models.registry import model_help
+
     p.add_argument("--out", default="bench.json", help="JSON file to write")
-    p.add_argument("--model", default="default", help="the model to time ('default', a folder or a checkpoint)")
+    p.add_argument("--model", default="default", help=model_help())
     p.add_argument("--fits", type=int, default=3, help="photos fitted per configuration")
     p.add_argument("--edits", type=int, default=5, help="edits timed per fitted photo")
     p.add_argument("--scaling", choices=("random256", "none"), default="random256",

@@ -27,7 +27,9 @@ PERCEPTUAL_WEIGHTS = (1.0, 0.1, 0.03)     # the fit study tries each backend at 
 
 
 def add_arguments(p):
-    p.add_argument("--model", default="default", help="'default', a model folder or a checkpoint")
+    from ganpaint_core.models.registry import model_help
+
+    p.add_argument("--model", default="default", help=model_help())
     p.add_argument("--pairs", type=int, default=2, help="scene pairs per edit kind")
     p.add_argument("--studies", default="fit,edits", help="comma-separated: fit, edits")
     p.add_argument("--refine-steps", type=int, default=30)

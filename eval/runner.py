@@ -37,13 +37,15 @@ PLAIN_STAGE, OURS_STAGE = "layer-wise r (plain G)", "adapted G' (ours)"
 
 
 def add_arguments(p):
+    from ganpaint_core.models.registry import model_help
+
     p.add_argument("--photos", required=True, help="a folder of photos, or scenes:N for N scene-world tasks")
     p.add_argument("--tasks", default="", help="tasks CSV (photo, mask, concept, action[, reference_mask]); "
                    "without it a folder gets one random blob task per photo")
     p.add_argument("--out", required=True, help="output folder (a rerun into it skips finished tasks)")
     p.add_argument("--workers", type=int, default=0,
                    help="processes, each with the model loaded once (default 0: one per CPU core)")
-    p.add_argument("--model", default="default", help="'default', a model folder or a checkpoint")
+    p.add_argument("--model", default="default", help=model_help())
     p.add_argument("--methods", default="", help=f"comma-separated subset of {', '.join(METHODS)} (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed for tasks and fitting")
     p.add_argument("--margin", type=int, default=-1, help="outside-mask dilation in px (default: size/32)")
@@ -131,8 +133,8 @@ def score(editor, scorer, img, photo, task, mask, target, target_labels, margin:
     outside = metrics.outside_region(mask, margin)
     band = ~outside & ~mask                      # the ring just outside the mask, where seams show
     reference = target if target is not None else photo
-    labels = editor.segment(img)
-    share = metrics.concept_share(labels, task.concept, mask)
+    labels = editor.segment(img) if editor.segmenter is not None else None    # no segmenter: no concept metrics
+    share = metrics.concept_share(labels, task.concept, mask) if labels is not None else float("nan")
     success = {"add": share, "remove": 1 - share}.get(task.action, float("nan"))
     row = {
         "psnr": metrics.psnr(img, reference), "ssim": metrics.ssim(img, reference), "l1": metrics.l1(img, reference),
@@ -142,7 +144,7 @@ def score(editor, scorer, img, photo, task, mask, target, target_labels, margin:
         "concept_share": share, "edit_success": success,
         "label_acc": float("nan"), "reference": "truth" if target is not None else "photo",
     }
-    if target_labels is not None:
+    if target_labels is not None and labels is not None:
         row["label_acc"] = metrics.label_accuracy(labels, target_labels, mask)
     return row
 
@@ -270,7 +272,7 @@ def build_tasks(args, editor, out: Path) -> list[T.Task]:
             raise ValueError("--tasks goes with a photo folder; scenes:N makes its own tasks")
         return T.scene_tasks(value, editor.size, inputs, seed=args.seed, concepts=list(editor.concepts))
     if args.tasks:
-        return T.read_tasks(args.tasks, photo_dir=value)
+        return T.read_tasks(args.tasks, photo_dir=value, concepts=list(editor.concepts))
     photos = T.list_photos(value)
     if not photos:
         raise ValueError(f"no photos ({', '.join(sorted(T.PHOTO_SUFFIXES))}) in {value}")
@@ -291,7 +293,7 @@ def run(args):
     started = time.perf_counter()
     editor = Editor.from_pretrained(args.model)
     if editor.segmenter is None:
-        raise ValueError(f"model {args.model!r} has no segmenter; the edit metrics need one")
+        print(f"model {args.model!r} has no segmenter: concept share, edit success and label accuracy are skipped")
     margin = args.margin if args.margin >= 0 else metrics.default_margin(editor.size)
     tasks = build_tasks(args, editor, out)
     T.write_tasks(tasks, out / "tasks.csv")

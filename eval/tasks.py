@@ -53,12 +53,19 @@ def safe_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "x"
 
 
-def validate(task: Task) -> Task:
-    """``task`` with a normalised concept and action; ValueError naming the task when it is malformed."""
+def validate(task: Task, concepts: list[str] | None = None) -> Task:
+    """``task`` with a normalised concept and action; ValueError naming the task when it is malformed.
+
+    ``concepts``: the model's own vocabulary (default: the scene world's).
+    """
     action = task.action.strip().lower()
     if action not in ACTIONS:
         raise ValueError(f"task {task.task_id}: action {task.action!r} is not one of {', '.join(ACTIONS)}")
-    concept_id(task.concept)
+    if concepts is None:
+        concept_id(task.concept)
+    elif task.concept.strip().lower() not in concepts and action != "appearance":
+        raise ValueError(f"task {task.task_id}: unknown concept {task.concept!r} for this model; it can paint: "
+                         f"{', '.join(concepts) or 'none'}")
     if action == "appearance" and not task.reference_mask:
         raise ValueError(f"task {task.task_id}: an appearance task needs a reference_mask")
     task.action, task.concept = action, task.concept.strip().lower()
@@ -143,10 +150,10 @@ def _resolve(value: str, bases: list[Path]) -> str:
     return str(bases[0] / path)
 
 
-def read_tasks(path: str | Path, photo_dir: str | Path | None = None) -> list[Task]:
+def read_tasks(path: str | Path, photo_dir: str | Path | None = None, concepts: list[str] | None = None) -> list[Task]:
     """Tasks from a CSV with columns photo, mask, concept, action[, reference_mask, task_id, …].
 
-    Relative paths are looked up next to the CSV, then in ``photo_dir``.
+    Relative paths are looked up next to the CSV, then in ``photo_dir``; ``concepts`` as in ``validate``.
     """
     path = Path(path)
     if not path.is_file():
@@ -166,7 +173,7 @@ def read_tasks(path: str | Path, photo_dir: str | Path | None = None) -> list[Ta
             if task.task_id in seen:
                 raise ValueError(f"tasks file {path}: task_id {task.task_id} appears twice")
             seen.add(task.task_id)
-            tasks.append(validate(task))
+            tasks.append(validate(task, concepts))
     if not tasks:
         raise ValueError(f"tasks file {path} has no rows")
     return tasks

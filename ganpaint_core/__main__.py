@@ -19,6 +19,9 @@ COMMANDS = {
     "dissect": ("ganpaint_core.commands.dissect", "label the units of the semantic layer with concepts"),
     "ship": ("ganpaint_core.commands.ship", "assemble a model folder (fp16 safetensors, config.json)"),
     "edit": ("ganpaint_core.commands.edit", "fit a photo and apply one painted edit"),
+    "fetch": ("ganpaint_core.commands.fetch", "download a registered model's files into the cache (e.g. church)"),
+    "import-dissection": ("ganpaint_core.commands.import_dissection",
+                          "write a dissection.json from GAN dissection's published unit rankings"),
 }
 
 if __name__ == "__main__":

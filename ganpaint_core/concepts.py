@@ -1,7 +1,9 @@
-"""The concept vocabulary: ids, names and display colours, defined once.
+"""The scene world's concept vocabulary: ids, names and display colours, defined once.
 
-Label maps from the scene world and the segmenter use these ids; the
-dissection names units with these names.
+Label maps from the scene world and the segmenter use these ids; the default
+model's dissection names units with these names.  What a model can paint is its
+own dissection's vocabulary (``ganpaint_core.editing.edits.paintable``): the
+church model's comes from GAN dissection's rankings.
 """
 
 from __future__ import annotations

@@ -189,7 +189,7 @@ def test_broken_parts_of_a_folder_raise_value_error(tmp_path, tiny_generator):
 
 
 def test_unreachable_url_gives_a_clear_offline_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setenv("GANPAINT_CACHE", str(tmp_path / "cache"))
     with pytest.raises(ValueError, match=r"could not download http://127\.0\.0\.1:9/x\.pth.*offline"):
         load_model("http://127.0.0.1:9/x.pth")
     assert not list((tmp_path / "cache").glob("*"))  # no half-written file is left behind
@@ -206,7 +206,7 @@ def test_url_download_is_cached(tmp_path, monkeypatch, tiny_generator):
     torch.save(tiny_generator.state_dict(), served / "tiny.pth")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(served)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr(models, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setenv("GANPAINT_CACHE", str(tmp_path / "cache"))
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/tiny.pth"
         g = load_model(url).generator

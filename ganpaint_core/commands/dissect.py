@@ -9,7 +9,9 @@ from ganpaint_core.dissection.dissect import CAUSAL_SAMPLES, QUANTILES, dissect,
 
 
 def add_arguments(p):
-    p.add_argument("--model", default="default", help="'default', a model folder, or a checkpoint path")
+    from ganpaint_core.models.registry import model_help
+
+    p.add_argument("--model", default="default", help=model_help())
     p.add_argument("--out", default="", help="dissection JSON (default: the model folder's dissection.json)")
     p.add_argument("--segmenter", default="", help="segmenter weights (a .safetensors file or a model folder) for "
                    "a model without one, e.g. a .pth generator (default: the model's own, else models/default's)")
@@ -28,7 +30,11 @@ def add_arguments(p):
 
 def run(args):
     from ganpaint_core.models import MODELS_DIR, load_model, load_segmenter
+    from ganpaint_core.models.registry import registry
 
+    if not args.out and args.model.strip().lower() in registry():    # its folder keeps the published unit lists
+        raise ValueError(f"--out is needed for the registered model {args.model!r}: its folder keeps GAN "
+                         f"dissection's published unit lists")
     bundle = load_model(args.model)
     if args.segmenter:
         segmenter = load_segmenter(args.segmenter)

@@ -19,17 +19,50 @@ from pathlib import Path
 from PIL import Image
 
 
+def _per_model(describe) -> str:
+    """``describe(dissection)`` for each shipped or registered model with unit lists (no weights are loaded)."""
+    from ganpaint_core.models import known_dissection, shipped_models
+    from ganpaint_core.models.registry import registry
+
+    parts = []
+    for name in [*shipped_models(), *registry()]:
+        try:
+            dissection = known_dissection(name)[1]
+        except (ValueError, FileNotFoundError):
+            continue
+        if dissection and dissection.get("concepts"):
+            parts.append(f"{name}: {describe(dissection)}")
+    return "; ".join(parts) or "none"
+
+
+def _concepts(dissection) -> str:
+    from ganpaint_core.editing.edits import paintable
+
+    names = paintable(dissection)
+    return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+
+def _strengths(dissection) -> str:
+    from ganpaint_core.editing.edits import strength_units
+
+    return " / ".join(map(str, strength_units(dissection).values()))
+
+
 def add_arguments(p):
+    from ganpaint_core.models.registry import model_help
+
     p.add_argument("--image", required=True, help="the photo to edit")
     p.add_argument("--mask", required=True, help="mask picture: nonzero (or opaque) pixels are edited; the "
                                                  "model's size or the photo's")
-    p.add_argument("--concept", help="the concept to add or remove (e.g. tree, dome, door)")
+    p.add_argument("--concept", help="the concept to add or remove, from the model's own vocabulary "
+                                     f"({_per_model(_concepts)})")
     p.add_argument("--action", choices=("add", "remove", "appearance"),
                    help="add or remove --concept, or copy the appearance of --reference-mask (the default when "
                         "only --reference-mask is given)")
     p.add_argument("--reference-mask", help="the region whose appearance the masked region takes")
-    p.add_argument("--strength", default="medium", help="low, medium, high, or a number in [0, 1]")
-    p.add_argument("--model", default="default", help="'default', a model folder or a checkpoint")
+    p.add_argument("--strength", default="medium", help="low, medium or high (units per edit, the model's own: "
+                   f"{_per_model(_strengths)}), or a number in [0, 1] (a share of the high count)")
+    p.add_argument("--model", default="default", help=model_help())
     p.add_argument("--adapt", choices=("activations", "weights", "none"), default="activations")
     p.add_argument("--no-regularize", action="store_true", help="adapt without the regulariser (ablation)")
     p.add_argument("--z-steps", type=int, help="inversion steps on z (default: the editor's)")
@@ -54,7 +87,9 @@ def run(args):
 
     from ganpaint_core import metrics as M
     from ganpaint_core.editing.editor import Editor
+    from ganpaint_core.editing.edits import concept_name, no_units_message, units_for
     from ganpaint_core.editing.masks import load_mask, to_model_mask
+    from ganpaint_core.models import known_dissection
     from ganpaint_core.photo import Crop, load_photo
 
     action = args.action or ("appearance" if args.reference_mask else None)
@@ -71,13 +106,21 @@ def run(args):
     overrides = {k: getattr(args, k) for k in ("z_steps", "r_steps", "adapt_steps") if getattr(args, k) is not None}
     if any(v < 0 for v in overrides.values()) or args.refine < 0:
         raise ValueError("step counts must be at least 0")
+    known, dissection = known_dissection(args.model)
+    if action != "appearance" and known:      # a concept this model cannot paint fails before any download
+        if dissection is None:
+            raise ValueError(no_units_message(f"model {args.model!r}") + "; use --reference-mask")
+        concept_name(dissection, args.concept)
+        units_for(strength, dissection)
     photo = load_photo(args.image)
     mask = load_mask(args.mask)
     reference = load_mask(args.reference_mask) if args.reference_mask else None
     editor = Editor.from_pretrained(args.model)
-    concept = args.concept.strip().lower() if action != "appearance" else None
-    if concept is not None:
-        editor.check_request(concept, action, strength)
+    concept = None
+    if action != "appearance":
+        if editor.dissection is None:
+            raise ValueError(no_units_message(f"model {args.model!r}") + "; use --reference-mask")
+        concept = editor.check_request(args.concept, action, strength)
     crop = Crop.centred(photo.shape[1], photo.shape[0], editor.size)
     model_mask = to_model_mask(mask, editor.size, crop)        # bad masks fail before the fit, not after
     if reference is not None:

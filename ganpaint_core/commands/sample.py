@@ -9,7 +9,9 @@ from PIL import Image
 
 
 def add_arguments(p):
-    p.add_argument("--model", default="default", help="'default', a model folder, or a checkpoint path")
+    from ganpaint_core.models.registry import model_help
+
+    p.add_argument("--model", default="default", help=model_help())
     p.add_argument("--n", type=int, default=64, help="number of samples")
     p.add_argument("--cols", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from ganpaint_core.concepts import NAMES
 from ganpaint_core.editing import perceptual
 from ganpaint_core.editing.adaptation import KINDS, PlainGenerator, fit_adaptation, new_adaptation
 from ganpaint_core.editing.compose import paste_into_photo
@@ -30,6 +29,7 @@ from ganpaint_core.editing.edits import (
     Operation,
     appearance_operation,
     apply_all,
+    concept_name,
     concept_operation,
     paintable,
     units_for,
@@ -301,16 +301,12 @@ class Editor:
     def concepts(self) -> list[str]:
         return paintable(self.dissection)
 
-    def check_request(self, concept: str, action: str, strength: str | float = "medium") -> None:
-        """Raise ValueError for an edit this model cannot do, before any fit is spent on it."""
+    def check_request(self, concept: str, action: str, strength: str | float = "medium") -> str:
+        """The model's name for ``concept``; ValueError for an edit it cannot do, before any fit is spent on it."""
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
-        units_for(strength)
-        if concept not in self.concepts:
-            known = concept in NAMES or concept in (self.dissection or {}).get("concepts", {})
-            problem = f"concept {concept!r} cannot be painted with this model" if known else \
-                f"unknown concept {concept!r}"
-            raise ValueError(f"{problem}; choose from {', '.join(self.concepts) or 'none'}")
+        units_for(strength, self.dissection)
+        return concept_name(self.dissection, concept)
 
     def segment(self, image: np.ndarray) -> np.ndarray:
         """Concept labels (uint8 SxS) of a uint8 SxSx3 picture."""

@@ -6,7 +6,9 @@ order).  ``add`` sets a concept's top-n units to their ``high`` level,
 ``remove`` sets them to zero, ``appearance`` sets every channel in the target
 region to its mean over a reference region.  Units are ranked by their causal
 effect for that action (the dissection's ``add_units``/``remove_units``), or by
-IoU where a dissection has no causal ranking (e.g. one made elsewhere).
+the dissection's own ranking (``units``: IoU, or GAN dissection's published
+rankings).  Concept names and unit counts per strength are the dissection's own
+(``concepts``, ``strength_units``): each model has its vocabulary.
 """
 
 from __future__ import annotations
@@ -16,48 +18,72 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ganpaint_core.concepts import NAMES, concept_id
 from ganpaint_core.editing.masks import to_grid
 
 ACTIONS = ("add", "remove")
-# Units per concept for each named strength.  Measured on the 425-kimg default model, causal ranking,
-# 12 study pairs (docs/editor.md): mean share gain 0.24 with 16 units, 0.29 with 24, 0.27 with 32, 0.25 with 48.
+# Units per concept for each named strength, for a dissection without its own ``strength_units``.  Measured
+# on the 425-kimg default model, causal ranking, 12 study pairs (docs/editor.md): mean share gain 0.24 with
+# 16 units, 0.29 with 24, 0.27 with 32, 0.25 with 48.
 STRENGTH_UNITS = {"low": 12, "medium": 24, "high": 36}
 GRID_POOL = "max"
 
 
-def units_for(strength: str | float) -> int:
+def strength_units(dissection: dict | None = None) -> dict[str, int]:
+    """Units per named strength: the dissection's own ``strength_units``, else ``STRENGTH_UNITS``."""
+    return dict((dissection or {}).get("strength_units") or STRENGTH_UNITS)
+
+
+def units_for(strength: str | float, dissection: dict | None = None) -> int:
     """How many units a strength uses: a name, or a float in [0, 1] as a share of the ``high`` count."""
+    table = strength_units(dissection)
     if isinstance(strength, str):
         key = strength.strip().lower()
-        if key not in STRENGTH_UNITS:
-            raise ValueError(f"unknown strength {strength!r}; use {', '.join(STRENGTH_UNITS)} or a number in [0, 1]")
-        return STRENGTH_UNITS[key]
+        if key not in table:
+            raise ValueError(f"unknown strength {strength!r}; use {', '.join(table)} or a number in [0, 1]")
+        return table[key]
     value = float(strength)
     if not 0.0 <= value <= 1.0 or np.isnan(value):
         raise ValueError(f"strength must be in [0, 1], got {strength}")
-    return max(1, round(value * STRENGTH_UNITS["high"]))
+    return max(1, round(value * table["high"]))
 
 
 def paintable(dissection: dict | None) -> list[str]:
-    """Concepts that have units in the dissection, in vocabulary order."""
+    """Concepts that have units in the dissection, in the dissection's order (its vocabulary)."""
     if not dissection:
         return []
-    listed = dissection.get("concepts", {})
-    return [name for name in NAMES if listed.get(name, {}).get("units")]
+    return [name for name, entry in dissection.get("concepts", {}).items() if entry.get("units")]
+
+
+def vocabulary(dissection: dict | None) -> list[str]:
+    """Every concept the dissection names: its paintable ones first, then the other labels of its units."""
+    if not dissection:
+        return []
+    names = [*paintable(dissection), *dissection.get("concepts", {}), *(u.get("concept") for u in dissection["units"])]
+    return [n for n in dict.fromkeys(names) if n]
+
+
+def no_units_message(model: str = "this model") -> str:
+    return (f"{model} has no unit lists (no dissection of its units), so it cannot add or remove concepts; "
+            f"inversion, reconstruction and copy appearance work")
+
+
+def concept_name(dissection: dict | None, concept: str) -> str:
+    """``concept`` as the dissection names it; a ValueError lists the concepts this model can paint."""
+    if not dissection:
+        raise ValueError(no_units_message())
+    key, names = str(concept).strip().lower(), paintable(dissection)
+    if key in names:
+        return key
+    if key in vocabulary(dissection):
+        raise ValueError(f"concept {key!r} has no units in this model's dissection, so it cannot be painted; "
+                         f"paintable: {', '.join(names) or 'none'}")
+    raise ValueError(f"unknown concept {concept!r} for this model; it can paint: {', '.join(names) or 'none'}")
 
 
 def concept_units(dissection: dict | None, concept: str, n: int, action: str = "add") -> tuple[list[int], torch.Tensor]:
     """The top-``n`` units of ``concept`` for ``action`` and their ``high`` levels (C,); ValueError if it has none."""
-    name = NAMES[concept_id(concept)]
-    if not dissection:
-        raise ValueError("this model has no dissection, so no concept can be painted")
-    entry = dissection.get("concepts", {}).get(name, {})
-    ranked = entry.get(f"{action}_units") if entry.get("units") else None
-    units = (ranked or entry.get("units", []))[:n]
-    if not units:
-        raise ValueError(f"concept {name!r} has no units in this model's dissection; paintable: "
-                         f"{', '.join(paintable(dissection)) or 'none'}")
+    entry = dissection["concepts"][concept_name(dissection, concept)]
+    units = (entry.get(f"{action}_units") or entry["units"])[:n]
     high = torch.tensor([float(dissection["units"][u]["high"]) for u in units])
     return list(units), high
 
@@ -88,10 +114,10 @@ def concept_operation(r: torch.Tensor, dissection: dict | None, mask: np.ndarray
                       strength: str | float = "medium", pool: str = GRID_POOL) -> Operation:
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
-    units, high = concept_units(dissection, concept, units_for(strength), action)
+    units, high = concept_units(dissection, concept, units_for(strength, dissection), action)
     values = high if action == "add" else torch.zeros_like(high)
     return Operation(action, mask, to_grid(mask, r.shape[-1], pool), units, values.view(1, -1, 1, 1),
-                     NAMES[concept_id(concept)], strength)
+                     concept_name(dissection, concept), strength)
 
 
 def appearance_operation(r: torch.Tensor, target: np.ndarray, reference: np.ndarray,

@@ -19,7 +19,11 @@ from ganpaint_core.networks.proggan import ProgressiveGenerator
 @torch.no_grad()
 def initial_z(generator: ProgressiveGenerator, x: torch.Tensor, encoder=None, candidates: int = 16,
               seed: int = 0) -> torch.Tensor:
-    """The encoder's z for ``x``; without an encoder, the random z whose image has the lowest L1 to ``x``."""
+    """The encoder's z for ``x``; without an encoder, the random z whose image has the lowest L1 to ``x``.
+
+    With ganseeing's ``HybridLayerNormEncoder`` (the paper's models) z0 = inv(resnet(x)), and the layer
+    features then start at G_h(z0), as its layer-wise inversion (``optimize_residuals``) starts.
+    """
     if encoder is not None:
         return encoder(x).detach()
     g = torch.Generator().manual_seed(seed)

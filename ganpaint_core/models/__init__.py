@@ -1,7 +1,8 @@
-"""Loading models: the shipped default, a model folder, a checkpoint file or a URL.
+"""Loading models: the shipped default, a registered model, a model folder, a checkpoint file or a URL.
 
 ``load_model(name_or_path)`` returns a ``ModelBundle`` holding the generator and,
-where present, the segmenter, encoder, discriminator and dissection.  Weights
+where present, the segmenter, encoder, discriminator and dissection.  Registered
+models (``church`` …, see ``registry.py``) come from the model cache (``hub.py``).  Weights
 are read without unpickling: safetensors, or ``torch.load(weights_only=True)``
 for GAN-dissection ``.pth`` checkpoints.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,6 @@ from ganpaint_core.networks.proggan import ProgressiveGenerator, generator_from_
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_LAYER = "layer4"
-CACHE_DIR = Path(os.environ.get("GANPAINT_CACHE", Path.home() / ".cache" / "ganpaint"))
 
 
 @dataclass
@@ -148,11 +147,7 @@ def model_card(folder: Path) -> str:
 
 def load_folder(folder: Path, name: str | None = None) -> ModelBundle:
     """A model folder: ``config.json``, ``generator.safetensors`` and optional parts."""
-    config_path = folder / "config.json"
-    try:
-        config = json.loads(config_path.read_text()) if config_path.exists() else {}
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{config_path} is not valid JSON: {err}") from err
+    config = _read_json(folder / "config.json", {})
     generator = load_generator(folder / "generator.safetensors")
     bundle = ModelBundle(name=name or folder.name, generator=generator, layer=config.get("layer", DEFAULT_LAYER),
                          config=config, card=model_card(folder), folder=folder)
@@ -160,20 +155,33 @@ def load_folder(folder: Path, name: str | None = None) -> ModelBundle:
         path = folder / f"{part}.safetensors"
         if path.exists():
             setattr(bundle, part, load_part(path, part, generator))
-    dissection = folder / "dissection.json"
-    if dissection.exists():
-        try:
-            bundle.dissection = json.loads(dissection.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{dissection} is not valid JSON: {err}") from err
-        check_dissection(bundle.dissection, generator, str(dissection))
+    bundle.dissection = _read_dissection(folder / "dissection.json", generator)
     return bundle
 
 
-def check_dissection(dissection: dict, generator: ProgressiveGenerator, source: str = "dissection") -> None:
-    """Raise a clear ValueError unless ``dissection`` is a well-formed dissection of ``generator``."""
-    from ganpaint_core.concepts import NAMES
+def _read_json(path: Path, missing=None):
+    """The JSON in ``path`` (``missing`` if there is no such file); a clear ValueError if it is malformed."""
+    if not path.exists():
+        return missing
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
 
+
+def _read_dissection(path: Path, generator: ProgressiveGenerator) -> dict | None:
+    dissection = _read_json(path)
+    if dissection is not None:
+        check_dissection(dissection, generator, str(path))
+    return dissection
+
+
+def check_dissection(dissection: dict, generator: ProgressiveGenerator, source: str = "dissection") -> None:
+    """Raise a clear ValueError unless ``dissection`` is a well-formed dissection of ``generator``.
+
+    The concept names are the dissection's own (each model has its vocabulary); every unit needs a
+    numeric ``high`` level, and each concept's ranked ``units`` are units of the layer.
+    """
     try:
         layer = dissection["layer"]
         units = dissection["units"]
@@ -185,13 +193,18 @@ def check_dissection(dissection: dict, generator: ProgressiveGenerator, source: 
     if len(units) != width or [u.get("unit") for u in units] != list(range(width)):
         raise ValueError(f"{source} lists {len(units)} units; layer {layer} has {width}")
     for unit in units:
-        if unit.get("concept") not in NAMES or not all(isinstance(unit.get(k), (int, float))
-                                                       for k in ("iou", "threshold", "high")):
+        if not isinstance(unit.get("high"), (int, float)) or not all(
+                isinstance(unit[k], (int, float)) for k in ("iou", "threshold") if k in unit):
             raise ValueError(f"{source}: malformed unit entry {unit}")
     for name, entry in concepts.items():
-        if name not in NAMES or len(entry.get("units", [])) != len(entry.get("ious", [])) \
-                or not all(isinstance(u, int) and 0 <= u < width for u in entry["units"]):
+        listed = entry.get("units", [])
+        per_unit = entry.get("ious", entry.get("scores", listed))   # the IoUs or ranking scores of ``units``
+        ranked = [*listed, *entry.get("add_units", []), *entry.get("remove_units", [])]
+        if not name or len(per_unit) != len(listed) or not all(isinstance(u, int) and 0 <= u < width for u in ranked):
             raise ValueError(f"{source}: malformed concept entry {name!r}")
+    strengths = dissection.get("strength_units", {})
+    if not isinstance(strengths, dict) or not all(isinstance(v, int) and v > 0 for v in strengths.values()):
+        raise ValueError(f"{source}: strength_units must map strength names to unit counts")
 
 
 def save_part(module: torch.nn.Module, path: Path | str, half: bool = False, meta: dict | None = None) -> None:
@@ -226,47 +239,92 @@ def save_model(folder: Path | str, bundle: ModelBundle, half: bool = True) -> Pa
 
 
 def download(url: str, cache_dir: Path | None = None) -> Path:
-    """Fetch ``url`` once into ``cache_dir`` (with a progress bar); a clear error when offline."""
-    from tqdm import tqdm
+    """Fetch ``url`` once into the model cache (with a progress bar); a clear ``DownloadError`` when offline.
 
-    cache_dir = Path(cache_dir or CACHE_DIR)
+    A name carrying a sha256 prefix (``name-1a2b3c4d.pth``) is kept and checked; any other name is
+    prefixed with a hash of the URL, so that two URLs ending in the same name do not collide.
+    """
+    from ganpaint_core.models import hub
+    from ganpaint_core.models.registry import hash_prefix
 
     name = Path(urllib.request.urlparse(url).path).name or "checkpoint.pth"
-    target = cache_dir / f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{name}"
-    if target.exists():
-        return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".part")
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response, open(tmp, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {name}") as bar:
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-    except (urllib.error.URLError, OSError, TimeoutError) as err:
-        tmp.unlink(missing_ok=True)
-        reason = getattr(err, "reason", err)
-        raise ValueError(f"could not download {url} ({reason}). If this machine is offline, download the file "
-                         f"elsewhere and pass its local path instead.") from err
-    tmp.replace(target)
-    return target
+    if not hash_prefix(name):
+        name = f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{name}"
+    return hub.download(url, cache_dir, filename=name)
+
+
+def load_registered(name: str, progress: bool = True) -> ModelBundle:
+    """A registered model (``church``, ``bedroom`` …): its files from the cache (downloaded once) and its folder."""
+    from ganpaint_core.models import hub
+    from ganpaint_core.models.registry import lookup
+    from ganpaint_core.networks.hybrid_encoder import load_hybrid_encoder
+
+    entry = lookup(name)
+    generator = load_generator(hub.fetch(entry.generator, progress=progress))
+    encoder = load_hybrid_encoder(hub.fetch(entry.encoder, progress=progress)) if entry.encoder else None
+    folder = MODELS_DIR / entry.folder if entry.folder else None
+    config = {"registered": entry.name, "description": entry.description,
+              "files": [f.file for f in entry.files]}
+    bundle = ModelBundle(name=entry.name, generator=generator, encoder=encoder, config=config,
+                         card=entry.description, folder=folder)
+    if folder is not None:
+        bundle.config.update(_read_json(folder / "config.json", {}))
+        bundle.layer = bundle.config.get("layer", DEFAULT_LAYER)
+        bundle.card = model_card(folder) or bundle.card
+        bundle.dissection = _read_dissection(folder / "dissection.json", generator)
+    return bundle
+
+
+def shipped_models() -> list[str]:
+    """The model folders shipped with weights under ``models/`` (``default``)."""
+    return sorted(p.parent.name for p in MODELS_DIR.glob("*/generator.safetensors"))
+
+
+def _resolve(spec: str) -> tuple[str, str | Path]:
+    """What ``spec`` names: ("registered", name) | ("folder", path) | ("url", url) | ("file", path)."""
+    from ganpaint_core.models.registry import registry
+
+    key = spec.strip().lower()
+    if key in registry():
+        return "registered", key
+    if spec.startswith(("http://", "https://")):
+        return "url", spec
+    if os.sep not in spec and (MODELS_DIR / spec / "generator.safetensors").is_file():
+        return "folder", MODELS_DIR / spec
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return "folder", path
+    if not path.exists():
+        raise FileNotFoundError(f"no model {spec!r}: not a shipped model ({', '.join(shipped_models()) or 'none'}), "
+                                f"a registered one ({', '.join(registry())}), a folder, a checkpoint file or a URL")
+    return "file", path
+
+
+def known_dissection(name_or_path: str | os.PathLike) -> tuple[bool, dict | None]:
+    """A model's dissection read without loading (or downloading) any weights.
+
+    ``(True, dissection or None)`` for a shipped, registered or folder model; ``(False, None)`` for a
+    checkpoint file or URL, whose dissection only loading can tell (it has none).
+    """
+    from ganpaint_core.models.registry import lookup
+
+    kind, where = _resolve(str(name_or_path))
+    if kind == "registered":
+        folder = lookup(where).folder
+        return True, _read_json(MODELS_DIR / folder / "dissection.json") if folder else None
+    if kind == "folder":
+        return True, _read_json(Path(where) / "dissection.json")
+    return False, None
 
 
 def load_model(name_or_path: str | os.PathLike = "default") -> ModelBundle:
-    """Load ``"default"`` (shipped), a model folder, a generator checkpoint file, or an http(s) URL."""
+    """Load ``"default"`` (shipped), a registered model (``church`` …), a model folder, a checkpoint file or a URL."""
     spec = str(name_or_path)
-    if spec.startswith(("http://", "https://")):
-        path = download(spec)
-    elif (MODELS_DIR / spec).is_dir() and os.sep not in spec:
-        return load_folder(MODELS_DIR / spec, name=spec)
-    else:
-        path = Path(spec).expanduser()
-    if path.is_dir():
-        return load_folder(path)
-    if not path.exists():
-        shipped = sorted(p.name for p in MODELS_DIR.iterdir() if p.is_dir()) if MODELS_DIR.is_dir() else []
-        raise FileNotFoundError(f"no model {spec!r}: not a shipped model ({', '.join(shipped) or 'none'}), "
-                                f"a folder, a checkpoint file or a URL")
+    kind, where = _resolve(spec)
+    if kind == "registered":
+        return load_registered(where)
+    if kind == "folder":
+        return load_folder(where)
+    path = download(where) if kind == "url" else where
     generator = load_generator(path)
     return ModelBundle(name=path.stem, generator=generator, config={"source": str(path)})

@@ -1,0 +1,82 @@
+"""``python -m ganpaint_core edit --model church`` end to end, on deterministic weights in a temporary cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from paper_support import encoder_state, needs_reference, proggan_state
+from PIL import Image
+
+from ganpaint_core.models.registry import lookup
+
+pytestmark = needs_reference
+
+
+@pytest.fixture(scope="module")
+def church_cache(tmp_path_factory):
+    """GANPAINT_CACHE holding the registry's church files (reference-rule weights, no download)."""
+    folder = tmp_path_factory.mktemp("ganpaint_cache")
+    entry = lookup("church")
+    torch.save(proggan_state(), folder / entry.generator.file)
+    torch.save({"state_dict": {f"model.{k}": v for k, v in encoder_state().items()}}, folder / entry.encoder.file)
+    return folder
+
+
+def _run(cache, *args):
+    env = {**os.environ, "GANPAINT_CACHE": str(cache), "http_proxy": "http://127.0.0.1:9",  # any download attempt
+           "https_proxy": "http://127.0.0.1:9", "no_proxy": "", "NO_PROXY": ""}        # fails at once, offline
+    return subprocess.run([sys.executable, "-m", "ganpaint_core", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, env=env)
+
+
+def test_edit_with_the_church_model(church_cache, photo_path, tmp_path):
+    mask = np.zeros((96, 128), np.uint8)                 # drawn on the original photo (128x96)
+    mask[30:60, 50:90] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    out, report = tmp_path / "out.png", tmp_path / "report.json"
+    done = _run(church_cache, "edit", "--model", "church", "--image", photo_path, "--mask", tmp_path / "mask.png",
+                "--concept", "tree", "--action", "add", "--strength", "low", "--z-steps", "1", "--r-steps", "1",
+                "--adapt-steps", "1", "--full-size", "--out", out, "--report", report)
+    assert done.returncode == 0, done.stderr
+    assert Image.open(out).size == (128, 96)             # the photo's size
+    r = json.loads(report.read_text())
+    assert r["size"] == 256 and r["concept"] == "tree" and "concept_share_before" not in r   # no segmenter
+    assert r["outside_mask_psnr"] > 60                   # unchanged beyond the dilated mask (at the model's size)
+    edited, photo = np.asarray(Image.open(out)), np.asarray(Image.open(photo_path))
+    assert np.array_equal(edited[:, :16], photo[:, :16]) and np.array_equal(edited[:, 112:], photo[:, 112:])
+    assert not np.array_equal(edited, photo)
+
+
+@pytest.mark.parametrize("model, concept, message", [
+    ("church", "unicorn", "unknown concept 'unicorn' for this model; it can paint: tree, grass, door, sky, cloud"),
+    ("bedroom", "tree", "model 'bedroom' has no unit lists"),
+])
+def test_concepts_a_model_cannot_paint_fail_before_any_download(tmp_path, photo_path, model, concept, message):
+    Image.fromarray(np.full((96, 128), 255, np.uint8)).save(tmp_path / "mask.png")
+    done = _run(tmp_path / "empty_cache", "edit", "--model", model, "--image", photo_path, "--mask",
+                tmp_path / "mask.png", "--concept", concept, "--action", "add", "--out", tmp_path / "o.png")
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "empty_cache").exists()
+
+
+def test_church_files_missing_offline_is_one_clear_line(tmp_path, photo_path):
+    Image.fromarray(np.full((96, 128), 255, np.uint8)).save(tmp_path / "mask.png")
+    done = _run(tmp_path / "cache", "edit", "--model", "church", "--image", photo_path, "--mask",
+                tmp_path / "mask.png", "--concept", "tree", "--action", "add", "--out", tmp_path / "o.png")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and "could not download http://gandissect.csail.mit.edu/models/" in done.stderr
+    assert str(tmp_path / "cache" / "proggan_churchoutdoor-7e701dd5.pth") in done.stderr
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_help_lists_each_models_own_concepts_and_strengths(tmp_path):
+    done = _run(tmp_path / "cache", "edit", "--help")
+    text = " ".join(done.stdout.split())
+    assert done.returncode == 0 and "church: tree, grass, door, sky, cloud, brick, dome" in text
+    assert "church: 4 / 10 / 15" in text and "default: sky, cloud, tree" in text
