@@ -214,7 +214,8 @@ def build_demo() -> gr.Blocks:
                     concept = gr.Dropdown(concepts, value="tree" if "tree" in concepts else concepts[0],
                                           label="Concept", elem_id="concept")
                     action = gr.Radio(ACTIONS, value="add", label="Action", elem_id="action")
-                strength = gr.Slider(0.0, 1.0, value=default_strength(editor.dissection), step=0.01, label="Strength", elem_id="strength",
+                strength = gr.Slider(0.0, 1.0, value=default_strength(editor.dissection), step=0.01, label="Strength",
+                                     elem_id="strength",
                                      info="share of the concept's most effective units that the edit sets")
                 with gr.Row():
                     apply = gr.Button("Apply", variant="primary", elem_id="apply")
