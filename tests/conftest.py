@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import ganpaint_core  # noqa: F401  (first: it sets OpenMP's wait policy before torch loads)
 from eval.app_latency import CHROMIUM, CHROMIUM_FLAGS  # one definition of the browser and its flags
 
 
