@@ -80,22 +80,28 @@ def friendly_errors(fn):
     return wrapper
 
 
-class PhotoEditor(gr.ImageEditor):
+def photo_editor(**kwargs) -> gr.ImageEditor:
     """An ImageEditor whose uploaded photo is read by the editor's own loader (``ganpaint_core.photo``).
 
     Gradio's own conversion ignores EXIF orientation (so strokes painted on the upright photo would not fit it),
     clips 16-bit pictures to white and fails on non-images with a generic error; here the background comes out
-    upright RGB, and a file that is no usable photo is a sentence in the page.
+    upright RGB, and a file that is no usable photo is a sentence in the page.  (The conversion is replaced on
+    the instance: a subclass would make Gradio write a type stub next to this file at every start.)
     """
+    editor = gr.ImageEditor(**kwargs)
+    gradio_conversion = editor.convert_and_format_image
 
-    def convert_and_format_image(self, file, flatten_on_white: bool = False):
+    def convert(file, flatten_on_white: bool = False):
         if file is None or not flatten_on_white:          # stroke layers: Gradio's RGBA conversion is right
-            return super().convert_and_format_image(file, flatten_on_white)
+            return gradio_conversion(file, flatten_on_white)
         source = file if isinstance(file, (bytes, bytearray, memoryview)) else file.path
         try:
             return load_photo(source)
         except (ValueError, FileNotFoundError) as err:
             raise gr.Error(f"This file cannot be used as a photo: {err}") from err
+
+    editor.convert_and_format_image = convert
+    return editor
 
 
 def _photo(value) -> np.ndarray:
@@ -204,7 +210,7 @@ def build_demo() -> gr.Blocks:
                     "*remove the door*, *make this wall look like that one*. Only the painted region changes.")
         with gr.Row():
             with gr.Column(scale=1):
-                canvas = PhotoEditor(
+                canvas = photo_editor(
                     label="Your photo — paint with the red brush (blue: reference region for copy appearance)",
                     type="numpy", image_mode="RGBA", elem_id="editor", sources=["upload", "clipboard"],
                     brush=gr.Brush(colors=[hex_color(EDIT_COLOR), hex_color(REFERENCE_COLOR)],
@@ -231,7 +237,7 @@ def build_demo() -> gr.Blocks:
         photos = example_photos()
         gallery = gr.Dataset(components=[canvas], samples=[[p] for p in photos], type="index", samples_per_page=12,
                              label="Example photos (held-out scenes and real photographs)", visible=bool(photos))
-        sent = PhotoEditor(type="numpy", image_mode="RGBA", visible=False)
+        sent = photo_editor(type="numpy", image_mode="RGBA", visible=False)
         gr.Markdown(f"Model: `{MODEL}` ({editor.size} px, concepts: {', '.join(concepts)}). Photos are "
                     "cropped to a centred square for the model; outside your strokes the photo is kept.",
                     elem_classes=["gp-help"])

@@ -48,7 +48,7 @@ def test_the_handler_reads_uploads_with_the_loader(corpus, monkeypatch):
 
     monkeypatch.setattr(app, "_editor", tiny_editor())
     monkeypatch.setattr(app, "CACHE", SessionCache(2))
-    canvas = app.PhotoEditor(type="numpy", image_mode="RGBA")
+    canvas = app.photo_editor(type="numpy", image_mode="RGBA")
     good, bad = corpus
     for name, (path, expected) in good.items():
         background = canvas.convert_and_format_image(FileData(path=str(path), orig_name=name), True)
