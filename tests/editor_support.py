@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -41,3 +44,34 @@ def blob(size: int, top: int, left: int, side: int) -> np.ndarray:
     mask = np.zeros((size, size), dtype=bool)
     mask[top:top + side, left:left + side] = True
     return mask
+
+
+def save_tiny_model(folder: Path) -> Path:
+    """``tiny_editor``'s model saved as a model folder (fp32), for the CLI and the served demo."""
+    from ganpaint_core.models import ModelBundle, save_model
+
+    editor = tiny_editor()
+    save_model(folder, ModelBundle(name="tiny", generator=editor.generator, segmenter=editor.segmenter,
+                                   dissection=editor.dissection), half=False)
+    return folder
+
+
+@contextmanager
+def served_demo(model_folder: Path, log_dir: Path, env: dict | None = None):
+    """``python app.py`` on ``model_folder`` at a free 127.0.0.1 port (extra ``env``); yields its URL."""
+    import pytest
+
+    from eval.app_latency import free_port, serve
+
+    port = free_port()
+    with open(log_dir / "app.log", "w+") as log:
+        try:
+            proc = serve(str(model_folder), port, log, timeout=120, env=env)
+        except RuntimeError as err:
+            log.seek(0)
+            pytest.fail(f"{err}:\n{log.read()}")
+        try:
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)

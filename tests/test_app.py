@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import make_photo
-from editor_support import tiny_editor
+from editor_support import save_tiny_model, served_demo, tiny_editor
 from PIL import Image
 
 import app
-from eval.app_latency import free_port, paint_example, serve
+from eval.app_latency import paint_example
 from ganpaint_core.editing.masks import dilate
 from ganpaint_core.editing.session_cache import SessionCache
 from ganpaint_core.editing.strokes import EDIT_COLOR, REFERENCE_COLOR
@@ -131,24 +131,8 @@ def test_non_image_upload_is_a_readable_message(tiny_app):
 @pytest.fixture(scope="module")
 def served_app(tmp_path_factory):
     """``python app.py`` on a tiny model folder, on a free 127.0.0.1 port."""
-    from ganpaint_core.models import ModelBundle, save_model
-
-    editor = tiny_editor()
-    folder = tmp_path_factory.mktemp("model") / "tiny"
-    save_model(folder, ModelBundle(name="tiny", generator=editor.generator, segmenter=editor.segmenter,
-                                   dissection=editor.dissection), half=False)
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
-    try:
-        proc = serve(str(folder), port, log, timeout=120)
-    except RuntimeError as err:
-        log.seek(0)
-        pytest.fail(f"{err}:\n{log.read()}")
-    url = f"http://127.0.0.1:{port}/"
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with served_demo(save_tiny_model(tmp_path_factory.mktemp("model") / "tiny"), tmp_path_factory.mktemp("log")) as url:
+        yield url
 
 
 def test_served_app_edits_through_gradio_client(served_app, tmp_path):

@@ -8,10 +8,9 @@ import time
 import numpy as np
 import pytest
 from conftest import make_photo
-from editor_support import tiny_editor
+from editor_support import save_tiny_model, served_demo
 from PIL import Image
 
-from eval.app_latency import free_port, serve
 from ganpaint_core.editing.strokes import EDIT_COLOR
 
 STROKES = [(EDIT_COLOR, (12, 12, 20)), (EDIT_COLOR, (36, 30, 18))]     # (colour, (top, left, side)) per edit
@@ -21,23 +20,9 @@ EDITS = [("tree", "add"), ("door", "remove")]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The demo on a tiny model with two fits allowed at once and a one-photo cache, so every round fits anew."""
-    from ganpaint_core.models import ModelBundle, save_model
-
-    editor = tiny_editor()
-    folder = tmp_path_factory.mktemp("model") / "tiny"
-    save_model(folder, ModelBundle(name="tiny", generator=editor.generator, segmenter=editor.segmenter,
-                                   dissection=editor.dissection), half=False)
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
-    try:
-        proc = serve(str(folder), port, log, timeout=120, env={"GANPAINT_FITS": "2", "GANPAINT_CACHE_SIZE": "1"})
-    except RuntimeError as err:
-        log.seek(0)
-        pytest.fail(f"{err}:\n{log.read()}")
-    yield f"http://127.0.0.1:{port}/"
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    folder = save_tiny_model(tmp_path_factory.mktemp("model") / "tiny")
+    with served_demo(folder, tmp_path_factory.mktemp("log"), {"GANPAINT_FITS": "2", "GANPAINT_CACHE_SIZE": "1"}) as url:
+        yield url
 
 
 class User:

@@ -8,21 +8,15 @@ import sys
 
 import numpy as np
 import pytest
-from editor_support import blob, tiny_editor
+from editor_support import blob, save_tiny_model
 from PIL import Image
-
-from ganpaint_core.models import ModelBundle, save_model
 
 FAST_ARGS = ["--z-steps", "2", "--r-steps", "2", "--adapt-steps", "6"]
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    editor = tiny_editor()
-    folder = tmp_path_factory.mktemp("tiny_model")
-    save_model(folder, ModelBundle(name="tiny", generator=editor.generator, segmenter=editor.segmenter,
-                                   dissection=editor.dissection), half=False)
-    return folder
+    return save_tiny_model(tmp_path_factory.mktemp("tiny_model"))
 
 
 def _edit(*args):

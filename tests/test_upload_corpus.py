@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import upload_corpus
-from editor_support import tiny_editor
+from editor_support import save_tiny_model, served_demo, tiny_editor
 from PIL import Image
 
 import app
@@ -24,13 +24,7 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from ganpaint_core.models import ModelBundle, save_model
-
-    editor = tiny_editor()
-    folder = tmp_path_factory.mktemp("model") / "tiny"
-    save_model(folder, ModelBundle(name="tiny", generator=editor.generator, segmenter=editor.segmenter,
-                                   dissection=editor.dissection), half=False)
-    return folder
+    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny")
 
 
 def test_the_loader_reads_every_good_file_and_refuses_the_bad_ones(corpus):
@@ -63,15 +57,8 @@ def test_the_handler_reads_uploads_with_the_loader(corpus, monkeypatch):
 
 @pytest.fixture(scope="module")
 def served(model_dir, tmp_path_factory):
-    from eval.app_latency import free_port, serve
-
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
-    proc = serve(str(model_dir), port, log, timeout=120)
-    yield f"http://127.0.0.1:{port}/"
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with served_demo(model_dir, tmp_path_factory.mktemp("log")) as url:
+        yield url
 
 
 def test_gradio_client_uploads_give_the_loaded_photo_or_a_sentence(served, corpus):
