@@ -183,10 +183,10 @@ def _given_up(job: tuple, err: BaseException) -> dict:
 
 def register_model(client, model: str, threads: int | None) -> None:
     """Have every worker, present and future, load ``model`` once; a clear error when one cannot."""
-    responses = client.register_plugin(ModelPlugin(model, threads), name=PLUGIN_NAME) or {}
-    for worker, answer in responses.items():
-        if answer.get("status") != "OK":
-            raise ValueError(f"worker {worker} could not load model {model!r}: {answer.get('exception', answer)}")
+    try:
+        client.register_plugin(ModelPlugin(model, threads), name=PLUGIN_NAME)   # raises a worker's setup error
+    except Exception as err:
+        raise ValueError(f"a Dask worker could not load model {model!r}: {type(err).__name__}: {err}") from err
 
 
 def run_jobs(client, jobs: list[tuple], model: str, collect, bar, threads: int | None = None) -> None:
@@ -198,7 +198,10 @@ def run_jobs(client, jobs: list[tuple], model: str, collect, bar, threads: int |
     another worker where there is one); each job is collected exactly once.
     """
     register_model(client, model, threads)
-    allowed = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
+    try:
+        allowed = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
+    except Exception:              # a scheduler that refuses pickled functions: nothing to say about its setting
+        allowed = 1
     if allowed != 1:
         bar.write(f"note: the scheduler reruns a task whose worker died {allowed} times (allowed-failures); "
                   "start it with DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1 for a single retry")
@@ -206,7 +209,7 @@ def run_jobs(client, jobs: list[tuple], model: str, collect, bar, threads: int |
     counts = {"failed": 0, "retried": 0}
 
     def submit(index: int, tried: list[str]) -> None:
-        others = [w for w in client.scheduler_info()["workers"] if w not in tried]
+        others = [w for w in client.scheduler_info(n_workers=-1)["workers"] if w not in tried]
         future = client.submit(evaluate_remote, jobs[index], read_inputs(jobs[index]), pure=False,
                                key=f"ganpaint-eval-{uuid.uuid4().hex}", workers=others or None,
                                allow_other_workers=True)
@@ -256,6 +259,6 @@ def run(spec: str, jobs: list[tuple], model: str, collect, bar) -> int:
     """
     kind, count = parse_scheduler(spec)
     with connect(spec) as client:
-        workers = len(client.scheduler_info()["workers"])
+        workers = len(client.scheduler_info(n_workers=-1)["workers"])
         run_jobs(client, jobs, model, collect, bar, max(1, cpu_count() // count) if kind == "local" else None)
     return workers
