@@ -80,8 +80,7 @@ def restore_malloc() -> bool:
 
     Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``; setting
     it turns glibc's dynamic mmap threshold off, so every tensor of 128 KiB or
-    more is mmapped and page-faulted afresh (a fit then spent ~40% of its CPU
-    time in the kernel and ran 2-4x slower than in the local pool).  Large
+    more is mmapped and page-faulted afresh (docs/eval/cluster.md).  Large
     blocks up to 32 MiB come from the heap again, as glibc's adaptive default lets them.
     """
     if "MALLOC_TRIM_THRESHOLD_" not in os.environ:

@@ -145,3 +145,16 @@ def test_photos_that_always_fail_end_as_one_failed_row_each(tmp_path, model, clu
     [failure] = _rows(out / "failures.csv")
     assert failure["item"] == str(huge / "huge.png")
     assert "worker lost" in failure["error"] and "KilledWorker" in failure["error"]
+
+
+def test_restore_malloc_acts_only_under_the_nannys_setting():
+    import subprocess
+    import sys
+
+    code = "from eval.cluster import restore_malloc; print(restore_malloc())"
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    run = [sys.executable, "-c", code]
+    cwd = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    assert subprocess.run(run, env=env, cwd=cwd, capture_output=True, text=True).stdout.strip() == "False"
+    env["MALLOC_TRIM_THRESHOLD_"] = "65536"
+    assert subprocess.run(run, env=env, cwd=cwd, capture_output=True, text=True).stdout.strip() == "True"
