@@ -9,6 +9,7 @@ COMMANDS = {
     "bench": ("eval.bench", "time fitting and editing; write JSON"),
     "generator-report": ("eval.generator_report", "pixel shares and Fréchet distance vs. the scene world"),
     "editor-study": ("eval.editor_study", "measure the editor's design choices on held-out scene pairs"),
+    "cluster-bench": ("eval.cluster_bench", "wall time of one `eval run` on the local pool vs. a local Dask cluster"),
     "scenes-bench": ("eval.scenes_bench", "measure scenes per second"),
     "app-latency": ("eval.app_latency", "time the demo's edit round trip in a browser and via gradio_client; JSON"),
 }

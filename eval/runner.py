@@ -51,6 +51,8 @@ def add_arguments(p):
     p.add_argument("--margin", type=int, default=-1, help="outside-mask dilation in px (default: size/32)")
     p.add_argument("--fit", default="", help="editor fit options, e.g. 'adapt_steps=50,refine_steps=10' "
                    "(ganpaint_core.editing.editor.FitOptions fields)")
+    p.add_argument("--scheduler", default="", help="run on a Dask cluster: tcp://HOST:8786 (a running scheduler) "
+                   "or local:N (a local cluster of N processes); default: the local pool of --workers")
 
 
 def parse_fit_options(text: str) -> dict:
@@ -285,6 +287,10 @@ def run(args):
     if args.workers < 0:
         raise ValueError("--workers must be 0 (one per core) or more")
     args.workers = args.workers or os.cpu_count() or 1
+    if args.scheduler:
+        from eval import cluster
+
+        cluster.parse_scheduler(args.scheduler)    # a bad address is an error before any work
     methods = select(args.methods)
     names = [m.name for m in methods]
     fit_options = parse_fit_options(args.fit)
@@ -317,7 +323,9 @@ def run(args):
                 bar.write(f"skipped {f['item']}: {f['error']}")
             bar.update(len(result["tasks"]))
 
-        if args.workers == 1 or len(jobs) <= 1:
+        if args.scheduler and jobs:
+            args.workers = cluster.run(args.scheduler, jobs, args.model, collect, bar)
+        elif args.workers == 1 or len(jobs) <= 1:
             scorer = metrics.LPIPS()
             for job in jobs:
                 collect(evaluate_photo(*job, editor=editor, scorer=scorer))
@@ -360,7 +368,8 @@ def write_report(out: Path, names: list[str], args, editor, failures: list[dict]
              f"model: `{args.model}` at {editor.size} px; seed {args.seed}; outside-mask margin "
              f"{args.margin if args.margin >= 0 else metrics.default_margin(editor.size)} px",
              f"{edits['task_id'].nunique() if len(edits) else 0} tasks x {len(names)} methods; this run processed "
-             f"{processed} tasks in {elapsed:.0f} s with {args.workers} worker(s)",
+             f"{processed} tasks in {elapsed:.0f} s with {args.workers} worker(s)"
+             + (f" on Dask ({args.scheduler})" if getattr(args, "scheduler", "") else ""),
              "LPIPS: available" if scorer.available else f"LPIPS: n/a — {scorer.reason}",
              "compositing baselines paste G's edited region: the mask plus every pixel the edit moved by more "
              f"than {CHANGE_THRESHOLD}/255 in the unadapted render"]
