@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from human_study.common import ANSWER_COLUMNS, REFERENCE, least_used, read_manifest, session_trials
+from human_study.judge import JUDGES, realism_judge
 from human_study.mturk import to_results
 from human_study.responses import with_key, write_export
 
@@ -34,6 +35,11 @@ def add_arguments(p):
     p.add_argument("--format", choices=("local", "mturk"), default="local",
                    help="local export (responses.csv layout) or MTurk batch results")
     p.add_argument("--out", required=True, help="CSV to write")
+    p.add_argument("--judge", choices=JUDGES, default="",
+                   help="answer by a machine judge instead of planted preferences: 'realism' (human_study/judge.py; "
+                        "--prefer, --catch-fail, --worker-sd and --left-bias are then unused)")
+    p.add_argument("--noise", type=float, default=0.0, help="the judge's score noise, in units of the score spread")
+    p.add_argument("--model", default="default", help="the judge's model (its discriminator gives the features)")
 
 
 def parse_prefer(items: list[str]) -> dict[str, float]:
@@ -102,12 +108,16 @@ def simulate(study: Path, workers: int, prefs: dict[str, float], catch_fail: flo
 
 def run(args):
     study = Path(args.study)
-    answers = simulate(study, args.workers, parse_prefer(args.prefer), args.catch_fail, args.seed,
-                       args.worker_sd, args.left_bias)
+    if args.judge:
+        answers = realism_judge(study, args.model, args.workers, args.noise, args.seed)
+    else:
+        answers = simulate(study, args.workers, parse_prefer(args.prefer), args.catch_fail, args.seed,
+                           args.worker_sd, args.left_bias)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.format == "mturk":
         to_results(answers).to_csv(out, index=False)
     else:
         write_export(with_key(answers, read_manifest(study)), out)
-    print(f"wrote {len(answers)} answers of {args.workers} simulated workers to {out}")
+    print(f"wrote {len(answers)} answers of {args.workers} {'judge passes' if args.judge else 'simulated workers'} "
+          f"to {out}")

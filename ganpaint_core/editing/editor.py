@@ -21,7 +21,7 @@ from ganpaint_core.editing.adaptation import KINDS, PlainGenerator, fit_adaptati
 from ganpaint_core.editing.edits import Operation, appearance_operation, apply_all, concept_operation, paintable
 from ganpaint_core.editing.fitting import Progress, ReconstructionLoss
 from ganpaint_core.editing.inversion import initial_z, optimise_features, optimise_z
-from ganpaint_core.editing.masks import dilate, feather, to_model_mask
+from ganpaint_core.editing.masks import dilate, feather, paste_alpha, to_model_mask
 from ganpaint_core.imaging import to_tensor, to_uint8
 from ganpaint_core.metrics import psnr, ssim
 from ganpaint_core.photo import Crop, load_photo, square_crop
@@ -132,8 +132,7 @@ class Session:
             return self._cache[key].copy()
         img = to_uint8(self._render_tensor(adapted))[0]
         if paste_back and self.operations:
-            o = self.options
-            alpha = feather(self.edited_region(), o.paste_radius, o.paste_sigma)[..., None]
+            alpha = paste_alpha(self.edited_region(), self.options)[..., None]
             img = np.round(alpha * img + (1 - alpha) * self.photo).astype(np.uint8)
         self._cache = {key: img}
         return img.copy()
