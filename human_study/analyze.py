@@ -168,7 +168,7 @@ def bar_plot(table: pd.DataFrame, label: str, path: Path, title: str) -> None:
     for i, (subset, name) in enumerate((("none", "all workers"), ("catch", "after exclusion"))):
         part = table[table["exclusion"] == subset].set_index(label).reindex(labels)
         x = np.arange(len(labels)) + (i - 0.5) * width
-        err = np.vstack([part["share"] - part["wilson_low"], part["wilson_high"] - part["share"]])
+        err = np.clip(np.vstack([part["share"] - part["wilson_low"], part["wilson_high"] - part["share"]]), 0, None)
         ax.bar(x, part["share"], width, yerr=err, capsize=3, label=name)
     ax.axhline(0.5, color="k", lw=0.8, ls="--")
     ax.set_xticks(np.arange(len(labels)), labels)

@@ -35,12 +35,16 @@ def picture_scores(study: Path, model) -> dict[str, float]:
     return dict(zip(names, (float(s) for s in model.score(np.stack(pictures))), strict=True))
 
 
-def judge(study: Path, scores: dict[str, float], workers: int, noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
-    """Answers (ANSWER_COLUMNS) of ``workers`` judge passes over the study, by ``scores`` plus noise."""
+def _check(workers: int, noise: float) -> None:
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     if noise < 0:
         raise ValueError(f"--noise must not be negative, got {noise}")
+
+
+def judge(study: Path, scores: dict[str, float], workers: int, noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """Answers (ANSWER_COLUMNS) of ``workers`` judge passes over the study, by ``scores`` plus noise."""
+    _check(workers, noise)
     manifest = read_manifest(study)
     by_id = {row["trial_id"]: row for row in manifest}
     sessions = session_trials(manifest)
@@ -67,13 +71,17 @@ def judge(study: Path, scores: dict[str, float], workers: int, noise: float = 0.
 
 
 def realism_judge(study: Path, model_name: str, workers: int, noise: float = 0.0, seed: int = 0,
-                  model=None) -> pd.DataFrame:
+                  references: int = 256, model=None) -> pd.DataFrame:
     """The realism judge's answers; ``model`` (a RealismModel) or one built from the model ``model_name``."""
+    _check(workers, noise)
+    read_manifest(study)
     if model is None:
         from eval.realism import RealismModel
         from ganpaint_core.models import load_model
 
-        model = RealismModel.from_model(load_model(model_name))
+        if references < 8:
+            raise ValueError(f"--references must be at least 8, got {references}")
+        model = RealismModel.from_model(load_model(model_name), n=references)
     return judge(study, picture_scores(study, model), workers, noise, seed)
 
 

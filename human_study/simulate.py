@@ -40,6 +40,7 @@ def add_arguments(p):
                         "--prefer, --catch-fail, --worker-sd and --left-bias are then unused)")
     p.add_argument("--noise", type=float, default=0.0, help="the judge's score noise, in units of the score spread")
     p.add_argument("--model", default="default", help="the judge's model (its discriminator gives the features)")
+    p.add_argument("--references", type=int, default=256, help="real scenes and generator samples behind the judge")
 
 
 def parse_prefer(items: list[str]) -> dict[str, float]:
@@ -109,7 +110,7 @@ def simulate(study: Path, workers: int, prefs: dict[str, float], catch_fail: flo
 def run(args):
     study = Path(args.study)
     if args.judge:
-        answers = realism_judge(study, args.model, args.workers, args.noise, args.seed)
+        answers = realism_judge(study, args.model, args.workers, args.noise, args.seed, args.references)
     else:
         answers = simulate(study, args.workers, parse_prefer(args.prefer), args.catch_fail, args.seed,
                            args.worker_sd, args.left_bias)
