@@ -62,11 +62,14 @@ class Moments:
             m3 += (x[:, :, None] * x[:, None, :]).reshape(len(x), c * c).T @ x
         return cls(feats.mean(0), feats.T @ feats / n, (m3 / n).reshape(c, c, c))
 
-    def mean_kernel(self, x: torch.Tensor) -> torch.Tensor:
-        """mean over the set of k(x_i, r), for each row x_i of ``x``."""
+    def __sub__(self, other: Moments) -> Moments:
+        return Moments(self.m1 - other.m1, self.m2 - other.m2, self.m3 - other.m3)
+
+    def mean_kernel(self, x: torch.Tensor, constant: float = 1.0) -> torch.Tensor:
+        """mean over the set of k(x_i, r), for each row x_i of ``x`` (``constant`` 0 for a difference of sets)."""
         d = x.shape[1]
         cubic = (((x @ self.m3.reshape(d, d * d)).reshape(len(x), d, d) * x[:, :, None]).sum(1) * x).sum(1)
-        return 1 + 3 * (x @ self.m1) / d + 3 * ((x @ self.m2) * x).sum(1) / d ** 2 + cubic / d ** 3
+        return constant + 3 * (x @ self.m1) / d + 3 * ((x @ self.m2) * x).sum(1) / d ** 2 + cubic / d ** 3
 
 
 @dataclass
@@ -74,8 +77,7 @@ class RealismModel:
     discriminator: torch.nn.Module
     mean: list[torch.Tensor]         # per stage: channel means of the real references
     std: list[torch.Tensor]
-    real: list[Moments]              # per stage: moments of the real references' patches
-    fake: list[Moments]              # per stage: moments of the generator samples' patches
+    witness: list[Moments]           # per stage: moments of the real references' patches minus the generator's
     real_images: list[torch.Tensor]  # per stage: (N, KEPT_PER_IMAGE, C) patches of each real reference, for KID
     precision: list[torch.Tensor]    # per stage: inverse covariance of the real references' patches
     scale: tuple[float, float] = (1.0, 1.0)   # spreads of (typicality, witness) over real reference pictures
@@ -86,7 +88,7 @@ class RealismModel:
         d = copy.deepcopy(discriminator).float().eval().requires_grad_(False)
         raw_real, raw_fake = _raw_features(d, real), _raw_features(d, fake)
         rng = np.random.default_rng(seed)
-        model = cls(d, [], [], [], [], [], [])
+        model = cls(d, [], [], [], [], [])
         for r, f in zip(raw_real, raw_fake, strict=True):
             flat = r.reshape(-1, r.shape[-1])
             mean, std = flat.mean(0), flat.std(0) + 1e-6
@@ -95,9 +97,11 @@ class RealismModel:
             model.real_images.append(_patches((r - mean) / std, rng, KEPT_PER_IMAGE).reshape(len(r), -1, len(mean)))
             standard = (flat - mean) / std
             model.precision.append(torch.linalg.inv(torch.cov(standard.T) + 1e-3 * torch.eye(len(mean))))
-            for feats, keep in ((flat, model.real), (f.reshape(-1, f.shape[-1]), model.fake)):
+            moments = []
+            for feats in (flat, f.reshape(-1, f.shape[-1])):
                 pick = rng.choice(len(feats), min(REFERENCE_PATCHES, len(feats)), replace=False)
-                keep.append(Moments.of((feats[torch.from_numpy(pick)] - mean) / std))
+                moments.append(Moments.of((feats[torch.from_numpy(pick)] - mean) / std))
+            model.witness.append(moments[0] - moments[1])
         typicality, witness = model.parts(real[:SCALE_IMAGES])
         model.scale = (float(typicality.std()) or 1.0, float(witness.std()) or 1.0)
         return model
@@ -129,11 +133,10 @@ class RealismModel:
         """Per picture: (typicality, witness), each averaged over patches and stages."""
         images = _batch(images)
         typicality, witness = np.zeros(len(images)), np.zeros(len(images))
-        for feats, real, fake, precision in zip(self.features(images), self.real, self.fake, self.precision,
-                                                strict=True):
+        for feats, moments, precision in zip(self.features(images), self.witness, self.precision, strict=True):
             typicality -= ((feats @ precision) * feats).sum(-1).mean(1).numpy()
             for i, x in enumerate(feats):
-                witness[i] += float((real.mean_kernel(x) - fake.mean_kernel(x)).mean())
+                witness[i] += float(moments.mean_kernel(x, constant=0.0).mean())
         return typicality / len(STAGES), witness / len(STAGES)
 
     def score(self, images: np.ndarray) -> np.ndarray:

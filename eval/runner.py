@@ -292,7 +292,7 @@ def build_tasks(args, editor, out: Path) -> list[T.Task]:
             raise ValueError("--tasks goes with a photo folder; scenes:N makes its own tasks")
         return T.scene_tasks(value, editor.size, inputs, seed=args.seed, concepts=list(editor.concepts))
     if args.tasks:
-        return T.read_tasks(args.tasks, photo_dir=value)
+        return T.check_tasks(T.read_tasks(args.tasks, photo_dir=value), list(editor.concepts))
     photos = T.list_photos(value)
     if not photos:
         raise ValueError(f"no photos ({', '.join(sorted(T.PHOTO_SUFFIXES))}) in {value}")
