@@ -10,6 +10,7 @@ COMMANDS = {
     "generator-report": ("eval.generator_report", "pixel shares and Fréchet distance vs. the scene world"),
     "editor-study": ("eval.editor_study", "measure the editor's design choices on held-out scene pairs"),
     "scenes-bench": ("eval.scenes_bench", "measure scenes per second"),
+    "realism-check": ("eval.realism_check", "rank real scenes, generator samples and crude composites by realism"),
     "app-latency": ("eval.app_latency", "time the demo's edit round trip in a browser and via gradio_client; JSON"),
 }
 

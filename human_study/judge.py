@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from human_study.common import ANSWER_COLUMNS, least_used, read_manifest, session_trials
+from human_study.common import ANSWER_COLUMNS, assign_sessions, read_manifest
 
 JUDGES = ("realism",)
 SOURCE = "machine-judge"
@@ -45,26 +45,19 @@ def _check(workers: int, noise: float) -> None:
 def judge(study: Path, scores: dict[str, float], workers: int, noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
     """Answers (ANSWER_COLUMNS) of ``workers`` judge passes over the study, by ``scores`` plus noise."""
     _check(workers, noise)
-    manifest = read_manifest(study)
-    by_id = {row["trial_id"]: row for row in manifest}
-    sessions = session_trials(manifest)
-    counts = dict.fromkeys(sessions, 0)
     spread = float(np.std(list(scores.values()))) or 1.0
     rng = np.random.default_rng(seed)
     clock = datetime(2024, 1, 1, tzinfo=timezone.utc)
     rows = []
-    for w in range(workers):
-        session = least_used(counts)
-        counts[session] += 1
-        for trial_id in sessions[session]:
-            row = by_id[trial_id]
+    for w, session, trials in assign_sessions(read_manifest(study), workers):
+        for row in trials:
             left, right = scores[row["left"]], scores[row["right"]]
             if noise > 0:
                 left, right = left + rng.normal(0, noise * spread), right + rng.normal(0, noise * spread)
             choice = ("left" if left > right else "right") if left != right else ("left", "right")[rng.integers(2)]
             clock += timedelta(seconds=1)
             stamp = clock.isoformat(timespec="milliseconds")
-            rows.append({"worker_id": f"J{w:04d}", "session": session, "trial_id": trial_id, "choice": choice,
+            rows.append({"worker_id": f"J{w:04d}", "session": session, "trial_id": row["trial_id"], "choice": choice,
                          "rt_ms": 0, "client_time": stamp, "server_time": stamp, "assignment_id": f"J{w:04d}",
                          "study_id": "", "session_id": "", "source": SOURCE, "comments": ""})
     return pd.DataFrame(rows, columns=list(ANSWER_COLUMNS))

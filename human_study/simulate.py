@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from human_study.common import ANSWER_COLUMNS, REFERENCE, least_used, read_manifest, session_trials
+from human_study.common import ANSWER_COLUMNS, REFERENCE, assign_sessions, read_manifest
 from human_study.judge import JUDGES, realism_judge
 from human_study.mturk import to_results
 from human_study.responses import with_key, write_export
@@ -69,21 +69,15 @@ def simulate(study: Path, workers: int, prefs: dict[str, float], catch_fail: flo
         raise ValueError(f"--workers must be at least 1, got {workers}")
     if not 0 <= catch_fail <= 1:
         raise ValueError(f"--catch-fail must be in [0, 1], got {catch_fail}")
-    manifest = read_manifest(study)
-    by_id = {row["trial_id"]: row for row in manifest}
-    sessions = session_trials(manifest)
-    counts = dict.fromkeys(sessions, 0)
     rng = np.random.default_rng(seed)
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
     rows = []
-    for w in range(workers):
-        session = least_used(counts)
-        counts[session] += 1
+    for w, session, trials in assign_sessions(read_manifest(study), workers):
         careless = rng.random() < catch_fail
         offset = rng.normal(0, worker_sd) if worker_sd > 0 else 0.0
         clock = start + timedelta(hours=w)
-        for trial_id in sessions[session]:
-            row = by_id[trial_id]
+        for row in trials:
+            trial_id = row["trial_id"]
             if careless:
                 p_left = 0.5
             elif row["phase"] == "scored":
