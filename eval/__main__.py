@@ -11,6 +11,7 @@ COMMANDS = {
     "editor-study": ("eval.editor_study", "measure the editor's design choices on held-out scene pairs"),
     "cluster-bench": ("eval.cluster_bench", "wall time of one `eval run` on the local pool vs. a local Dask cluster"),
     "scenes-bench": ("eval.scenes_bench", "measure scenes per second"),
+    "realism-check": ("eval.realism_check", "rank real scenes, generator samples and crude composites by realism"),
     "app-latency": ("eval.app_latency", "time the demo's edit round trip in a browser and via gradio_client; JSON"),
 }
 

@@ -15,9 +15,10 @@ inverted features, so that they differ from ours in the adaptation alone
   inverted features, no adaptation), ``weights`` and ``no_reg`` (ablations:
   compare them with ``ours_gen``, which differs from them in the adaptation alone);
 - compositing baselines: G's render of the edit (``session.render(adapted=False)``)
-  pasted into the photo over G's edited region — the mask plus every pixel the
-  edit moved by more than ``CHANGE_THRESHOLD`` (an edit at a coarse layer
-  reaches beyond the brush; pasting only the brushed pixels would clip a new dome).
+  pasted into the photo over the same region as ours (``shared_region``: the
+  editor's paste-back alpha, ``masks.paste_alpha``).  Feathered alpha blends with
+  exactly that alpha; copy-paste, Poisson and the pyramid take its hard part (the
+  dilated mask); nothing beyond the alpha's support changes, as for ours.
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import binary_closing
 
-from eval.baselines import BASELINES
+from eval.baselines import BASELINES, alpha_blend
+from ganpaint_core.editing.masks import dilate, paste_alpha
 
-CHANGE_THRESHOLD = 12          # in 0..255: a G pixel that moved more than this belongs to the edited region
 REFERENCE = "ours"
 FITS = {                       # fit name -> (adaptation, regulariser on)
     "ours": ("activations", True),
@@ -93,12 +93,33 @@ def apply_edit(session, task, mask: np.ndarray, reference_mask: np.ndarray | Non
         session.edit(mask, task.concept, task.action)
 
 
-def edited_region(before: np.ndarray, after: np.ndarray, mask: np.ndarray,
-                  threshold: int = CHANGE_THRESHOLD) -> np.ndarray:
-    """The mask plus the pixels that moved by more than ``threshold`` between two renders (holes closed)."""
-    moved = np.abs(after.astype(np.int16) - before.astype(np.int16)).max(axis=-1) > threshold
-    region = mask | moved
-    return binary_closing(region, iterations=2) | region
+@dataclass(frozen=True)
+class Region:
+    """Where an edit may change the photo: the same for every method."""
+
+    alpha: np.ndarray     # float HxW in [0, 1]: the editor's paste-back alpha
+    hard: np.ndarray      # bool HxW: the dilated mask (the part of ``alpha`` that is ~1)
+    support: np.ndarray   # bool HxW: alpha > 0; no method changes a pixel beyond it
+
+    @property
+    def ring(self) -> np.ndarray:
+        """The support outside the hard region: where a paste-back's transition lies."""
+        return self.support & ~self.hard
+
+
+def shared_region(mask: np.ndarray, options) -> Region:
+    """The edited region of ``mask`` under the editor's paste-back ``options`` (FitOptions)."""
+    alpha = paste_alpha(mask, options).astype(np.float64)
+    return Region(alpha, dilate(mask, options.paste_radius), alpha > 0)
+
+
+def composite(method: Method, photo: np.ndarray, source: np.ndarray, region: Region) -> np.ndarray:
+    """``method``'s composite of ``source`` into ``photo`` over ``region``; the photo beyond its support."""
+    if method.name == "feather":
+        out = alpha_blend(photo, source, region.alpha)
+    else:
+        out = method.composite(photo, source, region.hard)
+    return np.where(region.support[..., None], out, photo)
 
 
 def render(method: Method, session, task, mask: np.ndarray, reference_mask: np.ndarray | None = None,
@@ -111,8 +132,7 @@ def render(method: Method, session, task, mask: np.ndarray, reference_mask: np.n
         source = session.render(adapted=False)
         if method.render == "plain":
             return source
-        region = edited_region(session.inversion(), source, mask)
-        return method.composite(session.photo, source, region)
+        return composite(method, session.photo, source, shared_region(mask, session.options))
     if method.render == "keep":
         return session.render(adapted=True, paste_back=False, clear=False)
     return session.render(adapted=True, paste_back=method.render == "paste_back")

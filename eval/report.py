@@ -15,16 +15,36 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 # (column, heading, +1 higher is better / -1 lower is better)
-EDIT_COLUMNS = (
+HEADLINE_COLUMNS = (
+    ("realism", "realism", 1), ("seam", "seam", -1), ("l1_truth_in", "L1 truth in", -1),
+    ("psnr_truth_in", "PSNR truth in", 1), ("edit_success", "edit success", 1), ("label_acc", "label acc.", 1),
+)
+SANITY_COLUMNS = (
     ("psnr_out", "PSNR out", 1), ("ssim_out", "SSIM out", 1), ("l1_out", "L1 out", -1),
     ("lpips_out", "LPIPS out", -1), ("psnr_band", "PSNR band", 1), ("psnr", "PSNR", 1), ("ssim", "SSIM", 1),
-    ("l1", "L1", -1), ("lpips", "LPIPS", -1), ("edit_success", "edit success", 1), ("label_acc", "label acc.", 1),
+    ("l1", "L1", -1), ("lpips", "LPIPS", -1),
 )
+EDIT_COLUMNS = HEADLINE_COLUMNS + SANITY_COLUMNS
 RECON_COLUMNS = (("psnr", "PSNR", 1), ("ssim", "SSIM", 1), ("l1", "L1", -1), ("lpips", "LPIPS", -1))
 DESIGN_POINT = ("ours", "ours_gen", "ours_keep", "ours_refine")
 PAIR_COLUMNS = ("pair_id", "task_id", "action", "concept", "method_a", "method_b", "image_a", "image_b",
                 "original", "mask")
 BOOTSTRAP_SAMPLES = 2000
+
+
+def cpu_model() -> str:
+    """The CPU model name as ``lscpu`` gives it (for every timing), else the platform's processor."""
+    import platform
+    import subprocess
+
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in text.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return platform.processor() or platform.machine()
 
 
 def bootstrap_ci(values, seed: int = 0, level: float = 0.95, samples: int = BOOTSTRAP_SAMPLES):
@@ -217,20 +237,47 @@ def write_pairs_manifest(out: Path, edits: pd.DataFrame, order: list[str], refer
     return len(rows)
 
 
+def _judge_rows(judged: dict | None) -> pd.DataFrame | None:
+    if judged is None:
+        return None
+    table = judged["baselines"]
+    return table[table["exclusion"] == "none"].set_index("baseline")
+
+
 def headlines(edits: pd.DataFrame, recon: pd.DataFrame, order: list[str], labels: dict, reference: str,
-              recon_stages: tuple[str, str] | None = None) -> list[str]:
-    """Plain-sentence answers: where ours stands against the baselines (not its own variants) on outside-mask
-    PSNR, and against plain G on reconstruction."""
+              recon_stages: tuple[str, str] | None = None, kid: pd.DataFrame | None = None,
+              judged: dict | None = None) -> list[str]:
+    """Plain sentences, ours against the compositing baselines and plain G (not its own variants): realism, KID,
+    seams, ground-truth error, the machine judge, then reconstruction."""
     lines = []
-    if len(edits) and "psnr_out" in edits:
-        means = edits.groupby("method")["psnr_out"].mean()
-        if reference in means:
-            ours = means[reference]
-            others = [m for m in order if m in means and m != reference and m not in DESIGN_POINT]
-            ahead = [f"{labels.get(m, m)} ({means[m]:.2f})" for m in others if means[m] < ours]
-            behind = [f"{labels.get(m, m)} ({means[m]:.2f})" for m in others if means[m] >= ours]
-            lines.append(f"Outside-mask PSNR of {labels.get(reference, reference)}: {ours:.2f} dB; ahead of "
-                         f"{', '.join(ahead) or 'none'}; not ahead of {', '.join(behind) or 'none'}.")
+    others = [m for m in order if m != reference and m not in DESIGN_POINT]
+    for column, what, sign in (("realism", "realism score", 1), ("seam", "seam score", -1),
+                               ("l1_truth_in", "L1 error against the ground truth inside the dilated mask", -1)):
+        if column not in edits or not edits[column].notna().any():
+            continue
+        means = edits.groupby("method")[column].mean()
+        if reference not in means:
+            continue
+        better = [f"{labels.get(m, m)} ({means[m]:.3g})" for m in others if m in means
+                  and (means[reference] - means[m]) * sign > 0]
+        worse = [f"{labels.get(m, m)} ({means[m]:.3g})" for m in others if m in means
+                 and (means[reference] - means[m]) * sign <= 0]
+        lines.append(f"{what[0].upper() + what[1:]} of {labels.get(reference, reference)}: {means[reference]:.3g} "
+                     f"({'higher' if sign > 0 else 'lower'} is better); better than {', '.join(better) or 'none'}; "
+                     f"not better than {', '.join(worse) or 'none'}.")
+    if kid is not None and len(kid) and kid["kid"].notna().any():
+        k = kid.set_index("method")["kid"] * 1000
+        if reference in k:
+            lower = [f"{labels.get(m, m)} ({k[m]:.2f})" for m in others if m in k and k[m] < k[reference]]
+            lines.append(f"KID x 1000 against held-out real scenes: {labels.get(reference, reference)} "
+                         f"{k[reference]:.2f} (the unedited photos {k.get('photo', float('nan')):.2f}); lower than "
+                         f"ours: {', '.join(lower) or 'none'}.")
+    rows = _judge_rows(judged)
+    if rows is not None and len(rows):
+        parts = [f"{labels.get(b, b)} {r.share:.2f} [{r.wilson_low:.2f}, {r.wilson_high:.2f}]"
+                 for b, r in rows.iterrows() if b in others]
+        lines.append("Machine judge (the realism model answering the 2AFC study; not people), share of pairs where "
+                     f"ours is judged more real: {', '.join(parts)}.")
     if recon_stages and len(recon):
         means = recon.groupby("stage")["psnr"].mean()
         ours, plain = recon_stages
@@ -240,15 +287,42 @@ def headlines(edits: pd.DataFrame, recon: pd.DataFrame, order: list[str], labels
     return lines
 
 
+def kid_table(kid: pd.DataFrame, order: list[str], labels: dict) -> str:
+    """A markdown table of KID x 1000 (mean and standard deviation over subsets) per method."""
+    lines = ["| method | pictures | KID x 1000 ↓ | std over subsets |", "|---|---|---|---|"]
+    frame = kid.set_index("method")
+    for name in [*order, "photo"]:
+        if name in frame.index:
+            r = frame.loc[name]
+            label = "unedited photos (reference)" if name == "photo" else labels.get(name, name)
+            lines.append(f"| {label} | {int(r['n'])} | {r['kid'] * 1000:.2f} | {r['kid_std'] * 1000:.2f} |")
+    return "\n".join(lines)
+
+
+def judge_table(judged: dict, order: list[str], labels: dict) -> str:
+    """A markdown table of the machine judge's preference for ours per other method (all answers kept)."""
+    rows = _judge_rows(judged)
+    lines = ["| ours vs | pairs | share judged more real: ours | 95% Wilson CI | two-level bootstrap CI | p (Holm) |",
+             "|---|---|---|---|---|---|"]
+    for name in order:
+        if name in rows.index:
+            r = rows.loc[name]
+            lines.append(f"| {labels.get(name, name)} | {int(r['n'])} | {r['share']:.3f} | "
+                         f"[{r['wilson_low']:.3f}, {r['wilson_high']:.3f}] | [{r['boot_low']:.3f}, "
+                         f"{r['boot_high']:.3f}] | {r['p_holm']:.2g} |")
+    return "\n".join(lines)
+
+
 def write_summary(out: Path, edits: pd.DataFrame, recon: pd.DataFrame, order: list[str], stages: list[str],
                   labels: dict, notes: list[str], failures: list[dict], seed: int = 0,
-                  reference: str = "ours", recon_stages: tuple[str, str] | None = None) -> Path:
+                  reference: str = "ours", recon_stages: tuple[str, str] | None = None,
+                  kid: pd.DataFrame | None = None, judged: dict | None = None) -> Path:
     """``summary.md``: means with 95% bootstrap CIs (best per column in bold), paired advantages, notes."""
     lines = ["# Evaluation summary", ""]
     lines += [f"- {note}" for note in notes]
-    found = headlines(edits, recon, order, labels, reference, recon_stages)
+    found = headlines(edits, recon, order, labels, reference, recon_stages, kid, judged)
     if found:
-        lines += ["", "**Headline.** " + " ".join(found)]
+        lines += ["", "**Headline.**", ""] + [f"- {line}" for line in found]
     lines += ["", "Means over tasks with 95% percentile-bootstrap confidence intervals "
               f"({BOOTSTRAP_SAMPLES} resamples); the best mean of each column is **bold**. "
               "`out` columns compare with the photo outside the dilated mask (where nothing should change); "
@@ -256,16 +330,37 @@ def write_summary(out: Path, edits: pd.DataFrame, recon: pd.DataFrame, order: li
               "the whole-image columns compare with the ground-truth edit where there is one (scene world), "
               "else with the photo. *edit success* is the segmenter's share of the concept inside the mask "
               "for `add` and one minus it for `remove`; *label acc.* is the segmenter's agreement with the "
-              "ground-truth labels inside the mask (scene world only).", ""]
+              "ground-truth labels inside the mask (scene world only). *realism*: the realism model's score of the "
+              "picture (eval/realism.py; higher is more like held-out real scenes); *seam*: mean excess gradient "
+              "magnitude over the photo's across the boundary of the shared region (eval/seams.py); *truth in*: "
+              "against the ground-truth edit inside the mask dilated by the margin.", ""]
     if len(edits):
-        lines += ["## Edits", "", ci_table(edits, "method", order, EDIT_COLUMNS, labels, seed), ""]
+        lines += ["## Edits: realism, seams, ground truth", "",
+                  ci_table(edits, "method", order, HEADLINE_COLUMNS, labels, seed), ""]
+        if kid is not None and len(kid):
+            lines += ["## KID against held-out real scenes", "",
+                      "The realism model's features (the shipped discriminator's patches, eval/realism.py); mean "
+                      "and standard deviation over random subsets of pictures and patches, the same subsets for "
+                      "every method.", "", kid_table(kid, order, labels), ""]
+        if judged is not None:
+            lines += ["## Machine judge (not people)", "",
+                      "`python -m human_study build` on this run's pairs, every trial answered by the realism "
+                      "model (`human_study/judge.py`, noise 0, one pass per session), analysed by "
+                      "`human_study analyze` (all answers; the judge is not excluded by catch trials). Its "
+                      f"catch-trial accuracy (unedited photo vs. broken composite): "
+                      f"{judged['workers']['catch_accuracy'].mean():.2f}. Report: `machine_judge/report/`.", "",
+                      judge_table(judged, order, labels), ""]
+        lines += ["## Sanity: fidelity outside the mask and whole-image error", "",
+                  "Every method pastes the same region, so outside it every method should be near-lossless.", "",
+                  ci_table(edits, "method", order, SANITY_COLUMNS, labels, seed), ""]
         for action, part in edits.groupby("action", sort=True):
-            cols = [c for c in EDIT_COLUMNS if c[0] in ("psnr_out", "edit_success", "label_acc")]
+            cols = [c for c in EDIT_COLUMNS if c[0] in ("realism", "seam", "l1_truth_in", "edit_success", "label_acc")]
             lines += [f"### {action} ({part['task_id'].nunique()} tasks)", "",
                       ci_table(part, "method", order, cols, labels, seed), ""]
         design = [m for m in DESIGN_POINT if m in order and m in set(edits["method"])]
         if len(design) > 1:
-            cols = [c for c in EDIT_COLUMNS if c[0] in ("psnr_out", "psnr_band", "edit_success", "label_acc")]
+            cols = [c for c in EDIT_COLUMNS if c[0] in ("realism", "seam", "l1_truth_in", "psnr_out", "edit_success",
+                                                        "label_acc")]
             lines += ["## Design point: the perturbations inside the edited region", "",
                       "G' pasted back into the photo beyond the feathered mask (ours, the editor's output), "
                       "G' alone with the perturbations cleared at edit time (free), kept, or cleared then "
@@ -275,7 +370,9 @@ def write_summary(out: Path, edits: pd.DataFrame, recon: pd.DataFrame, order: li
                           for m in design if "seconds" in edits) + ".", "",
                       ci_table(edits, "method", design, cols, labels, seed), ""]
         lines += ["## Paired advantage of ours (per task)", "",
-                  paired_differences(edits, "psnr_out", reference, order, seed=seed), "",
+                  paired_differences(edits, "realism", reference, order, seed=seed), "",
+                  paired_differences(edits, "seam", reference, order, seed=seed, sign=-1), "",
+                  paired_differences(edits, "l1_truth_in", reference, order, seed=seed, sign=-1), "",
                   paired_differences(edits, "edit_success", reference, order, seed=seed), ""]
     if len(recon):
         lines += ["## Reconstruction of the photo", "", ci_table(recon, "stage", stages, RECON_COLUMNS, None, seed), ""]

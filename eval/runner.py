@@ -1,5 +1,11 @@
 """``python -m eval run``: render every task with every method; write metrics, strips, plots and pairs.
 
+Every method changes the photo only over the same region (``eval.methods.shared_region``: the editor's
+paste-back alpha).  Per edit: fidelity outside the mask (a sanity check), the seam score across the region's
+boundary (``eval.seams``), the error against the ground-truth edit inside the dilated mask (scene world), edit
+success and label accuracy; after the run, realism per picture and KID per method (``eval.realism``) and the
+machine judge's 2AFC preferences (``human_study.judge``) from the saved pictures.
+
 Work is split by photo: each photo is fitted once per session method, then
 every task on it is rendered by every method.  Rows are appended to
 ``edits.csv`` and ``reconstruction.csv`` as photos finish, so a rerun skips
@@ -25,12 +31,13 @@ from tqdm import tqdm
 
 from eval import report
 from eval import tasks as T
-from eval.methods import CHANGE_THRESHOLD, FITS, METHODS, REFERENCE, fits_needed, render, select
+from eval.methods import FITS, METHODS, REFERENCE, fits_needed, render, select, shared_region
+from eval.seams import seam_score
 from ganpaint_core import metrics
 
 EDIT_FIELDS = ("task_id", "photo_id", "action", "concept", "method", "psnr", "ssim", "l1", "lpips", "psnr_out",
-               "ssim_out", "l1_out", "lpips_out", "psnr_band", "concept_share", "edit_success", "label_acc",
-               "reference", "seconds")
+               "ssim_out", "l1_out", "lpips_out", "psnr_band", "seam", "psnr_truth_in", "l1_truth_in", "concept_share",
+               "edit_success", "label_acc", "reference", "seconds")
 RECON_FIELDS = ("photo_id", "stage", "method", "psnr", "ssim", "l1", "lpips", "fit_seconds")
 FAILURE_FIELDS = ("item", "error")
 PLAIN_STAGE, OURS_STAGE = "layer-wise r (plain G)", "adapted G' (ours)"
@@ -39,9 +46,19 @@ PLAIN_STAGE, OURS_STAGE = "layer-wise r (plain G)", "adapted G' (ours)"
 def add_arguments(p):
     from ganpaint_core.models.registry import model_help
 
-    p.add_argument("--photos", required=True, help="a folder of photos, or scenes:N for N scene-world tasks")
-    p.add_argument("--tasks", default="", help="tasks CSV (photo, mask, concept, action[, reference_mask]); "
-                   "without it a folder gets one random blob task per photo")
+    p.description = (
+        "Writes into --out: edits.csv (one row per task and method: outside-mask fidelity, seam, ground-truth "
+        "error inside the dilated mask, edit success, label accuracy), realism.csv (per picture realism score) "
+        "and kid.csv (KID per method against held-out real scenes), reconstruction.csv, tasks.csv, failures.csv, "
+        "summary.md, plots/, strips/, pairs/ (manifest.csv and images/<task>/<method>.png: ours vs each other "
+        "method, the input of `python -m human_study build`), and machine_judge/ (a study built from the pairs, "
+        "answered by the realism model: answers.csv and the analysis; a machine judge, not people).")
+    p.add_argument("--photos", required=True, help="a folder of photos, or scenes:N for N scene-world tasks "
+                   "(held-out scenes with paired ground-truth edits)")
+    p.add_argument("--tasks", default="", help="with a folder: a CSV with columns photo, mask, concept, action "
+                   "(add | remove | appearance) and optional reference_mask, task_id; paths relative to the CSV or "
+                   "the folder; masks at the photo's or the model's size; without it a folder gets one random blob "
+                   "task per photo")
     p.add_argument("--out", required=True, help="output folder (a rerun into it skips finished tasks)")
     p.add_argument("--workers", type=int, default=0,
                    help="processes, each with the model loaded once (default 0: one per CPU core)")
@@ -130,10 +147,11 @@ def load_labels(path: str, size: int) -> np.ndarray:
     return np.asarray(img.resize((size, size), Image.Resampling.NEAREST))
 
 
-def score(editor, scorer, img, photo, task, mask, target, target_labels, margin: int) -> dict:
-    """Metrics of one rendered edit."""
+def score(editor, scorer, img, photo, task, mask, target, target_labels, margin: int, region) -> dict:
+    """Metrics of one rendered edit; ``region``: the shared edited region (``eval.methods.Region``)."""
     outside = metrics.outside_region(mask, margin)
     band = ~outside & ~mask                      # the ring just outside the mask, where seams show
+    inside = ~outside                            # the mask dilated by the margin
     reference = target if target is not None else photo
     labels = editor.segment(img) if editor.segmenter is not None else None    # no segmenter: no concept metrics
     share = metrics.concept_share(labels, task.concept, mask) if labels is not None else float("nan")
@@ -143,6 +161,9 @@ def score(editor, scorer, img, photo, task, mask, target, target_labels, margin:
         "lpips": scorer(img, reference), "psnr_out": metrics.psnr(img, photo, outside),
         "ssim_out": metrics.ssim(img, photo, outside), "l1_out": metrics.l1(img, photo, outside),
         "lpips_out": scorer(img, photo, outside), "psnr_band": metrics.psnr(img, photo, band),
+        "seam": seam_score(img, photo, region.hard),
+        "psnr_truth_in": metrics.psnr(img, target, inside) if target is not None else float("nan"),
+        "l1_truth_in": metrics.l1(img, target, inside) if target is not None else float("nan"),
         "concept_share": share, "edit_success": success,
         "label_acc": float("nan"), "reference": "truth" if target is not None else "photo",
     }
@@ -202,6 +223,7 @@ def _evaluate_task(editor, scorer, sessions, methods, photo, task, out: Path, ma
     target = T.load_photo(task.target, size) if task.target else None
     target_labels = load_labels(task.target_labels, size) if task.target_labels else None
     images = out / "pairs" / "images" / task.task_id
+    region = shared_region(mask, sessions[REFERENCE].options)
     rendered = {}
     for m in methods:
         start = time.perf_counter()
@@ -212,7 +234,7 @@ def _evaluate_task(editor, scorer, sessions, methods, photo, task, out: Path, ma
         img, seconds = rendered[m.name]
         row = {"task_id": task.task_id, "photo_id": task.photo_id, "action": task.action, "concept": task.concept,
                "method": m.name, "seconds": seconds}
-        row.update(score(editor, scorer, img, photo, task, mask, target, target_labels, margin))
+        row.update(score(editor, scorer, img, photo, task, mask, target, target_labels, margin, region))
         rows.append(row)
     # Pictures only once every method has rendered, so a half-done task leaves no half-made pairs folder.
     for m in methods:
@@ -274,7 +296,8 @@ def build_tasks(args, editor, out: Path) -> list[T.Task]:
             raise ValueError("--tasks goes with a photo folder; scenes:N makes its own tasks")
         return T.scene_tasks(value, editor.size, inputs, seed=args.seed, concepts=list(editor.concepts))
     if args.tasks:
-        return T.read_tasks(args.tasks, photo_dir=value, concepts=list(editor.concepts))
+        return T.check_tasks(T.read_tasks(args.tasks, photo_dir=value, concepts=list(editor.concepts)),
+                             list(editor.concepts))
     photos = T.list_photos(value)
     if not photos:
         raise ValueError(f"no photos ({', '.join(sorted(T.PHOTO_SUFFIXES))}) in {value}")
@@ -351,6 +374,26 @@ def _sorted(frame: pd.DataFrame, keys: list[str], names: list[str]) -> pd.DataFr
                              kind="stable").reset_index(drop=True)
 
 
+def machine_measures(out: Path, edits: pd.DataFrame, names: list[str], editor, seed: int):
+    """Realism (per picture and KID per method) and the machine judge's 2AFC tables; (None, None, None, note)
+    when the model has no discriminator or nothing was rendered."""
+    from eval.realism import RealismModel, measure_run
+    from human_study.judge import judge_pairs
+
+    if editor.discriminator is None:
+        return None, None, None, "realism and machine judge: n/a (the model has no discriminator)"
+    if not len(edits):
+        return None, None, None, "realism and machine judge: n/a (no edits)"
+    model = RealismModel.from_model(editor, seed=seed)
+    per_picture, kid = measure_run(out, edits, names, model)
+    per_picture.to_csv(out / "realism.csv", index=False)
+    kid.to_csv(out / "kid.csv", index=False)
+    judged = None
+    if len(names) > 1 and (out / "pairs" / "manifest.csv").is_file():
+        judged = judge_pairs(out / "pairs", out / "machine_judge", model, seed=seed)
+    return per_picture, kid, judged, ""
+
+
 def write_report(out: Path, names: list[str], args, editor, failures: list[dict], elapsed: float,
                  processed: int) -> None:
     edits = _sorted(_read_csv(out / "edits.csv", EDIT_FIELDS), ["task_id", "method"], names)
@@ -363,18 +406,24 @@ def write_report(out: Path, names: list[str], args, editor, failures: list[dict]
     if len(recon):
         firsts = recon.drop_duplicates("stage")
         stages = list(firsts.sort_values("method", key=lambda col: col.map(names.index), kind="stable")["stage"])
+    report.write_pairs_manifest(out, edits, names)
+    per_picture, kid, judged, note = machine_measures(out, edits, names, editor, args.seed)
+    if per_picture is not None:
+        edits = edits.merge(per_picture, on=["task_id", "method"], how="left")
     scorer = metrics.LPIPS()
+    options = editor.options
     notes = [f"photos: `{args.photos}`" + (f", tasks: `{args.tasks}`" if args.tasks else ""),
              f"model: `{args.model}` at {editor.size} px; seed {args.seed}; outside-mask margin "
              f"{args.margin if args.margin >= 0 else metrics.default_margin(editor.size)} px",
              f"{edits['task_id'].nunique() if len(edits) else 0} tasks x {len(names)} methods; this run processed "
-             f"{processed} tasks in {elapsed:.0f} s with {args.workers} worker(s)"
+             f"{processed} tasks in {elapsed:.0f} s with {args.workers} worker(s) on {report.cpu_model()}"
              + (f" on Dask ({args.scheduler})" if getattr(args, "scheduler", "") else ""),
              "LPIPS: available" if scorer.available else f"LPIPS: n/a — {scorer.reason}",
-             "compositing baselines paste G's edited region: the mask plus every pixel the edit moved by more "
-             f"than {CHANGE_THRESHOLD}/255 in the unadapted render"]
+             "one region for every method: the editor's paste-back alpha (the mask dilated by "
+             f"{options.paste_radius} px, blurred with sigma {options.paste_sigma}); compositing baselines paste G's "
+             "render over it (feathered alpha with that very alpha, the others over its dilated mask), and nothing "
+             "beyond its support changes"] + ([note] if note else [])
     report.write_summary(out, edits, recon, names, stages, labels, notes, failures, seed=args.seed,
-                         recon_stages=(OURS_STAGE, PLAIN_STAGE))
+                         recon_stages=(OURS_STAGE, PLAIN_STAGE), kid=kid, judged=judged)
     report.write_plots(out, edits, recon, names, stages, labels, seed=args.seed)
     report.write_strips(out, edits, names, labels, out / "truth")
-    report.write_pairs_manifest(out, edits, names)

@@ -179,6 +179,20 @@ def read_tasks(path: str | Path, photo_dir: str | Path | None = None, concepts: 
     return tasks
 
 
+def check_tasks(tasks: list[Task], concepts: list[str]) -> list[Task]:
+    """``tasks`` if every file they name exists and every add/remove concept is one the model paints; else one
+    clear error naming the first task that does not fit."""
+    for task in tasks:
+        for key in ("photo", "mask", "reference_mask"):
+            path = getattr(task, key)
+            if path and not Path(path).is_file():
+                raise FileNotFoundError(f"task {task.task_id}: {key} {path} does not exist")
+        if task.action != "appearance" and task.concept not in concepts:
+            raise ValueError(f"task {task.task_id}: the model does not paint {task.concept!r}; it paints "
+                             f"{', '.join(concepts) or 'nothing'}")
+    return tasks
+
+
 def write_tasks(tasks: list[Task], path: str | Path) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=TASK_COLUMNS)

@@ -62,6 +62,18 @@ def least_used(counts: dict[int, int]) -> int:
     return min(counts, key=lambda s: (counts[s], s))
 
 
+def assign_sessions(manifest: list[dict], workers: int):
+    """(worker index, session, its trials' manifest rows in order) for ``workers`` participants arriving one after
+    another, each given the least-used session as the server would."""
+    by_id = {row["trial_id"]: row for row in manifest}
+    sessions = session_trials(manifest)
+    counts = dict.fromkeys(sessions, 0)
+    for w in range(workers):
+        session = least_used(counts)
+        counts[session] += 1
+        yield w, session, [by_id[t] for t in sessions[session]]
+
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from human_study.common import ANSWER_COLUMNS, REFERENCE, least_used, read_manifest, session_trials, write_frame
+from human_study.common import ANSWER_COLUMNS, REFERENCE, assign_sessions, read_manifest, write_frame
+from human_study.judge import JUDGES, realism_judge
 from human_study.mturk import to_results
 from human_study.responses import with_key, write_export
 
@@ -34,6 +35,12 @@ def add_arguments(p):
     p.add_argument("--format", choices=("local", "mturk"), default="local",
                    help="local export (responses.csv layout) or MTurk batch results")
     p.add_argument("--out", required=True, help="CSV to write")
+    p.add_argument("--judge", choices=JUDGES, default="",
+                   help="answer by a machine judge instead of planted preferences: 'realism' (human_study/judge.py; "
+                        "--prefer, --catch-fail, --worker-sd and --left-bias are then unused)")
+    p.add_argument("--noise", type=float, default=0.0, help="the judge's score noise, in units of the score spread")
+    p.add_argument("--model", default="default", help="the judge's model (its discriminator gives the features)")
+    p.add_argument("--references", type=int, default=256, help="real scenes and generator samples behind the judge")
 
 
 def parse_prefer(items: list[str]) -> dict[str, float]:
@@ -62,21 +69,15 @@ def simulate(study: Path, workers: int, prefs: dict[str, float], catch_fail: flo
         raise ValueError(f"--workers must be at least 1, got {workers}")
     if not 0 <= catch_fail <= 1:
         raise ValueError(f"--catch-fail must be in [0, 1], got {catch_fail}")
-    manifest = read_manifest(study)
-    by_id = {row["trial_id"]: row for row in manifest}
-    sessions = session_trials(manifest)
-    counts = dict.fromkeys(sessions, 0)
     rng = np.random.default_rng(seed)
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
     rows = []
-    for w in range(workers):
-        session = least_used(counts)
-        counts[session] += 1
+    for w, session, trials in assign_sessions(read_manifest(study), workers):
         careless = rng.random() < catch_fail
         offset = rng.normal(0, worker_sd) if worker_sd > 0 else 0.0
         clock = start + timedelta(hours=w)
-        for trial_id in sessions[session]:
-            row = by_id[trial_id]
+        for row in trials:
+            trial_id = row["trial_id"]
             if careless:
                 p_left = 0.5
             elif row["phase"] == "scored":
@@ -102,12 +103,16 @@ def simulate(study: Path, workers: int, prefs: dict[str, float], catch_fail: flo
 
 def run(args):
     study = Path(args.study)
-    answers = simulate(study, args.workers, parse_prefer(args.prefer), args.catch_fail, args.seed,
-                       args.worker_sd, args.left_bias)
+    if args.judge:
+        answers = realism_judge(study, args.model, args.workers, args.noise, args.seed, args.references)
+    else:
+        answers = simulate(study, args.workers, parse_prefer(args.prefer), args.catch_fail, args.seed,
+                           args.worker_sd, args.left_bias)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.format == "mturk":
         write_frame(to_results(answers), out)
     else:
         write_export(with_key(answers, read_manifest(study)), out)
-    print(f"wrote {len(answers)} answers of {args.workers} simulated workers to {out}")
+    print(f"wrote {len(answers)} answers of {args.workers} {'judge passes' if args.judge else 'simulated workers'} "
+          f"to {out}")

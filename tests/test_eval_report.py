@@ -75,12 +75,19 @@ def test_summary_and_plots_are_written(tmp_path):
     recon = pd.DataFrame({"photo_id": ["a", "a"], "stage": ["plain", "adapted"], "method": ["plain_g", "ours"],
                           "psnr": [20.0, 30.0], "ssim": [0.5, 0.9], "l1": [0.1, 0.02], "lpips": [np.nan, np.nan]})
     order = ["ours", "copy_paste", "plain_g"]
+    edits["seam"] = edits["method"].map({"ours": 2.0, "copy_paste": 5.0, "plain_g": 1.0})
+    edits["realism"] = edits["method"].map({"ours": 0.5, "copy_paste": 0.2, "plain_g": -1.0})
+    kid = pd.DataFrame({"method": ["ours", "copy_paste", "plain_g", "photo"], "n": 4,
+                        "kid": [0.002, 0.001, 0.009, 0.0005], "kid_std": 0.001})
     path = report.write_summary(tmp_path, edits, recon, order, ["plain", "adapted"], {}, ["a note"],
                                 [{"item": "bad.jpg", "error": "not a readable image"}],
-                                recon_stages=("adapted", "plain"))
+                                recon_stages=("adapted", "plain"), kid=kid)
     text = path.read_text()
-    assert "ahead of copy_paste (26.50), plain_g (20.00)" in text
-    assert "not ahead of none" in text and "adapted 30.00 dB vs plain 20.00 dB (+10.00 dB)" in text
+    assert "Realism score of ours: 0.5 (higher is better); better than copy_paste (0.2), plain_g (-1)" in text
+    assert "Seam score of ours: 2 (lower is better); better than copy_paste (5); not better than plain_g (1)" in text
+    assert "KID x 1000 against held-out real scenes: ours 2.00 (the unedited photos 0.50); lower than ours: " \
+           "copy_paste (1.00)" in text and "| unedited photos (reference) | 4 | 0.50 | 1.00 |" in text
+    assert "adapted 30.00 dB vs plain 20.00 dB (+10.00 dB)" in text and "## Sanity" in text
     assert "a note" in text and "bad.jpg" in text and "## Reconstruction" in text
     report.write_plots(tmp_path, edits, recon, order, ["plain", "adapted"], {})
     assert (tmp_path / "plots" / "edits.png").is_file() and (tmp_path / "plots" / "reconstruction.png").is_file()

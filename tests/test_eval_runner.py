@@ -82,3 +82,28 @@ def test_bad_arguments_are_clear_errors(tmp_path, capsys, model):
     assert "unknown method" in capsys.readouterr().err
     assert _run(model, "--photos", "scenes:2", "--out", str(tmp_path / "o"), "--fit", "speed=9") == 2
     assert "NAME=VALUE" in capsys.readouterr().err
+
+
+def test_photos_of_your_own_with_a_tasks_csv(tmp_path, capsys, model):
+    from ganpaint_core.editing.editor import Editor
+
+    concept = Editor.from_pretrained(model).concepts[0]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (60, 90, 3), dtype=np.uint8)).save(photos / "mine.png")
+    mask = np.zeros((60, 90), np.uint8)
+    mask[20:40, 30:60] = 255                               # drawn on the photo at its own size
+    Image.fromarray(mask).save(photos / "mine_mask.png")
+    (photos / "tasks.csv").write_text(f"photo,mask,concept,action\nmine.png,mine_mask.png,{concept},add\n")
+    out = tmp_path / "out"
+    argv = ["--photos", str(photos), "--tasks", str(photos / "tasks.csv"), "--out", str(out), "--workers", "1"]
+    assert _run(model, *argv, "--methods", "ours,copy_paste,poisson") == 0
+    edits = _rows(out / "edits.csv")
+    assert [r["method"] for r in edits] == ["ours", "copy_paste", "poisson"]
+    assert all(r["seam"] != "n/a" and r["psnr_truth_in"] == "n/a" for r in edits)
+    assert len(_rows(out / "pairs" / "manifest.csv")) == 2
+    assert "no discriminator" in (out / "summary.md").read_text()     # the random model has none: no realism
+    (photos / "tasks.csv").write_text("photo,mask,concept,action\nmine.png,gone.png,tree,add\n")
+    assert _run(model, *argv[:-2], "--out", str(tmp_path / "o2")) == 2
+    assert "gone.png does not exist" in capsys.readouterr().err

@@ -74,6 +74,12 @@ def feather(mask: np.ndarray, radius: int, sigma: float) -> np.ndarray:
     return np.maximum(soft, np.asarray(mask, dtype=np.float32)).clip(0, 1)
 
 
+def paste_alpha(mask: np.ndarray, options) -> np.ndarray:
+    """The alpha with which an edit is pasted back into the photo: ``mask`` feathered by ``options``'
+    ``paste_radius`` and ``paste_sigma`` (the editor's and the evaluation's one definition of the edited region)."""
+    return feather(mask, options.paste_radius, options.paste_sigma)
+
+
 def to_grid(mask: np.ndarray, grid: int, mode: str = "max") -> torch.Tensor:
     """Pool a bool/float HxW mask to a (1, 1, grid, grid) float tensor: ``max`` (any pixel) or ``area`` (share)."""
     t = torch.as_tensor(np.asarray(mask, dtype=np.float32))[None, None]

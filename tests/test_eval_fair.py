@@ -1,0 +1,68 @@
+"""One edited region for every method: the compositing baselines change nothing beyond the editor's paste-back
+region, and the seam score sees a hard seam."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from eval.baselines import alpha_blend
+from eval.methods import METHODS, composite, shared_region
+from eval.seams import boundary_ring, seam_score
+from ganpaint_core.editing.editor import FitOptions
+from ganpaint_core.editing.masks import paste_alpha
+
+COMPOSITES = [m for m in METHODS.values() if m.is_composite]
+
+
+def _task(size: int = 64, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    photo = np.clip(gaussian_filter(rng.uniform(0, 255, (size, size, 3)), (3, 3, 0)) * 1.5 - 60, 0, 255)
+    source = np.clip(255 - photo + rng.normal(0, 20, photo.shape), 0, 255)
+    mask = np.zeros((size, size), bool)
+    mask[20:36, 24:44] = True
+    mask[30:40, 18:30] = True
+    return photo.astype(np.uint8), source.astype(np.uint8), mask
+
+
+def test_every_compositing_method_is_tested():
+    assert {m.name for m in COMPOSITES} == {"copy_paste", "feather", "poisson", "poisson_mixed", "pyramid"}
+
+
+@pytest.mark.parametrize("options", [FitOptions(), FitOptions(paste_radius=5, paste_sigma=2.5)],
+                         ids=["default", "wider"])
+@pytest.mark.parametrize("method", COMPOSITES, ids=lambda m: m.name)
+def test_compositing_changes_nothing_beyond_the_shared_region(method, options):
+    photo, source, mask = _task()
+    region = shared_region(mask, options)
+    out = composite(method, photo, source, region)
+    changed = (out != photo).any(-1)
+    assert changed.any()                                    # it did paste something
+    assert not (changed & ~region.support).any()            # and nothing outside the region
+    assert (out[mask] != photo[mask]).any(-1).mean() > 0.9  # the painted pixels come from the source's edit
+
+
+def test_the_region_is_the_editors_paste_back_alpha():
+    photo, source, mask = _task()
+    options = FitOptions()
+    region = shared_region(mask, options)
+    np.testing.assert_array_equal(region.alpha, paste_alpha(mask, options))
+    assert region.hard[mask].all() and region.support[region.hard].all() and (region.alpha[mask] == 1).all()
+    ours_like = alpha_blend(photo, source, region.alpha)    # what Session.render(paste_back=True) does with G'
+    np.testing.assert_array_equal(composite(METHODS["feather"], photo, source, region), ours_like)
+
+
+def test_seam_score_sees_a_hard_seam_and_not_a_smooth_one():
+    size = 64
+    yy, xx = np.mgrid[0:size, 0:size]
+    photo = np.repeat(((xx + yy) * 1.5).astype(np.uint8)[..., None], 3, -1)
+    mask = np.zeros((size, size), bool)
+    mask[20:44, 20:44] = True
+    assert seam_score(photo, photo, mask) == 0
+    hard = photo.copy()
+    hard[mask] = 250
+    blended = alpha_blend(photo, np.full_like(photo, 250), gaussian_filter(mask.astype(float), 4))
+    assert seam_score(hard, photo, mask) > 3 * seam_score(blended, photo, mask) > 0
+    ring = boundary_ring(mask)
+    assert ring[19, 30] and ring[21, 30] and not ring[30, 30] and not ring[5, 5]
