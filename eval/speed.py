@@ -6,7 +6,8 @@ PSNR outside the dilated mask and the concept-share gain (``eval.editor_study.ed
 Cost: seconds per step of each stage on ``--timing-model`` (default: a random-weight 256 px model in the
 GAN-dissection layout, as ``eval bench``), in channels-last and contiguous memory format alternately in one
 run, so that each setting's fit time at 256 px can be read off the curve.
-Writes ``speed.json``, ``speed.png`` and ``speed.md`` to ``--out``.
+Writes ``speed.json``, ``speed.png`` and ``speed.md`` to ``--out``.  A rerun into the same folder keeps what is
+already measured there (``step_costs.json``, ``speed_rows.jsonl``); ``--report-only`` measures nothing more.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def add_arguments(p):
     p.add_argument("--timing-reps", type=int, default=2, help="timing fits per memory format")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     p.add_argument("--out", default="docs/speed", help="folder for speed.json, speed.png and speed.md")
+    p.add_argument("--report-only", action="store_true", help="write the report from what --out already holds")
 
 
 def parse_settings(spec: str) -> list[tuple[int, int, int]]:
@@ -44,24 +46,29 @@ def parse_settings(spec: str) -> list[tuple[int, int, int]]:
     return out
 
 
-def quality_rows(editor, pairs, settings, log: Path | None = None) -> list[dict]:
+def read_rows(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
+
+
+def quality_rows(editor, pairs, settings, log: Path) -> list[dict]:
     """One row per pair and setting: the fit's quality and its edit's fidelity and concept gain.
 
-    Each row is also appended to ``log`` (JSON lines) as soon as it is measured.
+    Rows already in ``log`` (JSON lines) are kept; each new row is appended to it as soon as it is measured.
     """
     from tqdm import tqdm
 
     from eval.editor_study import edit_row
 
-    rows = []
-    for pair, (z, r, a) in tqdm([(p, s) for p in pairs for s in settings], desc="fits", unit="fit"):
+    rows = read_rows(log)
+    done = {(row["variant"], row["seed"]) for row in rows}
+    todo = [(p, s) for p in pairs for s in settings if (",".join(map(str, s)), p.seed) not in done]
+    for pair, (z, r, a) in tqdm(todo, desc="fits", unit="fit"):
         session = editor.fit(pair.before_rgb, z_steps=z, r_steps=r, adapt_steps=a)
         result = session.edit(pair.mask, pair.concept, pair.action).image
         rows.append({"variant": f"{z},{r},{a}", "fit_seconds": session.fit_seconds, **session.quality(),
                      **edit_row(editor, session, pair, result)})
-        if log is not None:
-            with log.open("a") as f:
-                f.write(json.dumps(rows[-1]) + "\n")
+        with log.open("a") as f:
+            f.write(json.dumps(rows[-1]) + "\n")
     return rows
 
 
@@ -148,19 +155,26 @@ def run(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     machine = {"cpu": cpu_model(), "threads": torch.get_num_threads(), "load_before": os.getloadavg()}
-    costs = None
-    if args.timing_model != "none":
+    costs_file = out / "step_costs.json"
+    costs = json.loads(costs_file.read_text()) if costs_file.is_file() else None
+    if args.timing_model != "none" and costs is None and not args.report_only:
         with tempfile.TemporaryDirectory(prefix="ganpaint-speed-") as tmp:
             model = str(write_random_model(Path(tmp) / "random256")) if args.timing_model == "random256" \
                 else args.timing_model
             size = Editor.from_pretrained(model).size
             costs = step_costs(model, render(sample_scene(HELDOUT_SEED_START + 500), size)[0], args.timing_steps,
                                args.timing_reps)
-        (out / "step_costs.json").write_text(json.dumps(costs, indent=1))
-    editor = Editor.from_pretrained(args.model)
-    pairs = scene_pairs(args.pairs, editor.size, HELDOUT_SEED_START + STUDY_SEED_OFFSET)
-    rows = quality_rows(editor, pairs, settings, out / "speed_rows.jsonl")
+        costs_file.write_text(json.dumps(costs, indent=1))
+    if args.report_only:
+        rows = read_rows(out / "speed_rows.jsonl")
+        if not rows:
+            raise ValueError(f"{out} holds no measured fits (speed_rows.jsonl) to report")
+    else:
+        editor = Editor.from_pretrained(args.model)
+        pairs = scene_pairs(args.pairs, editor.size, HELDOUT_SEED_START + STUDY_SEED_OFFSET)
+        rows = quality_rows(editor, pairs, settings, out / "speed_rows.jsonl")
     summary = summarise(rows)
+    seeds = len({row["seed"] for row in rows})
     for row in summary:
         setting = tuple(int(v) for v in row["variant"].split(","))
         row["steps"] = sum(setting)
@@ -168,11 +182,11 @@ def run(args):
             row["fit_seconds_256"] = predicted_seconds(costs["channels_last"], setting)
             row["fit_seconds_256_contiguous"] = predicted_seconds(costs["contiguous"], setting)
     machine["load_after"] = os.getloadavg()
-    result = {"model": args.model, "pairs": len(pairs), "machine": machine, "step_costs": costs,
+    result = {"model": args.model, "scenes": seeds, "machine": machine, "step_costs": costs,
               "summary": summary, "rows": rows}
     (out / "speed.json").write_text(json.dumps(result, indent=1))
     plot(summary, costs, out / "speed.png")
-    text = [f"# Fit steps vs. quality: model `{args.model}`, {len(pairs)} held-out pairs",
+    text = [f"# Fit steps vs. quality: model `{args.model}`, {seeds} held-out scenes",
             "", f"CPU: {machine['cpu']}, {machine['threads']} threads, load average {machine['load_before'][0]:.1f} "
             f"before / {machine['load_after'][0]:.1f} after.", ""]
     if costs:
