@@ -91,7 +91,9 @@ class PhotoEditor(gr.ImageEditor):
             return load_photo(source)
         except (ValueError, FileNotFoundError) as err:
             raise gr.Error(f"This file cannot be used as a photo: {err}") from err
-    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from collections.abc import Callable, Sequence
+    from typing import TYPE_CHECKING, Any, Literal
+
     from gradio.blocks import Block
     if TYPE_CHECKING:
         from gradio.components import Timer
