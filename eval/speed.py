@@ -186,7 +186,7 @@ def run(args):
               "summary": summary, "rows": rows}
     (out / "speed.json").write_text(json.dumps(result, indent=1))
     plot(summary, costs, out / "speed.png")
-    text = [f"# Fit steps vs. quality: model `{args.model}`, {seeds} held-out scenes",
+    text = [f"# Fit steps vs. quality: model `{args.model}`, {len(rows)} fits of {seeds} held-out scene(s)",
             "", f"CPU: {machine['cpu']}, {machine['threads']} threads, load average {machine['load_before'][0]:.1f} "
             f"before / {machine['load_after'][0]:.1f} after.", ""]
     if costs:
