@@ -1,12 +1,16 @@
 """GANPaint demo: paint on a photo, say what to add or remove, get the edited photo.
 
-    python app.py [--model default|FOLDER|CHECKPOINT|URL] [--host 127.0.0.1] [--port 7860]
+    python app.py [--model default|church|FOLDER|CHECKPOINT|URL] [--device auto|cpu|cuda] [--host H] [--port P]
 
-Environment: ``GANPAINT_MODEL`` (the model), ``GANPAINT_FITS`` (fits at once),
-``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``.  A photo is fitted once (inversion +
-adaptation, cached by content); every edit after that is one forward pass of the
-adapted generator.  Each user works on a session of their own (``gr.State``), so
-users never see each other's edits.  Fits run ``FITS_AT_ONCE`` at a time; edits have
+Environment: ``GANPAINT_MODEL`` (the model the page starts with), ``GANPAINT_DEVICE``,
+``GANPAINT_FITS`` (fits at once), ``GANPAINT_CACHE`` (downloaded model files),
+``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``.  The page's model picker offers the start
+model, the shipped ones, the registered models with unit lists (church: downloaded once, with
+progress) and any other registered model whose files are in the cache; each model is loaded
+once per process.  A photo is fitted once per model (inversion + adaptation, cached by
+content); every edit after that is one forward pass of the adapted generator.  Each user
+works on a session of their own (``gr.State``) that belongs to the model it was fitted with,
+so users never see each other's edits.  Fits run ``FITS_AT_ONCE`` at a time; edits have
 a queue of their own and never wait behind a fit.  Named API endpoints: ``/fit``,
 ``/edit``, ``/undo``, ``/reset`` (see README).
 """
@@ -47,20 +51,46 @@ EDITS_AT_ONCE = 4
 _FIT_SLOTS = threading.BoundedSemaphore(FITS_AT_ONCE)
 OUTPUT_DIR = Path(tempfile.mkdtemp(prefix="ganpaint-results-"))
 
-_editor = None
-_editor_lock = threading.Lock()
 MODEL = os.environ.get("GANPAINT_MODEL", "default")
+DEVICE = os.environ.get("GANPAINT_DEVICE", "auto")
+_editors: dict = {}                         # model name -> Editor, each loaded once per process
+_loading: dict[str, threading.Lock] = {}    # one lock per model: loading church never blocks default's users
+_loading_lock = threading.Lock()
 
 
-def get_editor():
-    """The editor, loaded once per process."""
-    global _editor
-    with _editor_lock:
-        if _editor is None:
+def get_editor(model: str | None = None):
+    """The editor of ``model`` (default: the start model), loaded (and its files downloaded) once per process."""
+    model = model or MODEL
+    with _loading_lock:
+        gate = _loading.setdefault(model, threading.Lock())
+    with gate:
+        if model not in _editors:
             from ganpaint_core.editing.editor import Editor
 
-            _editor = Editor.from_pretrained(MODEL)
-        return _editor
+            _editors[model] = Editor.from_pretrained(model, device=DEVICE)
+        return _editors[model]
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """(label, name) for the picker: the start model, shipped models, registered models with unit lists, and the
+    other registered models whose files are already in the cache."""
+    from ganpaint_core.models import shipped_models
+    from ganpaint_core.models.hub import cache_dir
+    from ganpaint_core.models.registry import registry
+
+    labels = {name: f"{name} (shipped: the scene world)" for name in shipped_models()}
+    for name, entry in registry().items():
+        cached = all((cache_dir() / f.file).is_file() for f in entry.files)
+        if cached or entry.folder:
+            labels[name] = f"{name} ({entry.description.split(',')[0]}{'' if cached else '; downloads once'})"
+    names = dict.fromkeys([MODEL, *labels])
+    return [(labels.get(name, name), name) for name in names]
+
+
+def model_note(editor) -> str:
+    concepts = ", ".join(editor.concepts) or "none (copy appearance only)"
+    return (f"Model: `{editor.name}` ({editor.size} px, {editor.device.type}; concepts: {concepts}). Photos are "
+            "cropped to a centred square for the model; outside your strokes the photo is kept.")
 
 
 def friendly_errors(fn):
@@ -110,21 +140,26 @@ def _photo(value) -> np.ndarray:
     return load_photo(value["background"])
 
 
-def _session(value, state, progress):
-    """The user's session for the photo in ``value``: fitted once, then cached."""
+def _session(value, state, progress, model: str | None = None, any_model: bool = False):
+    """The user's session for the photo in ``value`` and ``model``: fitted once per model, then cached.
+
+    A session belongs to the model it was fitted with; ``any_model`` (undo, reset) keeps the user's session for
+    this photo whatever the picker now says.
+    """
     photo = _photo(value)
-    key = photo_key(photo)
-    if state and state.get("key") == key:
+    key, model = photo_key(photo), model or MODEL
+    if state and state.get("key") == key and (any_model or state.get("model", MODEL) == model):
         return state["session"], state
-    editor = get_editor()
+    progress(0, desc=f"loading model {model}")
+    editor = get_editor(model)
     progress(0, desc="fitting the photo")
 
     def fit(image):
         with _FIT_SLOTS:
             return editor.fit(image, progress=lambda f, msg: progress(f, desc=msg))
 
-    session, _ = CACHE.get_or_fit(photo, fit)
-    return session, {"key": key, "session": session}
+    session, _ = CACHE.get_or_fit(photo, fit, namespace=model)
+    return session, {"key": key, "model": model, "session": session}
 
 
 def _outputs(session, state, message: str):
@@ -135,9 +170,20 @@ def _outputs(session, state, message: str):
 
 
 @friendly_errors
-def fit_photo(value, state=None, progress=gr.Progress()):
-    """Fit the uploaded photo; returns the reconstruction."""
-    session, state = _session(value, state, progress)
+def choose_model(model, progress=gr.Progress(track_tqdm=True)):
+    """Load the picked model (downloading its files once); the concept list, strength and notes follow it."""
+    editor = get_editor(model)
+    concepts = editor.concepts
+    value = ("tree" if "tree" in concepts else concepts[0]) if concepts else None
+    return (gr.Dropdown(choices=concepts, value=value, interactive=bool(concepts)),
+            gr.Slider(value=default_strength(editor.dissection)), model_note(editor),
+            f"Model `{model}` ready ({editor.size} px). Your next Apply fits the photo with it.")
+
+
+@friendly_errors
+def fit_photo(value, state=None, progress=gr.Progress(track_tqdm=True), model=None):
+    """Fit the uploaded photo with ``model`` (default: the start model); returns the reconstruction."""
+    session, state = _session(value, state, progress, model)
     q = session.quality()
     msg = (f"Ready: fitted in {session.fit_seconds:.1f} s; reconstruction {q['reconstruction_psnr']:.1f} dB PSNR "
            f"(plain GAN inversion {q['inversion_psnr']:.1f} dB). "
@@ -146,9 +192,9 @@ def fit_photo(value, state=None, progress=gr.Progress()):
 
 
 @friendly_errors
-def edit_photo(value, concept, action, strength, state=None, progress=gr.Progress()):
-    """Apply one painted edit; returns the edited photo."""
-    session, state = _session(value, state, progress)
+def edit_photo(value, concept, action, strength, state=None, progress=gr.Progress(track_tqdm=True), model=None):
+    """Apply one painted edit with ``model`` (default: the start model); returns the edited photo."""
+    session, state = _session(value, state, progress, model)
     edit_mask, reference_mask = stroke_masks(value.get("layers"), session.original.shape[:2])
     if not edit_mask.any():
         gr.Warning("Paint the region to edit with the red brush first.")
@@ -162,23 +208,22 @@ def edit_photo(value, concept, action, strength, state=None, progress=gr.Progres
     else:
         if action not in ("add", "remove"):
             raise gr.Error(f"Unknown action {action!r}; choose one of {', '.join(ACTIONS)}.")
-        if concept not in get_editor().concepts:
-            raise gr.Error(f"Unknown concept {concept!r}; choose one of {', '.join(get_editor().concepts)}.")
+        concept = session.editor.check_request(concept or "", action, float(strength))   # the session's model
         session.edit(edit_mask, concept, action, float(strength))
         msg = f"{action.capitalize()} {concept}: done ({len(session.operations)} edit(s)). Undo or keep painting."
     return _outputs(session, state, msg)
 
 
 @friendly_errors
-def undo_edit(value, state=None, progress=gr.Progress()):
-    session, state = _session(value, state, progress)
+def undo_edit(value, state=None, progress=gr.Progress(track_tqdm=True), model=None):
+    session, state = _session(value, state, progress, model, any_model=True)
     session.undo()
     return _outputs(session, state, f"Undone: {len(session.operations)} edit(s) left.")
 
 
 @friendly_errors
-def reset_edits(value, state=None, progress=gr.Progress()):
-    session, state = _session(value, state, progress)
+def reset_edits(value, state=None, progress=gr.Progress(track_tqdm=True), model=None):
+    session, state = _session(value, state, progress, model, any_model=True)
     session.reset()
     return _outputs(session, state, "All edits removed.")
 
@@ -208,6 +253,8 @@ def build_demo() -> gr.Blocks:
         state = gr.State(None, time_to_live=3600)
         gr.Markdown("# GANPaint\nPaint a region of a photo and say what should be there: *add trees*, "
                     "*remove the door*, *make this wall look like that one*. Only the painted region changes.")
+        picker = gr.Dropdown(model_choices(), value=MODEL, label="Model", elem_id="model",
+                             info="church: the paper's LSUN-church GAN (256 px; its files download once)")
         with gr.Row():
             with gr.Column(scale=1):
                 canvas = photo_editor(
@@ -238,9 +285,7 @@ def build_demo() -> gr.Blocks:
         gallery = gr.Dataset(components=[canvas], samples=[[p] for p in photos], type="index", samples_per_page=12,
                              label="Example photos (held-out scenes and real photographs)", visible=bool(photos))
         sent = photo_editor(type="numpy", image_mode="RGBA", visible=False)
-        gr.Markdown(f"Model: `{MODEL}` ({editor.size} px, concepts: {', '.join(concepts)}). Photos are "
-                    "cropped to a centred square for the model; outside your strokes the photo is kept.",
-                    elem_classes=["gp-help"])
+        note = gr.Markdown(model_note(editor), elem_classes=["gp-help"])
         outs = [result, compare, status, state, download]
         # At every status message of every event, Gradio's page reads again each component that has been an output
         # of a server event or an input of a finished queued one, and reading an ImageEditor exports its layers to
@@ -252,23 +297,34 @@ def build_demo() -> gr.Blocks:
                       api_visibility="private")
         fits = dict(concurrency_id="fit", concurrency_limit=FITS_AT_ONCE)
         edits = dict(concurrency_id="edit", concurrency_limit=EDITS_AT_ONCE, show_progress_on=[status])
-        canvas.upload(None, canvas, sent, js=SEND_CANVAS).then(fit_photo, [sent, state], outs, api_name="fit", **fits)
+        picker.change(choose_model, picker, [concept, strength, note, status], api_name="model",
+                      concurrency_id="load", show_progress_on=[status])
+        canvas.upload(None, canvas, sent, js=SEND_CANVAS).then(fit_photo, [sent, state, picker], outs, api_name="fit",
+                                                               **fits)
         apply.click(None, canvas, sent, js=SEND_CANVAS).then(
-            edit_photo, [sent, concept, action, strength, state], outs, api_name="edit", **edits)
-        undo.click(undo_edit, [sent, state], outs, api_name="undo", **edits)
-        reset.click(reset_edits, [sent, state], outs, api_name="reset", **edits)
+            edit_photo, [sent, concept, action, strength, state, picker], outs, api_name="edit", **edits)
+        undo.click(undo_edit, [sent, state, picker], outs, api_name="undo", **edits)
+        reset.click(reset_edits, [sent, state, picker], outs, api_name="reset", **edits)
     demo.queue(max_size=32, default_concurrency_limit=1)
     return demo
 
 
 def main(argv=None) -> None:
-    global MODEL
+    global MODEL, DEVICE
+    from ganpaint_core.models.registry import model_help
+    from ganpaint_core.precision import add_device_argument, resolve_device
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=MODEL, help="'default', a model folder, a checkpoint or a URL")
+    parser.add_argument("--model", default=MODEL, help=model_help() + " (also GANPAINT_MODEL)")
+    add_device_argument(parser, default=DEVICE)
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     args = parser.parse_args(argv)
-    MODEL = args.model
+    try:
+        resolve_device(args.device)
+    except ValueError as err:
+        parser.exit(2, f"app.py: error: {err}\n")
+    MODEL, DEVICE = args.model, args.device
     demo = build_demo()
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD, css=CSS,
                 theme=gr.themes.Soft(), ssr_mode=False)

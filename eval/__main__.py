@@ -7,6 +7,7 @@ from ganpaint_core.commands.cli import main
 COMMANDS = {
     "run": ("eval.runner", "render every task with every method and write metrics, strips and plots"),
     "bench": ("eval.bench", "time fitting and editing; write JSON"),
+    "speed": ("eval.speed", "fit step counts vs. reconstruction and edit quality, and the cost of a step"),
     "generator-report": ("eval.generator_report", "pixel shares and Fréchet distance vs. the scene world"),
     "editor-study": ("eval.editor_study", "measure the editor's design choices on held-out scene pairs"),
     "cluster-bench": ("eval.cluster_bench", "wall time of one `eval run` on the local pool vs. a local Dask cluster"),

@@ -26,6 +26,7 @@ GAN_DISSECTION_SIZES = [512, 512, 512, 512, 256, 128, 64, 32]   # z, then one wi
 
 def add_arguments(p):
     from ganpaint_core.models.registry import model_help
+    from ganpaint_core.precision import add_device_argument
 
     p.add_argument("--out", default="bench.json", help="JSON file to write")
     p.add_argument("--model", default="default", help=model_help())
@@ -36,6 +37,11 @@ def add_arguments(p):
     p.add_argument("--scaling-fits", type=int, default=1, help="photos fitted on the 256 px model")
     p.add_argument("--threads", type=int, default=0, help="torch threads in each run (default: all cores)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed per configuration")
+    add_device_argument(p)
+    p.add_argument("--memory-format", choices=("auto", "channels_last", "contiguous", "both"), default="auto",
+                   help="the editor's memory format: auto (channels-last on a CPU), one of the two, or both "
+                        "(each configuration timed in each, for a before/after in one run)")
+    p.add_argument("--steps", default="", help="z,r,adapt fit steps (default: the editor's)")
 
 
 def _peak_rss_mib() -> float:
@@ -75,7 +81,28 @@ def write_random_model(folder: Path, sizes: list[int] = GAN_DISSECTION_SIZES, se
     return save_model(folder, bundle, half=False)
 
 
-def measure(model: str, fits: int, edits: int, threads: int) -> dict:
+def cpu_model() -> str:
+    """The CPU's model name as ``lscpu`` gives it (recorded with every timing)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return platform.processor()
+    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")),
+                platform.processor())
+
+
+def parse_steps(text: str) -> dict:
+    """``'60,60,150'`` -> the FitOptions overrides z_steps, r_steps, adapt_steps; ``''`` -> {}."""
+    if not text:
+        return {}
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(f"steps {text!r} are not three step counts z,r,adapt (e.g. 60,60,150)")
+    return dict(zip(("z_steps", "r_steps", "adapt_steps"), (int(p) for p in parts), strict=True))
+
+
+def measure(model: str, fits: int, edits: int, threads: int, device: str = "cpu", channels_last: bool | None = None,
+            steps: str = "") -> dict:
     """Fit ``fits`` scene photos and time ``edits`` edits on each (run this in a fresh process)."""
     import torch
 
@@ -86,9 +113,11 @@ def measure(model: str, fits: int, edits: int, threads: int) -> dict:
         torch.set_num_threads(threads)
     from ganpaint_core.editing.editor import Editor
 
+    overrides = parse_steps(steps)
     start = time.perf_counter()
-    editor = Editor.from_pretrained(model)
+    editor = Editor.from_pretrained(model, device=device, channels_last=channels_last)
     load_seconds = time.perf_counter() - start
+    cuda = editor.device.type == "cuda"
     rss_loaded = _peak_rss_mib()
     concepts = list(editor.concepts) or ["tree"]
     fit_times, edit_times = [], []
@@ -96,7 +125,9 @@ def measure(model: str, fits: int, edits: int, threads: int) -> dict:
         photo = render(sample_scene(HELDOUT_SEED_START + 500 + i), editor.size)[0]
         torch.manual_seed(i)
         start = time.perf_counter()
-        session = editor.fit(photo)
+        session = editor.fit(photo, **overrides)
+        if cuda:
+            torch.cuda.synchronize(editor.device)
         fit_times.append(time.perf_counter() - start)
         rng = np.random.default_rng(i)
         for j in range(edits):
@@ -106,10 +137,14 @@ def measure(model: str, fits: int, edits: int, threads: int) -> dict:
             edit_times.append(time.perf_counter() - start)
             session.reset()
     return {
-        "model": model, "size": editor.size, "threads": torch.get_num_threads(), "load_seconds": load_seconds,
+        "model": model, "size": editor.size, "threads": torch.get_num_threads(), "device": str(editor.device),
+        "channels_last": editor.channels_last, "steps": [session.options.z_steps, session.options.r_steps,
+                                                         session.options.adapt_steps],
+        "load_seconds": load_seconds,
         "fit_seconds_median": statistics.median(fit_times), "fit_seconds": fit_times,
         "edit_seconds_median": statistics.median(edit_times), "edit_seconds": edit_times,
         "rss_after_load_mib": rss_loaded, "peak_rss_mib": _peak_rss_mib(),
+        **({"peak_cuda_mib": torch.cuda.max_memory_allocated(editor.device) / 2**20} if cuda else {}),
     }
 
 
@@ -130,27 +165,37 @@ def _in_fresh_process(spec: dict, timeout: float) -> dict:
 def run(args):
     from tqdm import tqdm
 
+    from ganpaint_core.precision import resolve_device
+
     if min(args.fits, args.edits, args.scaling_fits) < 1:
         raise ValueError("--fits, --scaling-fits and --edits must be at least 1")
+    parse_steps(args.steps)
+    device = str(resolve_device(args.device))
+    formats = {"auto": [None], "channels_last": [True], "contiguous": [False], "both": [True, False]}
     specs = [{"model": args.model, "label": f"{args.model} model", "fits": args.fits, "edits": args.edits,
-              "threads": args.threads}]
-    results = []
+              "threads": args.threads, "device": device, "steps": args.steps}]
+    results, load_before = [], os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ganpaint-bench-") as tmp:
         if args.scaling == "random256":
             folder = write_random_model(Path(tmp) / "random256")
             specs.append({**specs[0], "model": str(folder), "fits": args.scaling_fits,
                           "label": "random-weight 256 px Progressive GAN (GAN-dissection layout)"})
+        specs = [{**spec, "channels_last": f} for spec in specs for f in formats[args.memory_format]]
         for spec in tqdm(specs, desc="bench", unit="config"):
-            result = _in_fresh_process({k: spec[k] for k in ("model", "fits", "edits", "threads")}, args.timeout)
+            result = _in_fresh_process({k: spec[k] for k in ("model", "fits", "edits", "threads", "device",
+                                                             "channels_last", "steps")}, args.timeout)
             result["label"] = spec["label"]
             if "error" in result:
                 tqdm.write(f"{spec['label']}: {result['error']}")
             else:
-                tqdm.write(f"{spec['label']} ({result['size']} px): fit {result['fit_seconds_median']:.2f} s, "
+                tqdm.write(f"{spec['label']} ({result['size']} px, {result['device']}, "
+                           f"channels_last={result['channels_last']}): fit {result['fit_seconds_median']:.2f} s, "
                            f"edit {result['edit_seconds_median'] * 1000:.0f} ms, peak {result['peak_rss_mib']:.0f} MiB")
             results.append(result)
-    report = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-              "results": results}
+    machine = {"cpu": cpu_model(), "cpus": os.cpu_count(), "platform": platform.platform(),
+               "python": platform.python_version(), "load_average_before": load_before,
+               "load_average_after": os.getloadavg()}
+    report = {"machine": machine, "results": results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1))
     print(f"wrote {args.out}")
@@ -159,4 +204,5 @@ def run(args):
 
 if __name__ == "__main__":   # the fresh process of one configuration: JSON spec in, JSON result out
     spec = json.loads(sys.argv[1])
-    print(json.dumps(measure(spec["model"], spec["fits"], spec["edits"], spec["threads"])))
+    print(json.dumps(measure(spec["model"], spec["fits"], spec["edits"], spec["threads"], spec["device"],
+                             spec["channels_last"], spec["steps"])))

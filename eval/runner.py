@@ -45,6 +45,7 @@ PLAIN_STAGE, OURS_STAGE = "layer-wise r (plain G)", "adapted G' (ours)"
 
 def add_arguments(p):
     from ganpaint_core.models.registry import model_help
+    from ganpaint_core.precision import add_device_argument
 
     p.description = (
         "Writes into --out: edits.csv (one row per task and method: outside-mask fidelity, seam, ground-truth "
@@ -63,6 +64,7 @@ def add_arguments(p):
     p.add_argument("--workers", type=int, default=0,
                    help="processes, each with the model loaded once (default 0: one per CPU core)")
     p.add_argument("--model", default="default", help=model_help())
+    add_device_argument(p)
     p.add_argument("--methods", default="", help=f"comma-separated subset of {', '.join(METHODS)} (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed for tasks and fitting")
     p.add_argument("--margin", type=int, default=-1, help="outside-mask dilation in px (default: size/32)")
@@ -105,14 +107,14 @@ _EDITOR = None
 _LPIPS = None
 
 
-def _init_worker(model: str, threads: int) -> None:
+def _init_worker(model: str, threads: int, device: str = "cpu") -> None:
     global _EDITOR, _LPIPS
     import torch
 
     torch.set_num_threads(max(1, threads))
     from ganpaint_core.editing.editor import Editor
 
-    _EDITOR = Editor.from_pretrained(model)
+    _EDITOR = Editor.from_pretrained(model, device=device)
     _LPIPS = metrics.LPIPS()
 
 
@@ -306,7 +308,9 @@ def build_tasks(args, editor, out: Path) -> list[T.Task]:
 
 def run(args):
     from ganpaint_core.editing.editor import Editor
+    from ganpaint_core.precision import resolve_device
 
+    device = str(resolve_device(args.device))
     if args.workers < 0:
         raise ValueError("--workers must be 0 (one per core) or more")
     args.workers = args.workers or os.cpu_count() or 1
@@ -320,7 +324,7 @@ def run(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    editor = Editor.from_pretrained(args.model)
+    editor = Editor.from_pretrained(args.model, device=device)
     if editor.segmenter is None:
         print(f"model {args.model!r} has no segmenter: concept share, edit success and label accuracy are skipped")
     margin = args.margin if args.margin >= 0 else metrics.default_margin(editor.size)
@@ -355,7 +359,7 @@ def run(args):
         else:
             threads = max(1, (os.cpu_count() or 1) // args.workers)
             with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                     initargs=(args.model, threads)) as pool:
+                                     initargs=(args.model, threads, device)) as pool:
                 for future in as_completed([pool.submit(evaluate_photo, *job) for job in jobs]):
                     collect(future.result())
     with open(out / "failures.csv", "w", newline="") as f:

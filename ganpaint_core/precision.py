@@ -33,8 +33,14 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but torch sees no CUDA GPU")
+        raise ValueError(f"device {name!r} asked for, but torch sees no CUDA GPU (use --device cpu or auto)")
     return device
+
+
+def add_device_argument(parser, default: str = "auto") -> None:
+    """The shared ``--device`` option (checked with ``resolve_device``)."""
+    parser.add_argument("--device", default=default,
+                        help="auto (cuda where available, else cpu), cpu, cuda or cuda:N")
 
 
 def use_bf16(mode: str = "auto", device: torch.device | str = "cpu") -> bool:
@@ -53,7 +59,7 @@ def add_argument(parser, device: bool = False) -> None:
     parser.add_argument("--precision", default="auto", choices=MODES,
                         help="bf16 autocast, fp32, or auto: bf16 only where the hardware has native bf16")
     if device:
-        parser.add_argument("--device", default="auto", help="auto (cuda where available), cpu, cuda or cuda:N")
+        add_device_argument(parser)
 
 
 def autocast(enabled: bool, device: torch.device | str = "cpu"):

@@ -56,3 +56,13 @@ def encoder_state() -> dict[str, torch.Tensor]:
 def oracle(name: str) -> dict[str, np.ndarray]:
     with np.load(REFERENCE / name) as data:
         return {k: data[k] for k in data.files}
+
+
+def write_church_cache(folder: Path) -> Path:
+    """``folder`` as a GANPAINT_CACHE holding the registry's church files with these weights (no download)."""
+    from ganpaint_core.models.registry import lookup
+
+    entry = lookup("church")
+    torch.save(proggan_state(), folder / entry.generator.file)
+    torch.save({"state_dict": {f"model.{k}": v for k, v in encoder_state().items()}}, folder / entry.encoder.file)
+    return folder

@@ -42,7 +42,7 @@ def box_mask(shape, top, left, side):
 
 @pytest.fixture
 def tiny_app(monkeypatch):
-    monkeypatch.setattr(app, "_editor", tiny_editor())
+    monkeypatch.setattr(app, "_editors", {app.MODEL: tiny_editor()})
     monkeypatch.setattr(app, "CACHE", SessionCache(2))
     return app
 
@@ -102,7 +102,7 @@ def test_cache_is_bounded(tiny_app):
 @pytest.mark.parametrize("value, concept, action, message", [
     (None, "tree", "add", "Upload a photo"),
     ("photo-no-strokes", "tree", "add", None),
-    ("photo", "unicorn", "add", "Unknown concept"),
+    ("photo", "unicorn", "add", "(?i)unknown concept"),
     ("photo", "tree", "explode", "Unknown action"),
 ])
 def test_bad_input_is_a_readable_message(tiny_app, value, concept, action, message):

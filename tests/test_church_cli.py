@@ -9,11 +9,8 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-from paper_support import encoder_state, needs_reference, proggan_state
+from paper_support import needs_reference, write_church_cache
 from PIL import Image
-
-from ganpaint_core.models.registry import lookup
 
 pytestmark = needs_reference
 
@@ -21,11 +18,7 @@ pytestmark = needs_reference
 @pytest.fixture(scope="module")
 def church_cache(tmp_path_factory):
     """GANPAINT_CACHE holding the registry's church files (reference-rule weights, no download)."""
-    folder = tmp_path_factory.mktemp("ganpaint_cache")
-    entry = lookup("church")
-    torch.save(proggan_state(), folder / entry.generator.file)
-    torch.save({"state_dict": {f"model.{k}": v for k, v in encoder_state().items()}}, folder / entry.encoder.file)
-    return folder
+    return write_church_cache(tmp_path_factory.mktemp("ganpaint_cache"))
 
 
 def _run(cache, *args):

@@ -40,7 +40,7 @@ def test_the_handler_reads_uploads_with_the_loader(corpus, monkeypatch):
     import gradio as gr
     from gradio.data_classes import FileData
 
-    monkeypatch.setattr(app, "_editor", tiny_editor())
+    monkeypatch.setattr(app, "_editors", {app.MODEL: tiny_editor()})
     monkeypatch.setattr(app, "CACHE", SessionCache(2))
     canvas = app.photo_editor(type="numpy", image_mode="RGBA")
     good, bad = corpus

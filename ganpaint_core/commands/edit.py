@@ -50,6 +50,7 @@ def _strengths(dissection) -> str:
 
 def add_arguments(p):
     from ganpaint_core.models.registry import model_help
+    from ganpaint_core.precision import add_device_argument
 
     p.add_argument("--image", required=True, help="the photo to edit")
     p.add_argument("--mask", required=True, help="mask picture: nonzero (or opaque) pixels are edited; the "
@@ -63,6 +64,7 @@ def add_arguments(p):
     p.add_argument("--strength", default="medium", help="low, medium or high (units per edit, the model's own: "
                    f"{_per_model(_strengths)}), or a number in [0, 1] (a share of the high count)")
     p.add_argument("--model", default="default", help=model_help())
+    add_device_argument(p)
     p.add_argument("--adapt", choices=("activations", "weights", "none"), default="activations")
     p.add_argument("--no-regularize", action="store_true", help="adapt without the regulariser (ablation)")
     p.add_argument("--z-steps", type=int, help="inversion steps on z (default: the editor's)")
@@ -91,7 +93,9 @@ def run(args):
     from ganpaint_core.editing.masks import load_mask, to_model_mask
     from ganpaint_core.models import known_dissection
     from ganpaint_core.photo import Crop, load_photo
+    from ganpaint_core.precision import resolve_device
 
+    device = resolve_device(args.device)
     action = args.action or ("appearance" if args.reference_mask else None)
     if action is None:
         raise ValueError("give --action add|remove with --concept, or --reference-mask")
@@ -115,7 +119,7 @@ def run(args):
     photo = load_photo(args.image)
     mask = load_mask(args.mask)
     reference = load_mask(args.reference_mask) if args.reference_mask else None
-    editor = Editor.from_pretrained(args.model)
+    editor = Editor.from_pretrained(args.model, device=device)
     concept = None
     if action != "appearance":
         if editor.dissection is None:
@@ -152,7 +156,8 @@ def run(args):
         report = {"image": str(args.image), "mask": str(args.mask), "model": args.model, "size": editor.size,
                   "photo_size": [photo.shape[1], photo.shape[0]], "model_size_output": args.model_size,
                   "crop": list(session.crop.box), "action": action, "concept": concept,
-                  "strength": args.strength, "adapt": args.adapt, "regularize": not args.no_regularize,
+                  "strength": args.strength, "device": str(device), "adapt": args.adapt,
+                  "regularize": not args.no_regularize,
                   "refine_steps": args.refine, "fit_seconds": session.fit_seconds, "edit_seconds": edit_seconds,
                   "fit_timings": session.timings, **session.quality()}
         report["outside_margin_px"] = M.default_margin(editor.size)

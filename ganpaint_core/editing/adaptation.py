@@ -66,7 +66,8 @@ class ActivationAdaptation(PlainGenerator):
     def __init__(self, generator: ProgressiveGenerator, layer: str, r: torch.Tensor, layers: list[str] | None = None):
         super().__init__(generator, layer)
         self.layers = layers or adaptation_layers(generator, layer)
-        self.deltas = {name: torch.zeros(r.shape[0], *generator.output_shape(name)) for name in self.layers}
+        self.deltas = {name: torch.zeros(r.shape[0], *generator.output_shape(name), device=r.device)
+                       for name in self.layers}
 
     def parameters(self) -> list[torch.Tensor]:
         return list(self.deltas.values())
@@ -78,7 +79,7 @@ class ActivationAdaptation(PlainGenerator):
         """``1 + delta`` per layer, with delta zeroed where the pixel mask ``clear`` is set."""
         if clear is None:
             return {name: 1 + d for name, d in self.deltas.items()}
-        m = torch.as_tensor(np.asarray(clear, dtype=np.float32))[None, None]
+        m = torch.as_tensor(np.asarray(clear, dtype=np.float32))[None, None].to(self.generator.device)
         out = {}
         for name, d in self.deltas.items():
             keep = 1 - F.adaptive_max_pool2d(m, d.shape[-1]) if m.shape[-1] > d.shape[-1] else \

@@ -40,6 +40,7 @@ from ganpaint_core.editing.masks import dilate, feather, to_model_mask
 from ganpaint_core.imaging import to_tensor, to_uint8
 from ganpaint_core.metrics import psnr, ssim
 from ganpaint_core.photo import Crop, load_photo, square_crop
+from ganpaint_core.precision import resolve_device
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,7 @@ class Session:
             factors = adapted.factors(dilate(region, o.clear_radius))
             adapted.deltas = {k: (f - 1).detach() for k, f in factors.items()}
         keep = torch.from_numpy(1 - feather(region, o.refine_radius, o.refine_sigma))[None, None]
+        keep = keep.to(self.editor.device)
         lr = o.weights_lr if adapted.kind == "weights" else o.adapt_lr
         with torch.no_grad():
             r = self.features()
@@ -266,14 +268,26 @@ class Session:
 
 
 class Editor:
-    """One model, loaded once: G, encoder, segmenter, discriminator and the dissection of ``layer``."""
+    """One model, loaded once: G, encoder, segmenter, discriminator and the dissection of ``layer``.
+
+    ``device``: auto (cuda where available) | cpu | cuda[:N]; the networks move there once, here.
+    ``channels_last`` (None: on a CPU) stores them in channels-last memory format, which oneDNN's CPU
+    convolutions run faster in (docs/speed.md).
+    """
 
     def __init__(self, generator, segmenter=None, encoder=None, discriminator=None, dissection: dict | None = None,
-                 layer: str = "layer4", name: str = "custom", options: FitOptions | None = None):
-        self.generator = generator.eval().requires_grad_(False)
-        self.segmenter = segmenter.eval().requires_grad_(False) if segmenter is not None else None
-        self.encoder = encoder.eval().requires_grad_(False) if encoder is not None else None
-        self.discriminator = discriminator.eval().requires_grad_(False) if discriminator is not None else None
+                 layer: str = "layer4", name: str = "custom", options: FitOptions | None = None,
+                 device: str | torch.device = "cpu", channels_last: bool | None = None):
+        self.device = resolve_device(str(device))
+        self.channels_last = self.device.type == "cpu" if channels_last is None else channels_last
+        self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+
+        def place(net):
+            return net.to(self.device, memory_format=self.memory_format).eval().requires_grad_(False) \
+                if net is not None else None
+
+        self.generator = place(generator)
+        self.segmenter, self.encoder, self.discriminator = place(segmenter), place(encoder), place(discriminator)
         self.dissection = dissection
         self.layer = dissection.get("layer", layer) if dissection else layer
         if self.layer not in generator.layer_names:
@@ -282,16 +296,19 @@ class Editor:
         self.options = options or FitOptions()
 
     @classmethod
-    def from_bundle(cls, bundle, options: FitOptions | None = None) -> Editor:
+    def from_bundle(cls, bundle, options: FitOptions | None = None, device: str | torch.device = "cpu",
+                    channels_last: bool | None = None) -> Editor:
         return cls(bundle.generator, bundle.segmenter, bundle.encoder, bundle.discriminator, bundle.dissection,
-                   bundle.layer, bundle.name, options)
+                   bundle.layer, bundle.name, options, device, channels_last)
 
     @classmethod
-    def from_pretrained(cls, name_or_path="default", options: FitOptions | None = None) -> Editor:
-        """``default`` (the shipped model), a model folder, a checkpoint file or a URL."""
+    def from_pretrained(cls, name_or_path="default", options: FitOptions | None = None,
+                        device: str | torch.device = "cpu", channels_last: bool | None = None) -> Editor:
+        """``default`` (the shipped model), a registered name, a model folder, a checkpoint file or a URL."""
         from ganpaint_core.models import load_model
 
-        return cls.from_bundle(load_model(name_or_path), options)
+        resolve_device(str(device))     # a device that is not there fails before anything loads
+        return cls.from_bundle(load_model(name_or_path), options, device, channels_last)
 
     @property
     def size(self) -> int:
@@ -332,7 +349,7 @@ class Editor:
         start = time.perf_counter()
         original = load_photo(photo)
         image, crop = square_crop(original, self.size)
-        x = to_tensor(image)
+        x = to_tensor(image).to(self.device).contiguous(memory_format=self.memory_format)
         report = progress or (lambda f, m: None)
         timings: dict = {}
         steps = {"z": o.z_steps, "r": o.r_steps,

@@ -101,12 +101,12 @@ class Operation:
     strength: str | float = ""
 
     def apply(self, r: torch.Tensor) -> torch.Tensor:
-        a = self.alpha.to(r.dtype)
+        a, values = self.alpha.to(r), self.values.to(r)
         if self.channels is None:
-            return (1 - a) * r + a * self.values.to(r.dtype)
+            return (1 - a) * r + a * values
         out = r.clone()
-        idx = torch.tensor(self.channels)
-        out[:, idx] = (1 - a) * r[:, idx] + a * self.values.to(r.dtype)
+        idx = torch.tensor(self.channels, device=r.device)
+        out[:, idx] = (1 - a) * r[:, idx] + a * values
         return out
 
 

@@ -27,7 +27,7 @@ def initial_z(generator: ProgressiveGenerator, x: torch.Tensor, encoder=None, ca
     if encoder is not None:
         return encoder(x).detach()
     g = torch.Generator().manual_seed(seed)
-    zs = torch.randn(candidates, generator.z_dim, generator=g)
+    zs = torch.randn(candidates, generator.z_dim, generator=g).to(generator.device)
     errors = (generator(zs) - x).abs().flatten(1).mean(1)
     return zs[errors.argmin()][None].clone()
 

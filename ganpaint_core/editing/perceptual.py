@@ -34,7 +34,7 @@ def _cached_torch_weights(prefix: str) -> Path | None:
     return found[0] if found else None
 
 
-def _vgg_features() -> Callable | None:
+def _vgg_features(device: torch.device | str = "cpu") -> Callable | None:
     try:
         from torchvision.models import vgg16
     except Exception:  # a CUDA torchvision next to a CPU torch fails at import with RuntimeError
@@ -44,9 +44,9 @@ def _vgg_features() -> Callable | None:
         return None
     net = vgg16()
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    trunk = net.features[:16].eval().requires_grad_(False)
-    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    trunk = net.features[:16].eval().requires_grad_(False).to(device)
+    mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1)
     taps = {3, 8, 15}
 
     def features(x):
@@ -71,11 +71,11 @@ def _lpips_distance() -> Callable | None:
     return model
 
 
-def feature_network(kind: str, segmenter: nn.Module | None = None,
-                    discriminator: nn.Module | None = None) -> Callable | None:
+def feature_network(kind: str, segmenter: nn.Module | None = None, discriminator: nn.Module | None = None,
+                    device: torch.device | str = "cpu") -> Callable | None:
     """The feature function of backend ``kind`` (images in [-1, 1] -> list of tensors), or None if unavailable."""
     if kind == "vgg":
-        return _vgg_features()
+        return _vgg_features(device)
     if kind == "segmenter" and segmenter is not None:
         return lambda x: segmenter.features(x)[:3]
     if kind == "discriminator" and discriminator is not None:
@@ -162,5 +162,5 @@ def build(kind: str, x: torch.Tensor, segmenter=None, discriminator=None) -> Fea
     """A ``FeatureLoss`` to target ``x`` with backend ``kind`` (``auto`` resolved first)."""
     kind = resolve(kind, segmenter, discriminator)
     if kind == "lpips":
-        return FeatureLoss(kind, x, lpips_model=_lpips_distance())
-    return FeatureLoss(kind, x, features=feature_network(kind, segmenter, discriminator))
+        return FeatureLoss(kind, x, lpips_model=_lpips_distance().to(x.device))
+    return FeatureLoss(kind, x, features=feature_network(kind, segmenter, discriminator, x.device))

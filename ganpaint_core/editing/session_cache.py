@@ -53,9 +53,12 @@ class SessionCache:
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
 
-    def get_or_fit(self, photo: np.ndarray, fit) -> tuple[object, bool]:
-        """(a fork of the fitted session for ``photo``, whether it was cached); ``fit(photo)`` runs once."""
-        key = photo_key(photo)
+    def get_or_fit(self, photo: np.ndarray, fit, namespace: str = "") -> tuple[object, bool]:
+        """(a fork of the fitted session for ``photo``, whether it was cached); ``fit(photo)`` runs once.
+
+        ``namespace`` (e.g. the model's name) keeps sessions of the same photo fitted differently apart.
+        """
+        key = f"{namespace}:{photo_key(photo)}" if namespace else photo_key(photo)
         with self._lock:
             gate = self._fitting.setdefault(key, threading.Lock())
         with gate:  # two users opening the same photo at once fit it once

@@ -85,6 +85,10 @@ class ProgressiveGenerator(nn.Sequential):
         return super().forward(z.reshape(z.shape[0], -1, 1, 1))
 
     @property
+    def device(self) -> torch.device:
+        return self.layer1.conv.weight.device
+
+    @property
     def layer_names(self) -> list[str]:
         return [name for name, _ in self.named_children()]
 

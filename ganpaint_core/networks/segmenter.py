@@ -55,10 +55,10 @@ class Segmenter(nn.Module):
         """uint8 (H,W,3) or (N,H,W,3) -> uint8 labels (H,W) or (N,H,W)."""
         arr = np.asarray(images)
         single = arr.ndim == 3
-        x = to_tensor(arr)
+        x = to_tensor(arr).to(next(self.parameters()).device)
         was_training = self.training
         self.eval()
-        out = torch.cat([self(chunk).argmax(1) for chunk in x.split(batch)]).to(torch.uint8).numpy()
+        out = torch.cat([self(chunk).argmax(1) for chunk in x.split(batch)]).to(torch.uint8).cpu().numpy()
         self.train(was_training)
         return out[0] if single else out
 
