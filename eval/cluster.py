@@ -99,8 +99,8 @@ class ModelPlugin(WorkerPlugin):
     worker processes the scheduler knows on that host.
     """
 
-    def __init__(self, model: str, threads: int | None = None):
-        self.model, self.threads = model, threads
+    def __init__(self, model: str, threads: int | None = None, device: str = "auto"):
+        self.model, self.threads, self.device = model, threads, device
 
     async def setup(self, worker):
         threads = self.threads
@@ -111,7 +111,8 @@ class ModelPlugin(WorkerPlugin):
         from eval import runner
 
         restore_malloc()
-        await asyncio.get_running_loop().run_in_executor(None, runner._init_worker, self.model, threads)
+        await asyncio.get_running_loop().run_in_executor(None, runner._init_worker, self.model, threads,
+                                                            self.device)
 
 
 # ---- on a worker ----------------------------------------------------------------------------------------
@@ -201,15 +202,17 @@ def _given_up(job: tuple, err: BaseException) -> dict:
             "failures": [{"item": job[0], "error": reason}]}
 
 
-def register_model(client, model: str, threads: int | None) -> None:
-    """Have every worker, present and future, load ``model`` once; a clear error when one cannot."""
+def register_model(client, model: str, threads: int | None, device: str = "auto") -> None:
+    """Have every worker, present and future, load ``model`` once on ``device`` as the worker resolves it (``auto``:
+    the worker's GPU where it has one); a clear error when one cannot."""
     try:
-        client.register_plugin(ModelPlugin(model, threads), name=PLUGIN_NAME)   # raises a worker's setup error
+        client.register_plugin(ModelPlugin(model, threads, device), name=PLUGIN_NAME)   # raises a worker's setup error
     except Exception as err:
         raise ValueError(f"a Dask worker could not load model {model!r}: {type(err).__name__}: {err}") from err
 
 
-def run_jobs(client, jobs: list[tuple], model: str, collect, bar, threads: int | None = None) -> None:
+def run_jobs(client, jobs: list[tuple], model: str, collect, bar, threads: int | None = None,
+             device: str = "auto") -> None:
     """Run the runner's ``jobs`` on ``client``'s cluster; ``collect(result)`` each as it arrives.
 
     ``bar`` (tqdm) gets ``failed`` and ``retried`` counts beside the runner's
@@ -217,7 +220,7 @@ def run_jobs(client, jobs: list[tuple], model: str, collect, bar, threads: int |
     back for another reason than dead workers, is submitted once more (on
     another worker where there is one); each job is collected exactly once.
     """
-    register_model(client, model, threads)
+    register_model(client, model, threads, device)
     try:
         allowed = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
     except Exception:              # a scheduler that refuses pickled functions: nothing to say about its setting
@@ -272,7 +275,7 @@ def run_jobs(client, jobs: list[tuple], model: str, collect, bar, threads: int |
         fill()
 
 
-def run(spec: str, jobs: list[tuple], model: str, collect, bar) -> int:
+def run(spec: str, jobs: list[tuple], model: str, collect, bar, device: str = "auto") -> int:
     """Connect to ``spec`` (``--scheduler``), run ``jobs`` there; the number of workers it had at the start.
 
     A ``local:N`` worker gives torch its share of this machine's CPUs, as the local pool does.
@@ -280,5 +283,6 @@ def run(spec: str, jobs: list[tuple], model: str, collect, bar) -> int:
     kind, count = parse_scheduler(spec)
     with connect(spec) as client:
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
-        run_jobs(client, jobs, model, collect, bar, max(1, cpu_count() // count) if kind == "local" else None)
+        run_jobs(client, jobs, model, collect, bar, max(1, cpu_count() // count) if kind == "local" else None,
+                 device)
     return workers

@@ -351,7 +351,7 @@ def run(args):
             bar.update(len(result["tasks"]))
 
         if args.scheduler and jobs:
-            args.workers = cluster.run(args.scheduler, jobs, args.model, collect, bar)
+            args.workers = cluster.run(args.scheduler, jobs, args.model, collect, bar, args.device)
         elif args.workers == 1 or len(jobs) <= 1:
             scorer = metrics.LPIPS()
             for job in jobs:
