@@ -23,7 +23,8 @@ LEVEL_SAMPLES = 500
 
 
 def concept_levels(generator, segmenter, layer: str = "layer4", samples: int = LEVEL_SAMPLES, batch: int = 25,
-                   seed: int = 1, min_share: float = MIN_SHARE, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                   seed: int = 1, min_share: float = MIN_SHARE,
+                   progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(concepts x units) mean activation over the cells labelled with each concept, and (concepts,) cell counts.
 
     A concept no cell reaches ``min_share`` for gets a row of zeros and a count of 0.
