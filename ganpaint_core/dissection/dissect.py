@@ -113,10 +113,11 @@ def unit_levels(generator, layer: str, samples: int, quantiles: tuple[float, ...
 
 def dissect(generator, segmenter, layer: str = "layer4", samples: int = 2000,
             quantile: float | tuple[float, ...] = QUANTILES, batch: int = 25, seed: int = 0,
-            progress: bool = True, causal_samples: int = CAUSAL_SAMPLES, level_samples: int = LEVEL_SAMPLES) -> dict:
+            progress: bool = True, causal_samples: int = CAUSAL_SAMPLES, level_samples: int | None = None) -> dict:
     """The dissection of ``layer``: per-unit concept, IoU, quantile, threshold and high level.
 
     ``quantile`` is one top quantile or several; with several, each (unit, concept) pair keeps its best IoU.
+    ``level_samples``: samples for the concept levels (None: ``samples``, at most ``LEVEL_SAMPLES``; 0: none).
     """
     quantiles = (quantile,) if isinstance(quantile, int | float) else tuple(quantile)
     if samples < 1:
@@ -167,6 +168,7 @@ def dissect(generator, segmenter, layer: str = "layer4", samples: int = 2000,
                 entry = result["concepts"][NAMES[c]]
                 entry[f"{action}_units"] = units
                 entry[f"{action}_effects"] = [round(float(table[c, u]), 5) for u in units]
+    level_samples = min(samples, LEVEL_SAMPLES) if level_samples is None else level_samples
     if level_samples > 0:
         add_levels(result, generator, segmenter, level_samples, seed=seed + 1, progress=progress)
     return result
