@@ -6,7 +6,8 @@ G' with its perturbations cleared in the dilated edit region and pasted back int
 the editor does.  Scores per variant and kind: edit success (the segmenter's share of the concept
 inside the mask for add, one minus it for remove, as ``eval run`` scores it), PSNR outside the
 dilated mask against the photo, and for adds the L1 error inside the mask against the pair's
-edited target.  Writes ``add_study.md``, ``add_study.json`` and a before/after strip to ``--out``.
+edited target and the segmenter's agreement with the target's labels there (label accuracy).
+Writes ``add_study.md``, ``add_study.json`` and a before/after gallery to ``--out``.
 
 Seeds start at ``HELDOUT_SEED_START + ADD_STUDY_SEED_OFFSET``, away from the acceptance tests'
 scenes and from ``editor-study``'s.
@@ -126,13 +127,15 @@ def render_variant(session, pair, variant: Variant) -> np.ndarray:
 
 
 def score(editor, session, pair, image: np.ndarray) -> dict:
-    """Edit success (as ``eval run``), PSNR outside the dilated mask, L1 to the target inside the mask."""
+    """Edit success (as ``eval run``), PSNR outside the dilated mask; L1 and label accuracy to the target in it."""
     from ganpaint_core import metrics as M
 
-    share = M.concept_share(editor.segment(image), pair.concept, pair.mask)
+    labels = editor.segment(image)
+    share = M.concept_share(labels, pair.concept, pair.mask)
     return {"success": share if pair.action == "add" else 1 - share,
             "psnr_out": M.psnr(image, session.photo, M.outside_region(pair.mask)),
-            "l1_target": M.l1(image, pair.after_rgb, pair.mask)}
+            "l1_target": M.l1(image, pair.after_rgb, pair.mask),
+            "label_acc": M.label_accuracy(labels, pair.after_labels, pair.mask)}
 
 
 def bootstrap(values: list[float], n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -153,19 +156,21 @@ def summarise(rows: list[dict], kinds: list[str]) -> list[dict]:
             if values:
                 row[action] = bootstrap(values)
         row["psnr_out"] = statistics.fmean(r["psnr_out"] for r in group)
-        adds = [r["l1_target"] for r in group if r["kind"].startswith("add")]
-        row["l1_target_add"] = statistics.fmean(adds) if adds else float("nan")
+        for key in ("l1_target", "label_acc"):
+            adds = [r[key] for r in group if r["kind"].startswith("add")]
+            row[f"{key}_add"] = statistics.fmean(adds) if adds else float("nan")
         out.append(row)
     return out
 
 
 def markdown(summary: list[dict], kinds: list[str]) -> str:
-    head = ["variant", *kinds, "add [95% CI]", "remove [95% CI]", "PSNR out (dB)", "L1 to target in mask (adds)"]
+    head = ["variant", *kinds, "add [95% CI]", "remove [95% CI]", "PSNR out (dB)", "L1 to target (adds)",
+            "label acc. (adds)"]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for row in summary:
         ci = [f"{row[a][0]:.3f} [{row[a][1]:.3f}, {row[a][2]:.3f}]" if a in row else "n/a" for a in ("add", "remove")]
         cells = [row["variant"], *(f"{row[k]:.3f}" if k in row else "n/a" for k in kinds), *ci,
-                 f"{row['psnr_out']:.1f}", f"{row['l1_target_add']:.3f}"]
+                 f"{row['psnr_out']:.1f}", f"{row['l1_target_add']:.3f}", f"{row['label_acc_add']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
