@@ -24,9 +24,10 @@ import torch
 from ganpaint_core.editing.masks import to_grid
 
 ACTIONS = ("add", "remove")
-# Units per concept for each named strength, for a dissection without its own ``strength_units``.  Measured
-# on the 425-kimg default model, causal ranking, 12 study pairs (docs/editor.md): mean share gain 0.24 with
-# 16 units, 0.29 with 24, 0.27 with 32, 0.25 with 48.
+# Units per concept for each named strength, for a dissection without its own ``strength_units`` (remove, and
+# add without levels; a levels add blends by the count's share of medium's).  Measured on the 425-kimg default
+# model, causal ranking, 12 study pairs (docs/editor.md): mean share gain 0.24 with 16 units, 0.29 with 24, 0.27
+# with 32, 0.25 with 48.
 STRENGTH_UNITS = {"low": 12, "medium": 24, "high": 36}
 GRID_POOL = "max"
 # add: "levels" (every unit to the concept's levels where the dissection has them, else "units") or "units"
