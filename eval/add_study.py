@@ -36,7 +36,8 @@ def add_arguments(p):
     p.add_argument("--pairs", type=int, default=3, help="scene pairs per kind (each fitted once)")
     p.add_argument("--kinds", default=",".join(KINDS), help="comma-separated pair kinds")
     p.add_argument("--variants", default="", help="comma-separated variant names (default: all)")
-    p.add_argument("--cache", default="runs/add_study", help="folder of cached fits")
+    p.add_argument("--cache", default="runs/add_study", help="folder of cached fits (per model name; empty it after "
+                   "changing a model)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     p.add_argument("--out", default="docs/add_study", help="folder for add_study.md/.json and the strip")
 
@@ -67,7 +68,7 @@ def fitted_session(editor, pair, cache: Path):
     from ganpaint_core.editing.editor import Session
     from ganpaint_core.photo import square_crop
 
-    path = cache / f"{pair.kind}_{pair.seed}.pt"
+    path = cache / f"{editor.name}_{editor.size}_{pair.kind}_{pair.seed}.pt"   # a fit belongs to one model
     if path.is_file():
         saved = torch.load(path, weights_only=True)
         image, crop = square_crop(pair.before_rgb, editor.size)
