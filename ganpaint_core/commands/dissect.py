@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ganpaint_core.dissection.dissect import CAUSAL_SAMPLES, QUANTILES, dissect, draw, summary
+from ganpaint_core.dissection.levels import LEVEL_SAMPLES, add_levels
 
 
 def add_arguments(p):
@@ -22,6 +23,10 @@ def add_arguments(p):
                    "each (unit, concept) pair keeps the one with the best IoU")
     p.add_argument("--causal-samples", type=int, default=CAUSAL_SAMPLES,
                    help="samples for ranking units by their causal effect (0: IoU ranking only)")
+    p.add_argument("--level-samples", type=int, default=LEVEL_SAMPLES,
+                   help="samples for each concept's unit levels, which add edits set (0: skip them)")
+    p.add_argument("--levels-only", action="store_true",
+                   help="keep the existing dissection JSON (--out, or the model's) and only (re)compute the levels")
     p.add_argument("--batch", type=int, default=25)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--picture", default="", help="also draw the top units of each concept to this PNG")
@@ -51,10 +56,20 @@ def run(args):
         quantiles = tuple(float(q) for q in str(args.quantile).split(","))
     except ValueError:
         raise ValueError(f"--quantile takes numbers separated by commas, got {args.quantile!r}") from None
-    result = dissect(bundle.generator, segmenter, layer, args.samples, quantiles, args.batch, args.seed,
-                     causal_samples=args.causal_samples)
-    result["model"] = bundle.name
     out = Path(args.out) if args.out else bundle.folder / "dissection.json"
+    if args.levels_only:
+        if not out.is_file():
+            raise FileNotFoundError(f"--levels-only needs an existing dissection: {out} is not there")
+        if args.level_samples < 1:
+            raise ValueError("--levels-only needs --level-samples >= 1")
+        result = add_levels(json.loads(out.read_text()), bundle.generator, segmenter, args.level_samples,
+                            seed=args.seed + 1)
+        out.write_text(json.dumps(result, indent=1))
+        print(f"wrote the concept levels ({args.level_samples} samples) into {out}")
+        return
+    result = dissect(bundle.generator, segmenter, layer, args.samples, quantiles, args.batch, args.seed,
+                     causal_samples=args.causal_samples, level_samples=args.level_samples)
+    result["model"] = bundle.name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     for by, what in (("concept", "units with IoU >= 0.10 per concept"),

@@ -18,6 +18,8 @@ IoU says where a unit fires, not that forcing it draws the concept, so the
 dissection also ranks units per concept by their causal effect when set to
 their high level (``add_units``) or to zero (``remove_units``); see
 ``ganpaint_core.dissection.causal``.  The editor uses those lists where present.
+Each concept also gets its ``levels``: every unit's mean where the concept is
+drawn (``ganpaint_core.dissection.levels``), which ``add`` edits set.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tqdm import tqdm
 
 from ganpaint_core.concepts import NAMES, NUM_CONCEPTS
 from ganpaint_core.dissection.causal import causal_effects, ranked_units
+from ganpaint_core.dissection.levels import LEVEL_SAMPLES, add_levels
 from ganpaint_core.imaging import to_uint8
 
 IOU_GRID = 64          # IoU is measured at this resolution
@@ -110,10 +113,11 @@ def unit_levels(generator, layer: str, samples: int, quantiles: tuple[float, ...
 
 def dissect(generator, segmenter, layer: str = "layer4", samples: int = 2000,
             quantile: float | tuple[float, ...] = QUANTILES, batch: int = 25, seed: int = 0,
-            progress: bool = True, causal_samples: int = CAUSAL_SAMPLES) -> dict:
+            progress: bool = True, causal_samples: int = CAUSAL_SAMPLES, level_samples: int | None = None) -> dict:
     """The dissection of ``layer``: per-unit concept, IoU, quantile, threshold and high level.
 
     ``quantile`` is one top quantile or several; with several, each (unit, concept) pair keeps its best IoU.
+    ``level_samples``: samples for the concept levels (None: ``samples``, at most ``LEVEL_SAMPLES``; 0: none).
     """
     quantiles = (quantile,) if isinstance(quantile, int | float) else tuple(quantile)
     if samples < 1:
@@ -164,6 +168,9 @@ def dissect(generator, segmenter, layer: str = "layer4", samples: int = 2000,
                 entry = result["concepts"][NAMES[c]]
                 entry[f"{action}_units"] = units
                 entry[f"{action}_effects"] = [round(float(table[c, u]), 5) for u in units]
+    level_samples = min(samples, LEVEL_SAMPLES) if level_samples is None else level_samples
+    if level_samples > 0:
+        add_levels(result, generator, segmenter, level_samples, seed=seed + 1, progress=progress)
     return result
 
 

@@ -2,9 +2,12 @@
 
 An operation blends target values into some channels inside a mask pooled to
 the layer's grid: ``r' = (1 - a) r + a v`` (stacked operations composite in
-order).  ``add`` sets a concept's top-n units to their ``high`` level,
-``remove`` sets them to zero, ``appearance`` sets every channel in the target
-region to its mean over a reference region.  Units are ranked by their causal
+order).  ``add`` sets every unit to the concept's own level (its mean where the
+generator draws the concept: the dissection's ``levels``, see
+``ganpaint_core.dissection.levels``), the strength setting the blend ``a``;
+for a dissection without levels it sets the concept's top-n units to their
+``high`` level.  ``remove`` sets the top-n units to zero, ``appearance`` sets
+every channel in the target region to its mean over a reference region.  Units are ranked by their causal
 effect for that action (the dissection's ``add_units``/``remove_units``), or by
 the dissection's own ranking (``units``: IoU, or GAN dissection's published
 rankings).  Concept names and unit counts per strength are the dissection's own
@@ -21,11 +24,13 @@ import torch
 from ganpaint_core.editing.masks import to_grid
 
 ACTIONS = ("add", "remove")
-# Units per concept for each named strength, for a dissection without its own ``strength_units``.  Measured
-# on the 425-kimg default model, causal ranking, 12 study pairs (docs/editor.md): mean share gain 0.24 with
-# 16 units, 0.29 with 24, 0.27 with 32, 0.25 with 48.
+# Units per concept for each named strength, for a dissection without its own ``strength_units`` (remove, and
+# add without levels; a levels add blends by the count's share of medium's).  Chosen by measurement: docs/editor.md.
 STRENGTH_UNITS = {"low": 12, "medium": 24, "high": 36}
 GRID_POOL = "max"
+# add: "units" (the top-n units to their high level) or "levels" (every unit to the concept's levels where the
+# dissection has them, else "units").  Levels trade domes and label accuracy for trees and doors: docs/add_study.
+ADD_MODE = "units"
 
 
 def strength_units(dissection: dict | None = None) -> dict[str, int]:
@@ -110,14 +115,33 @@ class Operation:
         return out
 
 
+def concept_levels(dissection: dict | None, concept: str) -> torch.Tensor | None:
+    """The concept's level of every unit (C,) from the dissection's ``levels``, or None where it has none."""
+    levels = dissection["concepts"][concept_name(dissection, concept)].get("levels")
+    return torch.tensor(levels, dtype=torch.float32) if levels else None
+
+
+def level_blend(strength: str | float, dissection: dict | None = None) -> float:
+    """The blend ``a`` of a levels add: the strength's units as a share of ``medium``'s, at most 1."""
+    return min(1.0, units_for(strength, dissection) / strength_units(dissection)["medium"])
+
+
 def concept_operation(r: torch.Tensor, dissection: dict | None, mask: np.ndarray, concept: str, action: str,
-                      strength: str | float = "medium", pool: str = GRID_POOL) -> Operation:
+                      strength: str | float = "medium", pool: str = GRID_POOL, add_mode: str = ADD_MODE) -> Operation:
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
+    if add_mode not in ("levels", "units"):
+        raise ValueError(f"unknown add mode {add_mode!r}; choose from levels, units")
+    name, alpha = concept_name(dissection, concept), to_grid(mask, r.shape[-1], pool)
+    levels = concept_levels(dissection, name) if action == "add" and add_mode == "levels" else None
+    if levels is not None:
+        if levels.numel() != r.shape[1]:
+            raise ValueError(f"the dissection's {name} levels have {levels.numel()} units; the layer has {r.shape[1]}")
+        return Operation(action, mask, alpha * level_blend(strength, dissection), None, levels.view(1, -1, 1, 1),
+                         name, strength)
     units, high = concept_units(dissection, concept, units_for(strength, dissection), action)
     values = high if action == "add" else torch.zeros_like(high)
-    return Operation(action, mask, to_grid(mask, r.shape[-1], pool), units, values.view(1, -1, 1, 1),
-                     concept_name(dissection, concept), strength)
+    return Operation(action, mask, alpha, units, values.view(1, -1, 1, 1), name, strength)
 
 
 def appearance_operation(r: torch.Tensor, target: np.ndarray, reference: np.ndarray,

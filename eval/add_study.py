@@ -1,0 +1,254 @@
+"""``python -m eval add-study``: what holds "add" edits back, measured on held-out scene pairs.
+
+Each pair (add tree / dome / door, remove tree / door) is fitted once (the fits are cached in
+``--cache``); every edit variant then renders from that fit: the edit's features are rendered by
+G' with its perturbations cleared in the dilated edit region and pasted back into the photo, as
+the editor does.  Scores per variant and kind: edit success (the segmenter's share of the concept
+inside the mask for add, one minus it for remove, as ``eval run`` scores it), PSNR outside the
+dilated mask against the photo, and for adds the L1 error inside the mask against the pair's
+edited target and the segmenter's agreement with the target's labels there (label accuracy).
+Writes ``add_study.md``, ``add_study.json`` and a before/after gallery to ``--out``.
+
+Seeds start at ``HELDOUT_SEED_START + ADD_STUDY_SEED_OFFSET``, away from the acceptance tests'
+scenes and from ``editor-study``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+ADD_STUDY_SEED_OFFSET = 200_000
+KINDS = ("add_tree", "add_dome", "add_door", "remove_tree", "remove_door")
+
+
+def add_arguments(p):
+    from ganpaint_core.models.registry import model_help
+
+    p.add_argument("--model", default="default", help=model_help())
+    p.add_argument("--pairs", type=int, default=3, help="scene pairs per kind (each fitted once)")
+    p.add_argument("--kinds", default=",".join(KINDS), help="comma-separated pair kinds")
+    p.add_argument("--variants", default="", help="comma-separated variant names (default: all)")
+    p.add_argument("--cache", default="runs/add_study", help="folder of cached fits (per model name; empty it after "
+                   "changing a model)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
+    p.add_argument("--out", default="docs/add_study", help="folder for add_study.md/.json and the strip")
+
+
+def cpu_model() -> str:
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        return next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        return platform.processor() or "unknown"
+
+
+def study_pairs(kinds: list[str], n: int, size: int):
+    from ganpaint_core.scenes import HELDOUT_SEED_START
+    from ganpaint_core.scenes.pairs import PAIR_KINDS, find_pairs
+
+    unknown = [k for k in kinds if k not in PAIR_KINDS]
+    if unknown:
+        raise ValueError(f"unknown pair kind(s) {', '.join(unknown)}; choose from {', '.join(PAIR_KINDS)}")
+    return [p for kind in kinds for p in find_pairs(kind, n, HELDOUT_SEED_START + ADD_STUDY_SEED_OFFSET, size)]
+
+
+def fitted_session(editor, pair, cache: Path):
+    """The editor's session for ``pair.before_rgb``: fitted once, then loaded from ``cache``."""
+    import torch
+
+    from ganpaint_core.editing.adaptation import ActivationAdaptation
+    from ganpaint_core.editing.editor import Session
+    from ganpaint_core.photo import square_crop
+
+    path = cache / f"{editor.name}_{editor.size}_{pair.kind}_{pair.seed}.pt"   # a fit belongs to one model
+    if path.is_file():
+        saved = torch.load(path, weights_only=True)
+        image, crop = square_crop(pair.before_rgb, editor.size)
+        adapted = ActivationAdaptation(editor.generator, editor.layer, saved["r"])
+        adapted.deltas = saved["deltas"]
+        return Session(editor, image, crop, pair.before_rgb, saved["z"], saved["r"], adapted, editor.options, None,
+                       float(saved["fit_seconds"]), {})
+    session = editor.fit(pair.before_rgb)
+    cache.mkdir(parents=True, exist_ok=True)
+    torch.save({"z": session.z, "r": session.r, "deltas": session.adapted.deltas,
+                "fit_seconds": session.fit_seconds}, path)
+    return session
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to edit: how ``add`` sets units, the strength, the grid pooling and the cleared radius."""
+
+    name: str
+    add_mode: str = "units"
+    strength: str | float = "medium"
+    pool: str = "max"
+    clear_radius: int = 4
+
+
+VARIANTS = (
+    Variant("before: top 24 causal units at their high level", "units"),
+    Variant("units: top 36 (strength high)", "units", "high"),
+    Variant("units: area-pooled mask", "units", pool="area"),
+    Variant("units: perturbations cleared 8 px around", "units", clear_radius=8),
+    Variant("levels: every unit to the concept's level", "levels"),
+    Variant("levels, blend 0.67 (strength 0.44)", "levels", 0.44),
+    Variant("levels, blend 0.5 (strength low)", "levels", "low"),
+    Variant("levels: area-pooled mask", "levels", pool="area"),
+    Variant("levels: perturbations cleared 8 px around", "levels", clear_radius=8),
+)
+BEFORE, AFTER = VARIANTS[0].name, VARIANTS[4].name
+
+
+def render_variant(session, pair, variant: Variant) -> np.ndarray:
+    """The session's photo edited as ``variant`` says, rendered the editor's way (G', cleared, pasted back)."""
+    import torch
+
+    from ganpaint_core.editing.compose import paste_into_photo
+    from ganpaint_core.editing.edits import concept_operation
+    from ganpaint_core.editing.masks import dilate
+    from ganpaint_core.imaging import to_uint8
+    from ganpaint_core.photo import Crop
+
+    editor, o = session.editor, session.options
+    op = concept_operation(session.r, editor.dissection, pair.mask, pair.concept, pair.action, variant.strength,
+                           variant.pool, variant.add_mode)
+    with torch.inference_mode():
+        image = to_uint8(session.adapted.render(op.apply(session.r), dilate(pair.mask, variant.clear_radius)))[0]
+    square = Crop.centred(editor.size, editor.size, editor.size)
+    return paste_into_photo(session.photo, square, image, pair.mask, o.paste_radius, o.paste_sigma)
+
+
+def score(editor, session, pair, image: np.ndarray) -> dict:
+    """Edit success (as ``eval run``), PSNR outside the dilated mask; L1 and label accuracy to the target in it."""
+    from ganpaint_core import metrics as M
+
+    labels = editor.segment(image)
+    share = M.concept_share(labels, pair.concept, pair.mask)
+    return {"success": share if pair.action == "add" else 1 - share,
+            "psnr_out": M.psnr(image, session.photo, M.outside_region(pair.mask)),
+            "l1_target": M.l1(image, pair.after_rgb, pair.mask),
+            "label_acc": M.label_accuracy(labels, pair.after_labels, pair.mask)}
+
+
+def bootstrap(values: list[float], n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean and its 95% percentile-bootstrap interval."""
+    v = np.asarray(values, dtype=float)
+    means = v[np.random.default_rng(seed).integers(0, len(v), (n, len(v)))].mean(1)
+    return float(v.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def summarise(rows: list[dict], kinds: list[str]) -> list[dict]:
+    out = []
+    for name in dict.fromkeys(r["variant"] for r in rows):
+        group = [r for r in rows if r["variant"] == name]
+        row = {"variant": name, **{k: statistics.fmean(r["success"] for r in group if r["kind"] == k)
+                                   for k in kinds if any(r["kind"] == k for r in group)}}
+        for action in ("add", "remove"):
+            values = [r["success"] for r in group if r["kind"].startswith(action)]
+            if values:
+                row[action] = bootstrap(values)
+        row["psnr_out"] = statistics.fmean(r["psnr_out"] for r in group)
+        for key in ("l1_target", "label_acc"):
+            adds = [r[key] for r in group if r["kind"].startswith("add")]
+            row[f"{key}_add"] = statistics.fmean(adds) if adds else float("nan")
+        out.append(row)
+    return out
+
+
+def markdown(summary: list[dict], kinds: list[str]) -> str:
+    head = ["variant", *kinds, "add [95% CI]", "remove [95% CI]", "PSNR out (dB)", "L1 to target (adds)",
+            "label acc. (adds)"]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for row in summary:
+        ci = [f"{row[a][0]:.3f} [{row[a][1]:.3f}, {row[a][2]:.3f}]" if a in row else "n/a" for a in ("add", "remove")]
+        cells = [row["variant"], *(f"{row[k]:.3f}" if k in row else "n/a" for k in kinds), *ci,
+                 f"{row['psnr_out']:.1f}", f"{row['l1_target_add']:.3f}", f"{row['label_acc_add']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def gallery(rows: list[tuple], path: Path) -> None:
+    """One row per pair: photo with the mask outlined, the ground truth, before (today's edit), after."""
+    from PIL import Image, ImageDraw
+
+    from ganpaint_core.editing.masks import dilate
+
+    size, label = rows[0][0].shape[0], 14
+    titles = ("photo + mask", "ground truth", "before", "after")
+    canvas = Image.new("RGB", (size * len(titles), label + size * len(rows)), "white")
+    pen = ImageDraw.Draw(canvas)
+    for i, title in enumerate(titles):
+        pen.text((i * size + 4, 1), title, fill="black")
+    for j, (photo, mask, *images) in enumerate(rows):
+        outlined = photo.copy()
+        outlined[dilate(mask, 1) & ~mask] = (255, 40, 40)
+        for i, image in enumerate([outlined, *images]):
+            canvas.paste(Image.fromarray(image), (i * size, label + j * size))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path, quality=92)
+
+
+def run(args):
+    import torch
+    from tqdm import tqdm
+
+    from ganpaint_core.editing.editor import Editor
+    from ganpaint_core.editing.edits import ADD_MODE
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.pairs < 1:
+        raise ValueError("--pairs must be at least 1")
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    chosen = [v.strip() for v in args.variants.split(",") if v.strip()]
+    variants = [v for v in VARIANTS if not chosen or v.name in chosen]
+    if len(variants) < len(chosen):
+        raise ValueError(f"unknown variant(s); choose from: {'; '.join(v.name for v in VARIANTS)}")
+    editor = Editor.from_pretrained(args.model)
+    if not editor.concepts or editor.segmenter is None:
+        raise ValueError("the add study needs a model with a dissection and a segmenter")
+    pairs = study_pairs(kinds, args.pairs, editor.size)
+    start, rows, pictures, fit_seconds = time.perf_counter(), [], [], []
+    for pair in tqdm(pairs, desc="pairs"):
+        session = fitted_session(editor, pair, Path(args.cache))
+        fit_seconds.append(session.fit_seconds)
+        default = session.fork().edit(pair.mask, pair.concept, pair.action).image
+        images = {}
+        for variant in variants:
+            images[variant.name] = render_variant(session, pair, variant)
+            rows.append({"variant": variant.name, "kind": pair.kind, "seed": pair.seed,
+                         **score(editor, session, pair, images[variant.name])})
+        rows.append({"variant": "ground truth (the pair's edited scene)", "kind": pair.kind, "seed": pair.seed,
+                     **score(editor, session, pair, pair.after_rgb)})
+        editor_variant = AFTER if ADD_MODE == "levels" or pair.action == "remove" else BEFORE
+        if editor_variant in images and not np.array_equal(images[editor_variant], default):
+            raise RuntimeError(f"the study's render of {editor_variant!r} differs from the editor's edit")
+        if BEFORE in images and AFTER in images:
+            pictures.append((pair.before_rgb, pair.mask, pair.after_rgb, images[BEFORE], images[AFTER]))
+    seconds = time.perf_counter() - start
+    summary = summarise(rows, kinds)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"model": args.model, "pairs": len(pairs), "kinds": kinds, "seed_start_offset": ADD_STUDY_SEED_OFFSET,
+            "cpu": cpu_model(), "torch_threads": torch.get_num_threads(), "seconds": round(seconds, 1),
+            "fit_seconds_median": statistics.median(fit_seconds)}
+    (out / "add_study.json").write_text(json.dumps({**meta, "summary": summary, "rows": rows,
+                                                     "variants": [asdict(v) for v in variants]}, indent=1))
+    if pictures:
+        gallery(pictures, out / "gallery.jpg")
+    text = (f"# Add study: model `{args.model}`, {len(pairs)} held-out pairs ({args.pairs} per kind)\n\n"
+            f"`python -m eval add-study --pairs {args.pairs}`; {meta['cpu']}, {meta['torch_threads']} torch "
+            f"thread(s); {seconds:.0f} s for the edits and scores (fits cached; median fit "
+            f"{meta['fit_seconds_median']:.1f} s when made).  Edit success: the segmenter's share of the concept "
+            f"in the mask (add), one minus it (remove).\n\n" + markdown(summary, kinds))
+    (out / "add_study.md").write_text(text)
+    print(text)
