@@ -63,19 +63,20 @@ def test_add_sets_every_unit_to_the_concepts_levels_blended_by_strength():
                                "dome": {"units": [1]}}}
     r, mask = torch.ones(1, 3, 4, 4), np.zeros((16, 16), bool)
     mask[:4, :4] = True
-    add = concept_operation(r, dissection, mask, "tree", "add")
+    add = concept_operation(r, dissection, mask, "tree", "add", add_mode="levels")
     assert add.channels is None
     out = add.apply(r)
     assert torch.equal(out[0, :, 0, 0], torch.tensor([1.0, -2.0, 3.0])) and out[0, :, 1:, :].eq(1).all()
     assert level_blend("low", dissection) == 0.5 and level_blend("high", dissection) == 1.0
-    half = concept_operation(r, dissection, mask, "tree", "add", "low").apply(r)
+    half = concept_operation(r, dissection, mask, "tree", "add", "low", add_mode="levels").apply(r)
     assert torch.allclose(half[0, :, 0, 0], torch.tensor([1.0, -0.5, 2.0]))
     units = concept_operation(r, dissection, mask, "tree", "add", add_mode="units")
     assert units.channels == [2] and float(units.values.flatten()[0]) == 5.0
-    assert concept_operation(r, dissection, mask, "dome", "add").channels == [1]      # no levels: its units
+    assert concept_operation(r, dissection, mask, "tree", "add").channels == [2]      # the default: top units
+    assert concept_operation(r, dissection, mask, "dome", "add", add_mode="levels").channels == [1]  # no levels
     assert concept_operation(r, dissection, mask, "tree", "remove").channels == [0]   # remove zeroes units
     with pytest.raises(ValueError, match="levels have 3 units"):
-        concept_operation(torch.ones(1, 4, 4, 4), dissection, mask, "tree", "add")
+        concept_operation(torch.ones(1, 4, 4, 4), dissection, mask, "tree", "add", add_mode="levels")
     with pytest.raises(ValueError, match="add mode"):
         concept_operation(r, dissection, mask, "tree", "add", add_mode="paint")
 
