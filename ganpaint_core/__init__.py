@@ -4,13 +4,6 @@ The public API is loaded lazily so that ``import ganpaint_core`` stays light:
 ``load_model``, ``Editor``.
 """
 
-import os
-
-# OpenMP threads that spin while waiting make torch many times slower when another process (or another fit)
-# shares the cores (measured in docs/editor.md), so they wait passively.  This must be set before torch is
-# imported; a user's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 __version__ = "0.1.0"
 
 _LAZY = {

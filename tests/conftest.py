@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-from PIL import Image
+import os
 
-import ganpaint_core  # noqa: F401  (first: it sets OpenMP's wait policy before torch loads)
+# The suite runs servers, CLIs and fits side by side, often beside other jobs on a 2-core machine: OpenMP threads
+# that spin while waiting then make torch many times slower (docs/editor.md), so they wait passively here.  Set
+# before torch is imported; subprocesses inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
 from eval.app_latency import CHROMIUM, CHROMIUM_FLAGS  # one definition of the browser and its flags
 
 
