@@ -47,13 +47,13 @@ from ganpaint_core.precision import resolve_device
 class FitOptions:
     """Every knob of fitting and rendering; the defaults are the measured choices (docs/editor_study/study.md)."""
 
-    z_steps: int = 60               # Adam steps on z through the whole generator
+    z_steps: int = 30               # Adam steps on z through the whole generator
     z_lr: float = 0.05
-    r_steps: int = 60               # Adam steps on the layer features r
+    r_steps: int = 30               # Adam steps on the layer features r
     r_lr: float = 0.05
     r_anchor: float = 0.01          # pull of r towards G's own features (mean squared relative change)
     candidates: int = 16            # random z tried when the model has no encoder
-    adapt_steps: int = 150          # Adam steps on the adaptation
+    adapt_steps: int = 75          # Adam steps on the adaptation
     adapt_lr: float = 0.1           # activations (the research code's 0.1)
     weights_lr: float = 0.01        # the weight-adaptation ablation
     lam: float = 0.1                # regulariser weight (0 when fit(regularize=False))
