@@ -1,25 +1,24 @@
-"""No-reference realism, measured the same way for every method, in the shipped discriminator's feature space.
+"""No-reference realism, measured the same way for every method, with the shipped discriminator.
 
-Features: the activations of the shipped discriminator at ``STAGES`` (its 128x128 and 64x64 grids at 128 px),
-one feature vector per grid location (a patch), each channel standardised by held-out real scenes.  No method
-optimises these features: the fit's perceptual term uses the segmenter's (``perceptual`` resolves ``auto`` to the
-segmenter before the discriminator), and the edit and compositing code never sees the discriminator.  The
-discriminator was trained to tell real scenes from the generator's samples, so it is sensitive to exactly the
-artefacts a generator-based edit can add; docs/eval/realism.md gives the measured ordering of real scenes,
-generator samples and crude copy-paste.
+No method optimises the discriminator: the fit's perceptual term uses the segmenter's features (``perceptual``
+resolves ``auto`` to the segmenter before the discriminator), and the edit and compositing code never sees it.  It
+is the one network here trained to tell real scenes from this generator's output, the artefact a generator-based
+edit adds.  docs/eval/realism.md gives the measured ordering of real scenes, generator samples and crude composites.
 
-Two measurements, with a cubic polynomial kernel ``k(x, y) = (x.y / d + 1)^3`` (as in KID):
-
-- ``score(images)``: per picture, the sum of two parts, each divided by its spread (standard deviation) over
-  held-out real scenes: *typicality*, minus the mean squared Mahalanobis distance of the picture's patches from a
-  Gaussian fitted to real scenes' patches (low for seams, broken composites and any patch real scenes do not
-  have), and the *witness*, the MMD witness function between real scenes and the generator's samples averaged
-  over the patches (low for the generator's own texture).  Higher is more real.  The machine judge of the 2AFC
-  study answers by it.
-- ``kid(images)``: kernel inception distance, with the discriminator in place of Inception, between a set of
-  pictures and held-out real scene renders: unbiased MMD^2 over random subsets of pictures (and of their
-  patches), mean and standard deviation over the subsets.  The subsets are drawn by index, so sets of the same
-  size (the methods' pictures of the same tasks) are compared on the same subsets.
+- ``score(images)``, per picture, the sum of two parts, each standardised (mean and standard deviation) over
+  held-out real scenes, so that neither is tuned against the other; higher is more real, a real scene scores
+  about 0.  *Realness*: the discriminator's own verdict (its logit), with its minibatch-deviation input fixed at
+  its value over the real references, so that a picture's score does not depend on the pictures scored with it
+  (low for the generator's texture).  *Typicality*: minus the mean squared Mahalanobis distance of the picture's
+  patches (one feature vector per location of the discriminator's ``STAGES``, its 128x128 and 64x64 grids at
+  128 px) from a Gaussian fitted to the real references' patches (low for seams, broken composites and anything
+  real scenes do not have; the discriminator never saw composites in training, so its logit alone misses some).
+  The machine judge of the 2AFC study answers by this score.
+- ``kid(images)``: kernel inception distance, with the discriminator's patch features in place of Inception's,
+  between a set of pictures and held-out real scene renders: unbiased MMD^2 with the cubic polynomial kernel
+  ``k(x, y) = (x.y / d + 1)^3`` over random subsets of pictures (and of their patches), mean and standard deviation
+  over the subsets.  The subsets are drawn by index, so sets of the same size (the methods' pictures of the same
+  tasks) are compared on the same subsets.
 """
 
 from __future__ import annotations
@@ -31,9 +30,8 @@ import numpy as np
 import torch
 
 STAGES = (0, 1)
-REFERENCE_IMAGES = 256           # held-out real scenes and generator samples behind the model
-REFERENCE_PATCHES = 8192         # patches per stage drawn from each reference set for the witness's moments
-SCALE_IMAGES = 64                # real references whose scores set the two parts' scales
+REFERENCE_IMAGES = 256           # held-out real scenes behind the model
+SCALE_IMAGES = 64                # of them, those whose scores set the two parts' means and spreads
 KEPT_PER_IMAGE = 256             # patches per stage kept of each real reference picture, for KID
 REALISM_SEED_OFFSET = 50_000_000  # the real references' scene seeds start this far into the held-out range
 KID_SUBSETS = 100
@@ -45,51 +43,24 @@ def _kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class Moments:
-    """The first three moments of a set of standardised patch features, so that the mean of the cubic kernel
-    against the whole set is exact and cheap: mean_r k(x, r) = 1 + 3 x.m1/d + 3 x'M2x/d^2 + M3(x,x,x)/d^3."""
-
-    m1: torch.Tensor
-    m2: torch.Tensor
-    m3: torch.Tensor
-
-    @classmethod
-    def of(cls, feats: torch.Tensor, chunk: int = 2048) -> Moments:
-        n, c = feats.shape
-        m3 = torch.zeros(c * c, c)
-        for i in range(0, n, chunk):
-            x = feats[i:i + chunk]
-            m3 += (x[:, :, None] * x[:, None, :]).reshape(len(x), c * c).T @ x
-        return cls(feats.mean(0), feats.T @ feats / n, (m3 / n).reshape(c, c, c))
-
-    def __sub__(self, other: Moments) -> Moments:
-        return Moments(self.m1 - other.m1, self.m2 - other.m2, self.m3 - other.m3)
-
-    def mean_kernel(self, x: torch.Tensor, constant: float = 1.0) -> torch.Tensor:
-        """mean over the set of k(x_i, r), for each row x_i of ``x`` (``constant`` 0 for a difference of sets)."""
-        d = x.shape[1]
-        cubic = (((x @ self.m3.reshape(d, d * d)).reshape(len(x), d, d) * x[:, :, None]).sum(1) * x).sum(1)
-        return constant + 3 * (x @ self.m1) / d + 3 * ((x @ self.m2) * x).sum(1) / d ** 2 + cubic / d ** 3
-
-
-@dataclass
 class RealismModel:
     discriminator: torch.nn.Module
-    mean: list[torch.Tensor]         # per stage: channel means of the real references
+    deviation: float                 # the minibatch-deviation feature over the real references
+    mean: list[torch.Tensor]         # per stage: channel means of the real references' patches
     std: list[torch.Tensor]
-    witness: list[Moments]           # per stage: moments of the real references' patches minus the generator's
+    precision: list[torch.Tensor]    # per stage: inverse covariance of the real references' standardised patches
     real_images: list[torch.Tensor]  # per stage: (N, KEPT_PER_IMAGE, C) patches of each real reference, for KID
-    precision: list[torch.Tensor]    # per stage: inverse covariance of the real references' patches
-    scale: tuple[float, float] = (1.0, 1.0)   # spreads of (typicality, witness) over real reference pictures
+    centre: tuple[float, float] = (0.0, 0.0)   # means of (realness, typicality) over real reference pictures
+    spread: tuple[float, float] = (1.0, 1.0)   # their standard deviations
 
     @classmethod
-    def fit(cls, discriminator, real: np.ndarray, fake: np.ndarray, seed: int = 0) -> RealismModel:
-        """A model from uint8 NxSxSx3 real pictures and generator samples (the references)."""
+    def fit(cls, discriminator, real: np.ndarray, seed: int = 0) -> RealismModel:
+        """A model from uint8 NxSxSx3 held-out real pictures (the references)."""
         d = copy.deepcopy(discriminator).float().eval().requires_grad_(False)
-        raw_real, raw_fake = _raw_features(d, real), _raw_features(d, fake)
+        *raw, last = _raw_features(d, real)
         rng = np.random.default_rng(seed)
-        model = cls(d, [], [], [], [], [])
-        for r, f in zip(raw_real, raw_fake, strict=True):
+        model = cls(d, float(last.std(0, unbiased=False).mean()), [], [], [], [])
+        for r in raw:
             flat = r.reshape(-1, r.shape[-1])
             mean, std = flat.mean(0), flat.std(0) + 1e-6
             model.mean.append(mean)
@@ -97,52 +68,46 @@ class RealismModel:
             model.real_images.append(_patches((r - mean) / std, rng, KEPT_PER_IMAGE).reshape(len(r), -1, len(mean)))
             standard = (flat - mean) / std
             model.precision.append(torch.linalg.inv(torch.cov(standard.T) + 1e-3 * torch.eye(len(mean))))
-            moments = []
-            for feats in (flat, f.reshape(-1, f.shape[-1])):
-                pick = rng.choice(len(feats), min(REFERENCE_PATCHES, len(feats)), replace=False)
-                moments.append(Moments.of((feats[torch.from_numpy(pick)] - mean) / std))
-            model.witness.append(moments[0] - moments[1])
-        typicality, witness = model.parts(real[:SCALE_IMAGES])
-        model.scale = (float(typicality.std()) or 1.0, float(witness.std()) or 1.0)
+        parts = np.stack(model.parts(real[:SCALE_IMAGES]))
+        model.centre = tuple(float(v) for v in parts.mean(1))
+        model.spread = tuple(float(v) or 1.0 for v in parts.std(1))
         return model
 
     @classmethod
     def from_model(cls, bundle, n: int = REFERENCE_IMAGES, seed: int = 0) -> RealismModel:
-        """References from a model (an Editor or a ModelBundle): ``n`` held-out real scenes and ``n`` samples of
-        its plain generator.  ValueError when it has no discriminator."""
-        from ganpaint_core.imaging import to_uint8
+        """References from a model (an Editor or a ModelBundle): ``n`` held-out real scenes at its generator's
+        size.  ValueError when it has no discriminator."""
         from ganpaint_core.scenes import HELDOUT_SEED_START, render, sample_scene
 
         if getattr(bundle, "discriminator", None) is None:
             raise ValueError("the model has no discriminator, so no realism features")
-        g = bundle.generator
+        size = bundle.generator.resolution
         start = HELDOUT_SEED_START + REALISM_SEED_OFFSET + seed * REFERENCE_IMAGES
-        real = np.stack([render(sample_scene(start + i), g.resolution)[0] for i in range(n)])
-        gen = torch.Generator().manual_seed(seed)
+        real = np.stack([render(sample_scene(start + i), size)[0] for i in range(n)])
+        return cls.fit(bundle.discriminator, real, seed)
+
+    def _measure(self, images: np.ndarray) -> tuple[list[torch.Tensor], np.ndarray]:
+        """Per stage (N, L, C) standardised patch features, and the discriminator's logits, of uint8 pictures."""
+        *raw, last = _raw_features(self.discriminator, images)
         with torch.inference_mode():
-            fake = np.concatenate([to_uint8(g(torch.randn(min(32, n - i), g.z_dim, generator=gen)))
-                                   for i in range(0, n, 32)])
-        return cls.fit(bundle.discriminator, real, fake, seed)
+            logits = np.array([float(self.discriminator.head(x[None], self.deviation)) for x in last])
+        return [(f - m) / s for f, m, s in zip(raw, self.mean, self.std, strict=True)], logits
 
     def features(self, images: np.ndarray) -> list[torch.Tensor]:
         """Per stage, (N, L, C) standardised patch features of uint8 NxSxSx3 pictures."""
-        return [(f - m) / s for f, m, s in zip(_raw_features(self.discriminator, images), self.mean, self.std,
-                                               strict=True)]
+        return self._measure(images)[0]
 
     def parts(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per picture: (typicality, witness), each averaged over patches and stages."""
-        images = _batch(images)
-        typicality, witness = np.zeros(len(images)), np.zeros(len(images))
-        for feats, moments, precision in zip(self.features(images), self.witness, self.precision, strict=True):
-            typicality -= ((feats @ precision) * feats).sum(-1).mean(1).numpy()
-            for i, x in enumerate(feats):
-                witness[i] += float(moments.mean_kernel(x, constant=0.0).mean())
-        return typicality / len(STAGES), witness / len(STAGES)
+        """Per picture, unstandardised: (realness, the discriminator's logit; typicality, averaged over stages)."""
+        feats, realness = self._measure(_batch(images))
+        typicality = np.zeros(len(realness))
+        for f, p in zip(feats, self.precision, strict=True):
+            typicality -= [float(((x @ p) * x).sum(-1).mean()) for x in f]   # one picture at a time: see below
+        return realness, typicality / len(STAGES)
 
     def score(self, images: np.ndarray) -> np.ndarray:
-        """Per picture: typicality and witness, each in units of its spread over real scenes (higher: more real)."""
-        typicality, witness = self.parts(images)
-        return typicality / self.scale[0] + witness / self.scale[1]
+        """Per picture: realness + typicality, each standardised over real scenes (higher: more real)."""
+        return sum((v - c) / s for v, c, s in zip(self.parts(images), self.centre, self.spread, strict=True))
 
     def kid(self, images: np.ndarray, subsets: int = KID_SUBSETS, seed: int = 0) -> tuple[float, float]:
         """(mean, std over subsets) of KID between ``images`` and the real references (x 1000 is customary)."""
@@ -168,17 +133,21 @@ def _batch(images) -> np.ndarray:
     return images[None] if images.ndim == 3 else images
 
 
-def _raw_features(discriminator, images: np.ndarray, batch: int = 64) -> list[torch.Tensor]:
+def _raw_features(discriminator, images: np.ndarray, batch: int = 1) -> list[torch.Tensor]:
+    """Per stage of ``STAGES``, (N, L, C) patch features; then the (N, C, 4, 4) features the head scores.  One
+    picture at a time by default: batched kernels may round a picture differently by its place in the batch, and
+    identical pictures must score identically (the machine judge breaks exact ties by a coin)."""
     from ganpaint_core.imaging import to_tensor
 
     images = _batch(images)
-    out: list[list[torch.Tensor]] = [[] for _ in STAGES]
+    out: list[list[torch.Tensor]] = [[] for _ in (*STAGES, "head")]
     with torch.inference_mode():
         for i in range(0, len(images), batch):
             feats = discriminator.features(to_tensor(images[i:i + batch]).float())
             for k, stage in enumerate(STAGES):
                 f = feats[stage]
                 out[k].append(f.permute(0, 2, 3, 1).reshape(f.shape[0], -1, f.shape[1]))
+            out[-1].append(feats[-1])
     return [torch.cat(parts) for parts in out]
 
 

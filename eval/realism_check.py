@@ -14,7 +14,7 @@ import numpy as np
 def add_arguments(p):
     p.add_argument("--model", default="default")
     p.add_argument("--n", type=int, default=64, help="pictures per set")
-    p.add_argument("--references", type=int, default=256, help="real scenes and generator samples behind the model")
+    p.add_argument("--references", type=int, default=256, help="held-out real scenes behind the model")
     p.add_argument("--out", default="docs/eval/realism_check.json")
 
 
@@ -36,11 +36,17 @@ def run(args):
     mask[size * 3 // 8:size * 5 // 8, size * 3 // 8:size * 5 // 8] = True
     rng = np.random.default_rng(0)
     sets["broken"] = np.stack([broken_composite(x, mask, rng) for x in sets["real"]])
-    scores = {k: model.score(v) for k, v in sets.items()}
-    result = {"model": args.model, "stages": list(STAGES), "n": args.n, "references": args.references, "sets": {}}
+    parts = {k: model.parts(v) for k, v in sets.items()}
+    scores = {k: sum((v - c) / s for v, c, s in zip(p, model.centre, model.spread, strict=True))
+              for k, p in parts.items()}
+    result = {"model": args.model, "stages": list(STAGES), "n": args.n, "references": args.references,
+              "centre": model.centre, "spread": model.spread, "sets": {}}
     for name, values in scores.items():
         kid, kid_std = model.kid(sets[name])
+        realness, typicality = ((v - c) / s for v, c, s in zip(parts[name], model.centre, model.spread, strict=True))
         result["sets"][name] = {"score_mean": round(float(values.mean()), 4),
+                                "realness_mean": round(float(realness.mean()), 4),
+                                "typicality_mean": round(float(typicality.mean()), 4),
                                 "score_se": round(float(values.std(ddof=1) / np.sqrt(len(values))), 4),
                                 "real_scores_higher_share": round(float((scores["real"] > values).mean()), 3),
                                 "kid_x1000": round(kid * 1000, 3), "kid_std_x1000": round(kid_std * 1000, 3)}

@@ -1,7 +1,8 @@
 """A machine judge for a built 2AFC study: answers every trial by a realism model, not by people.
 
 Each judge "worker" takes the least-used session (as the server hands them out) and, in every trial, picks the
-picture the realism model scores higher (``eval.realism``: the shipped discriminator's real-vs-generated witness).
+picture the realism model scores higher (``eval.realism``: the shipped discriminator's verdict plus the
+typicality of its patches).
 ``noise`` adds independent Gaussian noise to each picture's score on every answer, in units of the spread
 (standard deviation) of the scores over the study's pictures: 0 is a deterministic judge, large values approach
 coin flips.  Ties (identical pictures) are broken by a fair coin, so the judge has no left/right preference; the

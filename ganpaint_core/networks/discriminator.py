@@ -60,9 +60,12 @@ class Discriminator(nn.Module):
         feats.append(x)
         return feats
 
-    def head(self, x):
-        """Score 4x4 features: minibatch stddev -> conv -> dense -> logit."""
-        std = x.float().std(dim=0, unbiased=False).mean().to(x.dtype)
+    def head(self, x, deviation: torch.Tensor | float | None = None):
+        """Score 4x4 features: minibatch stddev -> conv -> dense -> logit.  ``deviation`` fixes the minibatch
+        standard deviation feature (e.g. its value over real pictures), so that a picture's score does not depend
+        on the others in its batch; by default it is measured on the batch, as in training."""
+        std = x.float().std(dim=0, unbiased=False).mean() if deviation is None else torch.as_tensor(deviation)
+        std = std.to(x.dtype)
         x = torch.cat([x, std.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
         x = F.leaky_relu(self.final_conv(x), 0.2)
         x = F.leaky_relu(self.dense(x.flatten(1)), 0.2)
