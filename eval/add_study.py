@@ -5,8 +5,11 @@ Each pair (add tree / dome / door, remove tree / door) is fitted once (the fits 
 G' with its perturbations cleared in the dilated edit region and pasted back into the photo, as
 the editor does.  Scores per variant and kind: edit success (the segmenter's share of the concept
 inside the mask for add, one minus it for remove, as ``eval run`` scores it), PSNR outside the
-dilated mask against the photo, and for adds the L1 error inside the mask against the pair's
-edited target and the segmenter's agreement with the target's labels there (label accuracy).
+dilated mask against the photo, the evaluation's realism score of the edited photo (``eval.realism``) and its
+seam score across the mask's boundary (``eval.seams``), and for adds the L1 error inside the mask against the
+pair's edited target, the segmenter's agreement with the target's labels there (label accuracy) and the success
+relative to the ground truth's own (the pair's edited scene scored the same way: its success is the metric's
+ceiling on these masks).
 Writes ``add_study.md``, ``add_study.json`` and a before/after gallery to ``--out``.
 
 Seeds start at ``HELDOUT_SEED_START + ADD_STUDY_SEED_OFFSET``, away from the acceptance tests'
@@ -127,14 +130,18 @@ def render_variant(session, pair, variant: Variant) -> np.ndarray:
     return paste_into_photo(session.photo, square, image, pair.mask, o.paste_radius, o.paste_sigma)
 
 
-def score(editor, session, pair, image: np.ndarray) -> dict:
-    """Edit success (as ``eval run``), PSNR outside the dilated mask; L1 and label accuracy to the target in it."""
+def score(editor, session, pair, image: np.ndarray, realism) -> dict:
+    """Edit success (as ``eval run``), PSNR outside the dilated mask, realism and seam; L1 and label accuracy to
+    the target in the mask."""
+    from eval.seams import seam_score
     from ganpaint_core import metrics as M
 
     labels = editor.segment(image)
     share = M.concept_share(labels, pair.concept, pair.mask)
     return {"success": share if pair.action == "add" else 1 - share,
             "psnr_out": M.psnr(image, session.photo, M.outside_region(pair.mask)),
+            "realism": float(realism.score(image)[0]),
+            "seam": seam_score(image, session.photo, pair.mask),
             "l1_target": M.l1(image, pair.after_rgb, pair.mask),
             "label_acc": M.label_accuracy(labels, pair.after_labels, pair.mask)}
 
@@ -146,7 +153,11 @@ def bootstrap(values: list[float], n: int = 2000, seed: int = 0) -> tuple[float,
     return float(v.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
+TRUTH = "ground truth (the pair's edited scene)"
+
+
 def summarise(rows: list[dict], kinds: list[str]) -> list[dict]:
+    truth = {(r["kind"], r["seed"]): r["success"] for r in rows if r["variant"] == TRUTH}
     out = []
     for name in dict.fromkeys(r["variant"] for r in rows):
         group = [r for r in rows if r["variant"] == name]
@@ -156,7 +167,13 @@ def summarise(rows: list[dict], kinds: list[str]) -> list[dict]:
             values = [r["success"] for r in group if r["kind"].startswith(action)]
             if values:
                 row[action] = bootstrap(values)
+        relative = [r["success"] / truth[r["kind"], r["seed"]] for r in group
+                    if r["kind"].startswith("add") and truth.get((r["kind"], r["seed"]), 0) > 0]
+        if relative:
+            row["add_of_truth"] = bootstrap(relative)
         row["psnr_out"] = statistics.fmean(r["psnr_out"] for r in group)
+        row["realism"] = bootstrap([r["realism"] for r in group])
+        row["seam"] = statistics.fmean(r["seam"] for r in group)
         for key in ("l1_target", "label_acc"):
             adds = [r[key] for r in group if r["kind"].startswith("add")]
             row[f"{key}_add"] = statistics.fmean(adds) if adds else float("nan")
@@ -165,13 +182,15 @@ def summarise(rows: list[dict], kinds: list[str]) -> list[dict]:
 
 
 def markdown(summary: list[dict], kinds: list[str]) -> str:
-    head = ["variant", *kinds, "add [95% CI]", "remove [95% CI]", "PSNR out (dB)", "L1 to target (adds)",
-            "label acc. (adds)"]
+    head = ["variant", *kinds, "add [95% CI]", "add / truth's [95% CI]", "remove [95% CI]", "realism [95% CI]",
+            "seam", "PSNR out (dB)", "L1 to target (adds)", "label acc. (adds)"]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for row in summary:
-        ci = [f"{row[a][0]:.3f} [{row[a][1]:.3f}, {row[a][2]:.3f}]" if a in row else "n/a" for a in ("add", "remove")]
+        ci = [f"{row[a][0]:.3f} [{row[a][1]:.3f}, {row[a][2]:.3f}]" if a in row else "n/a"
+              for a in ("add", "add_of_truth", "remove", "realism")]
         cells = [row["variant"], *(f"{row[k]:.3f}" if k in row else "n/a" for k in kinds), *ci,
-                 f"{row['psnr_out']:.1f}", f"{row['l1_target_add']:.3f}", f"{row['label_acc_add']:.3f}"]
+                 f"{row['seam']:.2f}", f"{row['psnr_out']:.1f}", f"{row['l1_target_add']:.3f}",
+                 f"{row['label_acc_add']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -201,6 +220,7 @@ def run(args):
     import torch
     from tqdm import tqdm
 
+    from eval.realism import RealismModel
     from ganpaint_core.editing.editor import Editor
     from ganpaint_core.editing.edits import ADD_MODE
 
@@ -216,6 +236,7 @@ def run(args):
     editor = Editor.from_pretrained(args.model)
     if not editor.concepts or editor.segmenter is None:
         raise ValueError("the add study needs a model with a dissection and a segmenter")
+    realism = RealismModel.from_model(editor)
     pairs = study_pairs(kinds, args.pairs, editor.size)
     start, rows, pictures, fit_seconds = time.perf_counter(), [], [], []
     for pair in tqdm(pairs, desc="pairs"):
@@ -226,9 +247,9 @@ def run(args):
         for variant in variants:
             images[variant.name] = render_variant(session, pair, variant)
             rows.append({"variant": variant.name, "kind": pair.kind, "seed": pair.seed,
-                         **score(editor, session, pair, images[variant.name])})
-        rows.append({"variant": "ground truth (the pair's edited scene)", "kind": pair.kind, "seed": pair.seed,
-                     **score(editor, session, pair, pair.after_rgb)})
+                         **score(editor, session, pair, images[variant.name], realism)})
+        rows.append({"variant": TRUTH, "kind": pair.kind, "seed": pair.seed,
+                     **score(editor, session, pair, pair.after_rgb, realism)})
         editor_variant = AFTER if ADD_MODE == "levels" or pair.action == "remove" else BEFORE
         if editor_variant in images and not np.array_equal(images[editor_variant], default):
             raise RuntimeError(f"the study's render of {editor_variant!r} differs from the editor's edit")
@@ -249,6 +270,9 @@ def run(args):
             f"`python -m eval add-study --pairs {args.pairs}`; {meta['cpu']}, {meta['torch_threads']} torch "
             f"thread(s); {seconds:.0f} s for the edits and scores (fits cached; median fit "
             f"{meta['fit_seconds_median']:.1f} s when made).  Edit success: the segmenter's share of the concept "
-            f"in the mask (add), one minus it (remove).\n\n" + markdown(summary, kinds))
+            f"in the mask (add), one minus it (remove); *add / truth's*: each add's success over the ground "
+            f"truth's on the same mask; *realism*: `eval.realism`'s score of the edited photo (higher is more real, "
+            f"a real scene about 0); *seam*: `eval.seams` across the mask's boundary (lower is better).\n\n"
+            + markdown(summary, kinds))
     (out / "add_study.md").write_text(text)
     print(text)
