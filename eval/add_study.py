@@ -127,7 +127,7 @@ def render_variant(session, pair, variant: Variant) -> np.ndarray:
     with torch.inference_mode():
         image = to_uint8(session.adapted.render(op.apply(session.r), dilate(pair.mask, variant.clear_radius)))[0]
     square = Crop.centred(editor.size, editor.size, editor.size)
-    return paste_into_photo(session.photo, square, image, pair.mask, o.paste_radius, o.paste_sigma)
+    return paste_into_photo(session.photo, square, image, pair.mask, o.paste_radius, o.paste_sigma, o.paste_blend)
 
 
 def score(editor, session, pair, image: np.ndarray, realism) -> dict:

@@ -8,13 +8,13 @@ generator's render of the edit (``session.render(adapted=False)``).
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from scipy import sparse
 from scipy.ndimage import gaussian_filter
 from scipy.sparse.linalg import splu
 
 from ganpaint_core.editing import masks
+from ganpaint_core.editing.compose import multiband_blend
 
 
 def _check(photo: np.ndarray, source: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -121,35 +121,13 @@ def poisson_mixed(photo: np.ndarray, source: np.ndarray, mask: np.ndarray) -> np
     return poisson(photo, source, mask, mixed=True)
 
 
-def _pyramid_levels(size: int, levels: int | None) -> int:
-    most = max(1, int(np.log2(max(size, 1))) - 2)   # stop at about 4 px
-    return most if levels is None else max(1, min(levels, most))
-
-
 def laplacian_pyramid(photo: np.ndarray, source: np.ndarray, mask: np.ndarray, levels: int | None = None,
                       mask_sigma: float = 1.0) -> np.ndarray:
-    """Multi-band blending (Burt & Adelson 1983): blend Laplacian bands with a Gaussian pyramid of the mask."""
+    """Multi-band blending (Burt & Adelson 1983): blend Laplacian bands with a Gaussian pyramid of the mask
+    (``compose.multiband_blend``, the editor's own paste-back, with the mask blurred by ``mask_sigma``)."""
     mask = _check(photo, source, mask)
-    n = _pyramid_levels(min(mask.shape), levels)
     alpha = gaussian_filter(mask.astype(np.float64), mask_sigma) if mask_sigma > 0 else mask.astype(np.float64)
-    gp_a, gp_b, gp_m = [photo.astype(np.float64)], [source.astype(np.float64)], [alpha]
-    for _ in range(n - 1):
-        gp_a.append(cv2.pyrDown(gp_a[-1]))
-        gp_b.append(cv2.pyrDown(gp_b[-1]))
-        gp_m.append(cv2.pyrDown(gp_m[-1]))
-
-    def up(x, like):
-        return cv2.pyrUp(x, dstsize=(like.shape[1], like.shape[0]))
-
-    blended = None
-    for level in reversed(range(n)):
-        a, b, m = gp_a[level], gp_b[level], gp_m[level][..., None]
-        if level < n - 1:
-            a = a - up(gp_a[level + 1], a)
-            b = b - up(gp_b[level + 1], b)
-        band = m * b + (1 - m) * a
-        blended = band if blended is None else band + up(blended, band)
-    return _to_uint8(blended)
+    return multiband_blend(photo, source, alpha, levels)
 
 
 BASELINES = {

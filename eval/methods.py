@@ -7,13 +7,15 @@ inverted features, so that they differ from ours in the adaptation alone
 
 - ``ours``: the editor's output with its default options, as the app and the
   CLI give it (G' with its perturbations cleared inside the edit, pasted back
-  into the photo beyond the feathered, dilated edit mask);
+  into the photo by a multiband blend over the feathered, dilated edit mask);
 - generator renders (the whole picture comes from the generator, no paste-back):
   ``ours_gen`` (G' alone: the paper's render), ``ours_keep`` (perturbations
   kept inside the edit: the design point), ``ours_refine`` (plus the
   warm-started re-fit ``session.refine()``), ``plain_g`` (G on the same
   inverted features, no adaptation), ``weights`` and ``no_reg`` (ablations:
   compare them with ``ours_gen``, which differs from them in the adaptation alone);
+- ``ours_alpha``: ours' render (G', perturbations cleared) pasted back with the
+  feathered alpha itself instead of the editor's multiband blend (the previous default);
 - compositing baselines: G's render of the edit (``session.render(adapted=False)``)
   pasted into the photo over the same region as ours (``shared_region``: the
   editor's paste-back alpha, ``masks.paste_alpha``).  Feathered alpha blends with
@@ -46,6 +48,7 @@ class Method:
     fit: str = REFERENCE                 # which fitted session it renders from (a FITS key)
     render: str = "adapted"              # adapted | plain | paste_back | keep | refine | composite
     composite: Callable | None = None    # the baselines function of a compositing method
+    source: str = "plain"                # what a compositing method pastes: G's render (plain) or G''s (adapted)
 
     @property
     def is_composite(self) -> bool:
@@ -54,6 +57,8 @@ class Method:
 
 _GENERATOR_METHODS = (
     Method("ours", "ours (G' + paste-back)", render="paste_back"),
+    Method("ours_alpha", "ours, feathered paste-back", render="composite", composite=BASELINES["feather"],
+           source="adapted"),
     Method("ours_gen", "ours, G' render"),
     Method("ours_keep", "ours, deltas kept", render="keep"),
     Method("ours_refine", "ours + refine", render="refine"),
@@ -115,7 +120,7 @@ def shared_region(mask: np.ndarray, options) -> Region:
 
 def composite(method: Method, photo: np.ndarray, source: np.ndarray, region: Region) -> np.ndarray:
     """``method``'s composite of ``source`` into ``photo`` over ``region``; the photo beyond its support."""
-    if method.name == "feather":
+    if method.composite is BASELINES["feather"]:
         out = alpha_blend(photo, source, region.alpha)
     else:
         out = method.composite(photo, source, region.hard)
@@ -129,7 +134,7 @@ def render(method: Method, session, task, mask: np.ndarray, reference_mask: np.n
     if method.render == "refine":
         session.refine(steps=refine_steps)
     if method.render in ("plain", "composite"):
-        source = session.render(adapted=False)
+        source = session.render(adapted=method.source == "adapted")
         if method.render == "plain":
             return source
         return composite(method, session.photo, source, shared_region(mask, session.options))

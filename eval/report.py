@@ -26,7 +26,7 @@ SANITY_COLUMNS = (
 )
 EDIT_COLUMNS = HEADLINE_COLUMNS + SANITY_COLUMNS
 RECON_COLUMNS = (("psnr", "PSNR", 1), ("ssim", "SSIM", 1), ("l1", "L1", -1), ("lpips", "LPIPS", -1))
-DESIGN_POINT = ("ours", "ours_gen", "ours_keep", "ours_refine")
+DESIGN_POINT = ("ours", "ours_gen", "ours_keep", "ours_refine", "ours_alpha")
 PAIR_COLUMNS = ("pair_id", "task_id", "action", "concept", "method_a", "method_b", "image_a", "image_b",
                 "original", "mask")
 BOOTSTRAP_SAMPLES = 2000

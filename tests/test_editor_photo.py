@@ -89,7 +89,7 @@ def test_crop_maps_masks_in_and_results_back(photo):
     result = np.full((64, 64, 3), 7, np.uint8)
     region = np.zeros((64, 64), bool)
     region[20:40, 20:40] = True
-    full = paste_into_photo(photo, crop, result, region, radius=2, sigma=1.0)
+    full = paste_into_photo(photo, crop, result, region, radius=2, sigma=1.0, blend="alpha")
     assert full.shape == photo.shape
     scale = 96 / 64
     inside = full[int(22 * scale):int(38 * scale), 16 + int(22 * scale):16 + int(38 * scale)]
@@ -99,5 +99,11 @@ def test_crop_maps_masks_in_and_results_back(photo):
     untouched[lo:hi, 16 + lo:16 + hi] = False
     assert np.array_equal(full[untouched], photo[untouched]), "beyond the dilated region the photo is kept exactly"
     assert np.array_equal(paste_into_photo(photo, crop, result, np.zeros((64, 64), bool)), photo)
+    multiband = paste_into_photo(photo, crop, result, region, radius=2, sigma=1.0)    # the default blend
+    assert np.array_equal(multiband[untouched], photo[untouched]), "the multiband blend keeps the photo there too"
+    core = (slice(int(26 * scale), int(34 * scale)), slice(16 + int(26 * scale), 16 + int(34 * scale)))
+    assert np.abs(multiband[core].astype(int) - 7).mean() < 0.5 * np.abs(photo[core].astype(int) - 7).mean()
+    with pytest.raises(ValueError, match="unknown blend"):
+        paste_into_photo(photo, crop, result, region, blend="poisson")
     with pytest.raises(ValueError, match="belongs to"):
         paste_into_photo(photo[:50], crop, result, region)

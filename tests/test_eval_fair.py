@@ -10,8 +10,10 @@ from scipy.ndimage import gaussian_filter
 from eval.baselines import alpha_blend
 from eval.methods import METHODS, composite, shared_region
 from eval.seams import boundary_ring, seam_score
+from ganpaint_core.editing.compose import paste_into_photo
 from ganpaint_core.editing.editor import FitOptions
 from ganpaint_core.editing.masks import paste_alpha
+from ganpaint_core.photo import Crop
 
 COMPOSITES = [m for m in METHODS.values() if m.is_composite]
 
@@ -27,7 +29,8 @@ def _task(size: int = 64, seed: int = 0):
 
 
 def test_every_compositing_method_is_tested():
-    assert {m.name for m in COMPOSITES} == {"copy_paste", "feather", "poisson", "poisson_mixed", "pyramid"}
+    assert {m.name for m in COMPOSITES} == {"copy_paste", "feather", "poisson", "poisson_mixed", "pyramid",
+                                            "ours_alpha"}
 
 
 @pytest.mark.parametrize("options", [FitOptions(), FitOptions(paste_radius=5, paste_sigma=2.5)],
@@ -49,8 +52,13 @@ def test_the_region_is_the_editors_paste_back_alpha():
     region = shared_region(mask, options)
     np.testing.assert_array_equal(region.alpha, paste_alpha(mask, options))
     assert region.hard[mask].all() and region.support[region.hard].all() and (region.alpha[mask] == 1).all()
-    ours_like = alpha_blend(photo, source, region.alpha)    # what Session.render(paste_back=True) does with G'
-    np.testing.assert_array_equal(composite(METHODS["feather"], photo, source, region), ours_like)
+    np.testing.assert_array_equal(composite(METHODS["feather"], photo, source, region),
+                                  alpha_blend(photo, source, region.alpha))
+    ours = paste_into_photo(photo, Crop.centred(64, 64, 64), source, mask, options.paste_radius, options.paste_sigma,
+                            options.paste_blend)           # what Session.render(paste_back=True) does with G'
+    changed = (ours != photo).any(-1)
+    assert options.paste_blend == "multiband" and changed[mask].mean() > 0.9 and not (changed & ~region.support).any()
+    assert not np.array_equal(ours, alpha_blend(photo, source, region.alpha))
 
 
 def test_seam_score_sees_a_hard_seam_and_not_a_smooth_one():

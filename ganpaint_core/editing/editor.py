@@ -63,6 +63,7 @@ class FitOptions:
     paste_back: bool = True         # edits: paste the photo back beyond the feathered, dilated edit mask
     paste_radius: int = 2           # pixels the edit mask grows before feathering
     paste_sigma: float = 1.0
+    paste_blend: str = "multiband"  # multiband (Laplacian pyramid) or alpha: docs/eval/summary.md measures both
     clear_perturbations: bool = True    # zero the adaptation inside the dilated edit mask at edit time
     clear_radius: int = 4
     refine_steps: int = 30          # Session.refine's default warm-started re-fit length
@@ -194,7 +195,8 @@ class Session:
 
     def _paste(self, photo: np.ndarray, crop: Crop, image: np.ndarray) -> np.ndarray:
         o = self.options
-        return paste_into_photo(photo, crop, image, self.edited_region(), o.paste_radius, o.paste_sigma)
+        return paste_into_photo(photo, crop, image, self.edited_region(), o.paste_radius, o.paste_sigma,
+                                o.paste_blend)
 
     def result(self) -> Result:
         """The current state: the render as the session's options say, the edited region, the edit count."""
