@@ -362,7 +362,8 @@ def write_summary(out: Path, edits: pd.DataFrame, recon: pd.DataFrame, order: li
             cols = [c for c in EDIT_COLUMNS if c[0] in ("realism", "seam", "l1_truth_in", "psnr_out", "edit_success",
                                                         "label_acc")]
             lines += ["## Design point: the perturbations inside the edited region", "",
-                      "G' pasted back into the photo beyond the feathered mask (ours, the editor's output), "
+                      "G' pasted back into the photo over the feathered mask by a multiband blend (ours, the "
+                      "editor's output) or by the feathered alpha itself (feathered paste-back), "
                       "G' alone with the perturbations cleared at edit time (free), kept, or cleared then "
                       "re-fitted outside the edit (refine). "
                       "Median render seconds: " + ", ".join(
