@@ -278,6 +278,12 @@ def headlines(edits: pd.DataFrame, recon: pd.DataFrame, order: list[str], labels
                  for b, r in rows.iterrows() if b in others]
         lines.append("Machine judge (the realism model answering the 2AFC study; not people), share of pairs where "
                      f"ours is judged more real: {', '.join(parts)}.")
+    if "truth_success" in edits and edits["truth_success"].notna().any() and reference in set(edits["method"]):
+        ours = edits[(edits["method"] == reference) & edits["truth_success"].notna()]
+        parts = [f"{action} {part['edit_success'].mean():.2f} against {part['truth_success'].mean():.2f}"
+                 for action, part in ours.groupby("action", sort=True)]
+        lines.append(f"Edit success of {labels.get(reference, reference)} against the ground-truth edits' own on the "
+                     f"same masks (the measure's ceiling): {', '.join(parts)}.")
     if recon_stages and len(recon):
         means = recon.groupby("stage")["psnr"].mean()
         ours, plain = recon_stages

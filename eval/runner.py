@@ -37,7 +37,7 @@ from ganpaint_core import metrics
 
 EDIT_FIELDS = ("task_id", "photo_id", "action", "concept", "method", "psnr", "ssim", "l1", "lpips", "psnr_out",
                "ssim_out", "l1_out", "lpips_out", "psnr_band", "seam", "psnr_truth_in", "l1_truth_in", "concept_share",
-               "edit_success", "label_acc", "reference", "seconds")
+               "edit_success", "truth_success", "label_acc", "reference", "seconds")
 RECON_FIELDS = ("photo_id", "stage", "method", "psnr", "ssim", "l1", "lpips", "fit_seconds")
 FAILURE_FIELDS = ("item", "error")
 PLAIN_STAGE, OURS_STAGE = "layer-wise r (plain G)", "adapted G' (ours)"
@@ -149,15 +149,29 @@ def load_labels(path: str, size: int) -> np.ndarray:
     return np.asarray(img.resize((size, size), Image.Resampling.NEAREST))
 
 
-def score(editor, scorer, img, photo, task, mask, target, target_labels, margin: int, region) -> dict:
-    """Metrics of one rendered edit; ``region``: the shared edited region (``eval.methods.Region``)."""
+def edit_success(editor, img, task, mask) -> float:
+    """The segmenter's share of the concept inside the mask for add, one minus it for remove; NaN without a
+    segmenter or for appearance edits."""
+    if editor.segmenter is None:
+        return float("nan")
+    return _success(metrics.concept_share(editor.segment(img), task.concept, mask), task.action)
+
+
+def _success(share: float, action: str) -> float:
+    return {"add": share, "remove": 1 - share}.get(action, float("nan"))
+
+
+def score(editor, scorer, img, photo, task, mask, target, target_labels, margin: int, region,
+          truth_success: float = float("nan")) -> dict:
+    """Metrics of one rendered edit; ``region``: the shared edited region (``eval.methods.Region``);
+    ``truth_success``: the ground-truth edit's own success on the same mask (the measure's ceiling)."""
     outside = metrics.outside_region(mask, margin)
     band = ~outside & ~mask                      # the ring just outside the mask, where seams show
     inside = ~outside                            # the mask dilated by the margin
     reference = target if target is not None else photo
     labels = editor.segment(img) if editor.segmenter is not None else None    # no segmenter: no concept metrics
     share = metrics.concept_share(labels, task.concept, mask) if labels is not None else float("nan")
-    success = {"add": share, "remove": 1 - share}.get(task.action, float("nan"))
+    success = _success(share, task.action)
     row = {
         "psnr": metrics.psnr(img, reference), "ssim": metrics.ssim(img, reference), "l1": metrics.l1(img, reference),
         "lpips": scorer(img, reference), "psnr_out": metrics.psnr(img, photo, outside),
@@ -166,7 +180,7 @@ def score(editor, scorer, img, photo, task, mask, target, target_labels, margin:
         "seam": seam_score(img, photo, region.hard),
         "psnr_truth_in": metrics.psnr(img, target, inside) if target is not None else float("nan"),
         "l1_truth_in": metrics.l1(img, target, inside) if target is not None else float("nan"),
-        "concept_share": share, "edit_success": success,
+        "concept_share": share, "edit_success": success, "truth_success": truth_success,
         "label_acc": float("nan"), "reference": "truth" if target is not None else "photo",
     }
     if target_labels is not None and labels is not None:
@@ -232,11 +246,13 @@ def _evaluate_task(editor, scorer, sessions, methods, photo, task, out: Path, ma
         img = render(m, sessions[m.fit], task, mask, reference_mask)
         rendered[m.name] = (img, time.perf_counter() - start)
     rows = []
+    truth_success = edit_success(editor, target, task, mask) if target is not None else float("nan")
     for m in methods:
         img, seconds = rendered[m.name]
         row = {"task_id": task.task_id, "photo_id": task.photo_id, "action": task.action, "concept": task.concept,
                "method": m.name, "seconds": seconds}
-        row.update(score(editor, scorer, img, photo, task, mask, target, target_labels, margin, region))
+        row.update(score(editor, scorer, img, photo, task, mask, target, target_labels, margin, region,
+                         truth_success))
         rows.append(row)
     # Pictures only once every method has rendered, so a half-done task leaves no half-made pairs folder.
     for m in methods:
@@ -258,7 +274,10 @@ def _append(path: Path, fields, rows: list[dict]) -> None:
     if not rows:
         return
     rows = [{k: _cell(v) for k, v in row.items()} for row in rows]
-    new = not path.exists()
+    new = not path.exists() or path.stat().st_size == 0
+    if not new:   # a run resumed from an older version keeps the columns its file began with
+        with open(path, newline="") as f:
+            fields = next(csv.reader(f), None) or fields
     with open(path, "a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         if new:

@@ -43,6 +43,9 @@ def test_scene_world_run_writes_every_output_and_resumes(tmp_path, model):
     edits = _rows(out / "edits.csv")
     assert [r["method"] for r in edits] == methods * 2
     assert all(r["reference"] == "truth" and r["label_acc"] != "n/a" and r["lpips"] == "n/a" for r in edits)
+    for task in {r["task_id"] for r in edits}:    # the ground truth's own success: one value per task, in [0, 1]
+        truth = {float(r["truth_success"]) for r in edits if r["task_id"] == task}
+        assert len(truth) == 1 and 0 <= truth.pop() <= 1
     recon = _rows(out / "reconstruction.csv")
     assert [r["stage"] for r in recon[:4]] == ["encoder z", "optimised z", "layer-wise r (plain G)",
                                                 "adapted G' (ours)"]
@@ -53,6 +56,7 @@ def test_scene_world_run_writes_every_output_and_resumes(tmp_path, model):
         assert (out / "pairs" / r["image_b"]).is_file() and (out / "pairs" / r["mask"]).is_file()
     summary = (out / "summary.md").read_text()
     assert "## Edits" in summary and "## Reconstruction" in summary and "LPIPS" in summary
+    assert "against the ground-truth edits' own on the same masks" in summary
     assert len(list((out / "strips").glob("scene*.png"))) == 2 and (out / "plots" / "edits.png").is_file()
     before = (out / "edits.csv").read_text()
     assert _run(model, "--photos", "scenes:2", "--out", str(out), "--methods", ",".join(methods)) == 0  # 2 workers
@@ -107,3 +111,14 @@ def test_photos_of_your_own_with_a_tasks_csv(tmp_path, capsys, model):
     (photos / "tasks.csv").write_text("photo,mask,concept,action\nmine.png,gone.png,tree,add\n")
     assert _run(model, *argv[:-2], "--out", str(tmp_path / "o2")) == 2
     assert "gone.png does not exist" in capsys.readouterr().err
+
+
+def test_a_resumed_run_keeps_the_columns_its_csv_began_with(tmp_path):
+    from eval.runner import _append, _read_csv
+
+    path = tmp_path / "edits.csv"
+    path.write_text("task_id,method,psnr\n1,ours,30.0\n")          # written by an older version
+    _append(path, ("task_id", "method", "psnr", "truth_success"),
+            [{"task_id": 2, "method": "ours", "psnr": 31.0, "truth_success": 0.5}])
+    frame = _read_csv(path, ())
+    assert list(frame.columns) == ["task_id", "method", "psnr"] and frame["psnr"].tolist() == [30.0, 31.0]
