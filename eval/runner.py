@@ -49,7 +49,8 @@ def add_arguments(p):
 
     p.description = (
         "Writes into --out: edits.csv (one row per task and method: outside-mask fidelity, seam, ground-truth "
-        "error inside the dilated mask, edit success, label accuracy), realism.csv (per picture realism score) "
+        "error inside the dilated mask, edit success and the ground-truth edit's own on the same mask, label "
+        "accuracy), realism.csv (per picture realism score) "
         "and kid.csv (KID per method against held-out real scenes), reconstruction.csv, tasks.csv, failures.csv, "
         "summary.md, plots/, strips/, pairs/ (manifest.csv and images/<task>/<method>.png: ours vs each other "
         "method, the input of `python -m human_study build`), and machine_judge/ (a study built from the pairs, "
