@@ -48,7 +48,7 @@ class Method:
     fit: str = REFERENCE                 # which fitted session it renders from (a FITS key)
     render: str = "adapted"              # adapted | plain | paste_back | keep | refine | composite
     composite: Callable | None = None    # the baselines function of a compositing method
-    source: str = "plain"                # what a compositing method pastes: G's render (plain) or G''s (adapted)
+    source: str = "plain"                # what a compositing method pastes: the render of G (plain) or of G' (adapted)
 
     @property
     def is_composite(self) -> bool:
