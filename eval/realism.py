@@ -105,9 +105,15 @@ class RealismModel:
             typicality -= [float(((x @ p) * x).sum(-1).mean()) for x in f]   # one picture at a time: see below
         return realness, typicality / len(STAGES)
 
+    def standardised_parts(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per picture: (realness, typicality), each standardised over real scenes (a real scene: about 0)."""
+        realness, typicality = ((v - c) / s for v, c, s in zip(self.parts(images), self.centre, self.spread,
+                                                                 strict=True))
+        return realness, typicality
+
     def score(self, images: np.ndarray) -> np.ndarray:
         """Per picture: realness + typicality, each standardised over real scenes (higher: more real)."""
-        return sum((v - c) / s for v, c, s in zip(self.parts(images), self.centre, self.spread, strict=True))
+        return sum(self.standardised_parts(images))
 
     def kid(self, images: np.ndarray, subsets: int = KID_SUBSETS, seed: int = 0) -> tuple[float, float]:
         """(mean, std over subsets) of KID between ``images`` and the real references (x 1000 is customary)."""

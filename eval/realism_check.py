@@ -36,14 +36,13 @@ def run(args):
     mask[size * 3 // 8:size * 5 // 8, size * 3 // 8:size * 5 // 8] = True
     rng = np.random.default_rng(0)
     sets["broken"] = np.stack([broken_composite(x, mask, rng) for x in sets["real"]])
-    parts = {k: model.parts(v) for k, v in sets.items()}
-    scores = {k: sum((v - c) / s for v, c, s in zip(p, model.centre, model.spread, strict=True))
-              for k, p in parts.items()}
+    parts = {k: model.standardised_parts(v) for k, v in sets.items()}
+    scores = {k: sum(p) for k, p in parts.items()}
     result = {"model": args.model, "stages": list(STAGES), "n": args.n, "references": args.references,
               "centre": model.centre, "spread": model.spread, "sets": {}}
     for name, values in scores.items():
         kid, kid_std = model.kid(sets[name])
-        realness, typicality = ((v - c) / s for v, c, s in zip(parts[name], model.centre, model.spread, strict=True))
+        realness, typicality = parts[name]
         result["sets"][name] = {"score_mean": round(float(values.mean()), 4),
                                 "realness_mean": round(float(realness.mean()), 4),
                                 "typicality_mean": round(float(typicality.mean()), 4),
