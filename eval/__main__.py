@@ -5,16 +5,18 @@ import sys
 from ganpaint_core.commands.cli import main
 
 COMMANDS = {
-    "run": ("eval.runner", "render every task with every method and write metrics, strips and plots"),
-    "bench": ("eval.bench", "time fitting and editing; write JSON"),
-    "speed": ("eval.speed", "fit step counts vs. reconstruction and edit quality, and the cost of a step"),
-    "generator-report": ("eval.generator_report", "pixel shares and Fréchet distance vs. the scene world"),
-    "add-study": ("eval.add_study", "what holds add edits back: edit variants on held-out scene pairs"),
-    "editor-study": ("eval.editor_study", "measure the editor's design choices on held-out scene pairs"),
-    "cluster-bench": ("eval.cluster_bench", "wall time of one `eval run` on the local pool vs. a local Dask cluster"),
-    "scenes-bench": ("eval.scenes_bench", "measure scenes per second"),
-    "realism-check": ("eval.realism_check", "rank real scenes, generator samples and crude composites by realism"),
-    "app-latency": ("eval.app_latency", "time the demo's edit round trip in a browser and via gradio_client; JSON"),
+    "run": ("eval.run.runner", "render every task with every method and write metrics, strips and plots"),
+    "bench": ("eval.bench.editor", "time fitting and editing; write JSON"),
+    "speed": ("eval.studies.speed", "fit step counts vs. reconstruction and edit quality, and the cost of a step"),
+    "generator-report": ("eval.studies.generator_report", "pixel shares and Fréchet distance vs. the scene world"),
+    "add-study": ("eval.studies.add_study", "what holds add edits back: edit variants on held-out scene pairs"),
+    "editor-study": ("eval.studies.editor_study", "measure the editor's design choices on held-out scene pairs"),
+    "cluster-bench": ("eval.bench.cluster", "wall time of one `eval run` on the local pool vs. a local Dask cluster"),
+    "scenes-bench": ("eval.bench.scenes", "measure scenes per second"),
+    "realism-check": ("eval.studies.realism_check",
+                      "rank real scenes, generator samples and crude composites by realism"),
+    "app-latency": ("eval.bench.app_latency",
+                    "time the demo's edit round trip in a browser and via gradio_client; JSON"),
 }
 
 if __name__ == "__main__":

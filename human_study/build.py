@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.report import PAIR_COLUMNS
+from eval.run.report import PAIR_COLUMNS
 from ganpaint_core.commands.cli import check_out_dir
 from human_study.common import (
     CHOICES,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from eval.report import PAIR_COLUMNS
+from eval.run.report import PAIR_COLUMNS
 from human_study.common import ACTIONS, REFERENCE, write_csv
 
 DEMO_BASELINES = ("copy_paste", "poisson", "plain_g")

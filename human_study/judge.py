@@ -1,7 +1,7 @@
 """A machine judge for a built 2AFC study: answers every trial by a realism model, not by people.
 
 Each judge "worker" takes the least-used session (as the server hands them out) and, in every trial, picks the
-picture the realism model scores higher (``eval.realism``: the shipped discriminator's verdict plus the
+picture the realism model scores higher (``eval.measures.realism``: the shipped discriminator's verdict plus the
 typicality of its patches).
 ``noise`` adds independent Gaussian noise to each picture's score on every answer, in units of the spread
 (standard deviation) of the scores over the study's pictures: 0 is a deterministic judge, large values approach
@@ -70,7 +70,7 @@ def realism_judge(study: Path, model_name: str, workers: int, noise: float = 0.0
     _check(workers, noise)
     read_manifest(study)
     if model is None:
-        from eval.realism import RealismModel
+        from eval.measures.realism import RealismModel
         from ganpaint_core.models import load_model
 
         if references < 8:

@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from eval.app_latency import CHROMIUM, CHROMIUM_FLAGS  # one definition of the browser and its flags
+from eval.bench.app_latency import CHROMIUM, CHROMIUM_FLAGS  # one definition of the browser and its flags
 
 
 def make_photo(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:

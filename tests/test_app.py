@@ -11,7 +11,7 @@ from editor_support import save_tiny_model, served_demo, tiny_editor
 from PIL import Image
 
 import app
-from eval.app_latency import paint_example
+from eval.bench.app_latency import paint_example
 from ganpaint_core.editing.masks import dilate
 from ganpaint_core.editing.session_cache import SessionCache
 from ganpaint_core.editing.strokes import EDIT_COLOR, REFERENCE_COLOR

@@ -34,7 +34,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def fitted():
-    from eval.editor_study import EDIT_KINDS
+    from eval.studies.editor_study import EDIT_KINDS
     from ganpaint_core.editing.editor import Editor
     from ganpaint_core.scenes import HELDOUT_SEED_START
     from ganpaint_core.scenes.pairs import find_pairs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eval.baselines import BASELINES, copy_paste, feather, feather_alpha, laplacian_pyramid, poisson, poisson_mixed
+from eval.run.baselines import BASELINES, copy_paste, feather, feather_alpha, laplacian_pyramid, poisson, poisson_mixed
 
 
 def _pictures(seed=0, size=48):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from eval.bench import write_random_model
+from eval.bench.editor import write_random_model
 
 HAS_EDITOR = importlib.util.find_spec("ganpaint_core.editing.editor") is not None
 

@@ -25,7 +25,7 @@ WORKER_MEMORY = "1.2GB"                            # a worker holds ~0.35 GB aft
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    from eval.bench import write_random_model
+    from eval.bench.editor import write_random_model
 
     return str(write_random_model(tmp_path_factory.mktemp("model") / "tiny", sizes=[32, 32, 32, 16, 16],
                                   dissection_samples=4))
@@ -160,7 +160,7 @@ def test_restore_malloc_acts_only_under_the_nannys_setting():
     import subprocess
     import sys
 
-    code = "from eval.cluster import restore_malloc; print(restore_malloc())"
+    code = "from eval.run.cluster import restore_malloc; print(restore_malloc())"
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
     run = [sys.executable, "-c", code]
     cwd = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

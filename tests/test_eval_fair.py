@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from eval.baselines import alpha_blend
-from eval.methods import METHODS, composite, shared_region
-from eval.seams import boundary_ring, seam_score
+from eval.measures.seams import boundary_ring, seam_score
+from eval.run.baselines import alpha_blend
+from eval.run.methods import METHODS, composite, shared_region
 from ganpaint_core.editing.compose import paste_into_photo
 from ganpaint_core.editing.editor import FitOptions
 from ganpaint_core.editing.masks import paste_alpha

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eval.realism import RealismModel, ordering_sets
+from eval.measures.realism import RealismModel, ordering_sets
 from human_study.images import broken_composite
 
 N = 24

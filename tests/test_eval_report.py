@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from eval import report
+from eval.run import report
 
 
 def test_bootstrap_ci_brackets_the_mean_and_drops_nans():

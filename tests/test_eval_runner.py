@@ -19,7 +19,7 @@ FIT = "z_steps=2,r_steps=2,adapt_steps=3,refine_steps=2"     # tiny: the plumbin
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """A random-weight 32 px model folder (generator, encoder, segmenter, dissection)."""
-    from eval.bench import write_random_model
+    from eval.bench.editor import write_random_model
 
     return str(write_random_model(tmp_path_factory.mktemp("model") / "tiny", sizes=[32, 32, 32, 16, 16],
                                   dissection_samples=4))
@@ -114,7 +114,7 @@ def test_photos_of_your_own_with_a_tasks_csv(tmp_path, capsys, model):
 
 
 def test_a_resumed_run_keeps_the_columns_its_csv_began_with(tmp_path):
-    from eval.runner import _append, _read_csv
+    from eval.run.runner import _append, _read_csv
 
     path = tmp_path / "edits.csv"
     path.write_text("task_id,method,psnr\n1,ours,30.0\n")          # written by an older version

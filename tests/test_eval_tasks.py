@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eval import tasks as T
+from eval.run import tasks as T
 
 
 def test_csv_round_trip_resolves_relative_paths(tmp_path, photo_path):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from eval.generator_report import KEY_CONCEPTS, frechet, report
+from eval.studies.generator_report import KEY_CONCEPTS, frechet, report
 from ganpaint_core.models import MODELS_DIR, load_model
 
 SHIPPED = (MODELS_DIR / "default" / "generator.safetensors").exists()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from eval.report import PAIR_COLUMNS
+from eval.run.report import PAIR_COLUMNS
 from ganpaint_core.commands.cli import main
 from human_study.__main__ import COMMANDS
 from human_study.build import build

@@ -337,16 +337,16 @@ def write_summary(out: Path, edits: pd.DataFrame, recon: pd.DataFrame, order: li
               "else with the photo. *edit success* is the segmenter's share of the concept inside the mask "
               "for `add` and one minus it for `remove`; *label acc.* is the segmenter's agreement with the "
               "ground-truth labels inside the mask (scene world only). *realism*: the realism model's score of the "
-              "picture (eval/realism.py; higher is more like held-out real scenes); *seam*: mean excess gradient "
-              "magnitude over the photo's across the boundary of the shared region (eval/seams.py); *truth in*: "
-              "against the ground-truth edit inside the mask dilated by the margin.", ""]
+              "picture (eval/measures/realism.py; higher is more like held-out real scenes); *seam*: mean excess "
+              "gradient magnitude over the photo's across the boundary of the shared region (eval/measures/seams.py); "
+              "*truth in*: against the ground-truth edit inside the mask dilated by the margin.", ""]
     if len(edits):
         lines += ["## Edits: realism, seams, ground truth", "",
                   ci_table(edits, "method", order, HEADLINE_COLUMNS, labels, seed), ""]
         if kid is not None and len(kid):
             lines += ["## KID against held-out real scenes", "",
-                      "The realism model's features (the shipped discriminator's patches, eval/realism.py); mean "
-                      "and standard deviation over random subsets of pictures and patches, the same subsets for "
+                      "The realism model's features (the shipped discriminator's patches, eval/measures/realism.py); "
+                      "mean and standard deviation over random subsets of pictures and patches, the same subsets for "
                       "every method.", "", kid_table(kid, order, labels), ""]
         if judged is not None:
             lines += ["## Machine judge (not people)", "",

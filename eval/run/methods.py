@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eval.baselines import BASELINES, alpha_blend
+from eval.run.baselines import BASELINES, alpha_blend
 from ganpaint_core.editing.masks import dilate, paste_alpha
 
 REFERENCE = "ours"

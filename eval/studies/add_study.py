@@ -5,8 +5,8 @@ Each pair (add tree / dome / door, remove tree / door) is fitted once (the fits 
 G' with its perturbations cleared in the dilated edit region and pasted back into the photo, as
 the editor does.  Scores per variant and kind: edit success (the segmenter's share of the concept
 inside the mask for add, one minus it for remove, as ``eval run`` scores it), PSNR outside the
-dilated mask against the photo, the evaluation's realism score of the edited photo (``eval.realism``) and its
-seam score across the mask's boundary (``eval.seams``), and for adds the L1 error inside the mask against the
+dilated mask against the photo, the evaluation's realism score of the edited photo (``eval.measures.realism``) and its
+seam score across the mask's boundary (``eval.measures.seams``), and for adds the L1 error inside the mask against the
 pair's edited target, the segmenter's agreement with the target's labels there (label accuracy) and the success
 relative to the ground truth's own (the pair's edited scene scored the same way: its success is the metric's
 ceiling on these masks).
@@ -133,7 +133,7 @@ def render_variant(session, pair, variant: Variant) -> np.ndarray:
 def score(editor, session, pair, image: np.ndarray, realism) -> dict:
     """Edit success (as ``eval run``), PSNR outside the dilated mask, realism and seam; L1 and label accuracy to
     the target in the mask."""
-    from eval.seams import seam_score
+    from eval.measures.seams import seam_score
     from ganpaint_core import metrics as M
 
     labels = editor.segment(image)
@@ -220,7 +220,7 @@ def run(args):
     import torch
     from tqdm import tqdm
 
-    from eval.realism import RealismModel
+    from eval.measures.realism import RealismModel
     from ganpaint_core.editing.editor import Editor
     from ganpaint_core.editing.edits import ADD_MODE
 
@@ -271,8 +271,9 @@ def run(args):
             f"thread(s); {seconds:.0f} s for the edits and scores (fits cached; median fit "
             f"{meta['fit_seconds_median']:.1f} s when made).  Edit success: the segmenter's share of the concept "
             f"in the mask (add), one minus it (remove); *add / truth's*: each add's success over the ground "
-            f"truth's on the same mask; *realism*: `eval.realism`'s score of the edited photo (higher is more real, "
-            f"a real scene about 0); *seam*: `eval.seams` across the mask's boundary (lower is better).\n\n"
+            f"truth's on the same mask; *realism*: `eval.measures.realism`'s score of the edited photo (higher is more "
+            f"real, a real scene about 0); *seam*: `eval.measures.seams` across the mask's boundary (lower is "
+            f"better).\n\n"
             + markdown(summary, kinds))
     (out / "add_study.md").write_text(text)
     print(text)

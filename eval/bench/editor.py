@@ -106,7 +106,7 @@ def measure(model: str, fits: int, edits: int, threads: int, device: str = "cpu"
     """Fit ``fits`` scene photos and time ``edits`` edits on each (run this in a fresh process)."""
     import torch
 
-    from eval.tasks import random_blob
+    from eval.run.tasks import random_blob
     from ganpaint_core.scenes import HELDOUT_SEED_START, render, sample_scene
 
     if threads > 0:
@@ -149,8 +149,8 @@ def measure(model: str, fits: int, edits: int, threads: int, device: str = "cpu"
 
 
 def _in_fresh_process(spec: dict, timeout: float) -> dict:
-    cmd = [sys.executable, "-m", "eval.bench", json.dumps(spec)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
+    cmd = [sys.executable, "-m", "eval.bench.editor", json.dumps(spec)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]),
                                                                       os.environ.get("PYTHONPATH", "")]))}
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)

@@ -93,7 +93,7 @@ def restore_malloc() -> bool:
 
 
 class ModelPlugin(WorkerPlugin):
-    """Loads the editor and the LPIPS scorer once per worker process (``runner._init_worker``).
+    """Loads the editor and the LPIPS scorer once per worker process (``worker.init_worker``).
 
     ``threads`` is torch's thread count; None shares the host's CPUs among the
     worker processes the scheduler knows on that host.
@@ -108,10 +108,10 @@ class ModelPlugin(WorkerPlugin):
             info = await worker.scheduler.identity()
             peers = sum(1 for w in info["workers"].values() if w["host"] == worker.ip)
             threads = max(1, cpu_count() // max(1, peers))
-        from eval import runner
+        from eval.run.worker import init_worker
 
         restore_malloc()
-        await asyncio.get_running_loop().run_in_executor(None, runner._init_worker, self.model, threads,
+        await asyncio.get_running_loop().run_in_executor(None, init_worker, self.model, threads,
                                                             self.device)
 
 
@@ -140,12 +140,12 @@ def _restore(text, local: dict[str, str]):
 
 
 def evaluate_remote(job: tuple, inputs: dict[str, bytes | None]) -> dict:
-    """Run on a worker: ``runner.evaluate_photo`` on local copies of ``inputs``; its pictures come back as bytes.
+    """Run on a worker: ``worker.evaluate_photo`` on local copies of ``inputs``; its pictures come back as bytes.
 
     Never raises: an error becomes the photo's failure row.  The result also
     names the worker (``worker``) and holds ``files`` (path under OUT -> PNG bytes).
     """
-    from eval import runner
+    from eval.run import worker as photo_worker
 
     photo, tasks, names, _out, seed, margin, need_recon, fit_options = job
     with tempfile.TemporaryDirectory(prefix="ganpaint-eval-") as tmp:
@@ -158,11 +158,11 @@ def evaluate_remote(job: tuple, inputs: dict[str, bytes | None]) -> dict:
             local[path] = str(copy)
         out = Path(tmp) / "out"
         try:
-            if runner._EDITOR is None:
+            if photo_worker._EDITOR is None:
                 raise RuntimeError(f"this worker has no model: the {PLUGIN_NAME} plugin did not load it")
             local_tasks = [replace(t, **{f: local[getattr(t, f)] for f in INPUT_FIELDS if getattr(t, f)})
                            for t in tasks]
-            result = runner.evaluate_photo(local[photo], local_tasks, names, str(out), seed, margin, need_recon,
+            result = photo_worker.evaluate_photo(local[photo], local_tasks, names, str(out), seed, margin, need_recon,
                                            fit_options)
         except Exception as err:
             result = {"edits": [], "recon": [], "tasks": [t.task_id for t in tasks],

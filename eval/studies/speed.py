@@ -1,8 +1,8 @@
 """``python -m eval speed``: the fit's step counts against quality, and what one step costs.
 
-Quality: held-out scene pairs (one per edit kind, from ``eval.editor_study``'s seeds) of ``--model`` are
+Quality: held-out scene pairs (one per edit kind, from ``eval.studies.editor_study``'s seeds) of ``--model`` are
 fitted with each ``--steps`` setting (z, r, adapt): PSNR of G'(r) and of G(r), and of the pair's edit the
-PSNR outside the dilated mask and the concept-share gain (``eval.editor_study.edit_row``).
+PSNR outside the dilated mask and the concept-share gain (``eval.studies.editor_study.edit_row``).
 Cost: seconds per step of each stage on ``--timing-model`` (default: a random-weight 256 px model in the
 GAN-dissection layout, as ``eval bench``), in channels-last and contiguous memory format alternately in one
 run, so that each setting's fit time at 256 px can be read off the curve.
@@ -38,7 +38,7 @@ def add_arguments(p):
 
 
 def parse_settings(spec: str) -> list[tuple[int, int, int]]:
-    from eval.bench import parse_steps
+    from eval.bench.editor import parse_steps
 
     out = [tuple(parse_steps(item).values()) for item in filter(None, (s.strip() for s in spec.split(";")))]
     if not out:
@@ -57,7 +57,7 @@ def quality_rows(editor, pairs, settings, log: Path) -> list[dict]:
     """
     from tqdm import tqdm
 
-    from eval.editor_study import edit_row
+    from eval.studies.editor_study import edit_row
 
     rows = read_rows(log)
     done = {(row["variant"], row["seed"]) for row in rows}
@@ -142,8 +142,8 @@ def run(args):
 
     import torch
 
-    from eval.bench import cpu_model, write_random_model
-    from eval.editor_study import STUDY_SEED_OFFSET, markdown, scene_pairs, summarise
+    from eval.bench.editor import cpu_model, write_random_model
+    from eval.studies.editor_study import STUDY_SEED_OFFSET, markdown, scene_pairs, summarise
     from ganpaint_core.editing.editor import Editor
     from ganpaint_core.scenes import HELDOUT_SEED_START, render, sample_scene
 

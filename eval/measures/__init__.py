@@ -1,0 +1,1 @@
+"""Measures of edited pictures beyond the library's metrics: realism, seams."""

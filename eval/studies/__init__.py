@@ -1,0 +1,1 @@
+"""Studies: measured design choices of the editor, the generator and the realism score."""
