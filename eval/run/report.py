@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
+from eval.measures.way_to_truth import share_of_way_ci
+
 # (column, heading, +1 higher is better / -1 lower is better)
 HEADLINE_COLUMNS = (
     ("realism", "realism", 1), ("seam", "seam", -1), ("l1_truth_in", "L1 truth in", -1),
@@ -30,6 +32,11 @@ DESIGN_POINT = ("ours", "ours_gen", "ours_keep", "ours_refine", "ours_alpha")
 PAIR_COLUMNS = ("pair_id", "task_id", "action", "concept", "method_a", "method_b", "image_a", "image_b",
                 "original", "mask")
 BOOTSTRAP_SAMPLES = 2000
+# The reference rows of the label-accuracy tables: edits.csv columns scored on every scene task, the unedited photo
+# (doing nothing) and the ground-truth edited picture (a perfect edit), each the segmenter's labels vs the truth's.
+LABEL_REFERENCES = (("label_acc_photo", "unedited photo (reference)"), ("label_acc_truth", "ground truth (reference)"))
+TRUTH = "truth"                      # method_b of the ours-vs-ground-truth pairs (``write_truth_pairs_manifest``)
+TRUTH_LABEL = "ground truth (the scene's own edited picture)"
 
 
 def cpu_model() -> str:
@@ -104,6 +111,80 @@ def paired_differences(df: pd.DataFrame, column: str, reference: str, order: lis
         share = f"{(diff > 0).mean():.0%}" if len(diff) else "n/a"
         lines.append(f"| {other} | {len(diff)} | {_fmt(mean, lo, hi)} | {share} |")
     return "\n".join(lines)
+
+
+# ---- label accuracy inside the mask and the share of the way to the truth ---------------------------------
+
+def label_groups(edits: pd.DataFrame, by: str) -> list[tuple[str, pd.Series]]:
+    """(name, row selector) per action (``by="action"``) or per action and concept (``by="kind"``, e.g.
+    "add dome"), sorted, over the tasks that have a label accuracy and both references."""
+    if "label_acc" not in edits or not all(c in edits for c, _ in LABEL_REFERENCES):
+        return []
+    scored = edits["label_acc"].notna() & edits["label_acc_photo"].notna() & edits["label_acc_truth"].notna()
+    keys = edits["action"] if by == "action" else edits["action"] + " " + edits["concept"]
+    return [(name, scored & (keys == name)) for name in sorted(set(keys[scored]))]
+
+
+def label_rows(edits: pd.DataFrame, rows: pd.Series, order: list[str], labels: dict, seed: int = 0) -> list[dict]:
+    """Per method in ``order`` and then the two reference pictures: name, n, label accuracy (mean, low, high) and
+    the share of the way from the unedited photo to the truth (share, low, high), over the tasks ``rows`` picks."""
+    part = edits[rows]
+    refs = part.drop_duplicates("task_id").set_index("task_id")
+    out = []
+    for method in order:
+        mine = part[part["method"] == method].drop_duplicates("task_id").set_index("task_id")
+        if not len(mine):
+            continue
+        unedited, truth = refs.loc[mine.index, "label_acc_photo"], refs.loc[mine.index, "label_acc_truth"]
+        out.append({"name": labels.get(method, method), "n": len(mine),
+                    "acc": bootstrap_ci(mine["label_acc"], seed),
+                    "share": share_of_way_ci(mine["label_acc"], unedited, truth, seed)})
+    for column, name in LABEL_REFERENCES:
+        values = refs[column]
+        out.append({"name": name, "n": len(refs), "acc": bootstrap_ci(values, seed),
+                    "share": share_of_way_ci(values, refs["label_acc_photo"], refs["label_acc_truth"], seed)})
+    return out
+
+
+def label_table(edits: pd.DataFrame, by: str, order: list[str], labels: dict, seed: int = 0,
+                values: tuple[str, ...] = ("acc", "share")) -> str:
+    """A markdown table, one row per method and reference picture, one column per group (``label_groups``) and
+    value: label accuracy inside the mask (``acc``) and the share of the way to the truth (``share``), with 95%
+    bootstrap intervals; "" when the run has no label accuracies."""
+    groups = label_groups(edits, by)
+    if not groups:
+        return ""
+    heading = {"acc": "label acc. ↑", "share": "share of the way ↑"}
+    table = {name: label_rows(edits, rows, order, labels, seed) for name, rows in groups}
+    n = {name: edits.loc[rows, "task_id"].nunique() for name, rows in groups}
+    head = "| method | " + " | ".join(f"{name} ({n[name]}): {heading[v]}" for name, _ in groups for v in values) + " |"
+    lines = [head, "|---" * (1 + len(groups) * len(values)) + "|"]
+    for first in table[groups[0][0]]:
+        cells = []
+        for name, _ in groups:
+            row = next((r for r in table[name] if r["name"] == first["name"]), None)
+            cells += [_fmt(*row[v]) if row else "n/a" for v in values]
+        lines.append(f"| {first['name']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def label_headline(edits: pd.DataFrame, labels: dict, reference: str, seed: int = 0) -> str:
+    """One sentence: the reference method's label accuracy per action beside the unedited photo's and the
+    truth's, and the share of the way it closes; "" without label accuracies."""
+    parts = []
+    for action, rows in label_groups(edits, "action"):
+        found = {r["name"]: r for r in label_rows(edits, rows, [reference], labels, seed)}
+        ours = found.get(labels.get(reference, reference))
+        if ours is None:
+            continue
+        unedited, truth = (found[name]["acc"][0] for _, name in LABEL_REFERENCES)
+        parts.append(f"{action} {_fmt(*ours['acc'])} (unedited photo {unedited:.3f}, ground truth {truth:.3f}; "
+                     f"share of the way {_fmt(*ours['share'])})")
+    if not parts:
+        return ""
+    return ("Label accuracy inside the mask (the segmenter's labels of the edited picture against the ground "
+            "truth's; a perfect edit scores the ground truth's, doing nothing the unedited photo's), "
+            f"{labels.get(reference, reference)}: {'; '.join(parts)}.")
 
 
 # ---- pictures -------------------------------------------------------------------------------------------
@@ -237,6 +318,30 @@ def write_pairs_manifest(out: Path, edits: pd.DataFrame, order: list[str], refer
     return len(rows)
 
 
+def write_truth_pairs_manifest(out: Path, edits: pd.DataFrame, reference: str = "ours") -> int:
+    """``truth_pairs/manifest.csv``: one pair per scene task, ``reference`` against the ground-truth edited picture
+    (``OUT/truth/<task_id>.png``), in the layout of the human-study pairs (paths relative to the folder, pointing
+    at the run's own pictures), so the machine judge, or ``human_study build``, can answer it on its own."""
+    folder = out / "truth_pairs"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for _, task in edits.drop_duplicates("task_id").sort_values("task_id").iterrows():
+        tid = str(task["task_id"])
+        images = out / "pairs" / "images" / tid
+        if not all(p.is_file() for p in (images / f"{reference}.png", images / "original.png",
+                                          out / "truth" / f"{tid}.png")):
+            continue
+        rows.append({"pair_id": f"{tid}__{reference}_vs_{TRUTH}", "task_id": tid, "action": task["action"],
+                     "concept": task["concept"], "method_a": reference, "method_b": TRUTH,
+                     "image_a": f"../pairs/images/{tid}/{reference}.png", "image_b": f"../truth/{tid}.png",
+                     "original": f"../pairs/images/{tid}/original.png", "mask": f"../pairs/images/{tid}/mask.png"})
+    with open(folder / "manifest.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=PAIR_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
+
+
 def _judge_rows(judged: dict | None) -> pd.DataFrame | None:
     if judged is None:
         return None
@@ -246,10 +351,11 @@ def _judge_rows(judged: dict | None) -> pd.DataFrame | None:
 
 def headlines(edits: pd.DataFrame, recon: pd.DataFrame, order: list[str], labels: dict, reference: str,
               recon_stages: tuple[str, str] | None = None, kid: pd.DataFrame | None = None,
-              judged: dict | None = None) -> list[str]:
-    """Plain sentences, ours against the compositing baselines and plain G (not its own variants): realism, KID,
-    seams, ground-truth error, the machine judge, then reconstruction."""
-    lines = []
+              judged: dict | None = None, judged_truth: dict | None = None, seed: int = 0) -> list[str]:
+    """Plain sentences, ours against the compositing baselines and plain G (not its own variants): label accuracy
+    against the ground truth, realism, KID, seams, ground-truth error, the machine judge (against the baselines and
+    against the ground truth itself), then reconstruction."""
+    lines = [line] if (line := label_headline(edits, labels, reference, seed)) else []
     others = [m for m in order if m != reference and m not in DESIGN_POINT]
     for column, what, sign in (("realism", "realism score", 1), ("seam", "seam score", -1),
                                ("l1_truth_in", "L1 error against the ground truth inside the dilated mask", -1)):
@@ -278,6 +384,12 @@ def headlines(edits: pd.DataFrame, recon: pd.DataFrame, order: list[str], labels
                  for b, r in rows.iterrows() if b in others]
         lines.append("Machine judge (the realism model answering the 2AFC study; not people), share of pairs where "
                      f"ours is judged more real: {', '.join(parts)}.")
+    truth = _judge_rows(judged_truth)
+    if truth is not None and TRUTH in truth.index:
+        r = truth.loc[TRUTH]
+        lines.append(f"Machine judge, {labels.get(reference, reference)} against the ground-truth edit itself: "
+                     f"judged more real in {r.share:.2f} [{r.wilson_low:.2f}, {r.wilson_high:.2f}] of "
+                     f"{int(r.n)} scene tasks (0.5: indistinguishable from the truth).")
     if "truth_success" in edits and edits["truth_success"].notna().any() and reference in set(edits["method"]):
         ours = edits[(edits["method"] == reference) & edits["truth_success"].notna()]
         parts = [f"{action} {part['edit_success'].mean():.2f} against {part['truth_success'].mean():.2f}"
@@ -305,28 +417,31 @@ def kid_table(kid: pd.DataFrame, order: list[str], labels: dict) -> str:
     return "\n".join(lines)
 
 
-def judge_table(judged: dict, order: list[str], labels: dict) -> str:
-    """A markdown table of the machine judge's preference for ours per other method (all answers kept)."""
-    rows = _judge_rows(judged)
+def judge_table(judged: dict | None, order: list[str], labels: dict, judged_truth: dict | None = None) -> str:
+    """A markdown table of the machine judge's preference for ours per other method (all answers kept), then,
+    from its own study of the ours-vs-truth pairs, against the ground-truth edit itself (0.5: indistinguishable)."""
     lines = ["| ours vs | pairs | share judged more real: ours | 95% Wilson CI | two-level bootstrap CI | p (Holm) |",
              "|---|---|---|---|---|---|"]
-    for name in order:
-        if name in rows.index:
-            r = rows.loc[name]
-            lines.append(f"| {labels.get(name, name)} | {int(r['n'])} | {r['share']:.3f} | "
-                         f"[{r['wilson_low']:.3f}, {r['wilson_high']:.3f}] | [{r['boot_low']:.3f}, "
-                         f"{r['boot_high']:.3f}] | {r['p_holm']:.2g} |")
+    found = [(labels.get(name, name), rows.loc[name]) for rows in [_judge_rows(judged)] if rows is not None
+             for name in order if name in rows.index]
+    truth = _judge_rows(judged_truth)
+    if truth is not None and TRUTH in truth.index:
+        found.append((TRUTH_LABEL, truth.loc[TRUTH]))
+    for name, r in found:
+        lines.append(f"| {name} | {int(r['n'])} | {r['share']:.3f} | [{r['wilson_low']:.3f}, {r['wilson_high']:.3f}] "
+                     f"| [{r['boot_low']:.3f}, {r['boot_high']:.3f}] | {r['p_holm']:.2g} |")
     return "\n".join(lines)
 
 
 def write_summary(out: Path, edits: pd.DataFrame, recon: pd.DataFrame, order: list[str], stages: list[str],
                   labels: dict, notes: list[str], failures: list[dict], seed: int = 0,
                   reference: str = "ours", recon_stages: tuple[str, str] | None = None,
-                  kid: pd.DataFrame | None = None, judged: dict | None = None) -> Path:
+                  kid: pd.DataFrame | None = None, judged: dict | None = None,
+                  judged_truth: dict | None = None) -> Path:
     """``summary.md``: means with 95% bootstrap CIs (best per column in bold), paired advantages, notes."""
     lines = ["# Evaluation summary", ""]
     lines += [f"- {note}" for note in notes]
-    found = headlines(edits, recon, order, labels, reference, recon_stages, kid, judged)
+    found = headlines(edits, recon, order, labels, reference, recon_stages, kid, judged, judged_truth, seed)
     if found:
         lines += ["", "**Headline.**", ""] + [f"- {line}" for line in found]
     lines += ["", "Means over tasks with 95% percentile-bootstrap confidence intervals "
@@ -340,6 +455,18 @@ def write_summary(out: Path, edits: pd.DataFrame, recon: pd.DataFrame, order: li
               "picture (eval/measures/realism.py; higher is more like held-out real scenes); *seam*: mean excess "
               "gradient magnitude over the photo's across the boundary of the shared region (eval/measures/seams.py); "
               "*truth in*: against the ground-truth edit inside the mask dilated by the margin.", ""]
+    by_action = label_table(edits, "action", order, labels, seed) if len(edits) else ""
+    if by_action:
+        lines += ["## Label accuracy inside the mask against the ground truth (headline)", "",
+                  "The segmenter's labels of each picture against the ground-truth edit's labels inside the mask, "
+                  "every method and the two reference pictures scored the same way: the *unedited photo* (what doing "
+                  "nothing scores) and the *ground truth*'s own edited picture (what a perfect edit scores). "
+                  "*Share of the way*: (acc − acc of the unedited photo) / (acc of the truth − acc of the unedited "
+                  "photo), a ratio of means over the same tasks (eval/measures/way_to_truth.py): doing nothing scores "
+                  "0, the truth 1, below 0 moves the labels away from the truth. 95% percentile-bootstrap intervals "
+                  "over tasks (paired for the share).", "", by_action, "", "Per task kind:", "",
+                  label_table(edits, "kind", order, labels, seed, values=("acc",)), "",
+                  label_table(edits, "kind", order, labels, seed, values=("share",)), ""]
     if len(edits):
         lines += ["## Edits: realism, seams, ground truth", "",
                   ci_table(edits, "method", order, HEADLINE_COLUMNS, labels, seed), ""]
@@ -348,14 +475,19 @@ def write_summary(out: Path, edits: pd.DataFrame, recon: pd.DataFrame, order: li
                       "The realism model's features (the shipped discriminator's patches, eval/measures/realism.py); "
                       "mean and standard deviation over random subsets of pictures and patches, the same subsets for "
                       "every method.", "", kid_table(kid, order, labels), ""]
-        if judged is not None:
+        if judged is not None or judged_truth is not None:
+            catch = ", ".join(f"{what} {j['workers']['catch_accuracy'].mean():.2f}"
+                              for what, j in (("baselines", judged), ("ground truth", judged_truth)) if j is not None)
             lines += ["## Machine judge (not people)", "",
                       "`python -m human_study build` on this run's pairs, every trial answered by the realism "
                       "model (`human_study/judge.py`, noise 0, one pass per session), analysed by "
-                      "`human_study analyze` (all answers; the judge is not excluded by catch trials). Its "
-                      f"catch-trial accuracy (unedited photo vs. broken composite): "
-                      f"{judged['workers']['catch_accuracy'].mean():.2f}. Report: `machine_judge/report/`.", "",
-                      judge_table(judged, order, labels), ""]
+                      "`human_study analyze` (all answers; the judge is not excluded by catch trials). "
+                      "The ground-truth row is its own study of the ours-vs-truth pairs of the scene tasks "
+                      "(`truth_pairs/`, answered into `machine_judge_truth/`; 0.5: indistinguishable from the "
+                      "truth); those pairs are not in the human-study pairs. Catch-trial accuracy (unedited photo "
+                      f"vs. broken composite): {catch}. Reports: `machine_judge/report/`, "
+                      "`machine_judge_truth/report/`.", "",
+                      judge_table(judged, order, labels, judged_truth), ""]
         lines += ["## Sanity: fidelity outside the mask and whole-image error", "",
                   "Every method pastes the same region, so outside it every method should be near-lossless.", "",
                   ci_table(edits, "method", order, SANITY_COLUMNS, labels, seed), ""]

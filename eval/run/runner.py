@@ -35,7 +35,8 @@ from ganpaint_core import metrics
 
 EDIT_FIELDS = ("task_id", "photo_id", "action", "concept", "method", "psnr", "ssim", "l1", "lpips", "psnr_out",
                "ssim_out", "l1_out", "lpips_out", "psnr_band", "seam", "psnr_truth_in", "l1_truth_in", "concept_share",
-               "edit_success", "truth_success", "label_acc", "reference", "seconds")
+               "edit_success", "truth_success", "label_acc", "label_acc_photo", "label_acc_truth", "reference",
+               "seconds")
 RECON_FIELDS = ("photo_id", "stage", "method", "psnr", "ssim", "l1", "lpips", "fit_seconds")
 FAILURE_FIELDS = ("item", "error")
 
@@ -233,23 +234,26 @@ def _sorted(frame: pd.DataFrame, keys: list[str], names: list[str]) -> pd.DataFr
 
 
 def machine_measures(out: Path, edits: pd.DataFrame, names: list[str], editor, seed: int):
-    """Realism (per picture and KID per method) and the machine judge's 2AFC tables; (None, None, None, note)
-    when the model has no discriminator or nothing was rendered."""
+    """Realism (per picture and KID per method), the machine judge's 2AFC tables on the human-study pairs and on
+    the ours-vs-ground-truth pairs (scene tasks); (None, None, None, None, note) when the model has no
+    discriminator or nothing was rendered."""
     from eval.measures.realism import RealismModel, measure_run
     from human_study.judge import judge_pairs
 
     if editor.discriminator is None:
-        return None, None, None, "realism and machine judge: n/a (the model has no discriminator)"
+        return None, None, None, None, "realism and machine judge: n/a (the model has no discriminator)"
     if not len(edits):
-        return None, None, None, "realism and machine judge: n/a (no edits)"
+        return None, None, None, None, "realism and machine judge: n/a (no edits)"
     model = RealismModel.from_model(editor, seed=seed)
     per_picture, kid = measure_run(out, edits, names, model)
     per_picture.to_csv(out / "realism.csv", index=False)
     kid.to_csv(out / "kid.csv", index=False)
-    judged = None
+    judged = judged_truth = None
     if len(names) > 1 and (out / "pairs" / "manifest.csv").is_file():
         judged = judge_pairs(out / "pairs", out / "machine_judge", model, seed=seed)
-    return per_picture, kid, judged, ""
+    if report.write_truth_pairs_manifest(out, edits, names[0]):
+        judged_truth = judge_pairs(out / "truth_pairs", out / "machine_judge_truth", model, seed=seed)
+    return per_picture, kid, judged, judged_truth, ""
 
 
 def write_report(out: Path, names: list[str], args, editor, failures: list[dict], elapsed: float,
@@ -265,7 +269,7 @@ def write_report(out: Path, names: list[str], args, editor, failures: list[dict]
         firsts = recon.drop_duplicates("stage")
         stages = list(firsts.sort_values("method", key=lambda col: col.map(names.index), kind="stable")["stage"])
     report.write_pairs_manifest(out, edits, names)
-    per_picture, kid, judged, note = machine_measures(out, edits, names, editor, args.seed)
+    per_picture, kid, judged, judged_truth, note = machine_measures(out, edits, names, editor, args.seed)
     if per_picture is not None:
         edits = edits.merge(per_picture, on=["task_id", "method"], how="left")
     scorer = metrics.LPIPS()
@@ -282,6 +286,6 @@ def write_report(out: Path, names: list[str], args, editor, failures: list[dict]
              "render over it (feathered alpha with that very alpha, the others over its dilated mask), and nothing "
              "beyond its support changes"] + ([note] if note else [])
     report.write_summary(out, edits, recon, names, stages, labels, notes, failures, seed=args.seed,
-                         recon_stages=(OURS_STAGE, PLAIN_STAGE), kid=kid, judged=judged)
+                         recon_stages=(OURS_STAGE, PLAIN_STAGE), kid=kid, judged=judged, judged_truth=judged_truth)
     report.write_plots(out, edits, recon, names, stages, labels, seed=args.seed)
     report.write_strips(out, edits, names, labels, out / "truth")

@@ -78,6 +78,17 @@ def _success(share: float, action: str) -> float:
     return {"add": share, "remove": 1 - share}.get(action, float("nan"))
 
 
+def reference_label_accuracy(editor, photo, target, target_labels, mask) -> dict:
+    """Label accuracy inside the mask of the two reference pictures, scored as every method is (the segmenter's
+    labels of the picture against the ground-truth labels): the unedited photo (``label_acc_photo``: what doing
+    nothing scores) and the ground-truth edit itself (``label_acc_truth``: what a perfect edit scores); NaN
+    without a segmenter or a ground truth."""
+    if editor.segmenter is None or target is None or target_labels is None:
+        return {"label_acc_photo": float("nan"), "label_acc_truth": float("nan")}
+    return {"label_acc_photo": metrics.label_accuracy(editor.segment(photo), target_labels, mask),
+            "label_acc_truth": metrics.label_accuracy(editor.segment(target), target_labels, mask)}
+
+
 def score(editor, scorer, img, photo, task, mask, target, target_labels, margin: int, region,
           truth_success: float = float("nan")) -> dict:
     """Metrics of one rendered edit; ``region``: the shared edited region (``eval.run.methods.Region``);
@@ -164,12 +175,14 @@ def _evaluate_task(editor, scorer, sessions, methods, photo, task, out: Path, ma
         rendered[m.name] = (img, time.perf_counter() - start)
     rows = []
     truth_success = edit_success(editor, target, task, mask) if target is not None else float("nan")
+    references = reference_label_accuracy(editor, photo, target, target_labels, mask)
     for m in methods:
         img, seconds = rendered[m.name]
         row = {"task_id": task.task_id, "photo_id": task.photo_id, "action": task.action, "concept": task.concept,
                "method": m.name, "seconds": seconds}
         row.update(score(editor, scorer, img, photo, task, mask, target, target_labels, margin, region,
                          truth_success))
+        row.update(references)
         rows.append(row)
     # Pictures only once every method has rendered, so a half-done task leaves no half-made pairs folder.
     for m in methods:
