@@ -15,6 +15,8 @@ COMMANDS = {
     "scenes-bench": ("eval.bench.scenes", "measure scenes per second"),
     "realism-check": ("eval.studies.realism_check",
                       "rank real scenes, generator samples and crude composites by realism"),
+    "gallery": ("eval.studies.gallery",
+                "the editor's edits as pictures: fixed scene tasks beside the truth and baselines, and real photos"),
     "app-latency": ("eval.bench.app_latency",
                     "time the demo's edit round trip in a browser and via gradio_client; JSON"),
 }

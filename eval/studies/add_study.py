@@ -154,6 +154,7 @@ def bootstrap(values: list[float], n: int = 2000, seed: int = 0) -> tuple[float,
 
 
 TRUTH = "ground truth (the pair's edited scene)"
+UNEDITED = "unedited photo (reference)"
 
 
 def summarise(rows: list[dict], kinds: list[str]) -> list[dict]:
@@ -177,8 +178,51 @@ def summarise(rows: list[dict], kinds: list[str]) -> list[dict]:
         for key in ("l1_target", "label_acc"):
             adds = [r[key] for r in group if r["kind"].startswith("add")]
             row[f"{key}_add"] = statistics.fmean(adds) if adds else float("nan")
+        row.update(label_measures(rows, group, kinds))
         out.append(row)
     return out
+
+
+def label_measures(rows: list[dict], group: list[dict], kinds: list[str]) -> dict:
+    """Label accuracy inside the mask of one variant's ``group`` of rows per kind (``label_acc:<kind>``) and per
+    action with its 95% interval (``label_acc:<action>``), and the share of the way from the unedited photo to the
+    ground truth it closes per action (``share:<action>``, ``eval.measures.way_to_truth``), paired by pair."""
+    from eval.measures.way_to_truth import share_of_way_ci
+
+    references = {name: {(r["kind"], r["seed"]): r["label_acc"] for r in rows if r["variant"] == name}
+                  for name in (UNEDITED, TRUTH)}
+    out = {f"label_acc:{k}": statistics.fmean(r["label_acc"] for r in group if r["kind"] == k)
+           for k in kinds if any(r["kind"] == k for r in group)}
+    for action in ("add", "remove"):
+        part = [r for r in group if r["kind"].startswith(action)]
+        if not part:
+            continue
+        out[f"label_acc:{action}"] = bootstrap([r["label_acc"] for r in part])
+        keys = [(r["kind"], r["seed"]) for r in part]
+        if all(key in references[name] for key in keys for name in references):
+            out[f"share:{action}"] = share_of_way_ci([r["label_acc"] for r in part],
+                                                     [references[UNEDITED][key] for key in keys],
+                                                     [references[TRUTH][key] for key in keys])
+    return out
+
+
+def label_markdown(summary: list[dict], kinds: list[str]) -> str:
+    """Per variant and reference picture: label accuracy inside the mask per kind and per action, and the share
+    of the way from the unedited photo to the ground truth per action."""
+    def cell(value) -> str:
+        if isinstance(value, tuple):
+            return "n/a" if value[0] != value[0] else f"{value[0]:.3f} [{value[1]:.3f}, {value[2]:.3f}]"
+        return "n/a" if value is None else f"{value:.3f}"
+
+    actions = [a for a in ("add", "remove") if any(f"label_acc:{a}" in row for row in summary)]
+    head = ["variant", *(f"label acc. {k}" for k in kinds), *(f"{what} {a} [95% CI]" for a in actions
+                                                              for what in ("label acc.", "share of the way"))]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for row in summary:
+        cells = [row["variant"], *(cell(row.get(f"label_acc:{k}")) for k in kinds),
+                 *(cell(row.get(f"{what}:{a}")) for a in actions for what in ("label_acc", "share"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(summary: list[dict], kinds: list[str]) -> str:
@@ -250,6 +294,8 @@ def run(args):
                          **score(editor, session, pair, images[variant.name], realism)})
         rows.append({"variant": TRUTH, "kind": pair.kind, "seed": pair.seed,
                      **score(editor, session, pair, pair.after_rgb, realism)})
+        rows.append({"variant": UNEDITED, "kind": pair.kind, "seed": pair.seed,
+                     **score(editor, session, pair, pair.before_rgb, realism)})
         editor_variant = AFTER if ADD_MODE == "levels" or pair.action == "remove" else BEFORE
         if editor_variant in images and not np.array_equal(images[editor_variant], default):
             raise RuntimeError(f"the study's render of {editor_variant!r} differs from the editor's edit")
@@ -274,6 +320,13 @@ def run(args):
             f"truth's on the same mask; *realism*: `eval.measures.realism`'s score of the edited photo (higher is more "
             f"real, a real scene about 0); *seam*: `eval.measures.seams` across the mask's boundary (lower is "
             f"better).\n\n"
-            + markdown(summary, kinds))
+            + markdown(summary, kinds)
+            + "\n## Label accuracy inside the mask against the ground truth\n\n"
+              "The segmenter's labels of the edited photo against the pair's ground-truth labels inside the mask, "
+              "every variant and the two reference pictures (the unedited photo: doing nothing; the ground truth's "
+              "edited scene: a perfect edit) scored the same way. *Share of the way*: (acc − acc of the unedited "
+              "photo) / (acc of the truth − acc of the unedited photo) over the same pairs "
+              "(`eval.measures.way_to_truth`): doing nothing scores 0, the truth 1.\n\n"
+            + label_markdown(summary, kinds))
     (out / "add_study.md").write_text(text)
     print(text)
