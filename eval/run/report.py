@@ -321,9 +321,9 @@ def write_pairs_manifest(out: Path, edits: pd.DataFrame, order: list[str], refer
 def write_truth_pairs_manifest(out: Path, edits: pd.DataFrame, reference: str = "ours") -> int:
     """``truth_pairs/manifest.csv``: one pair per scene task, ``reference`` against the ground-truth edited picture
     (``OUT/truth/<task_id>.png``), in the layout of the human-study pairs (paths relative to the folder, pointing
-    at the run's own pictures), so the machine judge, or ``human_study build``, can answer it on its own."""
+    at the run's own pictures), so the machine judge, or ``human_study build``, can answer it on its own; nothing
+    is written when no task has a ground truth."""
     folder = out / "truth_pairs"
-    folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for _, task in edits.drop_duplicates("task_id").sort_values("task_id").iterrows():
         tid = str(task["task_id"])
@@ -335,6 +335,9 @@ def write_truth_pairs_manifest(out: Path, edits: pd.DataFrame, reference: str = 
                      "concept": task["concept"], "method_a": reference, "method_b": TRUTH,
                      "image_a": f"../pairs/images/{tid}/{reference}.png", "image_b": f"../truth/{tid}.png",
                      "original": f"../pairs/images/{tid}/original.png", "mask": f"../pairs/images/{tid}/mask.png"})
+    if not rows:
+        return 0
+    folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "manifest.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=PAIR_COLUMNS)
         writer.writeheader()
