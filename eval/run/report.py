@@ -390,9 +390,15 @@ def headlines(edits: pd.DataFrame, recon: pd.DataFrame, order: list[str], labels
     truth = _judge_rows(judged_truth)
     if truth is not None and TRUTH in truth.index:
         r = truth.loc[TRUTH]
+        actions = judged_truth.get("actions")
+        if actions is not None:
+            actions = actions[(actions["exclusion"] == "none") & (actions["baseline"] == TRUTH)]
+        split = "" if actions is None else ", ".join(f"{a.action} {a.share:.2f} of {int(a.n)}"
+                                                     for a in actions.itertuples())
         lines.append(f"Machine judge, {labels.get(reference, reference)} against the ground-truth edit itself: "
                      f"judged more real in {r.share:.2f} [{r.wilson_low:.2f}, {r.wilson_high:.2f}] of "
-                     f"{int(r.n)} scene tasks (0.5: indistinguishable from the truth).")
+                     f"{int(r.n)} scene tasks" + (f" ({split})" if split else "")
+                     + " (0.5: indistinguishable from the truth).")
     if "truth_success" in edits and edits["truth_success"].notna().any() and reference in set(edits["method"]):
         ours = edits[(edits["method"] == reference) & edits["truth_success"].notna()]
         parts = [f"{action} {part['edit_success'].mean():.2f} against {part['truth_success'].mean():.2f}"
