@@ -198,7 +198,7 @@ def select_photos(names: str) -> list[RealPhoto]:
     return [known[n] for n in chosen] if chosen else list(REAL_PHOTOS)
 
 
-def caption_file(args, pairs, photos: list[RealPhoto], sizes: dict) -> str:
+def caption_file(args, pairs, photos: list[RealPhoto], sizes: dict, model_size: int) -> str:
     """``README.md``'s text: the command, then what each row of each picture shows (no timings, so that a rerun
     with the same code writes the same file)."""
     fit = f" --fit {args.fit}" if args.fit else ""
@@ -219,9 +219,9 @@ def caption_file(args, pairs, photos: list[RealPhoto], sizes: dict) -> str:
     if photos:
         lines += ["## Real photos (`photos.jpg`)", "", "![real photos](photos.jpg)", "",
                   "Public sample images that installed packages ship, before (the painted mask outlined in red) "
-                  "and after, edited at 128 px on the photo's centred square and pasted back at the photo's own "
-                  "size. The default model draws its scene world, not photographs: these show the best it does "
-                  "on a photo. Rows, top to bottom:", ""]
+                  f"and after, edited at {model_size} px on the photo's centred square and pasted back at the "
+                  "photo's own size. The default model draws its scene world, not photographs: these show the best "
+                  "it does on a photo. Rows, top to bottom:", ""]
         lines += [f"{i + 1}. {r.action} {r.concept} — `{r.package}/{r.file}` from the `{r.distribution}` package "
                   f"({sizes[r.name][0]} x {sizes[r.name][1]} px)" for i, r in enumerate(photos)]
         lines.append("")
@@ -270,7 +270,7 @@ def run(args):
     if photo_rows:
         save_jpeg(grid(photo_rows, ["before (painted mask in red)", "after"], PHOTO_HEIGHT), out / "photos.jpg")
         written.append(out / "photos.jpg")
-    (out / "README.md").write_text(caption_file(args, pairs, photos, sizes))
+    (out / "README.md").write_text(caption_file(args, pairs, photos, sizes, editor.size))
     written.append(out / "README.md")
     for path in written:
         print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
