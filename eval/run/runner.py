@@ -48,11 +48,13 @@ def add_arguments(p):
     p.description = (
         "Writes into --out: edits.csv (one row per task and method: outside-mask fidelity, seam, ground-truth "
         "error inside the dilated mask, edit success and the ground-truth edit's own on the same mask, label "
-        "accuracy), realism.csv (per picture realism score) "
+        "accuracy, and that of the unedited photo and of the ground-truth picture on the same mask), realism.csv "
+        "(per picture realism score) "
         "and kid.csv (KID per method against held-out real scenes), reconstruction.csv, tasks.csv, failures.csv, "
         "summary.md, plots/, strips/, pairs/ (manifest.csv and images/<task>/<method>.png: ours vs each other "
         "method, the input of `python -m human_study build`), and machine_judge/ (a study built from the pairs, "
-        "answered by the realism model: answers.csv and the analysis; a machine judge, not people).")
+        "answered by the realism model: answers.csv and the analysis; a machine judge, not people); on scene tasks "
+        "also truth_pairs/ (ours vs the ground-truth edit) and machine_judge_truth/ (the judge's answers to them).")
     p.add_argument("--photos", required=True, help="a folder of photos, or scenes:N for N scene-world tasks "
                    "(held-out scenes with paired ground-truth edits)")
     p.add_argument("--tasks", default="", help="with a folder: a CSV with columns photo, mask, concept, action "
