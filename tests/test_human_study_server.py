@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from study_support import call
 
 from ganpaint_core.commands.cli import main
 from human_study import store
@@ -31,23 +32,6 @@ from human_study.writer import Writer
 
 WORKERS = 12
 READ_TIMEOUT = 2.0
-
-
-def call(port: int, method: str, path: str, body=None, headers=None, timeout: float = 30, token: str = ""):
-    """(status, parsed JSON or raw bytes, headers: case-insensitive) of one request; the path is sent as given."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-        hdrs = {"Content-Type": "application/json"} if data is not None else {}
-        hdrs.update({"X-Study-Token": token} if token else {})
-        hdrs.update(headers or {})
-        conn.request(method, path, body=data, headers=hdrs)
-        resp = conn.getresponse()
-        raw = resp.read()
-        kind = resp.getheader("Content-Type", "")
-        return resp.status, json.loads(raw) if kind.startswith("application/json") else raw, resp.headers
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")
