@@ -37,6 +37,18 @@ EXPOSURE_MS = 1000     # the pix2pix (Isola et al. 2017) and colourisation (Zhan
 DISPLAY_PX = 512       # smaller pictures are upscaled to this (longer side) with Lanczos, so they fill their frame
 
 
+def with_worker_times(answers):
+    """Simulated answers (a DataFrame of ANSWER_COLUMNS) as a study that every worker finished: consent at their
+    first answer's server time, finish at their last, where not already set."""
+    answers = answers.copy()
+    times = answers.groupby("worker_id")["server_time"]
+    for column, first_or_last in (("consented_at", "min"), ("finished_at", "max")):
+        answers[column] = answers[column].astype(object)
+        empty = answers[column].isna() | (answers[column] == "")
+        answers.loc[empty, column] = times.transform(first_or_last)[empty]
+    return answers
+
+
 def read_study_config(study: Path) -> dict:
     """The server-side config written by ``build`` (raises FileNotFoundError if ``study`` is not a built study)."""
     path = Path(study) / SERVER_CONFIG

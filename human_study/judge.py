@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from human_study.common import ANSWER_COLUMNS, assign_sessions, read_manifest
+from human_study.common import ANSWER_COLUMNS, assign_sessions, read_manifest, with_worker_times
 
 JUDGES = ("realism",)
 SOURCE = "machine-judge"
@@ -69,7 +69,7 @@ def judge(study: Path, scores: dict[str, float], workers: int, noise: float = 0.
             rows.append({"worker_id": f"J{w:04d}", "session": session, "trial_id": row["trial_id"], "choice": choice,
                          "rt_ms": 0, "client_time": stamp, "server_time": stamp, "assignment_id": f"J{w:04d}",
                          "study_id": "", "session_id": "", "source": SOURCE, "comments": ""})
-    return pd.DataFrame(rows, columns=list(ANSWER_COLUMNS))
+    return with_worker_times(pd.DataFrame(rows, columns=list(ANSWER_COLUMNS)))
 
 
 def realism_judge(study: Path, model_name: str, workers: int, noise: float = 0.0, seed: int = 0,
