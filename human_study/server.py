@@ -1,6 +1,7 @@
 """``python -m human_study serve``: serve a built study with uvicorn and record every answer to ``STUDY/study.sqlite``.
 
-API (JSON in and out, see :mod:`human_study.api`): ``GET /api/session?worker_id=…``, ``POST /api/answers``,
+API (JSON in and out, see :mod:`human_study.api`): ``GET /api/study``, ``POST /api/consent`` (returns the
+participant's token), then with header ``X-Study-Token``: ``GET /api/session?worker_id=…``, ``POST /api/answers``,
 ``POST /api/finish``.  One process, one event loop, one database thread (:mod:`human_study.writer`).  Limits
 beyond those of :mod:`human_study.web`: a listen backlog of BACKLOG, at most MAX_CONNECTIONS open connections
 (then 503), a request head must arrive within the read timeout of connecting or of the previous response (else

@@ -201,7 +201,7 @@ def online_backup(source: Path, target: Path) -> None:
 
 def test_200_participants_at_once_lose_nothing(tmp_path, record_property):
     build(write_demo_pairs(tmp_path / "pairs", tasks=8), tmp_path / "study", trials_per_session=24, practice=3,
-          seed=1)
+          seed=1, min_rt_ms=0, display_px=0)                              # participants answer at once
     served = ServedStudy(tmp_path / "study", tmp_path / "server.log")
     served.start()
     backup = threading.Timer(0.5, online_backup, (tmp_path / "study" / "study.sqlite", tmp_path / "backup.sqlite"))
