@@ -25,8 +25,8 @@ MANIFEST_COLUMNS = ("trial_id", "session", "position", "phase", "catch", "pair_i
                     "left", "right", "method_left", "method_right", "methods", "baseline", "ours_side",
                     "correct_side")
 # One row per answered trial: the local export, the simulator's output and what MTurk results are turned into.
-# The last four are per worker: consent and finish times (ISO, UTC; empty when not reached) and the build id of the
-# study the answers belong to (``study_version`` in server.json).
+# Per worker, repeated on each of their rows: the platform ids, comments, consent and finish times (ISO, UTC; empty
+# when not reached) and the build id of the study the answers belong to (``study_version`` in server.json).
 ANSWER_COLUMNS = ("worker_id", "session", "trial_id", "choice", "rt_ms", "client_time", "server_time",
                   "assignment_id", "study_id", "session_id", "source", "comments", "consented_at", "finished_at",
                   "study_version")

@@ -292,11 +292,12 @@
       left.classList.remove("masked");
       right.classList.remove("masked");
       state.shownAt = performance.now();
-      /* Answers open min_rt_ms after the photos appear: earlier presses cannot be a judgement of them. */
+      /* Answers open min_rt_ms after the photos appear (plus a little: timers may round down): earlier presses
+       * cannot be a judgement of them, and the server would refuse them. */
       state.armTimer = setTimeout(function () {
         state.ready = true;
         setButtons(true);
-      }, state.minRt);
+      }, state.minRt > 0 ? state.minRt + 10 : 0);
       if (S.exposure_ms > 0) {
         state.maskTimer = setTimeout(function () {
           left.classList.add("masked");
