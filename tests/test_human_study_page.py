@@ -299,3 +299,28 @@ def test_phone_says_top_and_bottom_and_a_laptop_shows_big_photos(tmp_path, brows
         assert "Left looks more real" in laptop.inner_text("#screen-trial")
         laptop.screenshot(path=str(artifacts / "human_study_laptop.png"))
         laptop.close()
+
+
+def test_mturk_may_frame_the_page_and_other_sites_may_not(tmp_path, browser):
+    """An ExternalQuestion shows the served page in a frame on MTurk's worker site; CSP frame-ancestors allows
+    exactly MTurk's hosts.  (Chromium's local-network checks, which would block any public page framing
+    127.0.0.1, are turned off for this browser: a real study is served from a public host.)"""
+    from eval.bench.app_latency import CHROMIUM, CHROMIUM_FLAGS
+
+    no_local_checks = "--disable-features=LocalNetworkAccessChecks,PrivateNetworkAccessForNavigations," \
+                      "PrivateNetworkAccessForIframes,BlockInsecurePrivateNetworkRequests"
+    framer = browser.browser_type.launch(executable_path=CHROMIUM, headless=True,
+                                         args=[*CHROMIUM_FLAGS, no_local_checks])
+    with served(tmp_path) as (_, url):
+        page = framer.new_page()
+        shown = {}
+        for host in ("https://worker.mturk.com", "https://workersandbox.mturk.com", "https://other-site.net"):
+            page.route(host + "/**", lambda route: route.fulfill(content_type="text/html", body=(
+                f'<iframe src="{url}?assignmentId=A1&hitId=H1&workerId=W1&turkSubmitTo={SANDBOX}"></iframe>')))
+            page.goto(host + "/task")
+            frame = page.frames[1]
+            frame.wait_for_load_state()
+            shown[host] = frame.url.startswith(url) and frame.locator("#consent-check").count() == 1
+        framer.close()
+    assert shown == {"https://worker.mturk.com": True, "https://workersandbox.mturk.com": True,
+                     "https://other-site.net": False}
