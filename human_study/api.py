@@ -108,15 +108,16 @@ def seconds_since(iso: str) -> float:
 
 
 class Study:
-    """A built study folder: its config, its design (trial ids per session) and, while serving, its writer."""
+    """A built study folder: its config, its design (trial ids per session) and, while serving, its writer;
+    ``min_rt_ms`` overrides the study's minimum reaction time."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, min_rt_ms: int | None = None):
         self.folder = Path(folder).resolve()
         self.config = read_study_config(self.folder)
         self.manifest = read_manifest(self.folder)
         self.trials = {s: set(ids) for s, ids in session_trials(self.manifest).items()}
         self.version = self.config.get("study_version", "")
-        self.min_rt_ms = int(self.config.get("min_rt_ms", MIN_RT_MS))
+        self.min_rt_ms = int(self.config.get("min_rt_ms", MIN_RT_MS) if min_rt_ms is None else min_rt_ms)
         self.store = store.Store(self.folder / DATABASE, self.version)
         self.writer: Writer | None = None
 

@@ -207,3 +207,15 @@ def test_pictures_are_upscaled_with_lanczos_to_fill_their_frame(tmp_path):
     source = np.asarray(Image.open(pairs / f"images/task000/{row['method_left']}.png").convert("RGB"), float)
     expected = np.asarray(Image.fromarray(source.astype(np.uint8)).resize((512, 512), Image.LANCZOS), float)
     assert np.abs(shown - expected).max() == 0
+
+
+def test_serve_can_change_the_minimum_and_the_page_is_told(tmp_path):
+    build(write_demo_pairs(tmp_path / "pairs", tasks=2), tmp_path / "study", trials_per_session=3, practice=1,
+          display_px=0, min_rt_ms=MIN_RT)
+    with running(tmp_path / "study", min_rt_ms=1000) as port:
+        assert call(port, "GET", "/api/study")[1]["min_rt_ms"] == 1000
+        token = consent(port, "slow")["token"]
+        trial = trials_of(tmp_path / "study", "slow")[0]
+        status, data, _ = call(port, "POST", "/api/answers", {"worker_id": "slow", "answers": [
+            {"trial_id": trial, "choice": "left", "rt_ms": 900}]}, token=token)
+        assert status == 422 and "1000 ms" in data["error"]
