@@ -272,7 +272,7 @@ def test_a_second_tab_takes_over_and_the_first_is_told(tmp_path, browser):
 
 
 def test_phone_says_top_and_bottom_and_a_laptop_shows_big_photos(tmp_path, browser, artifacts):
-    with served(tmp_path, display_px=512) as (_, url):
+    with served(tmp_path, display_px=512, exposure_ms=0) as (_, url):
         phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
         phone.goto(url + "?PROLIFIC_PID=phone1")
         consent_and_start(phone)
@@ -282,6 +282,9 @@ def test_phone_says_top_and_bottom_and_a_laptop_shows_big_photos(tmp_path, brows
         assert "left" not in text.lower() and "right" not in text.lower()
         top, bottom = phone.locator("#img-left").bounding_box(), phone.locator("#img-right").bounding_box()
         assert bottom["y"] >= top["y"] + top["height"] and top["x"] + top["width"] <= 390
+        for button in ("#choose-left", "#choose-right"):                # the whole trial fits the screen
+            box = phone.locator(button).bounding_box()
+            assert box["y"] + box["height"] <= 844 and box["y"] >= bottom["y"] + bottom["height"]
         phone.screenshot(path=str(artifacts / "human_study_phone.png"))
         phone.click("#choose-left")
         phone.wait_for_selector("#feedback-next", state="visible")
@@ -298,6 +301,12 @@ def test_phone_says_top_and_bottom_and_a_laptop_shows_big_photos(tmp_path, brows
         assert laptop.evaluate("document.getElementById('img-left').naturalWidth") == 512
         assert "Left looks more real" in laptop.inner_text("#screen-trial")
         laptop.screenshot(path=str(artifacts / "human_study_laptop.png"))
+        laptop.click("#choose-right")
+        laptop.wait_for_selector("#feedback-next", state="visible")
+        for element in ("#choose-right", "#feedback", "#feedback-next"):   # all in view without scrolling
+            box = laptop.locator(element).bounding_box()
+            assert box["y"] + box["height"] <= 720, element
+        assert laptop.evaluate("window.scrollY") == 0
         laptop.close()
 
 
