@@ -219,12 +219,12 @@ def build(pairs_dir: Path, study: Path, trials_per_session: int = 40, practice: 
             rows.append({"trial_id": f"s{s:03d}-{position:02d}", "session": s, "position": position, **trial})
     write_csv(study / MANIFEST, MANIFEST_COLUMNS, rows)
     sessions = client_sessions(rows)
-    config = {"title": title, "question": QUESTION, "exposure_ms": exposure_ms, "min_rt_ms": min_rt_ms}
+    version = new_version()
+    config = {"title": title, "question": QUESTION, "exposure_ms": exposure_ms, "min_rt_ms": min_rt_ms,
+              "study_version": version}
     (study / STUDY_DATA).write_text("window.STUDY = " + json.dumps({**config, "sessions": sessions}) + ";\n")
     copy_static(study)
-    version = new_version()
-    server = {**config, "study_version": version,
-              "completion_code": completion_code or secrets.token_hex(4).upper(), "seed": seed,
+    server = {**config, "completion_code": completion_code or secrets.token_hex(4).upper(), "seed": seed,
               "sessions": len(sessions), "trials_per_session": trials_per_session, "practice": practice,
               "catch": catch, "pairs": len(pairs), "trials": len(rows),
               "display_px": display_px, "upscale_filter": UPSCALE_FILTER if display_px else ""}

@@ -48,9 +48,9 @@
     try { window.localStorage.removeItem(key); } catch (e) { /* storage may be disabled */ }
   }
 
-  /* A storage key for this participant (ids may hold any characters: encoded). */
+  /* A storage key for this participant in this build of the study (ids may hold any characters: encoded). */
   function key(what) {
-    return "study-" + what + ":" + encodeURIComponent(state.who.worker_id) +
+    return "study-" + what + ":" + (S.study_version || "") + ":" + encodeURIComponent(state.who.worker_id) +
       (state.who.assignment_id ? ":" + encodeURIComponent(state.who.assignment_id) : "");
   }
 
