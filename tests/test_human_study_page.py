@@ -246,16 +246,17 @@ def test_html_question_reload_keeps_the_answers(tmp_path, browser):
 def test_a_second_tab_takes_over_and_the_first_is_told(tmp_path, browser):
     with served(tmp_path) as (study, url):
         context = browser.new_context(viewport={"width": 1100, "height": 800})
-        first = context.new_page()
-        first.goto(url + "?PROLIFIC_PID=tabs1")
+        first, second = context.new_page(), context.new_page()
+        for page in (first, second):                                   # both open at the consent screen
+            page.goto(url + "?PROLIFIC_PID=tabs1")
         consent_and_start(first)
         ready(first)
         first.click("#choose-left")
         first.click("#feedback-next")
         ready(first)
-        second = context.new_page()
-        second.goto(url + "?PROLIFIC_PID=tabs1")
-        resume(second)                                                  # same session, no second consent
+        second.check("#consent-check")                                 # consents too: joins the same session
+        second.click("#consent-next")
+        resume(second)
         assert progress(second) == "Practice 2 of 2"
         first.wait_for_selector("#screen-elsewhere", state="visible", timeout=10_000)
         assert first.locator("#screen-trial").is_hidden()

@@ -192,15 +192,26 @@
   /* Nothing is stored (on the server or in this browser) before this. */
   function consent() {
     var when = new Date().toISOString();
+    /* Another tab of this browser may have consented since this one loaded: join it rather than start anew. */
+    var known = recall("study-worker");
+    if (state.who.source === "local" && known && !params.get("workerId") && !params.get("worker_id")) {
+      state.who.worker_id = known;
+    }
+    state.token = recall(key("token")) || state.token;
     if (state.mode === "mturk") {
-      remember(key("consented"), when);
+      if (!recall(key("consented"))) { remember(key("consented"), when); }
+      restoreAnswers();
+      firstOpen();
       return Promise.resolve();
     }
     if (state.mode === "static") {
       remember("study-worker", state.who.worker_id);
-      state.session = Math.floor(Math.random() * S.sessions.length);
+      var saved = recall(key("session"));
+      state.session = saved !== null ? Number(saved) : Math.floor(Math.random() * S.sessions.length);
       remember(key("session"), String(state.session));
       state.trials = S.sessions[state.session];
+      restoreAnswers();
+      firstOpen();
       return Promise.resolve();
     }
     return request("POST", "api/consent", state.who).then(function (data) {
