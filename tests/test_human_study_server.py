@@ -194,7 +194,14 @@ def read_to_close(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def online_backup(source: Path, target: Path) -> None:
+def online_backup(source: Path, target: Path, timeout: float = 60) -> None:
+    """SQLite's online backup of ``source`` once its first participant is in (mid-run, however busy the machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(source) as db:
+            if db.execute("SELECT COUNT(*) FROM participants").fetchone()[0]:
+                break
+        time.sleep(0.05)
     with sqlite3.connect(source) as db, sqlite3.connect(target) as copy:
         db.backup(copy)
 
@@ -204,7 +211,8 @@ def test_200_participants_at_once_lose_nothing(tmp_path, record_property):
           seed=1, min_rt_ms=0, display_px=0)                              # participants answer at once
     served = ServedStudy(tmp_path / "study", tmp_path / "server.log")
     served.start()
-    backup = threading.Timer(0.5, online_backup, (tmp_path / "study" / "study.sqlite", tmp_path / "backup.sqlite"))
+    backup = threading.Thread(target=online_backup, args=(tmp_path / "study" / "study.sqlite",
+                                                          tmp_path / "backup.sqlite"))
     try:
         backup.start()                                                     # as the README says, mid-run
         result = participants_at_once(tmp_path / "study", served.port, 200)
