@@ -93,11 +93,16 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def _holds(row: dict, token: str) -> bool:
+    """Whether ``token`` is the one handed to the participant ``row`` at consent (compared in constant time)."""
+    return bool(token) and hmac.compare_digest(row["token_hash"], store.token_hash(token))
+
+
 def _owned(db, worker: str, token: str) -> dict:
     """The participant ``worker`` if ``token`` is theirs; one refusal for an unknown id and a wrong token alike,
     so the API does not tell who has taken part."""
     row = store.participant(db, worker)
-    if row is None or not token or not hmac.compare_digest(row["token_hash"], store.token_hash(token)):
+    if row is None or not _holds(row, token):
         raise BadRequest(403, "This browser holds no valid token for this participant: reload the study page "
                               "you started in.")
     return row
@@ -161,7 +166,7 @@ class Study:
         def job(db):
             row = store.participant(db, worker)
             if row is not None:
-                if not token or not hmac.compare_digest(row["token_hash"], store.token_hash(token)):
+                if not _holds(row, token):
                     raise BadRequest(409, "This participant id has already started the study in another browser: "
                                           "please continue there (or contact the researcher).")
                 return row["session"], token, store.answered(db, worker)

@@ -296,6 +296,8 @@
     right.classList.add("masked");
     left.src = imageUrl(t.left);
     right.src = imageUrl(t.right);
+    left.alt = sideWord("left") + " photo";
+    right.alt = sideWord("right") + " photo";
     progress();
     show("trial");
     Promise.all([loaded(left), loaded(right)]).then(function () {
