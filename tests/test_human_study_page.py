@@ -94,6 +94,15 @@ def answer_rest(page, practice_feedback: bool = True) -> None:
             page.click("#choose-left")
 
 
+def reload_and_finish(page) -> None:
+    """Reload at the second practice trial, check the page resumes there, answer the rest and submit."""
+    page.reload()
+    resume(page)
+    assert progress(page) == "Practice 2 of 2"
+    answer_rest(page)
+    page.click("#submit-answers")
+
+
 def test_keys_answer_only_a_shown_trial_and_only_once(tmp_path, browser):
     with served(tmp_path, min_rt_ms=800) as (study, url):
         page = browser.new_page(viewport={"width": 1100, "height": 800})
@@ -194,11 +203,7 @@ def test_external_question_resumes_and_submits_to_mturk(tmp_path, browser):
         ready(page)
         page.click("#choose-left")
         wait_stored(study, "MTW<1", 1)
-        page.reload()
-        resume(page)
-        assert progress(page) == "Practice 2 of 2"
-        answer_rest(page)
-        page.click("#submit-answers")
+        reload_and_finish(page)
         page.wait_for_function("() => document.body.innerText.includes('submitted')", timeout=30_000)
         assert len(posts) == 1 and posts[0][0] == SANDBOX + "/mturk/externalSubmit"
         assert f"assignmentId=ASG+1&completion_code={CODE}" in posts[0][1]
@@ -230,11 +235,7 @@ def test_html_question_reload_keeps_the_answers(tmp_path, browser):
         page.click("#choose-left")
         page.click("#feedback-next")
         ready(page)
-        page.reload()
-        resume(page)
-        assert progress(page) == "Practice 2 of 2"
-        answer_rest(page)
-        page.click("#submit-answers")
+        reload_and_finish(page)
         page.wait_for_function("() => window.submitted", timeout=30_000)
         answers = json.loads(page.evaluate("window.submitted"))
         trials = [t["id"] for t in json.loads(batch["trials"])]
