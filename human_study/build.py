@@ -172,8 +172,8 @@ def check_no_answers(study: Path) -> None:
         held = f"{participants} participants and {answers} answers in {DATABASE}" if participants or answers \
             else f"answers in {RESPONSES}"
         raise ValueError(f"{str(study)!r} already holds {held}: building into it would pair them with a new "
-                              "design. Build into a new folder (each build is a new study version), or move "
-                              f"{DATABASE}* and {RESPONSES} out first")
+                         "design. Build into a new folder (each build is a new study version), or move "
+                         f"{DATABASE}* and {RESPONSES} out first")
     for suffix in ("", "-wal", "-shm"):                 # an empty database of an earlier build: nothing to keep
         (study / (DATABASE + suffix)).unlink(missing_ok=True)
 
