@@ -50,6 +50,13 @@ def wait_stored(study: Path, worker: str, n: int, timeout: float = 20) -> None:
     assert stored(study, worker) == n
 
 
+def errors_of(page) -> list[str]:
+    """The page's uncaught script errors, collected as they happen."""
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
 def consent_and_start(page) -> None:
     page.check("#consent-check")
     page.click("#consent-next")
@@ -106,6 +113,7 @@ def reload_and_finish(page) -> None:
 def test_keys_answer_only_a_shown_trial_and_only_once(tmp_path, browser):
     with served(tmp_path, min_rt_ms=800) as (study, url):
         page = browser.new_page(viewport={"width": 1100, "height": 800})
+        errors = errors_of(page)
         page.goto(url + "?PROLIFIC_PID=keys1")
         page.wait_for_function("() => document.getElementById('consent-check')")
         for key in ("f", "j", "ArrowLeft"):                            # consent screen: nothing happens
@@ -144,12 +152,14 @@ def test_keys_answer_only_a_shown_trial_and_only_once(tmp_path, browser):
         assert stored(study, "keys1") == 3 and progress(page) == "Pair 2 of 4"
         choices = db(study, "SELECT trial_id, choice, rt_ms FROM answers WHERE worker_id = 'keys1' ORDER BY trial_id")
         assert [c[1] for c in choices] == ["right", "left", "right"] and all(c[2] >= 800 for c in choices)
+        assert not errors, errors
         page.close()
 
 
 def test_back_forward_and_reload_resume_where_the_participant_was(tmp_path, browser):
     with served(tmp_path) as (study, url):
         page = browser.new_page(viewport={"width": 1100, "height": 800})
+        errors = errors_of(page)
         dialogs = []
         page.on("dialog", lambda d: (dialogs.append(d.type), d.accept()))
         page.goto(url + "api/study")
@@ -180,12 +190,14 @@ def test_back_forward_and_reload_resume_where_the_participant_was(tmp_path, brow
         assert page.inner_text("#completion-code") == CODE
         rows = db(study, "SELECT worker_id, consented_at, finished_at FROM participants")
         assert len(rows) == 1 and rows[0][1] and rows[0][2] and stored(study, worker) == 6
+        assert not errors, errors
         page.close()
 
 
 def test_external_question_resumes_and_submits_to_mturk(tmp_path, browser):
     with served(tmp_path) as (study, url):
         page = browser.new_page(viewport={"width": 1100, "height": 800})
+        errors = errors_of(page)
         page.on("dialog", lambda d: d.accept())
         posts = []
 
@@ -210,6 +222,7 @@ def test_external_question_resumes_and_submits_to_mturk(tmp_path, browser):
         assert db(study, "SELECT source, assignment_id, study_id FROM participants WHERE worker_id = 'MTW<1'") == [
             ("mturk", "ASG 1", "HIT1")]
         assert stored(study, "MTW<1") == 6
+        assert not errors, errors
         page.close()
 
 
@@ -222,6 +235,7 @@ def test_html_question_reload_keeps_the_answers(tmp_path, browser):
         hit = tmp_path / "hit.html"
         hit.write_text(page_html)
         page = browser.new_page(viewport={"width": 1100, "height": 800})
+        errors = errors_of(page)
         page.on("dialog", lambda d: d.accept())
         page.route("https://assets.crowd.aws/**", lambda route: route.fulfill(
             content_type="text/javascript", body="customElements.define('crowd-form', class extends HTMLElement {"
@@ -241,6 +255,7 @@ def test_html_question_reload_keeps_the_answers(tmp_path, browser):
         trials = [t["id"] for t in json.loads(batch["trials"])]
         assert [a["trial_id"] for a in answers] == trials and all(a["rt_ms"] >= 200 for a in answers)
         assert page.evaluate("window.consented")
+        assert not errors, errors
         page.close()
 
 
@@ -248,6 +263,7 @@ def test_a_second_tab_takes_over_and_the_first_is_told(tmp_path, browser):
     with served(tmp_path) as (study, url):
         context = browser.new_context(viewport={"width": 1100, "height": 800})
         first, second = context.new_page(), context.new_page()
+        errors = errors_of(first) + errors_of(second)
         for page in (first, second):                                   # both open at the consent screen
             page.goto(url + "?PROLIFIC_PID=tabs1")
         consent_and_start(first)
@@ -270,12 +286,14 @@ def test_a_second_tab_takes_over_and_the_first_is_told(tmp_path, browser):
         assert "already started the study in another browser" in elsewhere.inner_text("#consent-status")
         assert db(study, "SELECT COUNT(*) FROM participants") == [(1,)]
         other.close()
+        assert not errors, errors
         context.close()
 
 
 def test_phone_says_top_and_bottom_and_a_laptop_shows_big_photos(tmp_path, browser, artifacts):
     with served(tmp_path, display_px=512, exposure_ms=0) as (_, url):
         phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+        errors = errors_of(phone)
         phone.goto(url + "?PROLIFIC_PID=phone1")
         consent_and_start(phone)
         ready(phone)
@@ -292,9 +310,11 @@ def test_phone_says_top_and_bottom_and_a_laptop_shows_big_photos(tmp_path, brows
         phone.wait_for_selector("#feedback-next", state="visible")
         feedback = phone.inner_text("#feedback").lower()
         assert ("top" in feedback or "bottom" in feedback) and "left" not in feedback and "right" not in feedback
+        assert not errors, errors
         phone.close()
 
         laptop = browser.new_page(viewport={"width": 1280, "height": 720})
+        errors = errors_of(laptop)
         laptop.goto(url + "?PROLIFIC_PID=laptop1")
         consent_and_start(laptop)
         ready(laptop)
@@ -309,6 +329,7 @@ def test_phone_says_top_and_bottom_and_a_laptop_shows_big_photos(tmp_path, brows
             box = laptop.locator(element).bounding_box()
             assert box["y"] + box["height"] <= 720, element
         assert laptop.evaluate("window.scrollY") == 0
+        assert not errors, errors
         laptop.close()
 
 
