@@ -219,3 +219,19 @@ def test_serve_can_change_the_minimum_and_the_page_is_told(tmp_path):
         status, data, _ = call(port, "POST", "/api/answers", {"worker_id": "slow", "answers": [
             {"trial_id": trial, "choice": "left", "rt_ms": 900}]}, token=token)
         assert status == 422 and "1000 ms" in data["error"]
+
+
+def test_an_export_from_before_consent_times_still_loads(served, tmp_path):
+    from human_study.common import write_csv
+    from human_study.responses import load, tidy
+
+    study, port = served
+    token = consent(port, "exporter")["token"]
+    wait_as_long_as_a_person(study, "exporter")
+    assert answer_all(port, study, "exporter", token, 700)[0] == 200
+    rows = read_csv(Study(study).export(tmp_path / "now.csv"))
+    assert rows and {"consented_at", "finished_at", "study_version", "rt_ms"} <= set(rows[0])
+    old = [{k: v for k, v in r.items() if k not in ("consented_at", "finished_at", "study_version")} for r in rows]
+    write_csv(tmp_path / "old.csv", list(old[0]), old)
+    frame = tidy(load(tmp_path / "old.csv"))
+    assert len(frame) == len(rows) and (frame["finished_at"] == "").all() and frame["rt_ms"].notna().all()
