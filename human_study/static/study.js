@@ -48,10 +48,11 @@
     try { window.localStorage.removeItem(key); } catch (e) { /* storage may be disabled */ }
   }
 
-  /* A storage key for this participant in this build of the study (ids may hold any characters: encoded). */
+  /* A storage key for this participant in this build of the study (ids may hold any characters: encoded); per
+   * assignment too in an HTMLQuestion, where each HIT is its own session. */
   function key(what) {
     return "study-" + what + ":" + (S.study_version || "") + ":" + encodeURIComponent(state.who.worker_id) +
-      (state.who.assignment_id ? ":" + encodeURIComponent(state.who.assignment_id) : "");
+      (state.mode === "mturk" ? ":" + encodeURIComponent(state.who.assignment_id) : "");
   }
 
   function sideWord(side) {
