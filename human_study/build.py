@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from eval.run.report import PAIR_COLUMNS
 from ganpaint_core.commands.cli import check_out_dir
@@ -206,7 +207,9 @@ def build(pairs_dir: Path, study: Path, trials_per_session: int = 40, practice: 
     tasks = list({p["task_id"]: p for p in pairs}.values())
     practice_tasks = [tasks[i % len(tasks)] for i in rng.permutation(max(practice, len(tasks)))[:practice]]
     rows = []
-    for s, (scored, n_catch) in enumerate(plan_sessions(pairs, trials_per_session, catch, rng)):
+    plan = plan_sessions(pairs, trials_per_session, catch, rng)
+    for s, (scored, n_catch) in enumerate(tqdm(plan, desc="building sessions", unit="session", leave=False,
+                                               disable=None)):     # upscaling and writing pictures takes a while
         session_tasks = list({p["task_id"]: p for p in scored}.values())
         catches = [session_tasks[i % len(session_tasks)] for i in rng.permutation(max(n_catch, len(session_tasks)))]
         body = [builder.trial(p, "scored", left) for p, left in zip(scored, sides(len(scored), rng), strict=True)]

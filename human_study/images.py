@@ -38,9 +38,12 @@ def upscaled(rgb: np.ndarray, display_px: int) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize(size, Image.LANCZOS))
 
 
+PNG_LEVEL = 3   # zlib level: at 512 px about 7x faster to write than PIL's default 6, files about 10% larger
+
+
 def png_bytes(rgb: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG")
+    Image.fromarray(rgb).save(buf, format="PNG", compress_level=PNG_LEVEL)
     return buf.getvalue()
 
 
