@@ -3,8 +3,9 @@
 Each session holds scored trials (ours vs. one baseline, methods interleaved so every session sees each baseline
 about equally often, left/right drawn per trial), about ``--catch`` catch trials (the unedited photo vs. an
 obviously broken composite) and, first, ``--practice`` practice trials with feedback.  Images are copied under
-content-hashed names so nothing a participant sees names a method; ``manifest.csv`` and ``server.json`` hold the
-key and are never served.
+content-hashed names so nothing a participant sees names a method, upscaled with Lanczos to ``--display-px`` when
+smaller so they fill their frame; ``manifest.csv`` and ``server.json`` hold the key and are never served.  Every
+build gets a new ``study_version``; a folder that already holds answers is refused.
 """
 
 from __future__ import annotations
@@ -13,26 +14,35 @@ import json
 import math
 import secrets
 import shutil
+import sys
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from eval.run.report import PAIR_COLUMNS
 from ganpaint_core.commands.cli import check_out_dir
 from human_study.common import (
     CHOICES,
+    DATABASE,
+    DISPLAY_PX,
+    EXPOSURE_MS,
     IMAGE_DIR,
     MANIFEST,
     MANIFEST_COLUMNS,
+    MIN_RT_MS,
     REFERENCE,
+    RESPONSES,
     SERVER_CONFIG,
     STUDY_DATA,
     read_csv,
     write_csv,
 )
-from human_study.images import broken_composite, load_mask, load_rgb, png_bytes, store_image
-from human_study.mturk import DEFAULT_IMAGE_BASE_URL, write_mturk
+from human_study.images import UPSCALE_FILTER, broken_composite, load_mask, load_rgb, png_bytes, store_image, upscaled
+from human_study.mturk import check_image_base_url, write_mturk
+from human_study.store import recorded
 
 QUESTION = "Which photo looks more real (less edited)?"
 
@@ -43,12 +53,20 @@ def add_arguments(p):
     p.add_argument("--trials-per-session", type=int, default=40, help="scored + catch trials per session")
     p.add_argument("--practice", type=int, default=5, help="practice trials with feedback at the start")
     p.add_argument("--catch", type=float, default=0.1, help="share of catch trials per session (0 to 0.5)")
-    p.add_argument("--exposure-ms", type=int, default=1000,
-                   help="show the photos this long, then hide them (0: no limit); answer time is unlimited")
+    p.add_argument("--exposure-ms", type=int, default=EXPOSURE_MS,
+                   help="show the photos this long, then hide them (0: no limit); answer time is unlimited "
+                        "(default 1000: the 1 s of the pix2pix and colourisation AMT studies)")
+    p.add_argument("--min-rt-ms", type=int, default=MIN_RT_MS,
+                   help="answers faster than this after the photos appear are ignored by the page and refused by "
+                        "the server (0: no minimum)")
+    p.add_argument("--display-px", type=int, default=DISPLAY_PX,
+                   help=f"upscale smaller pictures ({UPSCALE_FILTER}) so their longer side has this many pixels "
+                        "(0: keep their size)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--completion-code", default="", help="code shown after the answers are saved (default: random)")
-    p.add_argument("--image-base-url", default=DEFAULT_IMAGE_BASE_URL,
-                   help="public URL of the study folder, for the MTurk template's images")
+    p.add_argument("--image-base-url", default="",
+                   help="public https URL of the study folder (where img/ is hosted), for the MTurk HTMLQuestion "
+                        "template; without it no template is written")
     p.add_argument("--title", default="Which photo looks real?")
 
 
@@ -109,14 +127,17 @@ def sides(n: int, rng: np.random.Generator) -> list[bool]:
 class Builder:
     """Copies images into the study and assembles trials."""
 
-    def __init__(self, pairs_dir: Path, study: Path, rng: np.random.Generator):
-        self.pairs_dir, self.study, self.rng = pairs_dir, study, rng
+    def __init__(self, pairs_dir: Path, study: Path, rng: np.random.Generator, display_px: int = DISPLAY_PX):
+        self.pairs_dir, self.study, self.rng, self.display_px = pairs_dir, study, rng, display_px
         self._copied: dict[str, str] = {}
         self._broken: dict[tuple[str, str], str] = {}
 
+    def store(self, rgb: np.ndarray) -> str:
+        return store_image(png_bytes(upscaled(rgb, self.display_px)), self.study)
+
     def copy(self, rel: str) -> str:
         if rel not in self._copied:
-            self._copied[rel] = store_image((self.pairs_dir / rel).read_bytes(), self.study)
+            self._copied[rel] = self.store(load_rgb(self.pairs_dir / rel))
         return self._copied[rel]
 
     def broken(self, pair: dict, style: str) -> str:
@@ -125,7 +146,7 @@ class Builder:
             original = load_rgb(self.pairs_dir / pair["original"])
             mask_rel = pair.get("mask") or ""
             mask = load_mask(self.pairs_dir / mask_rel if mask_rel else None, original.shape[:2])
-            self._broken[key] = store_image(png_bytes(broken_composite(original, mask, self.rng, style)), self.study)
+            self._broken[key] = self.store(broken_composite(original, mask, self.rng, style))
         return self._broken[key]
 
     def trial(self, pair: dict, phase: str, first_left: bool, style: str = "scramble") -> dict:
@@ -144,25 +165,51 @@ class Builder:
                 "correct_side": "" if phase == "scored" else ours_side}
 
 
+def check_no_answers(study: Path) -> None:
+    """Refuse a folder that already holds answers: a new manifest would be paired with the old answers."""
+    participants, answers = recorded(study / DATABASE)
+    exported = (study / RESPONSES).is_file() and len(read_csv(study / RESPONSES)) > 0
+    if participants or answers or exported:
+        held = f"{participants} participants and {answers} answers in {DATABASE}" if participants or answers \
+            else f"answers in {RESPONSES}"
+        raise ValueError(f"{str(study)!r} already holds {held}: building into it would pair them with a new "
+                         "design. Build into a new folder (each build is a new study version), or move "
+                         f"{DATABASE}* and {RESPONSES} out first")
+    for suffix in ("", "-wal", "-shm"):                 # an empty database of an earlier build: nothing to keep
+        (study / (DATABASE + suffix)).unlink(missing_ok=True)
+
+
+def new_version() -> str:
+    """A build id: UTC time and a random part, e.g. 20261206T2301Z-9f3a1c2b."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%MZ") + "-" + secrets.token_hex(4)
+
+
 def build(pairs_dir: Path, study: Path, trials_per_session: int = 40, practice: int = 5, catch: float = 0.1,
-          exposure_ms: int = 1000, seed: int = 0, completion_code: str = "",
-          image_base_url: str = DEFAULT_IMAGE_BASE_URL, title: str = "Which photo looks real?") -> dict:
+          exposure_ms: int = EXPOSURE_MS, seed: int = 0, completion_code: str = "", image_base_url: str = "",
+          title: str = "Which photo looks real?", min_rt_ms: int = MIN_RT_MS, display_px: int = DISPLAY_PX) -> dict:
     """Write the study folder; return the server config (also written to ``server.json``)."""
     if trials_per_session < 2:
         raise ValueError(f"--trials-per-session must be at least 2, got {trials_per_session}")
     if not 0 <= catch <= 0.5:
         raise ValueError(f"--catch must be between 0 and 0.5, got {catch}")
-    if practice < 0 or exposure_ms < 0:
-        raise ValueError("--practice and --exposure-ms must not be negative")
+    if practice < 0 or exposure_ms < 0 or min_rt_ms < 0 or display_px < 0:
+        raise ValueError("--practice, --exposure-ms, --min-rt-ms and --display-px must not be negative")
+    if image_base_url:
+        check_image_base_url(image_base_url)
+    study = Path(study)
+    if study.is_dir():
+        check_no_answers(study)
     pairs = read_pairs(pairs_dir)
     check_out_dir(study)
     (study / IMAGE_DIR).mkdir(exist_ok=True)
     rng = np.random.default_rng(seed)
-    builder = Builder(pairs_dir, study, rng)
+    builder = Builder(pairs_dir, study, rng, display_px)
     tasks = list({p["task_id"]: p for p in pairs}.values())
     practice_tasks = [tasks[i % len(tasks)] for i in rng.permutation(max(practice, len(tasks)))[:practice]]
     rows = []
-    for s, (scored, n_catch) in enumerate(plan_sessions(pairs, trials_per_session, catch, rng)):
+    plan = plan_sessions(pairs, trials_per_session, catch, rng)
+    for s, (scored, n_catch) in enumerate(tqdm(plan, desc="building sessions", unit="session", leave=False,
+                                               disable=None)):     # upscaling and writing pictures takes a while
         session_tasks = list({p["task_id"]: p for p in scored}.values())
         catches = [session_tasks[i % len(session_tasks)] for i in rng.permutation(max(n_catch, len(session_tasks)))]
         body = [builder.trial(p, "scored", left) for p, left in zip(scored, sides(len(scored), rng), strict=True)]
@@ -175,14 +222,17 @@ def build(pairs_dir: Path, study: Path, trials_per_session: int = 40, practice: 
             rows.append({"trial_id": f"s{s:03d}-{position:02d}", "session": s, "position": position, **trial})
     write_csv(study / MANIFEST, MANIFEST_COLUMNS, rows)
     sessions = client_sessions(rows)
-    config = {"title": title, "question": QUESTION, "exposure_ms": exposure_ms}
+    version = new_version()
+    config = {"title": title, "question": QUESTION, "exposure_ms": exposure_ms, "min_rt_ms": min_rt_ms,
+              "study_version": version}
     (study / STUDY_DATA).write_text("window.STUDY = " + json.dumps({**config, "sessions": sessions}) + ";\n")
     copy_static(study)
     server = {**config, "completion_code": completion_code or secrets.token_hex(4).upper(), "seed": seed,
               "sessions": len(sessions), "trials_per_session": trials_per_session, "practice": practice,
-              "catch": catch, "pairs": len(pairs), "trials": len(rows)}
+              "catch": catch, "pairs": len(pairs), "trials": len(rows),
+              "display_px": display_px, "upscale_filter": UPSCALE_FILTER if display_px else ""}
     (study / SERVER_CONFIG).write_text(json.dumps(server, indent=2))
-    write_mturk(study, config, sessions, image_base_url)
+    write_mturk(study, config, sessions, image_base_url, version)
     return server
 
 
@@ -215,6 +265,11 @@ def copy_static(study: Path) -> None:
 def run(args):
     study = Path(args.out)
     info = build(Path(args.pairs), study, args.trials_per_session, args.practice, args.catch, args.exposure_ms,
-                 args.seed, args.completion_code, args.image_base_url, args.title)
-    print(f"wrote {info['sessions']} sessions ({info['trials']} trials from {info['pairs']} pairs) to {study}; "
-          f"open {study / 'index.html'} or run `python -m human_study serve {study}`")
+                 args.seed, args.completion_code, args.image_base_url, args.title, args.min_rt_ms, args.display_px)
+    print(f"wrote {info['sessions']} sessions ({info['trials']} trials from {info['pairs']} pairs) to {study} "
+          f"(study version {info['study_version']}); open {study / 'index.html'} or run "
+          f"`python -m human_study serve {study}`")
+    if not args.image_base_url:
+        print(f"NOTE: no MTurk HTMLQuestion template was written: pass --image-base-url https://HOST/PATH/ (where "
+              f"{study / IMAGE_DIR} is hosted) to get one, or serve the study and use it as an ExternalQuestion "
+              f"(see {study / 'mturk' / 'README.md'})", file=sys.stderr)

@@ -25,8 +25,28 @@ MANIFEST_COLUMNS = ("trial_id", "session", "position", "phase", "catch", "pair_i
                     "left", "right", "method_left", "method_right", "methods", "baseline", "ours_side",
                     "correct_side")
 # One row per answered trial: the local export, the simulator's output and what MTurk results are turned into.
+# Per worker, repeated on each of their rows: the platform ids, comments, consent and finish times (ISO, UTC; empty
+# when not reached) and the build id of the study the answers belong to (``study_version`` in server.json).
 ANSWER_COLUMNS = ("worker_id", "session", "trial_id", "choice", "rt_ms", "client_time", "server_time",
-                  "assignment_id", "study_id", "session_id", "source", "comments")
+                  "assignment_id", "study_id", "session_id", "source", "comments", "consented_at", "finished_at",
+                  "study_version")
+
+# Defaults of the design, written to server.json by ``build``.
+MIN_RT_MS = 200        # faster answers are refused: below simple visual reaction time (~200 ms), i.e. not a judgement
+EXPOSURE_MS = 1000     # the pix2pix (Isola et al. 2017) and colourisation (Zhang et al. 2016) AMT protocol: 1 s
+DISPLAY_PX = 512       # smaller pictures are upscaled to this (longer side) with Lanczos, so they fill their frame
+
+
+def with_worker_times(answers):
+    """Simulated answers (a DataFrame of ANSWER_COLUMNS) as a study that every worker finished: consent at their
+    first answer's server time, finish at their last, where not already set."""
+    answers = answers.copy()
+    times = answers.groupby("worker_id")["server_time"]
+    for column, first_or_last in (("consented_at", "min"), ("finished_at", "max")):
+        answers[column] = answers[column].astype(object)
+        empty = answers[column].isna() | (answers[column] == "")
+        answers.loc[empty, column] = times.transform(first_or_last)[empty]
+    return answers
 
 
 def read_study_config(study: Path) -> dict:

@@ -23,9 +23,27 @@ def store_image(data: bytes, study: Path) -> str:
     return name
 
 
+UPSCALE_FILTER = "Lanczos"     # PIL's Image.LANCZOS (windowed sinc, a = 3): sharp, little ringing
+
+
+def upscaled(rgb: np.ndarray, display_px: int) -> np.ndarray:
+    """``rgb`` enlarged with Lanczos so that its longer side is ``display_px`` (unchanged if it already is at least
+    that large, or if ``display_px`` is 0): the browser then shows it at about its own size instead of stretching
+    a small picture with its own filter."""
+    h, w = rgb.shape[:2]
+    if not display_px or max(h, w) >= display_px:
+        return rgb
+    scale = display_px / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.LANCZOS))
+
+
+PNG_LEVEL = 3   # zlib level: at 512 px about 7x faster to write than PIL's default 6, files about 10% larger
+
+
 def png_bytes(rgb: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG")
+    Image.fromarray(rgb).save(buf, format="PNG", compress_level=PNG_LEVEL)
     return buf.getvalue()
 
 

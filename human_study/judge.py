@@ -19,17 +19,25 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from human_study.common import ANSWER_COLUMNS, assign_sessions, read_manifest
+from human_study.common import ANSWER_COLUMNS, assign_sessions, read_manifest, with_worker_times
 
 JUDGES = ("realism",)
 SOURCE = "machine-judge"
 
 
-def picture_scores(study: Path, model) -> dict[str, float]:
-    """The realism score of every picture a study shows, by its path relative to the study."""
+def _picture(path: Path, size: int | None) -> np.ndarray:
+    """A study picture; at ``size`` x ``size`` (Lanczos) when given: ``build`` upscales pictures for people."""
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        return np.asarray(im if size is None or im.size == (size, size) else im.resize((size, size), Image.LANCZOS))
+
+
+def picture_scores(study: Path, model, size: int | None = None) -> dict[str, float]:
+    """The realism score of every picture a study shows, by its path relative to the study; ``size``: the
+    model's picture size, to which the study's (upscaled) pictures are brought back."""
     manifest = read_manifest(study)
     names = sorted({row[side] for row in manifest for side in ("left", "right")})
-    pictures = [np.asarray(Image.open(Path(study) / name).convert("RGB")) for name in names]
+    pictures = [_picture(Path(study) / name, size) for name in names]
     sizes = {p.shape for p in pictures}
     if len(sizes) != 1:
         raise ValueError(f"the study's pictures differ in size ({sorted(sizes)}); the judge needs one size")
@@ -61,7 +69,7 @@ def judge(study: Path, scores: dict[str, float], workers: int, noise: float = 0.
             rows.append({"worker_id": f"J{w:04d}", "session": session, "trial_id": row["trial_id"], "choice": choice,
                          "rt_ms": 0, "client_time": stamp, "server_time": stamp, "assignment_id": f"J{w:04d}",
                          "study_id": "", "session_id": "", "source": SOURCE, "comments": ""})
-    return pd.DataFrame(rows, columns=list(ANSWER_COLUMNS))
+    return with_worker_times(pd.DataFrame(rows, columns=list(ANSWER_COLUMNS)))
 
 
 def realism_judge(study: Path, model_name: str, workers: int, noise: float = 0.0, seed: int = 0,
@@ -69,14 +77,16 @@ def realism_judge(study: Path, model_name: str, workers: int, noise: float = 0.0
     """The realism judge's answers; ``model`` (a RealismModel) or one built from the model ``model_name``."""
     _check(workers, noise)
     read_manifest(study)
+    size = None
     if model is None:
         from eval.measures.realism import RealismModel
         from ganpaint_core.models import load_model
 
         if references < 8:
             raise ValueError(f"--references must be at least 8, got {references}")
-        model = RealismModel.from_model(load_model(model_name), n=references)
-    return judge(study, picture_scores(study, model), workers, noise, seed)
+        bundle = load_model(model_name)
+        model, size = RealismModel.from_model(bundle, n=references), bundle.generator.resolution
+    return judge(study, picture_scores(study, model, size), workers, noise, seed)
 
 
 def judge_pairs(pairs: Path, out: Path, model, noise: float = 0.0, seed: int = 0, samples: int = 2000) -> dict:
@@ -92,7 +102,7 @@ def judge_pairs(pairs: Path, out: Path, model, noise: float = 0.0, seed: int = 0
         import shutil
 
         shutil.rmtree(study)
-    info = build(Path(pairs), study, practice=0, seed=seed)
+    info = build(Path(pairs), study, practice=0, seed=seed, display_px=0)   # the judge sees the pictures' own pixels
     answers = judge(study, picture_scores(study, model), info["sessions"], noise, seed)
     frame = with_key(answers, read_manifest(study))
     write_export(frame, out / "answers.csv")

@@ -2,7 +2,7 @@
 
 Builds a demo study (one session of ``--trials`` scored/catch trials plus ``--practice``), starts the server on
 a free 127.0.0.1 port, then every participant (a thread with its own keep-alive connection, like a browser tab)
-starts at the same moment: ``GET /api/session``, one ``POST /api/answers`` per trial as the page does, then
+starts at the same moment: ``POST /api/consent``, one ``POST /api/answers`` per trial as the page does, then
 ``POST /api/finish``.  Writes failures, exactly-once storage, latency percentiles and throughput to ``--out``.
 """
 
@@ -79,10 +79,12 @@ def _participant(port: int, worker: str, sessions: dict, start: threading.Barrie
     """One participant's whole session; appends to out["latencies"], out["acked"], out["failures"]."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
+    headers = {"Content-Type": "application/json"}
+
     def call(method: str, path: str, payload: dict | None = None) -> dict:
         body = None if payload is None else json.dumps(payload).encode()
         t0 = time.perf_counter()
-        conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+        conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
         out["latencies"].append(time.perf_counter() - t0)
@@ -92,7 +94,9 @@ def _participant(port: int, worker: str, sessions: dict, start: threading.Barrie
 
     try:
         start.wait()
-        session = call("GET", f"/api/session?worker_id={worker}&source=load")["session"]
+        consent = call("POST", "/api/consent", {"worker_id": worker})
+        headers["X-Study-Token"] = consent["token"]
+        session = consent["session"]
         for i, trial in enumerate(sessions[session]):
             call("POST", "/api/answers", {"worker_id": worker, "answers": [
                 {"trial_id": trial, "choice": "left" if i % 2 else "right", "rt_ms": 800 + i, "client_time": "t"}]})
@@ -156,16 +160,18 @@ def run(args):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         pairs = write_demo_pairs(tmp / "pairs", tasks=max(1, round(args.trials * 0.9 / 3)))
-        build(pairs, tmp / "study", trials_per_session=args.trials, practice=args.practice, seed=0)
+        # no minimum reaction time: the simulated participants answer as fast as the server lets them
+        build(pairs, tmp / "study", trials_per_session=args.trials, practice=args.practice, seed=0, min_rt_ms=0,
+              display_px=0)
         served = ServedStudy(tmp / "study", tmp / "server.log")
         served.start()
         try:
             result = participants_at_once(tmp / "study", served.port, args.participants)
         finally:
             served.stop()
-    report = {"what": f"{args.participants} participants start at once; each fetches a session, posts every "
-                      "answer (one request per trial, as the page does) and finishes; client and server on "
-                      "this machine", **machine(), **result}
+    report = {"what": f"{args.participants} participants start at once; each consents (gets a session and "
+                      "token), posts every answer (one request per trial, as the page does) and finishes; client "
+                      "and server on this machine", **machine(), **result}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
     lat = result["latency_ms"]

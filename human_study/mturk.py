@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from human_study.common import ANSWER_COLUMNS, write_csv
 
-DEFAULT_IMAGE_BASE_URL = "https://YOUR-BUCKET.example.com/STUDY/"
+PLACEHOLDER_HOSTS = ("example.com", "example.org", "example.net")   # RFC 2606: never a real image host
 PRODUCTION_SUBMIT = "https://www.mturk.com/mturk/externalSubmit"
 SANDBOX_SUBMIT = "https://workersandbox.mturk.com/mturk/externalSubmit"
-TEMPLATE_VARS = ("session", "trials")
+TEMPLATE_VARS = ("session", "trials", "study_version")
 RESULT_COLUMNS = ("HITId", "HITTypeId", "Title", "Description", "Keywords", "Reward", "CreationTime",
                   "MaxAssignments", "RequesterAnnotation", "AssignmentDurationInSeconds",
                   "AutoApprovalDelayInSeconds", "Expiration", "NumberOfSimilarHITs", "LifetimeInSeconds",
@@ -45,13 +46,36 @@ def template_html(config: dict, image_base_url: str) -> str:
     return page
 
 
-def write_mturk(study: Path, config: dict, sessions: list[list[dict]], image_base_url: str) -> None:
+def check_image_base_url(url: str) -> str:
+    """``url`` if it can be where the study's ``img/`` is hosted for MTurk: https, ending in ``/``, not a
+    placeholder host; else a ValueError that says how to set it."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    how = ("pass --image-base-url https://HOST/PATH/ naming where the study folder's img/ is publicly hosted "
+           "(e.g. an S3 bucket); see mturk/README.md")
+    if parts.scheme != "https" or not host or not url.endswith("/"):
+        raise ValueError(f"--image-base-url {url!r} must be an https URL ending in '/': {how}")
+    if any(host == h or host.endswith("." + h) for h in PLACEHOLDER_HOSTS) or "your-bucket" in host:
+        raise ValueError(f"--image-base-url {url!r} is a placeholder, not a real host: {how}")
+    return url
+
+
+def write_mturk(study: Path, config: dict, sessions: list[list[dict]], image_base_url: str, version: str = "") -> bool:
+    """``STUDY/mturk/``: its README always; the HTMLQuestion template and batch input only with a checked
+    ``image_base_url`` (returns whether they were written)."""
     folder = study / "mturk"
     folder.mkdir(exist_ok=True)
-    (folder / "template.html").write_text(template_html(config, image_base_url), encoding="utf-8")
-    write_csv(folder / "batch_input.csv", TEMPLATE_VARS, ({"session": s, "trials": json.dumps(t, separators=(",", ":"))}
-                                                         for s, t in enumerate(sessions)))
     (folder / "README.md").write_text(_static("mturk_README.md"), encoding="utf-8")
+    for stale in ("template.html", "batch_input.csv"):
+        (folder / stale).unlink(missing_ok=True)
+    if not image_base_url:
+        return False
+    (folder / "template.html").write_text(template_html(config, check_image_base_url(image_base_url)),
+                                          encoding="utf-8")
+    write_csv(folder / "batch_input.csv", TEMPLATE_VARS,
+              ({"session": s, "trials": json.dumps(t, separators=(",", ":")), "study_version": version}
+               for s, t in enumerate(sessions)))
+    return True
 
 
 def to_results(answers: pd.DataFrame) -> pd.DataFrame:
@@ -60,14 +84,17 @@ def to_results(answers: pd.DataFrame) -> pd.DataFrame:
     for (worker, assignment), group in answers.groupby(["worker_id", "assignment_id"], sort=False, dropna=False):
         trials = [{"trial_id": r.trial_id, "choice": r.choice, "rt_ms": None if pd.isna(r.rt_ms) else int(r.rt_ms),
                    "client_time": r.client_time} for r in group.itertuples()]
-        comments = group["comments"].iloc[0]
-        task_answers = [{"answers": json.dumps(trials), "comments": "" if pd.isna(comments) else comments}]
+        first = {k: v if isinstance(v, str) else "" for k, v in group.iloc[0].items()}
+        finished = first.get("finished_at") or group["server_time"].iloc[-1]
+        task_answers = [{"answers": json.dumps(trials), "comments": first["comments"],
+                         "consented_at": first.get("consented_at", "")}]
         session = int(group["session"].iloc[0])
         row = dict.fromkeys(RESULT_COLUMNS, "")
         row.update({"HITId": f"HIT{session:05d}", "AssignmentId": assignment if isinstance(assignment, str) and
                     assignment else f"A-{worker}", "WorkerId": worker, "AssignmentStatus": "Submitted",
-                    "SubmitTime": group["server_time"].iloc[-1], "Title": "Which photo looks real?",
-                    "Input.session": session, "Input.trials": "[]",
+                    "AcceptTime": first.get("consented_at", ""), "SubmitTime": finished,
+                    "Title": "Which photo looks real?", "Input.session": session, "Input.trials": "[]",
+                    "Input.study_version": first.get("study_version", ""),
                     "Answer.taskAnswers": json.dumps(task_answers), "Approve": "", "Reject": ""})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -96,5 +123,9 @@ def from_results(results: pd.DataFrame) -> pd.DataFrame:
                         "trial_id": str(a["trial_id"]), "choice": a["choice"], "rt_ms": a.get("rt_ms"),
                         "client_time": a.get("client_time"), "server_time": r.get("SubmitTime", ""),
                         "assignment_id": str(r.get("AssignmentId", "")), "study_id": str(r.get("HITId", "")),
-                        "session_id": "", "source": "mturk", "comments": comments})
+                        "session_id": "", "source": "mturk", "comments": comments,
+                        # the page's consent time (else MTurk's accept time) and MTurk's submit time
+                        "consented_at": fields.get("consented_at") or r.get("AcceptTime", ""),
+                        "finished_at": r.get("SubmitTime", ""),
+                        "study_version": r.get("Input.study_version", "")})
     return pd.DataFrame(out, columns=list(ANSWER_COLUMNS))

@@ -73,7 +73,8 @@ def load(path: Path, study: str | None = None) -> pd.DataFrame:
     answers = raw.reindex(columns=list(ANSWER_COLUMNS), fill_value="")
     if study or not set(MANIFEST_COLUMNS) <= set(raw.columns):
         return with_key(answers, read_manifest(find_study(path, study)))
-    frame = raw[list(ANSWER_COLUMNS) + list(KEY_COLUMNS)].copy()
+    # (exports written before consent times and study versions lack those columns: they read as empty)
+    frame = raw.reindex(columns=list(ANSWER_COLUMNS) + list(KEY_COLUMNS), fill_value="")
     frame["catch"] = frame["catch"].astype(int)
     frame["position"] = frame["position"].astype(int)
     return frame

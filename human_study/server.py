@@ -1,6 +1,7 @@
 """``python -m human_study serve``: serve a built study with uvicorn and record every answer to ``STUDY/study.sqlite``.
 
-API (JSON in and out, see :mod:`human_study.api`): ``GET /api/session?worker_id=…``, ``POST /api/answers``,
+API (JSON in and out, see :mod:`human_study.api`): ``GET /api/study``, ``POST /api/consent`` (returns the
+participant's token), then with header ``X-Study-Token``: ``GET /api/session?worker_id=…``, ``POST /api/answers``,
 ``POST /api/finish``.  One process, one event loop, one database thread (:mod:`human_study.writer`).  Limits
 beyond those of :mod:`human_study.web`: a listen backlog of BACKLOG, at most MAX_CONNECTIONS open connections
 (then 503), a request head must arrive within the read timeout of connecting or of the previous response (else
@@ -35,6 +36,9 @@ def add_arguments(p):
     p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     p.add_argument("--read-timeout", type=float, default=READ_TIMEOUT,
                    help="seconds a client has to send a request head, and then its body")
+    p.add_argument("--min-rt-ms", type=int, default=None,
+                   help="refuse answers faster than this (default: the study's, from build --min-rt-ms); the page "
+                        "learns it from the server")
     p.add_argument("--export", action="store_true", help=f"write STUDY/{RESPONSES} from the database and exit")
 
 
@@ -73,9 +77,10 @@ def listen(host: str, port: int) -> socket.socket:
                                 backlog=BACKLOG)
 
 
-def make_server(folder: Path, read_timeout: float = READ_TIMEOUT) -> tuple[uvicorn.Server, Study]:
+def make_server(folder: Path, read_timeout: float = READ_TIMEOUT,
+                min_rt_ms: int | None = None) -> tuple[uvicorn.Server, Study]:
     """A uvicorn server for the study (run it with ``server.run(sockets=[listen(host, port)])``)."""
-    study = Study(Path(folder))
+    study = Study(Path(folder), min_rt_ms)
     protocol = type("StudyH11", (HeadTimeoutH11,), {"read_timeout": read_timeout})
     config = uvicorn.Config(make_app(study, read_timeout), http=protocol, ws="none", lifespan="on", backlog=BACKLOG,
                             limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE,
@@ -85,9 +90,10 @@ def make_server(folder: Path, read_timeout: float = READ_TIMEOUT) -> tuple[uvico
 
 
 @contextmanager
-def running(folder: Path, host: str = "127.0.0.1", port: int = 0, read_timeout: float = READ_TIMEOUT):
+def running(folder: Path, host: str = "127.0.0.1", port: int = 0, read_timeout: float = READ_TIMEOUT,
+            min_rt_ms: int | None = None):
     """Serve ``folder`` from a background thread (tests, notebooks); yields the port."""
-    server, _ = make_server(folder, read_timeout)
+    server, _ = make_server(folder, read_timeout, min_rt_ms)
     sock = listen(host, port)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -108,7 +114,9 @@ def run(args):
     if args.export:
         print(f"wrote {Study(folder).export()}")
         return 0
-    server, study = make_server(folder, args.read_timeout)
+    if args.min_rt_ms is not None and args.min_rt_ms < 0:
+        raise ValueError(f"--min-rt-ms must not be negative, got {args.min_rt_ms}")
+    server, study = make_server(folder, args.read_timeout, args.min_rt_ms)
     sock = listen(args.host, args.port)
     host, port = sock.getsockname()[:2]
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: exit through `finally` to write the export.

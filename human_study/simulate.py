@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from human_study.common import ANSWER_COLUMNS, REFERENCE, assign_sessions, read_manifest, write_frame
+from human_study.common import ANSWER_COLUMNS, REFERENCE, assign_sessions, read_manifest, with_worker_times, write_frame
 from human_study.judge import JUDGES, realism_judge
 from human_study.mturk import to_results
 from human_study.responses import with_key, write_export
@@ -98,7 +98,7 @@ def simulate(study: Path, workers: int, prefs: dict[str, float], catch_fail: flo
                          "choice": "left" if rng.random() < p_left else "right", "rt_ms": rt, "client_time": stamp,
                          "server_time": stamp, "assignment_id": f"A{w:04d}", "study_id": "", "session_id": "",
                          "source": "simulated", "comments": ""})
-    return pd.DataFrame(rows, columns=list(ANSWER_COLUMNS))
+    return with_worker_times(pd.DataFrame(rows, columns=list(ANSWER_COLUMNS)))
 
 
 def run(args):

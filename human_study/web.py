@@ -2,8 +2,9 @@
 
 Limits: request heads over MAX_HEAD get 431, bodies over MAX_BODY 413, JSON nested deeper than MAX_DEPTH 400, a
 body not received within the read timeout 408 (and the connection is closed).  Every refusal is a 4xx JSON
-``{"error": "<a sentence>"}``; every response carries the security headers.  Only the study page, its script,
-style, data and images are served; the manifest, config and database never are.
+``{"error": "<a sentence>"}``; every response carries the security headers (CSP ``frame-ancestors`` lets MTurk's
+worker sites frame the page, ``form-action`` lets it submit to MTurk's externalSubmit; no other site may).
+Only the study page, its script, style, data and images are served; the manifest, config and database never are.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Route
 
-from human_study.api import BadRequest, Study
+from human_study.api import TOKEN_HEADER, BadRequest, Study
 
 MAX_BODY = 256 * 1024
 MAX_DRAIN = 16 * MAX_BODY      # an oversized body up to this is read and dropped, so the client sees the 413
@@ -27,10 +28,14 @@ MAX_HEAD = 16 * 1024           # request line and headers
 READ_TIMEOUT = 10.0
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".png": "image/png"}
+# The page may be framed only by itself and MTurk's worker sites (an ExternalQuestion HIT shows it in an iframe
+# there) and may submit a form only to itself and MTurk's externalSubmit endpoints (production, sandbox).
+MTURK_FRAMERS = ("https://worker.mturk.com", "https://www.mturk.com", "https://workersandbox.mturk.com")
+MTURK_SUBMIT_HOSTS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-                    "X-Frame-Options": "DENY",
                     "Content-Security-Policy": "default-src 'self'; img-src 'self'; object-src 'none'; "
-                                               "base-uri 'none'; form-action 'self'"}
+                                               f"base-uri 'none'; form-action 'self' {' '.join(MTURK_SUBMIT_HOSTS)}; "
+                                               f"frame-ancestors 'self' {' '.join(MTURK_FRAMERS)}"}
 DEEP = object()                # stands for JSON too deep for the parser
 _RAW_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
@@ -110,14 +115,23 @@ def make_app(study: Study, read_timeout: float = READ_TIMEOUT):
     def ok(payload: dict) -> JSONResponse:
         return JSONResponse(payload, headers={"Cache-Control": "no-store"})
 
+    def token(request: Request) -> str:
+        return request.headers.get(TOKEN_HEADER, "")
+
+    async def about(request: Request):
+        return ok(study.about())
+
+    async def consent(request: Request):
+        return ok(await study.consent(await read_json(request, read_timeout), token(request)))
+
     async def session(request: Request):
-        return ok(await study.session(dict(request.query_params)))
+        return ok(await study.session(dict(request.query_params), token(request)))
 
     async def answers(request: Request):
-        return ok(await study.answers(await read_json(request, read_timeout)))
+        return ok(await study.answers(await read_json(request, read_timeout), token(request)))
 
     async def finish(request: Request):
-        return ok(await study.finish(await read_json(request, read_timeout)))
+        return ok(await study.finish(await read_json(request, read_timeout), token(request)))
 
     async def no_endpoint(request: Request):
         raise BadRequest(404, "No such endpoint.")
@@ -137,7 +151,8 @@ def make_app(study: Study, read_timeout: float = READ_TIMEOUT):
         finally:
             study.close()
 
-    routes = [Route("/api/session", session, methods=["GET"]), Route("/api/answers", answers, methods=["POST"]),
+    routes = [Route("/api/study", about, methods=["GET"]), Route("/api/consent", consent, methods=["POST"]),
+              Route("/api/session", session, methods=["GET"]), Route("/api/answers", answers, methods=["POST"]),
               Route("/api/finish", finish, methods=["POST"]),
               Route("/api/{rest:path}", no_endpoint, methods=["GET", "POST"]),
               Route("/{rest:path}", static, methods=["GET"])]

@@ -104,7 +104,7 @@ def test_study_opened_from_disk_keeps_answers_in_the_browser(served_study, brows
     page.click("#submit-answers")
     page.wait_for_selector("#download-link", state="visible")
     assert page.locator("#code-line").is_hidden()                           # no code without a server
-    stored = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('study-answers-'))")
+    stored = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('study-answers:'))")
     assert len(stored) == 1
     assert len(page.evaluate(f"JSON.parse(localStorage.getItem('{stored[0]}'))")) == len(rows)
     page.close()

@@ -17,13 +17,15 @@ from human_study.common import read_manifest
 from human_study.demo import DEMO_BASELINES, write_demo_pairs
 from human_study.images import broken_composite
 
+IMAGE_BASE = "https://images.study-host.net/study/"
+
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("hs_build")
     pairs = write_demo_pairs(root / "pairs", tasks=12)
     build(pairs, root / "study", trials_per_session=20, practice=3, catch=0.1, exposure_ms=1000, seed=3,
-          completion_code="CODE123")
+          completion_code="CODE123", image_base_url=IMAGE_BASE, display_px=96)
     return root / "study"
 
 

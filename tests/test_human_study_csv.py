@@ -55,7 +55,8 @@ def test_every_writer_neutralises_formulas(tmp_path):
     rows = [{**r, "concept": HOSTILE[i % len(HOSTILE)], "method_b": "+" + r["method_b"]}
             for i, r in enumerate(read_csv(pairs / "manifest.csv"))]
     write_csv(pairs / "manifest.csv", list(rows[0]), rows)
-    build(pairs, tmp_path / "study", trials_per_session=6, practice=1, seed=0)
+    build(pairs, tmp_path / "study", trials_per_session=6, practice=1, seed=0, display_px=0,
+          image_base_url="https://images.study-host.net/study/")
     study = Study(tmp_path / "study")
     assert {r["concept"] for r in read_manifest(study.folder)} <= set(HOSTILE)     # read back unescaped
 

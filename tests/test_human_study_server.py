@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from study_support import call
 
 from ganpaint_core.commands.cli import main
 from human_study import store
@@ -33,31 +34,22 @@ WORKERS = 12
 READ_TIMEOUT = 2.0
 
 
-def call(port: int, method: str, path: str, body=None, headers=None, timeout: float = 30):
-    """(status, parsed JSON or raw bytes, headers: case-insensitive) of one request; the path is sent as given."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-        hdrs = {"Content-Type": "application/json"} if data is not None else {}
-        hdrs.update(headers or {})
-        conn.request(method, path, body=data, headers=hdrs)
-        resp = conn.getresponse()
-        raw = resp.read()
-        kind = resp.getheader("Content-Type", "")
-        return resp.status, json.loads(raw) if kind.startswith("application/json") else raw, resp.headers
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("hs_server")
     build(write_demo_pairs(root / "pairs", tasks=6), root / "study", trials_per_session=10, practice=2, seed=4,
-          completion_code="DONE42")
+          completion_code="DONE42", min_rt_ms=0, display_px=0)   # these tests post answers as fast as they can
     served = ServedStudy(root / "study", root / "server.log", "--read-timeout", str(READ_TIMEOUT))
     served.start()
     yield served
     served.stop()
+
+
+def consent(port: int, worker: str, token: str = "", **ids) -> tuple[int, str]:
+    """(session, token) of a participant consenting through the API."""
+    status, data, _ = call(port, "POST", "/api/consent", {"worker_id": worker, **ids}, token=token)
+    assert status == 200, data
+    return data["session"], data["token"]
 
 
 def db_rows(study: Path) -> list[tuple]:
@@ -67,14 +59,12 @@ def db_rows(study: Path) -> list[tuple]:
 
 def test_concurrent_answers_survive_a_kill_and_restart(server):
     sessions = session_trials(read_manifest(server.study))
-    assigned = {}
+    assigned, tokens = {}, {}
     for w in range(WORKERS):
-        status, data, _ = call(server.port, "GET", f"/api/session?worker_id=w{w:02d}&source=local")
-        assert status == 200 and data["answered"] == []
-        assigned[f"w{w:02d}"] = data["session"]
+        assigned[f"w{w:02d}"], tokens[f"w{w:02d}"] = consent(server.port, f"w{w:02d}", source="local")
     counts = [list(assigned.values()).count(s) for s in sessions]
     assert max(counts) - min(counts) <= 1                                  # sessions handed out evenly
-    assert call(server.port, "GET", "/api/session?worker_id=w03")[1]["session"] == assigned["w03"]   # sticky
+    assert consent(server.port, "w03", tokens["w03"])[0] == assigned["w03"]                       # sticky
     jobs = [(w, t, "left" if (i + j) % 3 else "right") for i, (w, s) in enumerate(assigned.items())
             for j, t in enumerate(sessions[s])]
     acked, lock, killed = set(), threading.Lock(), threading.Event()
@@ -83,7 +73,8 @@ def test_concurrent_answers_survive_a_kill_and_restart(server):
         worker, trial, choice = job
         try:
             status, _, _ = call(server.port, "POST", "/api/answers", {"worker_id": worker, "answers": [
-                {"trial_id": trial, "choice": choice, "rt_ms": 900, "client_time": "t"}]}, timeout=10)
+                {"trial_id": trial, "choice": choice, "rt_ms": 900, "client_time": "t"}]}, timeout=10,
+                token=tokens[worker])
         except (OSError, http.client.HTTPException):                    # no full reply: not acknowledged
             return
         if status == 200:
@@ -110,17 +101,18 @@ def test_concurrent_answers_survive_a_kill_and_restart(server):
     assert all(when == first_times[(w, t)] for w, t, _, when in rows if (w, t) in first_times)   # first kept
 
     status, data, _ = call(server.port, "POST", "/api/finish",
-                           {"worker_id": "w00", "comments": "=HYPERLINK(\"x\") <script>alert(1)</script>"})
+                           {"worker_id": "w00", "comments": "=HYPERLINK(\"x\") <script>alert(1)</script>"},
+                           token=tokens["w00"])
     assert status == 200 and data == {"completion_code": "DONE42"}
-    call(server.port, "GET", "/api/session?worker_id=late")
-    status, data, _ = call(server.port, "POST", "/api/finish", {"worker_id": "late", "comments": ""})
+    late = consent(server.port, "late")[1]
+    status, data, _ = call(server.port, "POST", "/api/finish", {"worker_id": "late", "comments": ""}, token=late)
     assert status == 409 and "completion_code" not in data                  # no code before all answers are in
-    prolific = "/api/session?worker_id=P1&source=prolific&study_id=S&session_id=X"
-    trials = sessions[call(server.port, "GET", prolific)[1]["session"]]
-    answers = [{"trial_id": t, "choice": "left"} for t in trials]
-    stored = call(server.port, "POST", "/api/answers", {"worker_id": "P1", "answers": answers})[1]["stored"]
-    assert stored == len(trials)
-    data = call(server.port, "POST", "/api/finish", {"worker_id": "P1"})[1]
+    session, p1 = consent(server.port, "P1", source="prolific", study_id="S", session_id="X")
+    trials = sessions[session]
+    answers = [{"trial_id": t, "choice": "left", "rt_ms": 700} for t in trials]
+    stored = call(server.port, "POST", "/api/answers", {"worker_id": "P1", "answers": answers}, token=p1)[1]
+    assert stored["stored"] == len(trials)
+    data = call(server.port, "POST", "/api/finish", {"worker_id": "P1"}, token=p1)[1]
     assert data["redirect"].endswith("cc=DONE42")
 
     assert main("hs", "", COMMANDS, ["serve", str(server.study), "--export"]) == 0
@@ -129,30 +121,45 @@ def test_concurrent_answers_survive_a_kill_and_restart(server):
     assert len(exported) == len(jobs) + len(trials)
     comment = next(r["comments"] for r in exported if r["worker_id"] == "w00")
     assert comment.startswith("'=HYPERLINK")                               # no spreadsheet formula
+    version = json.loads((server.study / "server.json").read_text())["study_version"]
+    assert {r["study_version"] for r in exported} == {version}
+    finished = {r["worker_id"] for r in exported if r["finished_at"]}
+    assert finished == {"w00", "P1"} and all(r["consented_at"] for r in exported)
     assert {"phase", "baseline", "ours_side"} <= set(exported[0])
     from_db, from_csv = tidy(load(server.study / "study.sqlite")), tidy(load(server.study / "responses.csv"))
     pd.testing.assert_frame_equal(from_db, from_csv, check_dtype=False)     # analyze reads either
     assert from_db.loc[from_db["worker_id"] == "w00", "comments"].iloc[0].startswith("=HYPERLINK")
 
 
+@pytest.fixture(scope="module")
+def bad_sender(server):
+    """(token, first trial of their session) of the participant sending the malformed posts."""
+    session, token = consent(server.port, "w01-bad")
+    return token, session_trials(read_manifest(server.study))[session][0]
+
+
 @pytest.mark.parametrize(("body", "headers", "status"), [
     (b"{not json", None, 400),
-    (b'{"worker_id": "w01", "answers": ' + b"1" * 5000 + b"}", None, 400),
-    (b'{"worker_id": "w01", "answers": [{"trial_id": "s000-00", "choice": "left", "rt_ms": NaN}]}', None, 400),
+    (b'{"worker_id": "w01-bad", "answers": ' + b"1" * 5000 + b"}", None, 400),
+    (b'{"worker_id": "w01-bad", "answers": [{"trial_id": "s000-00", "choice": "left", "rt_ms": NaN}]}', None, 400),
     (b'["a list"]', None, 400),
-    (json.dumps({"worker_id": "w01"}).encode(), {"Content-Type": "text/plain"}, 415),
-    ({"worker_id": "w01", "answers": [{"trial_id": "s999-00", "choice": "left"}]}, None, 400),
-    ({"worker_id": "w01", "answers": [{"trial_id": "s000-00", "choice": "up"}]}, None, 400),
-    ({"worker_id": "w01", "answers": [{"trial_id": "s000-00", "choice": "left", "rt_ms": "fast"}]}, None, 400),
-    ({"worker_id": "w01", "answers": "left"}, None, 400),
-    ({"worker_id": "w01", "answers": []}, None, 400),
-    ({"worker_id": "nobody", "answers": [{"trial_id": "s000-00", "choice": "left"}]}, None, 409),
-    ({"worker_id": "<script>", "answers": [{"trial_id": "s000-00", "choice": "left"}]}, None, 400),
+    (json.dumps({"worker_id": "w01-bad"}).encode(), {"Content-Type": "text/plain"}, 415),
+    ({"worker_id": "w01-bad", "answers": [{"trial_id": "s999-00", "choice": "left", "rt_ms": 500}]}, None, 400),
+    ({"worker_id": "w01-bad", "answers": [{"trial_id": "s000-00", "choice": "up", "rt_ms": 500}]}, None, 400),
+    ({"worker_id": "w01-bad", "answers": [{"trial_id": "s000-00", "choice": "left", "rt_ms": "fast"}]}, None, 400),
+    ({"worker_id": "w01-bad", "answers": "left"}, None, 400),
+    ({"worker_id": "w01-bad", "answers": []}, None, 400),
+    ({"worker_id": "w01-bad", "answers": [{"trial_id": "s000-00", "choice": "left"}]}, None, 400),       # no rt_ms
+    ({"worker_id": "nobody", "answers": [{"trial_id": "s000-00", "choice": "left", "rt_ms": 500}]}, None, 403),
+    ({"worker_id": "w\u0000", "answers": [{"trial_id": "s000-00", "choice": "left", "rt_ms": 500}]}, None, 400),
     (b"x" * 300_000, None, 413),
 ])
-def test_malformed_or_oversized_posts_are_rejected(server, body, headers, status):
-    call(server.port, "GET", "/api/session?worker_id=w01")
-    got, data, _ = call(server.port, "POST", "/api/answers", body, headers)
+def test_malformed_or_oversized_posts_are_rejected(server, bad_sender, body, headers, status):
+    token, first_trial = bad_sender
+    if isinstance(body, dict) and isinstance(body["answers"], list) and body["answers"]:
+        body = {**body, "answers": [{**a, "trial_id": a["trial_id"].replace("s000-00", first_trial)}
+                                    for a in body["answers"]]}            # a trial of the sender's own session
+    got, data, _ = call(server.port, "POST", "/api/answers", body, headers, token=token)
     assert got == status and "error" in data
 
 
@@ -170,7 +177,7 @@ def test_only_study_files_are_served(server):
         assert status == 404, path
         assert b"DONE42" not in json.dumps(data).encode()
     status, data, _ = call(server.port, "GET", "/api/session?worker_id=%3Cimg%20src%3Dx%3E")
-    assert status == 400 and "<img" not in json.dumps(data)
+    assert status == 403 and "<img" not in json.dumps(data)              # no token; the id is not echoed
 
 
 def raw_request(port: int, data: bytes) -> socket.socket:
@@ -187,17 +194,25 @@ def read_to_close(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def online_backup(source: Path, target: Path) -> None:
+def online_backup(source: Path, target: Path, timeout: float = 60) -> None:
+    """SQLite's online backup of ``source`` once its first participant is in (mid-run, however busy the machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(source) as db:
+            if db.execute("SELECT COUNT(*) FROM participants").fetchone()[0]:
+                break
+        time.sleep(0.05)
     with sqlite3.connect(source) as db, sqlite3.connect(target) as copy:
         db.backup(copy)
 
 
 def test_200_participants_at_once_lose_nothing(tmp_path, record_property):
     build(write_demo_pairs(tmp_path / "pairs", tasks=8), tmp_path / "study", trials_per_session=24, practice=3,
-          seed=1)
+          seed=1, min_rt_ms=0, display_px=0)                              # participants answer at once
     served = ServedStudy(tmp_path / "study", tmp_path / "server.log")
     served.start()
-    backup = threading.Timer(0.5, online_backup, (tmp_path / "study" / "study.sqlite", tmp_path / "backup.sqlite"))
+    backup = threading.Thread(target=online_backup, args=(tmp_path / "study" / "study.sqlite",
+                                                          tmp_path / "backup.sqlite"))
     try:
         backup.start()                                                     # as the README says, mid-run
         result = participants_at_once(tmp_path / "study", served.port, 200)
@@ -223,7 +238,7 @@ def test_stalled_clients_are_cut_off_and_hold_nothing(server):
                                         b"\r\nContent-Length: 1000\r\n\r\n{\"worker_id\": ") for _ in range(50)]
     heads = [raw_request(server.port, b"GET /index.html HTTP/1.1\r\nHost: x\r\n") for _ in range(50)]
     silent = [raw_request(server.port, b"") for _ in range(20)]
-    status, _, _ = call(server.port, "GET", "/api/session?worker_id=w01", timeout=READ_TIMEOUT)
+    status, _, _ = call(server.port, "GET", "/api/study", timeout=READ_TIMEOUT)
     assert status == 200 and time.monotonic() - t0 < READ_TIMEOUT                  # the others are served at once
     for sock in uploads:
         reply = read_to_close(sock)
@@ -240,7 +255,7 @@ def nested(depth: int) -> list:
 
 
 @pytest.mark.parametrize("body", [b"[" * 100_000, b'{"a":' * 40_000 + b"1" + b"}" * 40_000,
-                                  json.dumps({"worker_id": "w01", "answers": nested(40)}).encode()])
+                                  json.dumps({"worker_id": "w01-bad", "answers": nested(40)}).encode()])
 def test_deeply_nested_json_gets_a_400(server, body):
     status, data, _ = call(server.port, "POST", "/api/answers", body)
     assert status == 400 and "nested more than" in data["error"]
