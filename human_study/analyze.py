@@ -19,7 +19,7 @@ import pandas as pd
 from ganpaint_core.commands.cli import check_out_dir
 from human_study.common import REFERENCE, write_frame
 from human_study.responses import load, tidy
-from human_study.stats import LEVEL, agreement, bradley_terry, holm, preference
+from human_study.stats import LEVEL, PREFERENCE_COLUMNS, agreement, bradley_terry, holm, preference
 
 SUBSETS = ("none", "catch")
 
@@ -53,19 +53,25 @@ def worker_table(frame: pd.DataFrame, min_catch_accuracy: float) -> pd.DataFrame
     return table.reset_index()
 
 
+def baseline_table(scored: pd.DataFrame, samples: int = 0, seed: int = 0) -> pd.DataFrame:
+    """Per baseline: the share preferring ours with its clustered t interval and test, Holm-adjusted across
+    baselines (``p_holm``, ``significant``)."""
+    rows = [{"baseline": b, **preference(g, "chose_ours", samples, seed)} for b, g in scored.groupby("baseline")]
+    table = pd.DataFrame(rows, columns=["baseline", *PREFERENCE_COLUMNS])
+    table["p_holm"] = holm(table["p"])
+    table["significant"] = table["p_holm"] < 1 - LEVEL
+    return table
+
+
 def preference_tables(scored: pd.DataFrame, samples: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per baseline with Holm-adjusted p, per edit type and baseline incl. ``all``)."""
-    rows = [{"baseline": b, **preference(g, "chose_ours", samples, seed)} for b, g in scored.groupby("baseline")]
-    by_baseline = pd.DataFrame(rows, columns=["baseline", "n", "k", "workers", "share", "wilson_low",
-                                              "wilson_high", "boot_low", "boot_high", "p"])
-    by_baseline["p_holm"] = holm(by_baseline["p"])
-    by_baseline["significant"] = by_baseline["p_holm"] < 1 - LEVEL
+    by_baseline = baseline_table(scored, samples, seed)
     rows = []
     for action, group in scored.groupby("action"):
         rows.append({"action": action, "baseline": "all", **preference(group, "chose_ours", samples, seed)})
         for b, g in group.groupby("baseline"):
             rows.append({"action": action, "baseline": b, **preference(g, "chose_ours", samples, seed)})
-    return by_baseline, pd.DataFrame(rows)
+    return by_baseline, pd.DataFrame(rows, columns=["action", "baseline", *PREFERENCE_COLUMNS])
 
 
 def analyse(frame: pd.DataFrame, min_catch_accuracy: float = 1.0, samples: int = 2000, seed: int = 0) -> dict:
