@@ -3,10 +3,10 @@
 Simulated studies use the builder's own session plan (``build.plan_sessions``: pairs interleaved over baselines,
 each pair in one session) and hand sessions out least-used first, as the server does.  A worker's answer on a
 pair prefers ours with probability ``expit(logit(p) + u_worker + a_pair)``, ``u ~ N(0, worker spread)`` and
-``a ~ N(0, item spread)`` on the logit scale.  Each simulated study goes through the analysis' own per-baseline
-test (``stats.preference_test`` per baseline, Holm across baselines, as ``analyze.baseline_table``).  Written per (workers, spread): the
-rate of p < 0.05 per baseline, the family-wise rate after Holm (any baseline significant), and, for planted
-preferences, the power.
+``a ~ N(0, item spread)`` on the logit scale.  Each simulated study is tested as ``analyze.baseline_table`` does
+(``stats.preference_test`` per baseline, ``stats.holm`` across baselines).  Written per (workers, spread): the
+rate of p < 0.05 per baseline, the family-wise rate after Holm (any baseline significant); for planted
+preferences the power; the settings and the seed.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from human_study.common import ACTIONS, least_used
-from human_study.stats import preference_test, holm
+from human_study.stats import holm, preference_test
 
 ALPHA = 0.05
 WORKERS = (5, 10, 30)
