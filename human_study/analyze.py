@@ -27,9 +27,9 @@ from human_study.screening import Rules, screen
 from human_study.stats import LEVEL, PREFERENCE_COLUMNS, agreement, bradley_terry, holm, preference
 
 SUBSETS = ("none", "screened")
-# Below this many screened workers the report warns: in the calibration (docs/study_calibration.json; 30 tasks,
-# 3 baselines, 12 answers per worker and baseline, worker spread 1 on the logit scale) a preference of 0.7 is
-# found (p < 0.05) in 82% of studies with 20 workers but only 49% with 10.
+# Below this many screened workers the report warns: in the calibration (docs/study_calibration.json, its
+# min_workers; 30 tasks, 3 baselines, 10 answers per worker and baseline, worker spread 1 on the logit scale) a
+# preference of 0.7 is found (p < 0.05) in 83% of studies with 20 workers, 69% with 15 and 44% with 10.
 MIN_WORKERS = 20
 
 
@@ -115,8 +115,9 @@ def analyse(frame: pd.DataFrame, rules: Rules | None = None, samples: int = 2000
     warnings = list(warnings or [])
     if n_kept < min_workers:
         warnings.insert(0, f"only {n_kept} workers remain after screening (fewer than {min_workers}): too few to "
-                           "trust a preference; with 20 workers the calibration finds a true preference of 0.7 in "
-                           "about 80% of studies, with 10 in about half (docs/study_calibration.json)")
+                           "rely on: a real preference of 0.7 is found in about 80% of simulated studies with 20 "
+                           "workers, under half with 10 (docs/study_calibration.json); a non-significant result "
+                           "here says little")
     tables["info"] = {
         "workers": len(workers), "excluded": int(workers["excluded"].sum()), "kept_workers": n_kept,
         "answers": int(len(frame)), "scored": int((frame["phase"] == "scored").sum()),
@@ -232,7 +233,7 @@ def bar_plot(table: pd.DataFrame, label: str, path: Path, title: str) -> None:
         part = table[table["exclusion"] == subset].set_index(label).reindex(labels)
         x = np.arange(len(labels)) + (i - 0.5) * width
         err = np.vstack([part["preference"] - part["ci_low"], part["ci_high"] - part["preference"]])
-        err = np.nan_to_num(np.clip(err, 0, None))   # rounding can put a bound a hair past the estimate
+        err = np.clip(np.nan_to_num(err), 0, None)   # rounding can put a bound a hair past the estimate
         ax.bar(x, part["preference"], width, yerr=err, capsize=3, label=name)
     ax.axhline(0.5, color="k", lw=0.8, ls="--")
     ax.set_xticks(np.arange(len(labels)), labels)

@@ -31,6 +31,7 @@ FAMILY_BOUND = 0.06                   # acceptable family-wise rate after Holm u
 POWER_PREFERENCES = (0.6, 0.7)
 POWER_WORKERS = (5, 10, 15, 20, 30)
 POWER_SPREAD = 1.0
+WARN_PREFERENCE, WARN_POWER = 0.7, 0.8   # the fewest workers finding a 0.7 preference 80% of the time
 DESIGN = {"tasks": 30, "baselines": 3, "scored_per_session": 36}
 
 
@@ -115,12 +116,15 @@ def calibrate(runs: int = 1000, power_runs: int = 400, seed: int = 0, item_sprea
         row["power"] = row.pop("rate")
         row["power_holm"] = row.pop("rate_holm")
         row["any_significant_holm"] = row.pop("family_rate_holm")
+    enough = [r["workers"] for r in out["power"] if r["preference"] == WARN_PREFERENCE and r["power"] >= WARN_POWER]
     return {"settings": {"alpha": ALPHA, "null_bounds": list(NULL_BOUNDS), "family_bound": FAMILY_BOUND,
                          "design": {**DESIGN, "sessions": len(design.sessions)}, "runs": runs,
                          "power_runs": power_runs, "item_spread": item_spread, "power_spread": POWER_SPREAD,
                          "test": "clustered t (human_study.stats.preference_test), Holm across baselines"},
             "seed": seed, "seconds": round(time.perf_counter() - start, 1),
-            "null_holds": all(r["holds"] for r in out["null"]), **out}
+            "null_holds": all(r["holds"] for r in out["null"]),
+            "min_workers": {"preference": WARN_PREFERENCE, "power": WARN_POWER, "worker_spread": POWER_SPREAD,
+                            "workers": min(enough) if enough else None}, **out}
 
 
 def run(args):
@@ -137,4 +141,6 @@ def run(args):
     for row in result["power"]:
         print(f"power: preference {row['preference']}, {row['workers']:>2} workers: {row['power']:.3f} "
               f"(Holm {row['power_holm']:.3f})")
+    least = result["min_workers"]
+    print(f"fewest workers with power >= {WARN_POWER} for a preference of {WARN_PREFERENCE}: {least['workers']}")
     print(f"wrote {out} ({result['seconds']} s)")
