@@ -1,7 +1,7 @@
 """Answer tables: read any supported layout (local export, MTurk batch results, study.sqlite) and join the key.
 
 The local export (``responses.csv``) is self-contained: each answer row carries the manifest's columns for its
-trial.  MTurk results and the database hold only trial ids, so they are joined with ``manifest.csv`` of the study.
+trial, and that key is used even when a study folder is given (``analyze`` checks it against the folder's).  MTurk results and the database hold only trial ids, so they are joined with ``manifest.csv`` of the study.
 """
 
 from __future__ import annotations
@@ -79,8 +79,9 @@ def load(path: Path, study: str | None = None) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path} is neither a local export nor MTurk results (missing {', '.join(missing)})")
     answers = raw.reindex(columns=answer_columns(raw), fill_value="")
-    if study or not set(MANIFEST_COLUMNS) <= set(raw.columns):
+    if not set(MANIFEST_COLUMNS) <= set(raw.columns):
         return with_key(answers, read_manifest(find_study(path, study)))
+    # self-contained: its own key is what the participants saw (``analyze`` checks it against the study's)
     frame = raw[answer_columns(raw) + list(KEY_COLUMNS)].copy()
     frame["catch"] = frame["catch"].astype(int)
     frame["position"] = frame["position"].astype(int)
