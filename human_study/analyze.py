@@ -233,7 +233,7 @@ def bar_plot(table: pd.DataFrame, label: str, path: Path, title: str) -> None:
         part = table[table["exclusion"] == subset].set_index(label).reindex(labels)
         x = np.arange(len(labels)) + (i - 0.5) * width
         err = np.vstack([part["preference"] - part["ci_low"], part["ci_high"] - part["preference"]])
-        err = np.clip(np.nan_to_num(err), 0, None)   # rounding can put a bound a hair past the estimate
+        err = np.clip(np.nan_to_num(err.astype(float)), 0, None)   # rounding can put a bound a hair past the estimate
         ax.bar(x, part["preference"], width, yerr=err, capsize=3, label=name)
     ax.axhline(0.5, color="k", lw=0.8, ls="--")
     ax.set_xticks(np.arange(len(labels)), labels)

@@ -1,7 +1,8 @@
 """Answer tables: read any supported layout (local export, MTurk batch results, study.sqlite) and join the key.
 
 The local export (``responses.csv``) is self-contained: each answer row carries the manifest's columns for its
-trial, and that key is used even when a study folder is given (``analyze`` checks it against the folder's).  MTurk results and the database hold only trial ids, so they are joined with ``manifest.csv`` of the study.
+trial, and that key is used even when a study folder is given (``analyze`` checks it against the folder's).
+MTurk results and the database hold only trial ids, so they are joined with ``manifest.csv`` of the study.
 """
 
 from __future__ import annotations
