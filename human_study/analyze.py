@@ -92,7 +92,7 @@ def analyse(frame: pd.DataFrame, rules: Rules | None = None, samples: int = 2000
     rules = rules or Rules()
     frame = frame[frame["phase"] != "practice"].drop_duplicates(["worker_id", "trial_id"])
     workers, keep, notes = screen(frame, rules, session_sizes)
-    parts = {"none": frame, "screened": frame[keep]}
+    parts = dict(zip(SUBSETS, (frame, frame[keep]), strict=True))
     out: dict[str, list] = {"baselines": [], "actions": [], "ranking": [], "position": []}
     for subset, part in parts.items():
         scored = part[part["phase"] == "scored"]

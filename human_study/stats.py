@@ -80,8 +80,8 @@ def preference_test(y, workers, items, null: float = NULL) -> dict:
     distance = abs(mean - float(logit(null)))
     if se > 0:
         p = float(2 * stdtr(df, -distance / se))
-    else:                                  # every worker answered alike: no spread to test against
-        p = 1.0 if distance == 0 else 0.0
+    else:          # every worker and pair alike: the sign-flip test's p (all workers on one side by chance)
+        p = 1.0 if distance == 0 else min(1.0, 2 * 0.5 ** n_workers)
     out.update(ci_low=float(expit(mean - half)), ci_high=float(expit(mean + half)), se_logit=se, df=df, p=p)
     return out
 

@@ -169,6 +169,8 @@ def test_preference_test_counts_workers_not_answers():
     assert split["workers"] == 2 and split["p"] > 0.3 and split["ci_low"] < 0.5 < split["ci_high"]
     agree = preference_test(np.tile([1, 1, 0], 100), np.repeat(np.arange(10), 30), np.arange(300))
     assert agree["p"] < 1e-4 and 0.6 < agree["preference"] < 0.72 and agree["ci_low"] > 0.5
+    unanimous = preference_test(np.ones(10), np.repeat(np.arange(5), 2), np.zeros(10))   # no spread at all
+    assert unanimous["p"] == pytest.approx(2 / 2 ** 5)                    # the sign-flip test's answer, not 0
     one = preference_test(y, np.zeros(300), np.arange(300))
     assert one["workers"] == 1 and np.isnan(one["p"]) and np.isnan(one["ci_low"])
 
