@@ -38,7 +38,7 @@ def locate_study(answers: Path, study: str | None) -> Path | None:
 
 
 def _times(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values.replace("", None), utc=True, errors="coerce", format="ISO8601")
+    return pd.to_datetime(values.where(values.str.strip() != ""), utc=True, errors="coerce", format="ISO8601")
 
 
 def check(frame: pd.DataFrame, study: Path | None) -> list[str]:

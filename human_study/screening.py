@@ -108,7 +108,8 @@ def screen(frame: pd.DataFrame, rules: Rules, session_sizes: dict[int, int] | No
         if rules.require_consent and no_consent[w]:
             reasons[w].append("no consent recorded")
         if rules.require_finished and not row["finished"]:
-            reasons[w].append(f"not finished ({row['answered']} of {row['expected']} trials answered)")
+            how = "no finish time; " if "finished_at" in table else ""
+            reasons[w].append(f"not finished ({how}{row['answered']} of {row['expected']} trials answered)")
         if row["sessions"] > 1:
             reasons[w].append(f"answers in {row['sessions']} sessions")
         if row["timed_answers"]:
