@@ -27,9 +27,9 @@ from human_study.screening import Rules, screen
 from human_study.stats import LEVEL, PREFERENCE_COLUMNS, agreement, bradley_terry, holm, preference
 
 SUBSETS = ("none", "screened")
-# Below this many screened workers the report warns: in the calibration (docs/study_calibration.json, its
-# min_workers; 30 tasks, 3 baselines, 10 answers per worker and baseline, worker spread 1 on the logit scale) a
-# preference of 0.7 is found (p < 0.05) in 83% of studies with 20 workers, 69% with 15 and 44% with 10.
+# Below this many screened workers the report warns: the fewest workers with which the calibration finds a
+# preference of 0.7 (worker spread 1) in at least 80% of simulated studies (docs/study_calibration.json,
+# ``min_workers``; tests/test_human_study_calibration.py checks it).
 MIN_WORKERS = 20
 
 
@@ -115,9 +115,9 @@ def analyse(frame: pd.DataFrame, rules: Rules | None = None, samples: int = 2000
     warnings = list(warnings or [])
     if n_kept < min_workers:
         warnings.insert(0, f"only {n_kept} workers remain after screening (fewer than {min_workers}): too few to "
-                           "rely on: a real preference of 0.7 is found in about 80% of simulated studies with 20 "
-                           "workers, under half with 10 (docs/study_calibration.json); a non-significant result "
-                           "here says little")
+                           f"rely on: with fewer than {MIN_WORKERS} workers the calibration finds a real preference "
+                           "of 0.7 in less than 80% of simulated studies (docs/study_calibration.json), so a "
+                           "non-significant result here says little")
     tables["info"] = {
         "workers": len(workers), "excluded": int(workers["excluded"].sum()), "kept_workers": n_kept,
         "answers": int(len(frame)), "scored": int((frame["phase"] == "scored").sum()),

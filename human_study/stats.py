@@ -34,8 +34,8 @@ def wilson(k: int, n: int) -> tuple[float, float]:
 
 def holm(pvalues) -> np.ndarray:
     """Holm's step-down adjusted p-values (NaNs stay NaN); the same numbers as statsmodels'
-    ``multipletests(method="holm")``, which runs a full garbage collection on every call (0.2 s here: too slow
-    for the calibration's thousands of studies)."""
+    ``multipletests(method="holm")``, which runs a full garbage collection on every call (too slow for the
+    calibration's thousands of studies)."""
     p = np.asarray(pvalues, float)
     out = np.full_like(p, np.nan)
     ok = np.flatnonzero(np.isfinite(p))
