@@ -114,10 +114,10 @@ def analyse(frame: pd.DataFrame, rules: Rules | None = None, samples: int = 2000
     n_kept = int(kept["worker_id"].nunique())
     warnings = list(warnings or [])
     if n_kept < min_workers:
-        warnings.insert(0, f"only {n_kept} workers remain after screening (fewer than {min_workers}): too few to "
-                           f"rely on: with fewer than {MIN_WORKERS} workers the calibration finds a real preference "
-                           "of 0.7 in less than 80% of simulated studies (docs/study_calibration.json), so a "
-                           "non-significant result here says little")
+        warnings.append(f"only {n_kept} workers remain after screening (fewer than {min_workers}): too few to "
+                        f"rely on: with fewer than {MIN_WORKERS} workers the calibration finds a real preference "
+                        "of 0.7 in less than 80% of simulated studies (docs/study_calibration.json), so a "
+                        "non-significant result here says little")
     tables["info"] = {
         "workers": len(workers), "excluded": int(workers["excluded"].sum()), "kept_workers": n_kept,
         "answers": int(len(frame)), "scored": int((frame["phase"] == "scored").sum()),
