@@ -41,6 +41,10 @@ def add_arguments(p):
     p.add_argument("--power-runs", type=int, default=400, help="simulated studies per planted preference")
     p.add_argument("--item-spread", type=float, default=0.0,
                    help="spread of pair effects (logit) in the main grid; a separate check always uses 1.0")
+    p.add_argument("--tasks", type=int, default=DESIGN["tasks"], help="edit tasks (pairs per baseline)")
+    p.add_argument("--baselines", type=int, default=DESIGN["baselines"], help="baselines compared with ours")
+    p.add_argument("--trials-per-session", type=int, default=DESIGN["scored_per_session"],
+                   help="scored trials per session (as `build --trials-per-session` less the catch trials)")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -97,9 +101,11 @@ def rates(design: Design, workers: int, worker_sd: float, item_sd: float, runs: 
 
 def calibrate(runs: int = 1000, power_runs: int = 400, seed: int = 0, item_spread: float = 0.0,
               workers=WORKERS, spreads=SPREADS, power_workers=POWER_WORKERS,
-              power_preferences=POWER_PREFERENCES, progress: bool = True) -> dict:
-    """The null grid (workers x spreads), a null check with item spread 1, and power for planted preferences."""
-    design = Design(**DESIGN, seed=seed)
+              power_preferences=POWER_PREFERENCES, progress: bool = True, design: dict | None = None) -> dict:
+    """The null grid (workers x spreads), a null check with item spread 1, and power for planted preferences;
+    ``design``: tasks, baselines and scored_per_session (default DESIGN)."""
+    layout = {**DESIGN, **(design or {})}
+    design = Design(**layout, seed=seed)
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     jobs = [("null", w, s, item_spread, runs, 0.5) for w in workers for s in spreads]
@@ -118,7 +124,7 @@ def calibrate(runs: int = 1000, power_runs: int = 400, seed: int = 0, item_sprea
         row["any_significant_holm"] = row.pop("family_rate_holm")
     enough = [r["workers"] for r in out["power"] if r["preference"] == WARN_PREFERENCE and r["power"] >= WARN_POWER]
     return {"settings": {"alpha": ALPHA, "null_bounds": list(NULL_BOUNDS), "family_bound": FAMILY_BOUND,
-                         "design": {**DESIGN, "sessions": len(design.sessions)}, "runs": runs,
+                         "design": {**layout, "sessions": len(design.sessions)}, "runs": runs,
                          "power_runs": power_runs, "item_spread": item_spread, "power_spread": POWER_SPREAD,
                          "test": "clustered t (human_study.stats.preference_test), Holm across baselines"},
             "seed": seed, "seconds": round(time.perf_counter() - start, 1),
@@ -130,7 +136,11 @@ def calibrate(runs: int = 1000, power_runs: int = 400, seed: int = 0, item_sprea
 def run(args):
     if args.runs < 50 or args.power_runs < 50:
         raise ValueError("--runs and --power-runs must be at least 50")
-    result = calibrate(args.runs, args.power_runs, args.seed, args.item_spread)
+    if args.tasks < 1 or args.baselines < 1 or args.trials_per_session < 2:
+        raise ValueError("--tasks and --baselines must be at least 1, --trials-per-session at least 2")
+    result = calibrate(args.runs, args.power_runs, args.seed, args.item_spread,
+                       design={"tasks": args.tasks, "baselines": args.baselines,
+                               "scored_per_session": args.trials_per_session})
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -58,3 +58,7 @@ def test_calibrate_command_writes_rates_power_settings_and_seed(tmp_path, capsys
     assert all(0 <= r["power"] <= 1 for r in result["power"])
     assert "wrote" in capsys.readouterr().out
     assert main("hs", "", COMMANDS, ["calibrate", "--out", str(out), "--runs", "5"]) == 2
+    assert main("hs", "", COMMANDS, ["calibrate", "--out", str(out), "--runs", "50", "--power-runs", "50",
+                                     "--tasks", "10", "--baselines", "2", "--trials-per-session", "10"]) == 0
+    design = json.loads(out.read_text())["settings"]["design"]
+    assert design == {"tasks": 10, "baselines": 2, "scored_per_session": 10, "sessions": 2}
