@@ -6,7 +6,7 @@ pair prefers ours with probability ``expit(logit(p) + u_worker + a_pair)``, ``u 
 ``a ~ N(0, item spread)`` on the logit scale.  Each simulated study is tested as ``analyze.baseline_table`` does
 (``stats.preference_test`` per baseline, ``stats.holm`` across baselines).  Written per (workers, spread): the
 rate of p < 0.05 per baseline, the family-wise rate after Holm (any baseline significant); for planted
-preferences the power; the settings and the seed.
+preferences the power; how often the 95% CI holds the true preference; the settings and the seed.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ WORKERS = (5, 10, 30)
 SPREADS = (0.0, 1.0, 2.0)
 NULL_BOUNDS = (0.02, 0.08)            # acceptable rate of p < ALPHA per baseline under the null
 FAMILY_BOUND = 0.06                   # acceptable family-wise rate after Holm under the null
-POWER_PREFERENCES = (0.6, 0.7)
+POWER_PREFERENCES = (0.6, 0.7, 0.9)
 POWER_WORKERS = (5, 10, 15, 20, 30)
 POWER_SPREAD = 1.0
 WARN_PREFERENCE, WARN_POWER = 0.7, 0.8   # the fewest workers finding a 0.7 preference 80% of the time
@@ -84,19 +84,23 @@ def rates(design: Design, workers: int, worker_sd: float, item_sd: float, runs: 
           prefer: float = 0.5) -> dict:
     """Over ``runs`` simulated studies, each analysed per baseline like ``analyze.baseline_table`` does
     (``preference_test`` per baseline, ``holm`` across them): the share of baselines with p < ALPHA, with
-    Holm-adjusted p < ALPHA, and the share of studies where any baseline is significant after Holm."""
+    Holm-adjusted p < ALPHA, the share of studies where any baseline is significant after Holm, and how often the
+    95% CI holds the true preference (``ci_coverage``)."""
     baseline_of_pair = pd.factorize(design.pairs["method_b"])[0]
-    raw, adjusted = [], []
+    raw, adjusted, covered = [], [], []
     for _ in range(runs):
         worker, pair, chose = design.answers(workers, prefer, worker_sd, item_sd, rng)
         of = baseline_of_pair[pair]
-        p = [preference_test(chose[of == b], worker[of == b], pair[of == b])["p"]
-             for b in range(len(design.baselines))]
+        tests = [preference_test(chose[of == b], worker[of == b], pair[of == b])
+                 for b in range(len(design.baselines))]
+        p = [t["p"] for t in tests]
         raw.append(np.asarray(p) < ALPHA)
         adjusted.append(holm(p) < ALPHA)
+        covered.append([t["ci_low"] < prefer < t["ci_high"] for t in tests])
     return {"workers": workers, "worker_spread": worker_sd, "item_spread": item_sd, "preference": prefer,
             "runs": runs, "tests": runs * len(design.baselines), "rate": float(np.mean(raw)),
-            "rate_holm": float(np.mean(adjusted)), "family_rate_holm": float(np.mean(np.any(adjusted, axis=1)))}
+            "rate_holm": float(np.mean(adjusted)), "family_rate_holm": float(np.mean(np.any(adjusted, axis=1))),
+            "ci_coverage": float(np.mean(covered))}
 
 
 def calibrate(runs: int = 1000, power_runs: int = 400, seed: int = 0, item_spread: float = 0.0,
@@ -150,7 +154,7 @@ def run(args):
               f"{row['family_rate_holm']:.3f} ({'ok' if row['holds'] else 'OUT OF BOUNDS'})")
     for row in result["power"]:
         print(f"power: preference {row['preference']}, {row['workers']:>2} workers: {row['power']:.3f} "
-              f"(Holm {row['power_holm']:.3f})")
+              f"(Holm {row['power_holm']:.3f}); 95% CI holds it in {row['ci_coverage']:.3f}")
     least = result["min_workers"]
     print(f"fewest workers with power >= {WARN_POWER} for a preference of {WARN_PREFERENCE}: {least['workers']}")
     print(f"wrote {out} ({result['seconds']} s)")

@@ -192,3 +192,17 @@ def test_two_level_bootstrap_widens_with_worker_spread():
     wide = two_level_bootstrap([2, 18] * 10, [20] * 20, samples=2000)
     assert narrow[0] < 0.5 < narrow[1] and wide[0] < 0.5 < wide[1]
     assert (wide[1] - wide[0]) > 1.5 * (narrow[1] - narrow[0])
+
+
+def test_holm_matches_statsmodels_and_keeps_nans():
+    from statsmodels.stats.multitest import multipletests
+
+    from human_study.stats import holm
+
+    rng = np.random.default_rng(0)
+    for size in range(1, 8):
+        p = rng.random(size) ** 3
+        assert np.allclose(holm(p), multipletests(p, method="holm")[1])
+    mixed = holm([0.01, np.nan, 0.04, 0.03])
+    assert np.isnan(mixed[1]) and np.allclose(mixed[[0, 2, 3]], multipletests([0.01, 0.04, 0.03], method="holm")[1])
+    assert holm([]).size == 0

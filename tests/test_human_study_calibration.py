@@ -24,6 +24,8 @@ def test_null_rates_hold_on_the_grid_and_power_justifies_the_warning():
         assert row["family_rate_holm"] <= FAMILY_BOUND, row
         assert row["holds"]
     assert result["null_holds"] and result["seed"] == 11
+    for row in result["null"] + result["items"] + result["power"]:
+        assert row["ci_coverage"] >= 0.9, row                              # the 95% CI holds the planted truth
     power = {r["workers"]: r["power"] for r in result["power"]}
     assert power[MIN_WORKERS - 5] < 0.8 <= power[MIN_WORKERS] + 0.03 and power[30] > 0.9, power
     assert result["min_workers"]["workers"] in (MIN_WORKERS, 30)
@@ -54,7 +56,7 @@ def test_calibrate_command_writes_rates_power_settings_and_seed(tmp_path, capsys
     cells = {(r["workers"], r["worker_spread"]) for r in result["null"]}
     assert cells == {(w, s) for w in (5, 10, 30) for s in (0.0, 1.0, 2.0)}
     assert all({"rate", "family_rate_holm", "tests"} <= set(r) for r in result["null"])
-    assert {r["preference"] for r in result["power"]} == {0.6, 0.7}
+    assert {r["preference"] for r in result["power"]} == {0.6, 0.7, 0.9}
     assert all(0 <= r["power"] <= 1 for r in result["power"])
     assert "wrote" in capsys.readouterr().out
     assert main("hs", "", COMMANDS, ["calibrate", "--out", str(out), "--runs", "5"]) == 2
