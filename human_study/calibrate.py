@@ -105,10 +105,10 @@ def rates(design: Design, workers: int, worker_sd: float, item_sd: float, runs: 
 
 def calibrate(runs: int = 1000, power_runs: int = 400, seed: int = 0, item_spread: float = 0.0,
               workers=WORKERS, spreads=SPREADS, power_workers=POWER_WORKERS,
-              power_preferences=POWER_PREFERENCES, progress: bool = True, design: dict | None = None) -> dict:
+              power_preferences=POWER_PREFERENCES, progress: bool = True, layout: dict | None = None) -> dict:
     """The null grid (workers x spreads), a null check with item spread 1, and power for planted preferences;
-    ``design``: tasks, baselines and scored_per_session (default DESIGN)."""
-    layout = {**DESIGN, **(design or {})}
+    ``layout``: tasks, baselines and scored_per_session (default DESIGN)."""
+    layout = {**DESIGN, **(layout or {})}
     design = Design(**layout, seed=seed)
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
@@ -130,9 +130,10 @@ def calibrate(runs: int = 1000, power_runs: int = 400, seed: int = 0, item_sprea
     return {"settings": {"alpha": ALPHA, "null_bounds": list(NULL_BOUNDS), "family_bound": FAMILY_BOUND,
                          "design": {**layout, "sessions": len(design.sessions)}, "runs": runs,
                          "power_runs": power_runs, "item_spread": item_spread, "power_spread": POWER_SPREAD,
-                         "test": "clustered t (human_study.stats.preference_test), Holm across baselines"},
+                         "test": "t test on worker log-odds widened by the pairs' spread "
+                                 "(human_study.stats.preference_test), Holm across baselines"},
             "seed": seed, "seconds": round(time.perf_counter() - start, 1),
-            "null_holds": all(r["holds"] for r in out["null"]),
+            "null_holds": all(r["holds"] for r in out["null"] + out["items"]),
             "min_workers": {"preference": WARN_PREFERENCE, "power": WARN_POWER, "worker_spread": POWER_SPREAD,
                             "workers": min(enough) if enough else None}, **out}
 
@@ -143,7 +144,7 @@ def run(args):
     if args.tasks < 1 or args.baselines < 1 or args.trials_per_session < 2:
         raise ValueError("--tasks and --baselines must be at least 1, --trials-per-session at least 2")
     result = calibrate(args.runs, args.power_runs, args.seed, args.item_spread,
-                       design={"tasks": args.tasks, "baselines": args.baselines,
+                       layout={"tasks": args.tasks, "baselines": args.baselines,
                                "scored_per_session": args.trials_per_session})
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
