@@ -1,7 +1,8 @@
 """Answer tables: read any supported layout (local export, MTurk batch results, study.sqlite) and join the key.
 
 The local export (``responses.csv``) is self-contained: each answer row carries the manifest's columns for its
-trial.  MTurk results and the database hold only trial ids, so they are joined with ``manifest.csv`` of the study.
+trial, and that key is used even when a study folder is given (``analyze`` checks it against the folder's).
+MTurk results and the database hold only trial ids, so they are joined with ``manifest.csv`` of the study.
 """
 
 from __future__ import annotations
@@ -21,12 +22,20 @@ from human_study.common import (
 )
 
 KEY_COLUMNS = tuple(c for c in MANIFEST_COLUMNS if c not in ("trial_id", "session"))
+# Per-worker columns newer exports carry (consent and finish times, the build's version); kept when present,
+# whether or not ANSWER_COLUMNS lists them yet.
+OPTIONAL_COLUMNS = ("consented_at", "finished_at", "study_version")
+
+
+def answer_columns(frame: pd.DataFrame) -> list[str]:
+    """ANSWER_COLUMNS plus whichever optional columns ``frame`` has."""
+    return list(dict.fromkeys([*ANSWER_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in frame.columns)]))
 
 
 def with_key(answers: pd.DataFrame, manifest: list[dict]) -> pd.DataFrame:
     """``answers`` (ANSWER_COLUMNS) joined with the manifest on trial id: the local export layout."""
     key = pd.DataFrame(manifest, columns=list(MANIFEST_COLUMNS)).drop(columns="session")
-    frame = answers[list(ANSWER_COLUMNS)].merge(key, on="trial_id", how="left", validate="many_to_one")
+    frame = answers[answer_columns(answers)].merge(key, on="trial_id", how="left", validate="many_to_one")
     unknown = frame["phase"].isna()
     if unknown.any():
         raise ValueError(f"{int(unknown.sum())} answers name trials not in the manifest "
@@ -70,11 +79,12 @@ def load(path: Path, study: str | None = None) -> pd.DataFrame:
     missing = [c for c in ("worker_id", "session", "trial_id", "choice") if c not in raw]
     if missing:
         raise ValueError(f"{path} is neither a local export nor MTurk results (missing {', '.join(missing)})")
-    answers = raw.reindex(columns=list(ANSWER_COLUMNS), fill_value="")
-    if study or not set(MANIFEST_COLUMNS) <= set(raw.columns):
+    answers = raw.reindex(columns=answer_columns(raw), fill_value="")
+    if not set(MANIFEST_COLUMNS) <= set(raw.columns):
         return with_key(answers, read_manifest(find_study(path, study)))
-    # (exports written before consent times and study versions lack those columns: they read as empty)
-    frame = raw.reindex(columns=list(ANSWER_COLUMNS) + list(KEY_COLUMNS), fill_value="")
+    # self-contained: its own key is what the participants saw (``analyze`` checks it against the study's);
+    # exports written before consent times and study versions lack those columns: they read as empty
+    frame = raw.reindex(columns=answer_columns(raw) + list(KEY_COLUMNS), fill_value="")
     frame["catch"] = frame["catch"].astype(int)
     frame["position"] = frame["position"].astype(int)
     return frame

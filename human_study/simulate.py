@@ -3,7 +3,9 @@
 Each worker takes the least-used session (as the server would hand it out).  Attentive workers prefer ours with
 the planted probability (``--prefer ours=P``, or ``--prefer BASELINE=P`` for one baseline), pass every catch
 trial and get 90% of practice trials right; a ``--catch-fail`` share of careless workers answer everything at
-random.  Optional per-worker spread (``--worker-sd``, on the logit scale) and a pull towards the left photo
+random; an ``--unfinished`` share stop halfway (no finish time) and a ``--fast`` share click through (every
+answer within 50-150 ms, at random).  Each worker's consent and finish times are written (``consented_at``,
+``finished_at``).  Optional per-worker spread (``--worker-sd``, on the logit scale) and a pull towards the left photo
 (``--left-bias``, logit) make the data less ideal.
 """
 
@@ -15,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from human_study.common import ANSWER_COLUMNS, REFERENCE, assign_sessions, read_manifest, with_worker_times, write_frame
+from human_study.common import ANSWER_COLUMNS, REFERENCE, assign_sessions, read_manifest, write_frame
 from human_study.judge import JUDGES, realism_judge
 from human_study.mturk import to_results
 from human_study.responses import with_key, write_export
@@ -29,6 +31,8 @@ def add_arguments(p):
     p.add_argument("--prefer", action="append", default=[], metavar="METHOD=P",
                    help="P(choose ours): ours=P for every baseline, BASELINE=P for one (repeatable; default 0.5)")
     p.add_argument("--catch-fail", type=float, default=0.1, help="share of careless workers answering at random")
+    p.add_argument("--unfinished", type=float, default=0.0, help="share of workers who stop halfway")
+    p.add_argument("--fast", type=float, default=0.0, help="share of workers clicking through at random, fast")
     p.add_argument("--worker-sd", type=float, default=0.0, help="spread of worker preferences (logit scale)")
     p.add_argument("--left-bias", type=float, default=0.0, help="pull towards the left photo (logit scale)")
     p.add_argument("--seed", type=int, default=0)
@@ -62,21 +66,31 @@ def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
+WORKER_TIMES = ("consented_at", "finished_at")
+
+
 def simulate(study: Path, workers: int, prefs: dict[str, float], catch_fail: float = 0.1, seed: int = 0,
-             worker_sd: float = 0.0, left_bias: float = 0.0) -> pd.DataFrame:
-    """Answers (ANSWER_COLUMNS) of ``workers`` synthetic participants."""
+             worker_sd: float = 0.0, left_bias: float = 0.0, unfinished: float = 0.0,
+             fast: float = 0.0) -> pd.DataFrame:
+    """Answers (ANSWER_COLUMNS plus ``consented_at``, ``finished_at``) of ``workers`` synthetic participants."""
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
-    if not 0 <= catch_fail <= 1:
-        raise ValueError(f"--catch-fail must be in [0, 1], got {catch_fail}")
+    for name, share in (("--catch-fail", catch_fail), ("--unfinished", unfinished), ("--fast", fast)):
+        if not 0 <= share <= 1:
+            raise ValueError(f"{name} must be in [0, 1], got {share}")
     rng = np.random.default_rng(seed)
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
     rows = []
     for w, session, trials in assign_sessions(read_manifest(study), workers):
         careless = rng.random() < catch_fail
         offset = rng.normal(0, worker_sd) if worker_sd > 0 else 0.0
+        quits = unfinished > 0 and rng.random() < unfinished       # drawn only when asked: seeds keep
+        clicks = fast > 0 and rng.random() < fast                  # their answers
+        careless = careless or clicks
         clock = start + timedelta(hours=w)
-        for row in trials:
+        consented = clock.isoformat(timespec="milliseconds")
+        first = len(rows)
+        for row in (trials[:len(trials) // 2] if quits else trials):
             trial_id = row["trial_id"]
             if careless:
                 p_left = 0.5
@@ -91,14 +105,17 @@ def simulate(study: Path, workers: int, prefs: dict[str, float], catch_fail: flo
                 p_left = accuracy if row["correct_side"] == "left" else 1 - accuracy
             if not careless and row["phase"] != "scored" and left_bias:
                 p_left = 1 / (1 + np.exp(-(_logit(p_left) + left_bias)))
-            rt = int(rng.lognormal(np.log(1400), 0.4))
+            rt = int(rng.integers(50, 150)) if clicks else int(rng.lognormal(np.log(1400), 0.4))
             clock += timedelta(milliseconds=rt + 500)
             stamp = clock.isoformat(timespec="milliseconds")
             rows.append({"worker_id": f"W{w:04d}", "session": session, "trial_id": trial_id,
                          "choice": "left" if rng.random() < p_left else "right", "rt_ms": rt, "client_time": stamp,
                          "server_time": stamp, "assignment_id": f"A{w:04d}", "study_id": "", "session_id": "",
-                         "source": "simulated", "comments": ""})
-    return with_worker_times(pd.DataFrame(rows, columns=list(ANSWER_COLUMNS)))
+                         "source": "simulated", "comments": "", "consented_at": consented})
+        finished = "" if quits else (clock + timedelta(seconds=5)).isoformat(timespec="milliseconds")
+        for r in rows[first:]:
+            r["finished_at"] = finished
+    return pd.DataFrame(rows, columns=list(dict.fromkeys([*ANSWER_COLUMNS, *WORKER_TIMES])))
 
 
 def run(args):
@@ -107,7 +124,7 @@ def run(args):
         answers = realism_judge(study, args.model, args.workers, args.noise, args.seed, args.references)
     else:
         answers = simulate(study, args.workers, parse_prefer(args.prefer), args.catch_fail, args.seed,
-                           args.worker_sd, args.left_bias)
+                           args.worker_sd, args.left_bias, args.unfinished, args.fast)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.format == "mturk":
