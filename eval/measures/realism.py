@@ -134,6 +134,23 @@ class RealismModel:
         return float(np.mean(values)), float(np.std(values))
 
 
+@dataclass(frozen=True)
+class SquareView:
+    """A realism model that scores pictures at a photo's own size on the model's square of them
+    (``photo.square_crop``), as the discriminator sees photos; for callers that show whole photos (the judge)."""
+
+    model: RealismModel
+    size: int
+
+    def score(self, images: np.ndarray) -> np.ndarray:
+        from ganpaint_core.photo import square_crop
+
+        images = _batch(images)
+        if images.shape[1:3] != (self.size, self.size):
+            images = np.stack([square_crop(x, self.size)[0] for x in images])
+        return self.model.score(images)
+
+
 def _batch(images) -> np.ndarray:
     images = np.asarray(images, dtype=np.uint8)
     return images[None] if images.ndim == 3 else images
@@ -203,13 +220,21 @@ def ordering_sets(generator, n: int = 64, seed: int = 1) -> dict[str, np.ndarray
 PHOTO = "photo"   # the unedited photos, a reference row of the KID table
 
 
-def measure_run(out, edits, order: list[str], model: RealismModel) -> tuple:
+def measure_run(out, edits, order: list[str], model: RealismModel, size: int | None = None) -> tuple:
     """Realism of a run's saved pictures (``pairs/images/<task>/<method>.png``): (per picture: task_id, method,
     realism; per method and for the unedited photos: n, kid, kid_std), as DataFrames.  KID uses the tasks every
-    method rendered, in task order, so all methods are compared on the same subsets."""
+    method rendered, in task order, so all methods are compared on the same subsets.  With ``size`` (the model's),
+    pictures at a photo's own size are measured on the model's square of them (``photo.square_crop``), as the
+    discriminator sees photos."""
     import pandas as pd
     from PIL import Image
     from tqdm import tqdm
+
+    from ganpaint_core.photo import square_crop
+
+    def read(path):
+        picture = np.asarray(Image.open(path).convert("RGB"))
+        return picture if size is None or picture.shape[:2] == (size, size) else square_crop(picture, size)[0]
 
     images = out / "pairs" / "images"
     tasks = sorted(t for t, g in edits.groupby("task_id") if set(order) <= set(g["method"])
@@ -217,7 +242,7 @@ def measure_run(out, edits, order: list[str], model: RealismModel) -> tuple:
     rows, kids = [], []
     for name in tqdm([*order, PHOTO], desc="realism", unit="method"):
         file = "original" if name == PHOTO else name
-        pictures = np.stack([np.asarray(Image.open(images / str(t) / f"{file}.png").convert("RGB")) for t in tasks]) \
+        pictures = np.stack([read(images / str(t) / f"{file}.png") for t in tasks]) \
             if tasks else np.zeros((0, 1, 1, 3), np.uint8)
         if len(tasks):
             rows += [{"task_id": t, "method": name, "realism": s} for t, s in zip(tasks, model.score(pictures),
