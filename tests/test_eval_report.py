@@ -63,11 +63,14 @@ def test_pairs_manifest_layout(tmp_path):
             assert (tmp_path / "pairs" / r[key]).is_file()
 
 
-def test_strip_has_one_labelled_tile_per_picture():
+def test_strip_has_one_labelled_tile_per_picture_at_its_own_aspect():
     pictures = [(f"p{i}", np.full((32, 32, 3), 40 * i, np.uint8)) for i in range(3)]
-    row = report.strip(pictures, width=64)
+    row = report.strip(pictures, height=64)
     assert row.shape == (64 + 14, 3 * 66, 3)
     assert (row[20, 66 + 10] == 40).all()
+    wide = report.strip([("photo", np.full((32, 48, 3), 90, np.uint8)), ("mask", np.zeros((32, 48, 3), np.uint8))],
+                        height=64)
+    assert wide.shape == (64 + 14, 2 * (96 + 2), 3) and (wide[20:, :96] == 90).all()
 
 
 def test_summary_and_plots_are_written(tmp_path):

@@ -108,9 +108,11 @@ def paired_differences(df: pd.DataFrame, column: str, reference: str, order: lis
 
 # ---- pictures -------------------------------------------------------------------------------------------
 
-def _labelled(img: np.ndarray, text: str, width: int) -> Image.Image:
-    tile = Image.fromarray(img).resize((width, width), Image.Resampling.NEAREST)
-    canvas = Image.new("RGB", (width, width + 14), "white")
+def _labelled(img: np.ndarray, text: str, height: int) -> Image.Image:
+    """The picture scaled to ``height`` with its aspect kept (a photo as the person sees it), under a label."""
+    width = max(1, round(img.shape[1] * height / img.shape[0]))
+    tile = Image.fromarray(img).resize((width, height), Image.Resampling.NEAREST)
+    canvas = Image.new("RGB", (width, height + 14), "white")
     canvas.paste(tile, (0, 14))
     ImageDraw.Draw(canvas).text((2, 1), text[: width // 6], fill="black")
     return canvas
@@ -123,12 +125,14 @@ def mask_overlay(photo: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out.astype(np.uint8)
 
 
-def strip(pictures: list[tuple[str, np.ndarray]], width: int = 128) -> np.ndarray:
-    """One row of labelled pictures."""
-    tiles = [_labelled(img, text, width) for text, img in pictures]
-    canvas = Image.new("RGB", (len(tiles) * (width + 2), width + 14), "white")
-    for i, tile in enumerate(tiles):
-        canvas.paste(tile, (i * (width + 2), 0))
+def strip(pictures: list[tuple[str, np.ndarray]], height: int = 128) -> np.ndarray:
+    """One row of labelled pictures, each ``height`` px high at its own aspect."""
+    tiles = [_labelled(img, text, height) for text, img in pictures]
+    canvas = Image.new("RGB", (sum(t.width + 2 for t in tiles), height + 14), "white")
+    left = 0
+    for tile in tiles:
+        canvas.paste(tile, (left, 0))
+        left += tile.width + 2
     return np.asarray(canvas)
 
 
@@ -154,7 +158,7 @@ def write_strips(out: Path, edits: pd.DataFrame, order: list[str], labels: dict,
         if truth is not None:
             pictures.append(("ground truth", truth))
         pictures += [(labels.get(m, m), img) for m in order if (img := _read(images / f"{m}.png")) is not None]
-        row = strip(pictures, width=max(128, photo.shape[0]))
+        row = strip(pictures, height=max(128, photo.shape[0]))
         Image.fromarray(row).save(folder / f"{task_id}.png")
         written.append(folder / f"{task_id}.png")
         if len(rows) < overview_rows:
