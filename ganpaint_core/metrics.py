@@ -13,7 +13,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from ganpaint_core.concepts import concept_id
-from ganpaint_core.editing.masks import dilate
+from ganpaint_core.morphology import dilate
 
 PSNR_CAP = 100.0
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.run.report import PAIR_COLUMNS
 from ganpaint_core.commands.cli import check_out_dir
 from human_study.common import (
     CHOICES,
@@ -33,6 +32,7 @@ from human_study.common import (
 )
 from human_study.images import broken_composite, load_mask, load_rgb, png_bytes, store_image
 from human_study.mturk import DEFAULT_IMAGE_BASE_URL, write_mturk
+from human_study.pairs import PAIR_COLUMNS
 
 QUESTION = "Which photo looks more real (less edited)?"
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ganpaint_core.machine import cpu_model
+
 TIMINGS = ("seconds", "fit_seconds")
 
 
@@ -32,16 +34,6 @@ def add_arguments(p):
     p.add_argument("--fit", default="", help="as for `eval run`")
     p.add_argument("--repeats", type=int, default=1, help="rounds; every other round runs Dask first (ABBA)")
     p.add_argument("--out", default="docs/eval/cluster_bench.json")
-
-
-def cpu_model() -> str:
-    """``Model name`` as lscpu reports it (the platform's processor string where lscpu is missing)."""
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or platform.machine()
-    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Model name")),
-                platform.machine())
 
 
 def _tables(out: Path) -> dict[str, pd.DataFrame]:

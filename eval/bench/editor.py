@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ganpaint_core.machine import cpu_model
+
 GAN_DISSECTION_SIZES = [512, 512, 512, 512, 256, 128, 64, 32]   # z, then one width per resolution 4..256
 
 
@@ -79,16 +81,6 @@ def write_random_model(folder: Path, sizes: list[int] = GAN_DISSECTION_SIZES, se
                          encoder=Encoder(generator.resolution, generator.z_dim),
                          config={"note": "random weights, for timing only"})
     return save_model(folder, bundle, half=False)
-
-
-def cpu_model() -> str:
-    """The CPU's model name as ``lscpu`` gives it (recorded with every timing)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return platform.processor()
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")),
-                platform.processor())
 
 
 def parse_steps(text: str) -> dict:

@@ -48,14 +48,6 @@ def parse_scheduler(text: str) -> tuple[str, int | str]:
     return "address", text
 
 
-def cpu_count() -> int:
-    """The CPUs this process may use (a SLURM or cgroup allotment where the OS reports one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 @contextlib.contextmanager
 def connect(spec: str):
     """A ``distributed.Client`` for ``spec`` (``local:N`` starts and stops a LocalCluster of N 1-thread processes)."""

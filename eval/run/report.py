@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
+from human_study.pairs import PAIR_COLUMNS
+
 # (column, heading, +1 higher is better / -1 lower is better)
 HEADLINE_COLUMNS = (
     ("realism", "realism", 1), ("seam", "seam", -1), ("l1_truth_in", "L1 truth in", -1),
@@ -27,24 +29,7 @@ SANITY_COLUMNS = (
 EDIT_COLUMNS = HEADLINE_COLUMNS + SANITY_COLUMNS
 RECON_COLUMNS = (("psnr", "PSNR", 1), ("ssim", "SSIM", 1), ("l1", "L1", -1), ("lpips", "LPIPS", -1))
 DESIGN_POINT = ("ours", "ours_gen", "ours_keep", "ours_refine", "ours_alpha")
-PAIR_COLUMNS = ("pair_id", "task_id", "action", "concept", "method_a", "method_b", "image_a", "image_b",
-                "original", "mask")
 BOOTSTRAP_SAMPLES = 2000
-
-
-def cpu_model() -> str:
-    """The CPU model name as ``lscpu`` gives it (for every timing), else the platform's processor."""
-    import platform
-    import subprocess
-
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in text.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or platform.machine()
 
 
 def bootstrap_ci(values, seed: int = 0, level: float = 0.95, samples: int = BOOTSTRAP_SAMPLES):

@@ -32,6 +32,7 @@ from eval.run.methods import METHODS, fits_needed, select
 from eval.run.threads import TASK_THREADS, check_threads, pool_size, task_threads
 from eval.run.worker import OURS_STAGE, PLAIN_STAGE, evaluate_photo, init_worker
 from ganpaint_core import metrics
+from ganpaint_core.machine import cpu_model
 
 EDIT_FIELDS = ("task_id", "photo_id", "action", "concept", "method", "psnr", "ssim", "l1", "lpips", "psnr_out",
                "ssim_out", "l1_out", "lpips_out", "psnr_band", "seam", "psnr_truth_in", "l1_truth_in", "concept_share",
@@ -295,7 +296,7 @@ def write_report(out: Path, names: list[str], args, editor, failures: list[dict]
              f"(`model_size`, {editor.size}x{editor.size}); reconstructions at the model's size",
              f"{edits['task_id'].nunique() if len(edits) else 0} tasks x {len(names)} methods; this run processed "
              f"{processed} tasks in {elapsed:.0f} s with {args.workers} worker(s) of "
-             f"{getattr(args, 'threads', TASK_THREADS)} torch thread(s) per task on {report.cpu_model()}"
+             f"{getattr(args, 'threads', TASK_THREADS)} torch thread(s) per task on {cpu_model()}"
              + (f" on Dask ({args.scheduler})" if getattr(args, "scheduler", "") else ""),
              "LPIPS: available" if scorer.available else f"LPIPS: n/a — {scorer.reason}",
              "one region for every method: the editor's paste-back alpha (the mask dilated by "

@@ -11,7 +11,8 @@ of threads (``--threads``, default ``TASK_THREADS``) wherever it runs.
 from __future__ import annotations
 
 import contextlib
-import os
+
+from ganpaint_core.machine import cpu_count
 
 TASK_THREADS = 1
 
@@ -27,7 +28,7 @@ def pool_size(workers: int, threads: int) -> int:
     """Worker processes for ``--workers`` (0: as many as the CPUs hold at ``threads`` each)."""
     if workers < 0:
         raise ValueError("--workers must be 0 (as many as the CPUs hold) or more")
-    return workers or max(1, (os.cpu_count() or 1) // threads)
+    return workers or max(1, cpu_count() // threads)
 
 
 @contextlib.contextmanager

@@ -142,9 +142,10 @@ def run(args):
 
     import torch
 
-    from eval.bench.editor import cpu_model, write_random_model
+    from eval.bench.editor import write_random_model
     from eval.studies.editor_study import STUDY_SEED_OFFSET, markdown, scene_pairs, summarise
     from ganpaint_core.editing.editor import Editor
+    from ganpaint_core.machine import cpu_model
     from ganpaint_core.scenes import HELDOUT_SEED_START, render, sample_scene
 
     settings = parse_settings(args.steps)
