@@ -32,6 +32,7 @@ from eval.run.methods import METHODS, fits_needed, select
 from eval.run.threads import TASK_THREADS, check_threads, pool_size, task_threads
 from eval.run.worker import OURS_STAGE, PLAIN_STAGE, evaluate_photo, init_worker
 from ganpaint_core import metrics
+from ganpaint_core.commands.fit_option import parse_fit_options
 from ganpaint_core.machine import cpu_model
 
 EDIT_FIELDS = ("task_id", "photo_id", "action", "concept", "method", "psnr", "ssim", "l1", "lpips", "psnr_out",
@@ -42,6 +43,7 @@ FAILURE_FIELDS = ("item", "error")
 
 
 def add_arguments(p):
+    from ganpaint_core.commands.fit_option import add_fit_argument
     from ganpaint_core.models.registry import model_help
     from ganpaint_core.precision import add_device_argument
 
@@ -72,37 +74,9 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0, help="seed for tasks and fitting")
     p.add_argument("--margin", type=int, default=-1, help="outside-mask dilation in the photo's px (default: 1/32 "
                    "of the model's square of the photo, 4 px for a 128 px square)")
-    p.add_argument("--fit", default="", help="editor fit options, e.g. 'adapt_steps=50,refine_steps=10' "
-                   "(ganpaint_core.editing.editor.FitOptions fields)")
+    add_fit_argument(p)
     p.add_argument("--scheduler", default="", help="run on a Dask cluster: tcp://HOST:8786 (a running scheduler) "
                    "or local:N (a local cluster of N processes); default: the local pool of --workers")
-
-
-def parse_fit_options(text: str) -> dict:
-    """``'a=1,b=0.5,c=true'`` -> {'a': 1, 'b': 0.5, 'c': True}; names are checked against FitOptions."""
-    from dataclasses import fields
-
-    from ganpaint_core.editing.editor import FitOptions
-
-    known = {f.name: f.type for f in fields(FitOptions)}
-    options = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or key not in known:
-            raise ValueError(f"--fit: {item!r} is not NAME=VALUE with NAME one of {', '.join(known)}")
-        value = value.strip()
-        if value.lower() in ("true", "false"):
-            options[key] = value.lower() == "true"
-        else:
-            try:
-                options[key] = int(value)
-            except ValueError:
-                try:
-                    options[key] = float(value)
-                except ValueError:
-                    options[key] = value
-    return options
 
 
 # ---- bookkeeping ----------------------------------------------------------------------------------------
