@@ -272,7 +272,7 @@ def write_report(out: Path, names: list[str], args, editor, failures: list[dict]
              f"{processed} tasks in {elapsed:.0f} s with {args.workers} worker(s) of "
              f"{getattr(args, 'threads', TASK_THREADS)} torch thread(s) per task on {cpu_model()}"
              + (f" on Dask ({args.scheduler})" if getattr(args, "scheduler", "") else ""),
-             "LPIPS: available" if scorer.available else f"LPIPS: n/a — {scorer.reason}",
+             "LPIPS: available (photo size; AlexNet backbone)" if scorer.available else f"LPIPS: n/a ({scorer.reason})",
              "one region for every method: the editor's paste-back alpha (the mask dilated by "
              f"{options.paste_radius} px, blurred with sigma {options.paste_sigma}); compositing baselines paste G's "
              "render over it (feathered alpha with that very alpha, the others over its dilated mask), and nothing "
