@@ -11,8 +11,9 @@ PACKAGES = ("ganpaint_core", "eval", "human_study")
 
 
 def project_modules() -> dict[str, Path]:
-    """Module name -> file for every module of the project's packages (a package is its ``__init__``)."""
-    modules = {}
+    """Module name -> file for the demo and every module of the project's packages (a package is its
+    ``__init__``)."""
+    modules = {"app": ROOT / "app.py"}
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             parts = list(path.relative_to(ROOT).with_suffix("").parts)
