@@ -13,7 +13,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from ganpaint_core.concepts import concept_id
-from ganpaint_core.editing.masks import dilate
+from ganpaint_core.morphology import dilate
 
 PSNR_CAP = 100.0
 
@@ -89,10 +89,11 @@ def label_accuracy(labels: np.ndarray, truth: np.ndarray, region: np.ndarray) ->
 
 
 class LPIPS:
-    """LPIPS distance where the ``lpips`` package imports and its backbone is already cached.
+    """LPIPS distance where the ``lpips`` package imports (through ``vision_shim`` next to a CPU torch) and its
+    backbone's ImageNet weights are already in torch's cache (``TORCH_HOME``/hub/checkpoints).
 
     Never downloads: when unavailable, ``available`` is False, ``reason`` says why
-    and ``__call__`` returns NaN (the tables show ``n/a``).
+    and ``__call__`` returns NaN (the tables show ``n/a``).  README (LPIPS) says how to fetch the weights once.
     """
 
     BACKBONES = {"alex": "alexnet-owt", "vgg": "vgg16-", "squeeze": "squeezenet1_1-"}
@@ -101,19 +102,26 @@ class LPIPS:
         self.model = None
         self.reason = ""
         try:
-            import lpips  # noqa: F401  (imports torchvision, which may be broken next to a CPU torch)
             import torch
+
+            from ganpaint_core.vision_shim import import_lpips
+
+            lpips = import_lpips()
         except Exception as err:  # any failure to import means "not available", never a crash
             self.reason = f"the lpips package does not import here ({type(err).__name__}: {err})"
             return
         checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
         prefix = self.BACKBONES[net]
         if not any(p.name.startswith(prefix) for p in checkpoints.glob("*.pth")):
-            self.reason = (f"the {net} backbone weights ({prefix}*.pth) are not in the torch cache {checkpoints}; "
-                           f"LPIPS is skipped rather than downloaded")
+            self.reason = (f"no backbone weights in TORCH_HOME ({checkpoints} has no {prefix}*.pth, the {net} "
+                           "backbone); LPIPS is skipped rather than downloaded, see README (LPIPS)")
             return
         try:
-            self.model = lpips.LPIPS(net=net, spatial=True, verbose=False).eval()
+            import warnings
+
+            with warnings.catch_warnings():     # lpips still passes torchvision's pre-0.13 ``pretrained=``
+                warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
+                self.model = lpips.LPIPS(net=net, spatial=True, verbose=False).eval()
         except Exception as err:
             self.reason = f"lpips.LPIPS(net={net!r}) failed: {type(err).__name__}: {err}"
 

@@ -155,6 +155,20 @@ class Crop:
         img = Image.fromarray(np.asarray(image)).crop(self.box)
         return np.asarray(img.resize((self.size, self.size), resample)).copy()
 
+    def to_photo(self, image: np.ndarray, background: np.ndarray, resample=Image.Resampling.LANCZOS) -> np.ndarray:
+        """``background`` (the original photo's size) with the square replaced by the model-sized ``image`` scaled
+        to it (uint8, float32 or bool HxW or HxWx3); a new array of ``background``'s dtype."""
+        image = np.asarray(image)
+        if image.shape[:2] != (self.size, self.size):
+            raise ValueError(f"the picture is {image.shape[1]}x{image.shape[0]}; it must be {self.size}x{self.size}")
+        if self.side != self.size:
+            scaled = Image.fromarray(image.astype(np.uint8) * 255 if image.dtype == bool else image)
+            image = np.asarray(scaled.resize((self.side, self.side), resample))
+            image = image > 127 if background.dtype == bool else image
+        out = np.array(background, copy=True)
+        out[self.top:self.top + self.side, self.left:self.left + self.side] = image
+        return out
+
 
 def square_crop(photo: np.ndarray, size: int) -> tuple[np.ndarray, Crop]:
     """The centred square of an RGB uint8 photo resized to ``size`` x ``size``, and its ``Crop``."""

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from eval.run.report import PAIR_COLUMNS
 from ganpaint_core.commands.cli import check_out_dir
 from human_study.common import (
     CHOICES,
@@ -42,6 +41,7 @@ from human_study.common import (
 )
 from human_study.images import UPSCALE_FILTER, broken_composite, load_mask, load_rgb, png_bytes, store_image, upscaled
 from human_study.mturk import check_image_base_url, write_mturk
+from human_study.pairs import PAIR_COLUMNS
 from human_study.store import recorded
 
 QUESTION = "Which photo looks more real (less edited)?"

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from eval.run.report import PAIR_COLUMNS
 from human_study.common import ACTIONS, REFERENCE, write_csv
+from human_study.pairs import PAIR_COLUMNS
 
 DEMO_BASELINES = ("copy_paste", "poisson", "plain_g")
 

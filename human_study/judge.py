@@ -79,8 +79,8 @@ def realism_judge(study: Path, model_name: str, workers: int, noise: float = 0.0
     read_manifest(study)
     size = None
     if model is None:
-        from eval.measures.realism import RealismModel
         from ganpaint_core.models import load_model
+        from ganpaint_core.realism import RealismModel
 
         if references < 8:
             raise ValueError(f"--references must be at least 8, got {references}")

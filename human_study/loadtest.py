@@ -23,6 +23,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+from ganpaint_core.machine import cpu_model, free_port
 from human_study.common import DATABASE, read_manifest, session_trials
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,12 +34,6 @@ def add_arguments(p):
     p.add_argument("--trials", type=int, default=40, help="scored and catch trials per session")
     p.add_argument("--practice", type=int, default=5)
     p.add_argument("--out", default="docs/study_server_load.json", help="JSON file to write")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ServedStudy:
@@ -143,12 +138,7 @@ def participants_at_once(study: Path, port: int, participants: int = 200, prefix
 
 
 def machine() -> dict:
-    try:
-        lines = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout.splitlines()
-        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name"))
-    except (OSError, StopIteration, subprocess.SubprocessError):
-        cpu = platform.processor()
-    return {"cpu_model": cpu, "cpus": len(os.sched_getaffinity(0)), "load_average_before": os.getloadavg(),
+    return {"cpu_model": cpu_model(), "cpus": len(os.sched_getaffinity(0)), "load_average_before": os.getloadavg(),
             "python": platform.python_version(),
             **{name: version(name) for name in ("uvicorn", "starlette", "h11")}}
 

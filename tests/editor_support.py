@@ -61,7 +61,8 @@ def served_demo(model_folder: Path, log_dir: Path, env: dict | None = None):
     """``python app.py`` on ``model_folder`` at a free 127.0.0.1 port (extra ``env``); yields its URL."""
     import pytest
 
-    from eval.bench.app_latency import free_port, serve
+    from eval.bench.app_latency import serve
+    from ganpaint_core.machine import free_port
 
     port = free_port()
     with open(log_dir / "app.log", "w+") as log:

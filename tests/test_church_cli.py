@@ -34,8 +34,8 @@ def test_edit_with_the_church_model(church_cache, photo_path, tmp_path):
     Image.fromarray(mask).save(tmp_path / "mask.png")
     out, report = tmp_path / "out.png", tmp_path / "report.json"
     done = _run(church_cache, "edit", "--model", "church", "--image", photo_path, "--mask", tmp_path / "mask.png",
-                "--concept", "tree", "--action", "add", "--strength", "low", "--z-steps", "1", "--r-steps", "1",
-                "--adapt-steps", "1", "--out", out, "--report", report)
+                "--concept", "tree", "--action", "add", "--strength", "low", "--fit",
+                "z_steps=1,r_steps=1,adapt_steps=1", "--out", out, "--report", report)
     assert done.returncode == 0, done.stderr
     assert Image.open(out).size == (128, 96)             # the photo's size
     r = json.loads(report.read_text())

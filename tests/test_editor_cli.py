@@ -11,7 +11,7 @@ import pytest
 from editor_support import blob, save_tiny_model
 from PIL import Image
 
-FAST_ARGS = ["--z-steps", "2", "--r-steps", "2", "--adapt-steps", "6"]
+FAST_ARGS = ["--fit", "z_steps=2,r_steps=2,adapt_steps=6"]
 
 
 @pytest.fixture(scope="module")

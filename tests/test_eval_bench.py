@@ -32,9 +32,11 @@ def test_random_model_folder_loads_complete(tiny_model):
 def test_bench_writes_timings_and_memory(tiny_model, tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run([sys.executable, "-m", "eval", "bench", "--model", str(tiny_model), "--fits", "1",
-                           "--edits", "2", "--scaling", "none", "--threads", "1", "--out", str(out)],
+                           "--edits", "2", "--scaling", "none", "--threads", "1", "--fit",
+                           "z_steps=2,r_steps=3,adapt_steps=4", "--out", str(out)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     [result] = json.loads(out.read_text())["results"]
     assert result["size"] == 32 and len(result["edit_seconds"]) == 2
+    assert result["steps"] == [2, 3, 4]                  # --fit reached the fit in the fresh process
     assert result["fit_seconds_median"] > 0 and result["peak_rss_mib"] >= result["rss_after_load_mib"] > 50

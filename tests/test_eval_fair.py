@@ -74,3 +74,58 @@ def test_seam_score_sees_a_hard_seam_and_not_a_smooth_one():
     assert seam_score(hard, photo, mask) > 3 * seam_score(blended, photo, mask) > 0
     ring = boundary_ring(mask)
     assert ring[19, 30] and ring[21, 30] and not ring[30, 30] and not ring[5, 5]
+
+
+def _session(photo_shape=None, seed: int = 0):
+    from tests.conftest import make_photo
+    from tests.editor_support import tiny_editor
+
+    editor = tiny_editor(seed)
+    size = editor.size
+    mask = np.zeros((size, size), bool)
+    mask[size // 4:size * 5 // 8, size // 3:size * 2 // 3] = True
+    return editor, editor.fit(make_photo(*(photo_shape or (size, size)), seed=seed)), mask
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_at_the_models_size_every_method_renders_as_before(name):
+    """A photo of the model's size (a scene task): the photo-size render of each method is its model-size
+    render of before (ours: the editor's paste-back; composites: over the model-size region; others: G or G')."""
+    from eval.run.methods import render
+    from eval.run.tasks import Task
+
+    editor, session, mask = _session()
+    task = Task("t", "p.png", "m.png", editor.concepts[0], "add")
+    method = METHODS[name]
+    got = render(method, session, task, mask)
+    if method.render == "paste_back":
+        expected = session.render(adapted=True, paste_back=True)
+    elif method.is_composite:
+        source = session.render(adapted=method.source == "adapted")
+        expected = composite(method, session.photo, source, shared_region(mask, session.options))
+    elif method.render == "plain":
+        expected = session.render(adapted=False)
+    elif method.render == "keep":
+        expected = session.render(adapted=True, clear=False)
+    else:                                             # G' (after the refine that render() has just run)
+        expected = session.render(adapted=True)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", [m.name for m in COMPOSITES] + ["ours", "plain_g"])
+def test_at_the_photos_size_methods_change_only_the_models_square_within_the_shared_region(name):
+    from eval.run.methods import render
+    from eval.run.tasks import Task
+
+    editor, session, mask = _session((80, 128))       # the model sees the photo's centred 80x80 square
+    got = render(METHODS[name], session, Task("t", "p.png", "m.png", editor.concepts[0], "add"), mask)
+    assert got.shape == session.original.shape
+    region = shared_region(mask, session.options, session.crop)
+    assert region.alpha.shape == (80, 128) and not region.support[:, :24].any()
+    changed = (got != session.original).any(-1)
+    if name == "plain_g":                             # a generator render fills the model's square
+        assert changed[:, 24:104].mean() > 0.5 and not changed[:, :24].any() and not changed[:, 104:].any()
+    else:
+        assert changed.any() and not (changed & ~region.support).any()
+    if name == "ours":
+        np.testing.assert_array_equal(got, session.to_photo())

@@ -63,3 +63,36 @@ def test_identical_pictures_score_identically_and_bad_input_is_refused(measured)
     assert twice[0] == twice[1]
     with pytest.raises(ValueError, match="at least 2"):
         model.kid(sets["real"][:1])
+
+
+class _MeanScore:
+    """A stand-in realism model: a picture's score is its mean, KID the mean of all scores."""
+
+    def score(self, images):
+        return np.asarray(images, dtype=np.float64).reshape(len(images), -1).mean(1)
+
+    def kid(self, images):
+        return float(np.mean(images)), 0.0
+
+
+def test_photos_at_their_own_size_are_measured_on_the_models_square(tmp_path):
+    import pandas as pd
+    from PIL import Image
+
+    from eval.measures.realism import SquareView, measure_run
+    from ganpaint_core.photo import square_crop
+
+    rng = np.random.default_rng(0)
+    photos = {"wide": rng.integers(0, 256, (40, 64, 3), dtype=np.uint8),
+              "square": rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)}
+    for task, photo in photos.items():
+        folder = tmp_path / "pairs" / "images" / task
+        folder.mkdir(parents=True)
+        for name in ("ours", "original"):
+            Image.fromarray(photo).save(folder / f"{name}.png")
+    edits = pd.DataFrame({"task_id": ["square", "wide"], "method": ["ours", "ours"]})
+    per_picture, kid = measure_run(tmp_path, edits, ["ours"], _MeanScore(), size=32)
+    expected = [square_crop(photos[t], 32)[0].mean() for t in ("square", "wide")]
+    np.testing.assert_allclose(per_picture.query("method == 'ours'")["realism"], expected)
+    view = SquareView(_MeanScore(), 32)
+    np.testing.assert_allclose(view.score(photos["wide"][None]), expected[1:])

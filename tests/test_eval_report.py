@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from eval.run import report
+from human_study.pairs import PAIR_COLUMNS
 
 
 def test_bootstrap_ci_brackets_the_mean_and_drops_nans():
@@ -55,7 +56,7 @@ def test_pairs_manifest_layout(tmp_path):
     with open(tmp_path / "pairs" / "manifest.csv") as f:
         rows = list(csv.DictReader(f))
     assert n == len(rows) == 7
-    assert tuple(rows[0]) == report.PAIR_COLUMNS
+    assert tuple(rows[0]) == PAIR_COLUMNS         # the study's input format, as human_study defines it
     assert {r["method_a"] for r in rows} == {"ours"}
     assert rows[0]["image_b"] == "images/t0/copy_paste.png" and rows[0]["original"] == "images/t0/original.png"
     for r in rows:
@@ -63,11 +64,14 @@ def test_pairs_manifest_layout(tmp_path):
             assert (tmp_path / "pairs" / r[key]).is_file()
 
 
-def test_strip_has_one_labelled_tile_per_picture():
+def test_strip_has_one_labelled_tile_per_picture_at_its_own_aspect():
     pictures = [(f"p{i}", np.full((32, 32, 3), 40 * i, np.uint8)) for i in range(3)]
-    row = report.strip(pictures, width=64)
+    row = report.strip(pictures, height=64)
     assert row.shape == (64 + 14, 3 * 66, 3)
     assert (row[20, 66 + 10] == 40).all()
+    wide = report.strip([("photo", np.full((32, 48, 3), 90, np.uint8)), ("mask", np.zeros((32, 48, 3), np.uint8))],
+                        height=64)
+    assert wide.shape == (64 + 14, 2 * (96 + 2), 3) and (wide[20:, :96] == 90).all()
 
 
 def test_summary_and_plots_are_written(tmp_path):

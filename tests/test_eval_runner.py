@@ -36,7 +36,8 @@ def _run(model, *argv):
     return main("python -m eval", "", COMMANDS, ["run", "--model", model, "--fit", FIT, *argv])
 
 
-def test_scene_world_run_writes_every_output_and_resumes(tmp_path, model):
+def test_scene_world_run_writes_every_output_and_resumes(tmp_path, model, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))     # no LPIPS backbone here: its columns read n/a
     out = tmp_path / "out"
     methods = ["ours", "ours_keep", "ours_refine", "plain_g", "no_reg", "copy_paste", "poisson"]
     assert _run(model, "--photos", "scenes:2", "--out", str(out), "--methods", ",".join(methods), "--workers", "1") == 0
@@ -102,12 +103,45 @@ def test_photos_of_your_own_with_a_tasks_csv(tmp_path, capsys, model):
     (photos / "tasks.csv").write_text(f"photo,mask,concept,action\nmine.png,mine_mask.png,{concept},add\n")
     out = tmp_path / "out"
     argv = ["--photos", str(photos), "--tasks", str(photos / "tasks.csv"), "--out", str(out), "--workers", "1"]
-    assert _run(model, *argv, "--methods", "ours,copy_paste,poisson") == 0
+    methods = ["ours", "ours_gen", "plain_g", "copy_paste", "feather", "poisson", "pyramid"]
+    assert _run(model, *argv, "--methods", ",".join(methods)) == 0
     edits = _rows(out / "edits.csv")
-    assert [r["method"] for r in edits] == ["ours", "copy_paste", "poisson"]
+    assert [r["method"] for r in edits] == methods
     assert all(r["seam"] != "n/a" and r["psnr_truth_in"] == "n/a" for r in edits)
-    assert len(_rows(out / "pairs" / "manifest.csv")) == 2
-    assert "no discriminator" in (out / "summary.md").read_text()     # the random model has none: no realism
+    assert {(r["photo_size"], r["model_size"]) for r in edits} == {("90x60", "32x32")}
+    assert len(_rows(out / "pairs" / "manifest.csv")) == len(methods) - 1
+    summary = (out / "summary.md").read_text()
+    assert "no discriminator" in summary                  # the random model has none: no realism
+    assert "90x60 (1 task)" in summary and "computed there (`photo_size` column)" in summary
+    # Every picture is at the photo's own size; beyond the model's square (the centred 60x60) and beyond the
+    # shared region every method leaves the photo as it was.
+    images = out / "pairs" / "images" / edits[0]["task_id"]
+    photo = np.asarray(Image.open(photos / "mine.png").convert("RGB"))
+    np.testing.assert_array_equal(np.asarray(Image.open(images / "original.png")), photo)
+    pictures = {m: np.asarray(Image.open(images / f"{m}.png")) for m in methods}
+    for m, img in pictures.items():
+        assert img.shape == (60, 90, 3), m
+        np.testing.assert_array_equal(img[:, :15], photo[:, :15], err_msg=m)
+        np.testing.assert_array_equal(img[:, 75:], photo[:, 75:], err_msg=m)
+    # Ours is the library's own path: Session.to_photo of the same fit and edit, at the photo's size.
+    import torch
+
+    from eval.run.runner import parse_fit_options
+    from eval.run.worker import seed_everything
+
+    editor = Editor.from_pretrained(model)
+    with torch.random.fork_rng():
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            seed_everything(0, "mine")
+            session = editor.fit(photos / "mine.png", **parse_fit_options(FIT))
+            session.edit(mask > 0, concept, "add")
+            np.testing.assert_array_equal(pictures["ours"], session.to_photo())
+        finally:
+            torch.set_num_threads(before)
+    changed = (pictures["copy_paste"] != photo).any(-1)
+    assert changed.any() and not changed[:10].any()      # the mask's rows 20..40, grown by the paste-back only
     (photos / "tasks.csv").write_text("photo,mask,concept,action\nmine.png,gone.png,tree,add\n")
     assert _run(model, *argv[:-2], "--out", str(tmp_path / "o2")) == 2
     assert "gone.png does not exist" in capsys.readouterr().err

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from eval.run.report import PAIR_COLUMNS
 from ganpaint_core.commands.cli import main
 from human_study.__main__ import COMMANDS
 from human_study.build import build
 from human_study.images import broken_composite
+from human_study.pairs import PAIR_COLUMNS
 
 TASKS = 24
 

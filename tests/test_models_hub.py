@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from ganpaint_core.commands.cli import main
+from ganpaint_core.machine import free_port
 from ganpaint_core.models import hub, registry
 from ganpaint_core.models.registry import RemoteFile
 
@@ -52,12 +53,6 @@ def _remote(base: str, name: str, digest: str) -> RemoteFile:
     return RemoteFile(f"{name}-{digest[:8]}.pth", f"{base}/{name}-{digest[:8]}.pth", digest[:8])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_good_file_is_downloaded_once_under_its_own_name(server, cache):
     served, base = server
     remote = _remote(base, "model", hashlib.sha256(PAYLOAD).hexdigest())
@@ -88,7 +83,7 @@ def test_a_wrong_hash_is_refused_and_nothing_is_kept(server, cache):
 
 
 def test_server_down_is_one_clear_error_naming_the_url_and_the_cache(cache):
-    remote = _remote(f"http://127.0.0.1:{_free_port()}", "model", "ab" * 32)
+    remote = _remote(f"http://127.0.0.1:{free_port()}", "model", "ab" * 32)
     with pytest.raises(hub.DownloadError) as info:
         hub.fetch(remote, progress=False)
     message = str(info.value)
@@ -145,7 +140,7 @@ def test_fetch_command_errors_are_one_line(local_registry, cache, capsys):
     assert main("python -m ganpaint_core", "", COMMANDS, ["fetch", "nonesuch"]) == 2
     assert "no registered model 'nonesuch'; registered: tiny" in capsys.readouterr().err
     down = json.loads(registry.REGISTRY.read_text())
-    port = _free_port()
+    port = free_port()
     for f in down["models"]["tiny"].values():
         if isinstance(f, dict):
             f["url"] = f"http://127.0.0.1:{port}/{f['file']}"

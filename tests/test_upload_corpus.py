@@ -83,7 +83,7 @@ def test_the_cli_reads_every_good_file_and_refuses_the_bad_ones(corpus, model_di
     Image.fromarray(mask).save(tmp_path / "mask.png")
     base = [sys.executable, "-m", "ganpaint_core", "edit", "--model", str(model_dir),
             "--mask", str(tmp_path / "mask.png"),
-            "--concept", "tree", "--action", "add", "--z-steps", "1", "--r-steps", "1", "--adapt-steps", "2"]
+            "--concept", "tree", "--action", "add", "--fit", "z_steps=1,r_steps=1,adapt_steps=2"]
     outside = np.ones((48, 64), bool)
     outside[0:48, 8:56] = False                  # the edit's reach: the mask grown by paste radius and feathering
     for name, (path, expected) in good.items():

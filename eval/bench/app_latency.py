@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ganpaint_core.machine import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -40,12 +42,6 @@ def add_arguments(p):
     p.add_argument("--model", default="default", help="the model the app serves ('default', a folder or checkpoint)")
     p.add_argument("--edits", type=int, default=5, help="edits timed in the browser and through the API")
     p.add_argument("--concept", default="tree")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(model: str, port: int, log, timeout: float = 180, env: dict | None = None):

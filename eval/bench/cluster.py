@@ -1,4 +1,6 @@
-"""``python -m eval cluster-bench``: wall time of one ``eval run`` on the local pool and on a local Dask cluster.
+"""``python -m eval cluster-bench``: wall time of one ``eval run`` on two executors, by default the local pool and a
+local Dask cluster (``--executors``; ``one_process,one_process_all_threads`` gives the cost of the fixed threads
+per task: one process at ``--threads 1`` against one at as many threads as the machine has, as runs had before).
 
 Both runs are whole ``python -m eval run`` processes (model loading and cluster
 start-up included) on the same tasks, one right after the other; the JSON gets
@@ -21,7 +23,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from ganpaint_core.machine import cpu_count, cpu_model
+
 TIMINGS = ("seconds", "fit_seconds")
+EXECUTORS = {   # name -> the `eval run` arguments, given --workers
+    "local_pool": lambda workers: ["--workers", str(workers)],
+    "dask_local_cluster": lambda workers: ["--scheduler", f"local:{workers}"],
+    "one_process": lambda workers: ["--workers", "1", "--threads", "1"],
+    "one_process_all_threads": lambda workers: ["--workers", "1", "--threads", str(cpu_count())],
+}
 
 
 def add_arguments(p):
@@ -30,18 +40,10 @@ def add_arguments(p):
     p.add_argument("--model", default="default")
     p.add_argument("--methods", default="", help="as for `eval run` (default: all)")
     p.add_argument("--fit", default="", help="as for `eval run`")
-    p.add_argument("--repeats", type=int, default=1, help="rounds; every other round runs Dask first (ABBA)")
+    p.add_argument("--repeats", type=int, default=1, help="rounds; every other round runs the second first (ABBA)")
+    p.add_argument("--executors", default="local_pool,dask_local_cluster",
+                   help=f"the two executors compared, A,B (ratio B over A): two of {', '.join(EXECUTORS)}")
     p.add_argument("--out", default="docs/eval/cluster_bench.json")
-
-
-def cpu_model() -> str:
-    """``Model name`` as lscpu reports it (the platform's processor string where lscpu is missing)."""
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or platform.machine()
-    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Model name")),
-                platform.machine())
 
 
 def _tables(out: Path) -> dict[str, pd.DataFrame]:
@@ -81,9 +83,12 @@ def run(args):
     common = ["--photos", args.photos, "--model", args.model]
     common += ["--methods", args.methods] if args.methods else []
     common += ["--fit", args.fit] if args.fit else []
-    executors = {"local_pool": ["--workers", str(args.workers)],
-                 "dask_local_cluster": ["--scheduler", f"local:{args.workers}"]}
-    result = {"photos": args.photos, "workers": args.workers, "model": args.model, "methods": args.methods or "all",
+    names = [n.strip() for n in args.executors.split(",") if n.strip()]
+    if len(names) != 2 or len(set(names)) != 2 or not set(names) <= set(EXECUTORS):
+        raise ValueError(f"--executors {args.executors!r}: name two different ones of {', '.join(EXECUTORS)}")
+    executors = {name: EXECUTORS[name](args.workers) for name in names}
+    result = {"executors": names, "photos": args.photos, "workers": args.workers, "model": args.model,
+              "methods": args.methods or "all",
               "fit": args.fit or "defaults", "cpu": cpu_model(), "cores": os.cpu_count(),
               "python": platform.python_version(), "uptime_before": _uptime()}
     runs, tables = {name: [] for name in executors}, {}
@@ -94,9 +99,11 @@ def run(args):
                 runs[name].append(_timed_run([*common, "--out", str(out), *executors[name]]))
                 tables[name] = _tables(out)
     result.update(runs, uptime_after=_uptime())
+    a, b = names
+    label = "dask_over_pool" if names == ["local_pool", "dask_local_cluster"] else f"{b}_over_{a}"
     for key in ("wall_seconds", "cpu_seconds"):
         total = {name: sum(r[key] for r in rs) for name, rs in runs.items()}
-        result[f"ratio_dask_over_pool_{key}"] = round(total["dask_local_cluster"] / total["local_pool"], 3)
+        result[f"ratio_{label}_{key}"] = round(total[b] / total[a], 3)
     result["tables_equal"] = _same(*tables.values())
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ganpaint_core.commands.fit_option import add_fit_argument, parse_fit_options
+from ganpaint_core.machine import cpu_model
+
 GAN_DISSECTION_SIZES = [512, 512, 512, 512, 256, 128, 64, 32]   # z, then one width per resolution 4..256
 
 
@@ -41,7 +44,7 @@ def add_arguments(p):
     p.add_argument("--memory-format", choices=("auto", "channels_last", "contiguous", "both"), default="auto",
                    help="the editor's memory format: auto (channels-last on a CPU), one of the two, or both "
                         "(each configuration timed in each, for a before/after in one run)")
-    p.add_argument("--steps", default="", help="z,r,adapt fit steps (default: the editor's)")
+    add_fit_argument(p)
 
 
 def _peak_rss_mib() -> float:
@@ -81,28 +84,8 @@ def write_random_model(folder: Path, sizes: list[int] = GAN_DISSECTION_SIZES, se
     return save_model(folder, bundle, half=False)
 
 
-def cpu_model() -> str:
-    """The CPU's model name as ``lscpu`` gives it (recorded with every timing)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return platform.processor()
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")),
-                platform.processor())
-
-
-def parse_steps(text: str) -> dict:
-    """``'60,60,150'`` -> the FitOptions overrides z_steps, r_steps, adapt_steps; ``''`` -> {}."""
-    if not text:
-        return {}
-    parts = text.split(",")
-    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(f"steps {text!r} are not three step counts z,r,adapt (e.g. 60,60,150)")
-    return dict(zip(("z_steps", "r_steps", "adapt_steps"), (int(p) for p in parts), strict=True))
-
-
 def measure(model: str, fits: int, edits: int, threads: int, device: str = "cpu", channels_last: bool | None = None,
-            steps: str = "") -> dict:
+            fit: str = "") -> dict:
     """Fit ``fits`` scene photos and time ``edits`` edits on each (run this in a fresh process)."""
     import torch
 
@@ -113,7 +96,7 @@ def measure(model: str, fits: int, edits: int, threads: int, device: str = "cpu"
         torch.set_num_threads(threads)
     from ganpaint_core.editing.editor import Editor
 
-    overrides = parse_steps(steps)
+    overrides = parse_fit_options(fit)
     start = time.perf_counter()
     editor = Editor.from_pretrained(model, device=device, channels_last=channels_last)
     load_seconds = time.perf_counter() - start
@@ -169,11 +152,11 @@ def run(args):
 
     if min(args.fits, args.edits, args.scaling_fits) < 1:
         raise ValueError("--fits, --scaling-fits and --edits must be at least 1")
-    parse_steps(args.steps)
+    parse_fit_options(args.fit)         # a bad --fit is an error before any process starts
     device = str(resolve_device(args.device))
     formats = {"auto": [None], "channels_last": [True], "contiguous": [False], "both": [True, False]}
     specs = [{"model": args.model, "label": f"{args.model} model", "fits": args.fits, "edits": args.edits,
-              "threads": args.threads, "device": device, "steps": args.steps}]
+              "threads": args.threads, "device": device, "fit": args.fit}]
     results, load_before = [], os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ganpaint-bench-") as tmp:
         if args.scaling == "random256":
@@ -183,7 +166,7 @@ def run(args):
         specs = [{**spec, "channels_last": f} for spec in specs for f in formats[args.memory_format]]
         for spec in tqdm(specs, desc="bench", unit="config"):
             result = _in_fresh_process({k: spec[k] for k in ("model", "fits", "edits", "threads", "device",
-                                                             "channels_last", "steps")}, args.timeout)
+                                                             "channels_last", "fit")}, args.timeout)
             result["label"] = spec["label"]
             if "error" in result:
                 tqdm.write(f"{spec['label']}: {result['error']}")
@@ -205,4 +188,4 @@ def run(args):
 if __name__ == "__main__":   # the fresh process of one configuration: JSON spec in, JSON result out
     spec = json.loads(sys.argv[1])
     print(json.dumps(measure(spec["model"], spec["fits"], spec["edits"], spec["threads"], spec["device"],
-                             spec["channels_last"], spec["steps"])))
+                             spec["channels_last"], spec["fit"])))

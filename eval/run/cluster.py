@@ -48,14 +48,6 @@ def parse_scheduler(text: str) -> tuple[str, int | str]:
     return "address", text
 
 
-def cpu_count() -> int:
-    """The CPUs this process may use (a SLURM or cgroup allotment where the OS reports one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 @contextlib.contextmanager
 def connect(spec: str):
     """A ``distributed.Client`` for ``spec`` (``local:N`` starts and stops a LocalCluster of N 1-thread processes)."""
@@ -95,24 +87,17 @@ def restore_malloc() -> bool:
 class ModelPlugin(WorkerPlugin):
     """Loads the editor and the LPIPS scorer once per worker process (``worker.init_worker``).
 
-    ``threads`` is torch's thread count; None shares the host's CPUs among the
-    worker processes the scheduler knows on that host.
+    Torch's thread count is not the worker's business: each task sets the run's ``--threads`` itself.
     """
 
-    def __init__(self, model: str, threads: int | None = None, device: str = "auto"):
-        self.model, self.threads, self.device = model, threads, device
+    def __init__(self, model: str, device: str = "auto"):
+        self.model, self.device = model, device
 
     async def setup(self, worker):
-        threads = self.threads
-        if threads is None:
-            info = await worker.scheduler.identity()
-            peers = sum(1 for w in info["workers"].values() if w["host"] == worker.ip)
-            threads = max(1, cpu_count() // max(1, peers))
         from eval.run.worker import init_worker
 
         restore_malloc()
-        await asyncio.get_running_loop().run_in_executor(None, init_worker, self.model, threads,
-                                                            self.device)
+        await asyncio.get_running_loop().run_in_executor(None, init_worker, self.model, self.device)
 
 
 # ---- on a worker ----------------------------------------------------------------------------------------
@@ -147,7 +132,7 @@ def evaluate_remote(job: tuple, inputs: dict[str, bytes | None]) -> dict:
     """
     from eval.run import worker as photo_worker
 
-    photo, tasks, names, _out, seed, margin, need_recon, fit_options = job
+    photo, tasks, names, _out, seed, margin, need_recon, fit_options, threads = job
     with tempfile.TemporaryDirectory(prefix="ganpaint-eval-") as tmp:
         local = {}
         for i, (path, data) in enumerate(inputs.items()):
@@ -163,7 +148,7 @@ def evaluate_remote(job: tuple, inputs: dict[str, bytes | None]) -> dict:
             local_tasks = [replace(t, **{f: local[getattr(t, f)] for f in INPUT_FIELDS if getattr(t, f)})
                            for t in tasks]
             result = photo_worker.evaluate_photo(local[photo], local_tasks, names, str(out), seed, margin, need_recon,
-                                           fit_options)
+                                                 fit_options, threads)
         except Exception as err:
             result = {"edits": [], "recon": [], "tasks": [t.task_id for t in tasks],
                       "failures": [{"item": local[photo], "error": f"{type(err).__name__}: {err}"}]}
@@ -202,17 +187,16 @@ def _given_up(job: tuple, err: BaseException) -> dict:
             "failures": [{"item": job[0], "error": reason}]}
 
 
-def register_model(client, model: str, threads: int | None, device: str = "auto") -> None:
+def register_model(client, model: str, device: str = "auto") -> None:
     """Have every worker, present and future, load ``model`` once on ``device`` as the worker resolves it (``auto``:
     the worker's GPU where it has one); a clear error when one cannot."""
     try:
-        client.register_plugin(ModelPlugin(model, threads, device), name=PLUGIN_NAME)   # raises a worker's setup error
+        client.register_plugin(ModelPlugin(model, device), name=PLUGIN_NAME)   # raises a worker's setup error
     except Exception as err:
         raise ValueError(f"a Dask worker could not load model {model!r}: {type(err).__name__}: {err}") from err
 
 
-def run_jobs(client, jobs: list[tuple], model: str, collect, bar, threads: int | None = None,
-             device: str = "auto") -> None:
+def run_jobs(client, jobs: list[tuple], model: str, collect, bar, device: str = "auto") -> None:
     """Run the runner's ``jobs`` on ``client``'s cluster; ``collect(result)`` each as it arrives.
 
     ``bar`` (tqdm) gets ``failed`` and ``retried`` counts beside the runner's
@@ -220,7 +204,7 @@ def run_jobs(client, jobs: list[tuple], model: str, collect, bar, threads: int |
     back for another reason than dead workers, is submitted once more (on
     another worker where there is one); each job is collected exactly once.
     """
-    register_model(client, model, threads, device)
+    register_model(client, model, device)
     try:
         allowed = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
     except Exception:              # a scheduler that refuses pickled functions: nothing to say about its setting
@@ -278,11 +262,9 @@ def run_jobs(client, jobs: list[tuple], model: str, collect, bar, threads: int |
 def run(spec: str, jobs: list[tuple], model: str, collect, bar, device: str = "auto") -> int:
     """Connect to ``spec`` (``--scheduler``), run ``jobs`` there; the number of workers it had at the start.
 
-    A ``local:N`` worker gives torch its share of this machine's CPUs, as the local pool does.
+    Each job carries the run's threads per task, so a worker's share of its host does not change the numbers.
     """
-    kind, count = parse_scheduler(spec)
     with connect(spec) as client:
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
-        run_jobs(client, jobs, model, collect, bar, max(1, cpu_count() // count) if kind == "local" else None,
-                 device)
+        run_jobs(client, jobs, model, collect, bar, device)
     return workers

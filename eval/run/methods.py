@@ -21,6 +21,10 @@ inverted features, so that they differ from ours in the adaptation alone
   editor's paste-back alpha, ``masks.paste_alpha``).  Feathered alpha blends with
   exactly that alpha; copy-paste, Poisson and the pyramid take its hard part (the
   dilated mask); nothing beyond the alpha's support changes, as for ours.
+
+Every picture is made at the original photo's size, as a person sees it (``render``): the
+model sees the photo's centred square at its own size, and each method's result goes back
+into the photo the way the editor's ``Session.to_photo`` puts ours back.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from PIL.Image import Resampling
 
 from eval.run.baselines import BASELINES, alpha_blend
 from ganpaint_core.editing.masks import dilate, paste_alpha
 
+BILINEAR, NEAREST = Resampling.BILINEAR, Resampling.NEAREST
 REFERENCE = "ours"
 FITS = {                       # fit name -> (adaptation, regulariser on)
     "ours": ("activations", True),
@@ -112,10 +118,16 @@ class Region:
         return self.support & ~self.hard
 
 
-def shared_region(mask: np.ndarray, options) -> Region:
-    """The edited region of ``mask`` under the editor's paste-back ``options`` (FitOptions)."""
-    alpha = paste_alpha(mask, options).astype(np.float64)
-    return Region(alpha, dilate(mask, options.paste_radius), alpha > 0)
+def shared_region(mask: np.ndarray, options, crop=None) -> Region:
+    """The edited region of the model-sized ``mask`` under the editor's paste-back ``options`` (FitOptions): at the
+    model's size, or with ``crop`` (the photo's ``Crop``) at the original photo's size, the alpha scaled as the
+    paste-back scales it (``compose.paste_into_photo``: bilinear) and the hard part by nearest neighbour."""
+    alpha, hard = paste_alpha(mask, options), dilate(mask, options.paste_radius)
+    if crop is not None:
+        alpha = crop.to_photo(alpha, np.zeros((crop.height, crop.width), np.float32), BILINEAR).clip(0, 1)
+        hard = crop.to_photo(hard, np.zeros((crop.height, crop.width), bool), NEAREST)
+    alpha = alpha.astype(np.float64)
+    return Region(alpha, hard, alpha > 0)
 
 
 def composite(method: Method, photo: np.ndarray, source: np.ndarray, region: Region) -> np.ndarray:
@@ -129,15 +141,24 @@ def composite(method: Method, photo: np.ndarray, source: np.ndarray, region: Reg
 
 def render(method: Method, session, task, mask: np.ndarray, reference_mask: np.ndarray | None = None,
            refine_steps: int | None = None) -> np.ndarray:
-    """``method``'s picture for ``task`` (uint8 SxSx3), from the session of its fit."""
+    """``method``'s picture for ``task`` at the original photo's size (uint8 HxWx3), as a person sees it, from the
+    session of its fit; ``mask`` at the model's size.
+
+    Ours is the editor's own ``Session.to_photo`` (crop, fit, paste-back at the photo's size); a generator render
+    fills the model's square of the photo, scaled to it; a compositing baseline pastes G's render, scaled to the
+    photo, into the photo over the same region as ours at the photo's size (``shared_region`` with the crop).
+    """
     apply_edit(session, task, mask, reference_mask)
     if method.render == "refine":
         session.refine(steps=refine_steps)
+    if method.render == "paste_back":
+        return session.to_photo()
+    crop, photo = session.crop, session.original
     if method.render in ("plain", "composite"):
-        source = session.render(adapted=method.source == "adapted")
+        source = crop.to_photo(session.render(adapted=method.source == "adapted"), photo)
         if method.render == "plain":
             return source
-        return composite(method, session.photo, source, shared_region(mask, session.options))
+        return composite(method, photo, source, shared_region(mask, session.options, crop))
     if method.render == "keep":
-        return session.render(adapted=True, paste_back=False, clear=False)
-    return session.render(adapted=True, paste_back=method.render == "paste_back")
+        return crop.to_photo(session.render(adapted=True, paste_back=False, clear=False), photo)
+    return crop.to_photo(session.render(adapted=True, paste_back=False), photo)

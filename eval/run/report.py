@@ -15,6 +15,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from eval.measures.way_to_truth import share_of_way_ci
+from human_study.pairs import PAIR_COLUMNS
 
 # (column, heading, +1 higher is better / -1 lower is better)
 HEADLINE_COLUMNS = (
@@ -29,29 +30,12 @@ SANITY_COLUMNS = (
 EDIT_COLUMNS = HEADLINE_COLUMNS + SANITY_COLUMNS
 RECON_COLUMNS = (("psnr", "PSNR", 1), ("ssim", "SSIM", 1), ("l1", "L1", -1), ("lpips", "LPIPS", -1))
 DESIGN_POINT = ("ours", "ours_gen", "ours_keep", "ours_refine", "ours_alpha")
-PAIR_COLUMNS = ("pair_id", "task_id", "action", "concept", "method_a", "method_b", "image_a", "image_b",
-                "original", "mask")
 BOOTSTRAP_SAMPLES = 2000
 # The reference rows of the label-accuracy tables: edits.csv columns scored on every scene task, the unedited photo
 # (doing nothing) and the ground-truth edited picture (a perfect edit), each the segmenter's labels vs the truth's.
 LABEL_REFERENCES = (("label_acc_photo", "unedited photo (reference)"), ("label_acc_truth", "ground truth (reference)"))
 TRUTH = "truth"                      # method_b of the ours-vs-ground-truth pairs (``write_truth_pairs_manifest``)
 TRUTH_LABEL = "ground truth (the scene's own edited picture)"
-
-
-def cpu_model() -> str:
-    """The CPU model name as ``lscpu`` gives it (for every timing), else the platform's processor."""
-    import platform
-    import subprocess
-
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in text.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or platform.machine()
 
 
 def bootstrap_ci(values, seed: int = 0, level: float = 0.95, samples: int = BOOTSTRAP_SAMPLES):
@@ -189,9 +173,11 @@ def label_headline(edits: pd.DataFrame, labels: dict, reference: str, seed: int 
 
 # ---- pictures -------------------------------------------------------------------------------------------
 
-def _labelled(img: np.ndarray, text: str, width: int) -> Image.Image:
-    tile = Image.fromarray(img).resize((width, width), Image.Resampling.NEAREST)
-    canvas = Image.new("RGB", (width, width + 14), "white")
+def _labelled(img: np.ndarray, text: str, height: int) -> Image.Image:
+    """The picture scaled to ``height`` with its aspect kept (a photo as the person sees it), under a label."""
+    width = max(1, round(img.shape[1] * height / img.shape[0]))
+    tile = Image.fromarray(img).resize((width, height), Image.Resampling.NEAREST)
+    canvas = Image.new("RGB", (width, height + 14), "white")
     canvas.paste(tile, (0, 14))
     ImageDraw.Draw(canvas).text((2, 1), text[: width // 6], fill="black")
     return canvas
@@ -204,12 +190,14 @@ def mask_overlay(photo: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out.astype(np.uint8)
 
 
-def strip(pictures: list[tuple[str, np.ndarray]], width: int = 128) -> np.ndarray:
-    """One row of labelled pictures."""
-    tiles = [_labelled(img, text, width) for text, img in pictures]
-    canvas = Image.new("RGB", (len(tiles) * (width + 2), width + 14), "white")
-    for i, tile in enumerate(tiles):
-        canvas.paste(tile, (i * (width + 2), 0))
+def strip(pictures: list[tuple[str, np.ndarray]], height: int = 128) -> np.ndarray:
+    """One row of labelled pictures, each ``height`` px high at its own aspect."""
+    tiles = [_labelled(img, text, height) for text, img in pictures]
+    canvas = Image.new("RGB", (sum(t.width + 2 for t in tiles), height + 14), "white")
+    left = 0
+    for tile in tiles:
+        canvas.paste(tile, (left, 0))
+        left += tile.width + 2
     return np.asarray(canvas)
 
 
@@ -235,7 +223,7 @@ def write_strips(out: Path, edits: pd.DataFrame, order: list[str], labels: dict,
         if truth is not None:
             pictures.append(("ground truth", truth))
         pictures += [(labels.get(m, m), img) for m in order if (img := _read(images / f"{m}.png")) is not None]
-        row = strip(pictures, width=max(128, photo.shape[0]))
+        row = strip(pictures, height=max(128, photo.shape[0]))
         Image.fromarray(row).save(folder / f"{task_id}.png")
         written.append(folder / f"{task_id}.png")
         if len(rows) < overview_rows:

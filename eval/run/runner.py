@@ -16,7 +16,6 @@ the summary, and the rest go on.
 from __future__ import annotations
 
 import csv
-import os
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -30,18 +29,22 @@ from tqdm import tqdm
 from eval.run import report
 from eval.run import tasks as T
 from eval.run.methods import METHODS, fits_needed, select
+from eval.run.threads import TASK_THREADS, check_threads, pool_size, task_threads
 from eval.run.worker import OURS_STAGE, PLAIN_STAGE, evaluate_photo, init_worker
 from ganpaint_core import metrics
+from ganpaint_core.commands.fit_option import parse_fit_options
+from ganpaint_core.machine import cpu_model
 
 EDIT_FIELDS = ("task_id", "photo_id", "action", "concept", "method", "psnr", "ssim", "l1", "lpips", "psnr_out",
                "ssim_out", "l1_out", "lpips_out", "psnr_band", "seam", "psnr_truth_in", "l1_truth_in", "concept_share",
                "edit_success", "truth_success", "label_acc", "label_acc_photo", "label_acc_truth", "reference",
-               "seconds")
+               "seconds", "photo_size", "model_size")
 RECON_FIELDS = ("photo_id", "stage", "method", "psnr", "ssim", "l1", "lpips", "fit_seconds")
 FAILURE_FIELDS = ("item", "error")
 
 
 def add_arguments(p):
+    from ganpaint_core.commands.fit_option import add_fit_argument
     from ganpaint_core.models.registry import model_help
     from ganpaint_core.precision import add_device_argument
 
@@ -63,43 +66,20 @@ def add_arguments(p):
                    "task per photo")
     p.add_argument("--out", required=True, help="output folder (a rerun into it skips finished tasks)")
     p.add_argument("--workers", type=int, default=0,
-                   help="processes, each with the model loaded once (default 0: one per CPU core)")
+                   help="processes, each with the model loaded once (default 0: as many as the CPU cores hold at "
+                   "--threads each)")
+    p.add_argument("--threads", type=int, default=TASK_THREADS,
+                   help=f"torch threads per task, wherever it runs (default {TASK_THREADS}); the numbers depend on "
+                   "it and on nothing else of the machine's setup (workers, back-end)")
     p.add_argument("--model", default="default", help=model_help())
     add_device_argument(p)
     p.add_argument("--methods", default="", help=f"comma-separated subset of {', '.join(METHODS)} (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed for tasks and fitting")
-    p.add_argument("--margin", type=int, default=-1, help="outside-mask dilation in px (default: size/32)")
-    p.add_argument("--fit", default="", help="editor fit options, e.g. 'adapt_steps=50,refine_steps=10' "
-                   "(ganpaint_core.editing.editor.FitOptions fields)")
+    p.add_argument("--margin", type=int, default=-1, help="outside-mask dilation in the photo's px (default: 1/32 "
+                   "of the model's square of the photo, 4 px for a 128 px square)")
+    add_fit_argument(p)
     p.add_argument("--scheduler", default="", help="run on a Dask cluster: tcp://HOST:8786 (a running scheduler) "
                    "or local:N (a local cluster of N processes); default: the local pool of --workers")
-
-
-def parse_fit_options(text: str) -> dict:
-    """``'a=1,b=0.5,c=true'`` -> {'a': 1, 'b': 0.5, 'c': True}; names are checked against FitOptions."""
-    from dataclasses import fields
-
-    from ganpaint_core.editing.editor import FitOptions
-
-    known = {f.name: f.type for f in fields(FitOptions)}
-    options = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or key not in known:
-            raise ValueError(f"--fit: {item!r} is not NAME=VALUE with NAME one of {', '.join(known)}")
-        value = value.strip()
-        if value.lower() in ("true", "false"):
-            options[key] = value.lower() == "true"
-        else:
-            try:
-                options[key] = int(value)
-            except ValueError:
-                try:
-                    options[key] = float(value)
-                except ValueError:
-                    options[key] = value
-    return options
 
 
 # ---- bookkeeping ----------------------------------------------------------------------------------------
@@ -168,9 +148,8 @@ def run(args):
     from ganpaint_core.precision import resolve_device
 
     device = str(resolve_device(args.device))
-    if args.workers < 0:
-        raise ValueError("--workers must be 0 (one per core) or more")
-    args.workers = args.workers or os.cpu_count() or 1
+    threads = check_threads(args.threads)
+    args.workers = pool_size(args.workers, threads)
     if args.scheduler:
         from eval.run import cluster
 
@@ -184,7 +163,6 @@ def run(args):
     editor = Editor.from_pretrained(args.model, device=device)
     if editor.segmenter is None:
         print(f"model {args.model!r} has no segmenter: concept share, edit success and label accuracy are skipped")
-    margin = args.margin if args.margin >= 0 else metrics.default_margin(editor.size)
     tasks = build_tasks(args, editor, out)
     T.write_tasks(tasks, out / "tasks.csv")
     done, recon_done = completed(out, tasks, names)
@@ -196,8 +174,8 @@ def run(args):
     print(f"{len(tasks)} tasks on {len({t.photo for t in tasks})} photos, {len(done)} already done; "
           f"{len(methods)} methods; output in {out}")
     failures = []
-    jobs = [(photo, group, names, str(out), args.seed, margin, group[0].photo_id not in recon_done, fit_options)
-            for photo, group in by_photo.items()]
+    jobs = [(photo, group, names, str(out), args.seed, args.margin, group[0].photo_id not in recon_done, fit_options,
+             threads) for photo, group in by_photo.items()]
     with tqdm(total=pending, desc="eval", unit="task") as bar:
         def collect(result):
             _append(out / "edits.csv", EDIT_FIELDS, result["edits"])
@@ -214,9 +192,8 @@ def run(args):
             for job in jobs:
                 collect(evaluate_photo(*job, editor=editor, scorer=scorer))
         else:
-            threads = max(1, (os.cpu_count() or 1) // args.workers)
             with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn"), initializer=init_worker,
-                                     initargs=(args.model, threads, device)) as pool:
+                                     initargs=(args.model, device)) as pool:
                 for future in as_completed([pool.submit(evaluate_photo, *job) for job in jobs]):
                     collect(future.result())
     with open(out / "failures.csv", "w", newline="") as f:
@@ -239,7 +216,7 @@ def machine_measures(out: Path, edits: pd.DataFrame, names: list[str], editor, s
     """Realism (per picture and KID per method), the machine judge's 2AFC tables on the human-study pairs and on
     the ours-vs-ground-truth pairs (scene tasks); (None, None, None, None, note) when the model has no
     discriminator or nothing was rendered."""
-    from eval.measures.realism import RealismModel, measure_run
+    from eval.measures.realism import RealismModel, SquareView, measure_run
     from human_study.judge import judge_pairs
 
     if editor.discriminator is None:
@@ -247,15 +224,28 @@ def machine_measures(out: Path, edits: pd.DataFrame, names: list[str], editor, s
     if not len(edits):
         return None, None, None, None, "realism and machine judge: n/a (no edits)"
     model = RealismModel.from_model(editor, seed=seed)
-    per_picture, kid = measure_run(out, edits, names, model)
+    per_picture, kid = measure_run(out, edits, names, model, size=editor.size)
     per_picture.to_csv(out / "realism.csv", index=False)
     kid.to_csv(out / "kid.csv", index=False)
     judged = judged_truth = None
-    if len(names) > 1 and (out / "pairs" / "manifest.csv").is_file():
-        judged = judge_pairs(out / "pairs", out / "machine_judge", model, seed=seed)
-    if report.write_truth_pairs_manifest(out, edits, names[0]):
-        judged_truth = judge_pairs(out / "truth_pairs", out / "machine_judge_truth", model, seed=seed)
-    return per_picture, kid, judged, judged_truth, ""
+    note = ""
+    if "photo_size" in edits and edits["photo_size"].nunique() > 1:
+        note = "machine judge: n/a (the photos differ in size; a study page shows pictures of one size)"
+    else:
+        judge = SquareView(model, editor.size)
+        if len(names) > 1 and (out / "pairs" / "manifest.csv").is_file():
+            judged = judge_pairs(out / "pairs", out / "machine_judge", judge, seed=seed)
+        if report.write_truth_pairs_manifest(out, edits, names[0]):
+            judged_truth = judge_pairs(out / "truth_pairs", out / "machine_judge_truth", judge, seed=seed)
+    return per_picture, kid, judged, judged_truth, note
+
+
+def sizes_note(edits: pd.DataFrame) -> str:
+    """The photo sizes of a run's edits, e.g. ``128x128 (3 tasks)``."""
+    if not len(edits) or "photo_size" not in edits:
+        return "n/a"
+    counts = edits.drop_duplicates("task_id")["photo_size"].value_counts()
+    return ", ".join(f"{size} ({n} task{'s' * (n != 1)})" for size, n in sorted(counts.items()))
 
 
 def write_report(out: Path, names: list[str], args, editor, failures: list[dict], elapsed: float,
@@ -271,18 +261,27 @@ def write_report(out: Path, names: list[str], args, editor, failures: list[dict]
         firsts = recon.drop_duplicates("stage")
         stages = list(firsts.sort_values("method", key=lambda col: col.map(names.index), kind="stable")["stage"])
     report.write_pairs_manifest(out, edits, names)
-    per_picture, kid, judged, judged_truth, note = machine_measures(out, edits, names, editor, args.seed)
+    with task_threads(check_threads(getattr(args, "threads", TASK_THREADS))):
+        per_picture, kid, judged, judged_truth, note = machine_measures(out, edits, names, editor, args.seed)
     if per_picture is not None:
         edits = edits.merge(per_picture, on=["task_id", "method"], how="left")
     scorer = metrics.LPIPS()
     options = editor.options
     notes = [f"photos: `{args.photos}`" + (f", tasks: `{args.tasks}`" if args.tasks else ""),
              f"model: `{args.model}` at {editor.size} px; seed {args.seed}; outside-mask margin "
-             f"{args.margin if args.margin >= 0 else metrics.default_margin(editor.size)} px",
+             + (f"{args.margin} px of the photo" if args.margin >= 0 else
+                f"1/32 of the model's square of the photo ({metrics.default_margin(editor.size)} px at "
+                f"{editor.size} px)"),
+             "sizes: every method's picture is made at the photo's own size (photo sizes: "
+             f"{sizes_note(edits)}); PSNR, SSIM, L1, LPIPS, the seam and the ground-truth errors are computed "
+             "there (`photo_size` column); concept share, edit success and label accuracy on the model's square "
+             "of it as the segmenter sees it, and realism and KID on that square as the discriminator sees it "
+             f"(`model_size`, {editor.size}x{editor.size}); reconstructions at the model's size",
              f"{edits['task_id'].nunique() if len(edits) else 0} tasks x {len(names)} methods; this run processed "
-             f"{processed} tasks in {elapsed:.0f} s with {args.workers} worker(s) on {report.cpu_model()}"
+             f"{processed} tasks in {elapsed:.0f} s with {args.workers} worker(s) of "
+             f"{getattr(args, 'threads', TASK_THREADS)} torch thread(s) per task on {cpu_model()}"
              + (f" on Dask ({args.scheduler})" if getattr(args, "scheduler", "") else ""),
-             "LPIPS: available" if scorer.available else f"LPIPS: n/a — {scorer.reason}",
+             "LPIPS: available (photo size; AlexNet backbone)" if scorer.available else f"LPIPS: n/a ({scorer.reason})",
              "one region for every method: the editor's paste-back alpha (the mask dilated by "
              f"{options.paste_radius} px, blurred with sigma {options.paste_sigma}); compositing baselines paste G's "
              "render over it (feathered alpha with that very alpha, the others over its dilated mask), and nothing "

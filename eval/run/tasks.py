@@ -3,8 +3,9 @@
 A task is one row ``(photo, mask, concept, action[, reference_mask])``; scene
 world tasks also carry the ground-truth ``target`` picture and
 ``target_labels``.  Tasks come from a CSV file, from random blob masks on a
-folder of photos, or from paired scene-world renders.  All pictures and masks
-are brought to the model's square size the same way (centre crop, resize).
+folder of photos, or from paired scene-world renders.  Photos and masks are read
+by the library's loaders (``ganpaint_core.photo``, ``ganpaint_core.editing.masks``)
+and kept at the photo's own size; the model's square is the editor's ``Crop``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from scipy.ndimage import gaussian_filter
 
 from ganpaint_core import photo as photos
 from ganpaint_core.concepts import concept_id
-from ganpaint_core.photo import square_crop
+from ganpaint_core.editing import masks
+from ganpaint_core.photo import Crop
 
 ACTIONS = ("add", "remove", "appearance")
 PHOTO_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -74,13 +76,6 @@ def validate(task: Task, concepts: list[str] | None = None) -> Task:
 
 # ---- pictures -------------------------------------------------------------------------------------------
 
-def square_box(width: int, height: int) -> tuple[int, int, int, int]:
-    """The centred square crop box (left, top, right, bottom) of a ``width`` x ``height`` picture."""
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    return left, top, left + side, top + side
-
-
 def read_image(path: str | Path, mode: str, what: str = "picture") -> Image.Image:
     """The picture at ``path`` in PIL ``mode``, fully read; ValueError naming ``what`` if missing or unreadable."""
     path = Path(path)
@@ -95,25 +90,20 @@ def read_image(path: str | Path, mode: str, what: str = "picture") -> Image.Imag
         raise ValueError(f"{what} {path} is not a readable image ({err})") from err
 
 
-def load_photo(path: str | Path, size: int) -> np.ndarray:
-    """A photo as uint8 ``size`` x ``size`` x 3 through the editor's one loader (EXIF, 16-bit, alpha …), then
-    its centre crop; ValueError if missing or unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"photo {path} does not exist")
-    return square_crop(photos.load_photo(path), size)[0]
+def load_masks(path: str | Path, crop: Crop, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A task's mask through the library's loader, as (bool at the photo's size, bool ``size`` x ``size``).
 
-
-def load_mask(path: str | Path, size: int, photo_size: tuple[int, int] | None = None) -> np.ndarray:
-    """A mask PNG as bool ``size`` x ``size``: nonzero pixels are in the mask.
-
-    A mask drawn on the original photo (``photo_size`` = (width, height)) gets
-    the photo's crop; any other mask is resized as it is.
+    A mask drawn at the photo's size is cut to the model's square as the editor cuts it
+    (``masks.to_model_mask``) and kept, at the photo's size, to the part the model sees; a mask at
+    the model's size is scaled up into that square.  Any other size is a ValueError.
     """
-    img = read_image(path, "L", "mask")
-    if photo_size is not None and img.size == tuple(photo_size):
-        img = img.crop(square_box(*img.size))
-    return np.asarray(img.resize((size, size), Image.Resampling.NEAREST)) > 127
+    mask = masks.load_mask(path)
+    model = masks.to_model_mask(mask, size, crop, allow_empty=True)
+    inside = np.zeros((crop.height, crop.width), bool)
+    if mask.shape == inside.shape:
+        inside[crop.top:crop.top + crop.side, crop.left:crop.left + crop.side] = True
+        return mask & inside, model
+    return crop.to_photo(model, inside, Image.Resampling.NEAREST), model
 
 
 def save_mask(mask: np.ndarray, path: str | Path) -> None:
@@ -213,7 +203,8 @@ def random_blob(size: int, rng: np.random.Generator, area: tuple[float, float] =
 
 
 def blob_tasks(photos: list[Path], size: int, concepts: list[str], folder: Path, seed: int = 0) -> list[Task]:
-    """One task per photo with a random blob mask (saved to ``folder``), concept and add/remove action."""
+    """One task per photo with a random blob mask (saved to ``folder`` at the photo's size, inside the model's
+    square), concept and add/remove action."""
     if not concepts:
         raise ValueError("no paintable concepts to draw blob tasks with")
     folder.mkdir(parents=True, exist_ok=True)
@@ -221,7 +212,12 @@ def blob_tasks(photos: list[Path], size: int, concepts: list[str], folder: Path,
     for i, photo in enumerate(photos):
         rng = np.random.default_rng([seed, i])
         mask_path = folder / f"{safe_id(photo.stem)}_blob.png"
-        save_mask(random_blob(size, rng), mask_path)
+        blob = random_blob(size, rng)
+        shape = photo_size(photo)
+        if shape is not None:         # drawn at the photo's size, inside the square the model sees
+            crop = Crop.centred(*shape, size)
+            blob = crop.to_photo(blob, np.zeros((crop.height, crop.width), bool), Image.Resampling.NEAREST)
+        save_mask(blob, mask_path)
         action = ("add", "remove")[int(rng.integers(2))]
         tasks.append(Task(task_id=f"{safe_id(photo.stem)}_{action}", photo=str(photo), mask=str(mask_path),
                           concept=concepts[int(rng.integers(len(concepts)))], action=action))

@@ -19,14 +19,15 @@ scenes and from ``editor-study``'s.
 from __future__ import annotations
 
 import json
-import platform
 import statistics
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from eval.run.report import bootstrap_ci as bootstrap
+from ganpaint_core.machine import cpu_model
 
 ADD_STUDY_SEED_OFFSET = 200_000
 KINDS = ("add_tree", "add_dome", "add_door", "remove_tree", "remove_door")
@@ -43,14 +44,6 @@ def add_arguments(p):
                    "changing a model)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     p.add_argument("--out", default="docs/add_study", help="folder for add_study.md/.json and the strip")
-
-
-def cpu_model() -> str:
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 def study_pairs(kinds: list[str], n: int, size: int):
@@ -144,13 +137,6 @@ def score(editor, session, pair, image: np.ndarray, realism) -> dict:
             "seam": seam_score(image, session.photo, pair.mask),
             "l1_target": M.l1(image, pair.after_rgb, pair.mask),
             "label_acc": M.label_accuracy(labels, pair.after_labels, pair.mask)}
-
-
-def bootstrap(values: list[float], n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean and its 95% percentile-bootstrap interval."""
-    v = np.asarray(values, dtype=float)
-    means = v[np.random.default_rng(seed).integers(0, len(v), (n, len(v)))].mean(1)
-    return float(v.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
 TRUTH = "ground truth (the pair's edited scene)"

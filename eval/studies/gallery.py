@@ -246,7 +246,7 @@ def run(args):
     import torch
     from tqdm import tqdm
 
-    from eval.run.report import cpu_model
+    from ganpaint_core.machine import cpu_model
     from eval.run.runner import parse_fit_options
     from eval.run.worker import seed_everything
     from ganpaint_core.editing.editor import Editor

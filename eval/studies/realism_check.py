@@ -20,7 +20,7 @@ def add_arguments(p):
 
 def run(args):
     from eval.measures.realism import STAGES, RealismModel, ordering_sets
-    from eval.run.report import cpu_model
+    from ganpaint_core.machine import cpu_model
     from ganpaint_core.models import load_model
     from human_study.images import broken_composite
 

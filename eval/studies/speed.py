@@ -1,8 +1,8 @@
 """``python -m eval speed``: the fit's step counts against quality, and what one step costs.
 
 Quality: held-out scene pairs (one per edit kind, from ``eval.studies.editor_study``'s seeds) of ``--model`` are
-fitted with each ``--steps`` setting (z, r, adapt): PSNR of G'(r) and of G(r), and of the pair's edit the
-PSNR outside the dilated mask and the concept-share gain (``eval.studies.editor_study.edit_row``).
+fitted with each ``--fit`` setting (its z_steps, r_steps, adapt_steps): PSNR of G'(r) and of G(r), and of the
+pair's edit the PSNR outside the dilated mask and the concept-share gain (``eval.studies.editor_study.edit_row``).
 Cost: seconds per step of each stage on ``--timing-model`` (default: a random-weight 256 px model in the
 GAN-dissection layout, as ``eval bench``), in channels-last and contiguous memory format alternately in one
 run, so that each setting's fit time at 256 px can be read off the curve.
@@ -20,13 +20,19 @@ from pathlib import Path
 
 DEFAULT_STEPS = "60,60,150;40,40,100;30,30,75;20,20,50;0,60,150;60,20,150;60,60,100;60,60,50"
 STAGES = ("z", "r", "adapt")
+STEP_FIELDS = tuple(f"{stage}_steps" for stage in STAGES)
+DEFAULT_SETTINGS = tuple(",".join(f"{f}={n}" for f, n in zip(STEP_FIELDS, s.split(","), strict=True))
+                         for s in DEFAULT_STEPS.split(";"))
 
 
 def add_arguments(p):
     from ganpaint_core.models.registry import model_help
 
     p.add_argument("--model", default="default", help=model_help())
-    p.add_argument("--steps", default=DEFAULT_STEPS, help="semicolon-separated z,r,adapt step counts to compare")
+    p.add_argument("--fit", action="append", default=None,
+                   help="one fit setting to compare, as --fit elsewhere (z_steps, r_steps, adapt_steps; unnamed ones "
+                   "are the editor's); repeat it for each setting (default: z,r,adapt = "
+                   f"{DEFAULT_STEPS.replace(';', ' ; ')})")
     p.add_argument("--pairs", type=int, default=1, help="held-out scene pairs per edit kind")
     p.add_argument("--timing-model", default="random256",
                    help="model whose step cost is measured: random256 (random weights, 256 px), none, or a model")
@@ -37,12 +43,17 @@ def add_arguments(p):
     p.add_argument("--report-only", action="store_true", help="write the report from what --out already holds")
 
 
-def parse_settings(spec: str) -> list[tuple[int, int, int]]:
-    from eval.bench.editor import parse_steps
+def parse_settings(specs: list[str] | None) -> list[tuple[int, int, int]]:
+    """The (z, r, adapt) step counts of each ``--fit`` setting (default: ``DEFAULT_SETTINGS``)."""
+    from ganpaint_core.commands.fit_option import parse_fit_options
+    from ganpaint_core.editing.editor import FitOptions
 
-    out = [tuple(parse_steps(item).values()) for item in filter(None, (s.strip() for s in spec.split(";")))]
-    if not out:
-        raise ValueError("--steps names no setting")
+    out = []
+    for spec in specs or DEFAULT_SETTINGS:
+        options = parse_fit_options(spec)
+        if set(options) - set(STEP_FIELDS) or not options:
+            raise ValueError(f"--fit {spec!r}: speed compares step counts ({', '.join(STEP_FIELDS)}) only")
+        out.append(tuple(int(options.get(f, getattr(FitOptions(), f))) for f in STEP_FIELDS))
     return out
 
 
@@ -142,12 +153,13 @@ def run(args):
 
     import torch
 
-    from eval.bench.editor import cpu_model, write_random_model
+    from eval.bench.editor import write_random_model
     from eval.studies.editor_study import STUDY_SEED_OFFSET, markdown, scene_pairs, summarise
     from ganpaint_core.editing.editor import Editor
+    from ganpaint_core.machine import cpu_model
     from ganpaint_core.scenes import HELDOUT_SEED_START, render, sample_scene
 
-    settings = parse_settings(args.steps)
+    settings = parse_settings(args.fit)
     if args.pairs < 1 or args.timing_steps < 3 or args.timing_reps < 1:
         raise ValueError("--pairs and --timing-reps must be at least 1 and --timing-steps at least 3")
     if args.threads > 0:

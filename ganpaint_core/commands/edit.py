@@ -49,6 +49,7 @@ def _strengths(dissection) -> str:
 
 
 def add_arguments(p):
+    from ganpaint_core.commands.fit_option import add_fit_argument
     from ganpaint_core.models.registry import model_help
     from ganpaint_core.precision import add_device_argument
 
@@ -67,9 +68,7 @@ def add_arguments(p):
     add_device_argument(p)
     p.add_argument("--adapt", choices=("activations", "weights", "none"), default="activations")
     p.add_argument("--no-regularize", action="store_true", help="adapt without the regulariser (ablation)")
-    p.add_argument("--z-steps", type=int, help="inversion steps on z (default: the editor's)")
-    p.add_argument("--r-steps", type=int, help="inversion steps on the layer features (default: the editor's)")
-    p.add_argument("--adapt-steps", type=int, help="adaptation steps (default: the editor's)")
+    add_fit_argument(p)
     p.add_argument("--refine", type=int, default=0, help="warm-started re-fit steps after the edit (0: none)")
     p.add_argument("--model-size", action="store_true",
                    help="write the model's square render (pasted back beyond the edit) instead of the photo's size")
@@ -88,6 +87,7 @@ def run(args):
     from tqdm import tqdm
 
     from ganpaint_core import metrics as M
+    from ganpaint_core.commands.fit_option import parse_fit_options
     from ganpaint_core.editing.editor import Editor
     from ganpaint_core.editing.edits import concept_name, no_units_message, units_for
     from ganpaint_core.editing.masks import load_mask, to_model_mask
@@ -107,7 +107,7 @@ def run(args):
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"):
         raise ValueError(f"--out {out} must name a picture file (.png, .jpg, .webp, .tif or .bmp)")
-    overrides = {k: getattr(args, k) for k in ("z_steps", "r_steps", "adapt_steps") if getattr(args, k) is not None}
+    overrides = parse_fit_options(args.fit)
     if any(v < 0 for v in overrides.values()) or args.refine < 0:
         raise ValueError("step counts must be at least 0")
     known, dissection = known_dissection(args.model)

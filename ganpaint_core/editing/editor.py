@@ -333,9 +333,6 @@ class Editor:
             raise ValueError("this model has no segmenter")
         return self.segmenter.predict(np.asarray(image, dtype=np.uint8))
 
-    def perceptual_backend(self, kind: str | None = None) -> str:
-        return perceptual.resolve(kind or self.options.perceptual, self.segmenter, self.discriminator)
-
     def fit(self, photo, adapt: str = "activations", regularize: bool = True, progress: Progress = None,
             **overrides) -> Session:
         """Invert and adapt to ``photo`` (path, bytes, PIL image or uint8 array); a ``Session``.

@@ -14,10 +14,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 from PIL import Image, ImageOps
-from scipy.ndimage import binary_dilation, gaussian_filter
+from scipy.ndimage import gaussian_filter
 from torch.nn import functional as F
 
+from ganpaint_core.morphology import dilate
 from ganpaint_core.photo import Crop, open_image
+
+__all__ = ["as_bool_mask", "dilate", "feather", "load_mask", "paste_alpha", "to_grid", "to_model_mask"]
 
 
 def as_bool_mask(mask) -> np.ndarray:
@@ -56,12 +59,6 @@ def to_model_mask(mask, size: int, crop: Crop | None = None, allow_empty: bool =
     if not allow_empty and not m.any():
         raise ValueError("the mask is empty: paint the region to edit first")
     return m
-
-
-def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    """``mask`` grown by ``radius`` pixels (a 3x3 cross ``radius`` times)."""
-    mask = np.asarray(mask, dtype=bool)
-    return binary_dilation(mask, iterations=radius) if radius > 0 and mask.any() else mask.copy()
 
 
 def feather(mask: np.ndarray, radius: int, sigma: float) -> np.ndarray:

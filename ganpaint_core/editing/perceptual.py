@@ -36,8 +36,10 @@ def _cached_torch_weights(prefix: str) -> Path | None:
 
 def _vgg_features(device: torch.device | str = "cpu") -> Callable | None:
     try:
-        from torchvision.models import vgg16
-    except Exception:  # a CUDA torchvision next to a CPU torch fails at import with RuntimeError
+        from ganpaint_core.vision_shim import import_torchvision
+
+        vgg16 = import_torchvision().models.vgg16
+    except Exception:  # no torchvision, or one that does not import even through the shim
         return None
     weights = _cached_torch_weights("vgg16-")
     if weights is None:
@@ -62,7 +64,9 @@ def _vgg_features(device: torch.device | str = "cpu") -> Callable | None:
 
 def _lpips_distance() -> Callable | None:
     try:
-        import lpips
+        from ganpaint_core.vision_shim import import_lpips
+
+        lpips = import_lpips()
     except Exception:
         return None
     if _cached_torch_weights("vgg16-") is None:

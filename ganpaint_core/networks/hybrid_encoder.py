@@ -133,7 +133,7 @@ def encoder_from_state_dict(state: dict) -> HybridLayerNormEncoder:
 
 def load_hybrid_encoder(path: Path | str) -> HybridLayerNormEncoder:
     """The encoder stored at ``path`` (a weights-only torch file)."""
-    from ganpaint_core.models import read_torch_checkpoint
+    from ganpaint_core.models.weights import read_torch_checkpoint
 
     path = Path(path)
     if not path.is_file():

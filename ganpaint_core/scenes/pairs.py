@@ -38,10 +38,6 @@ class ScenePair:
         return self.kind.split("_")[0]
 
 
-def _visible_share(scene: Scene, size: int, label: int) -> int:
-    return int((render(scene, size, blur=False, noise=False)[1] == label).sum())
-
-
 def edited_scene(scene: Scene, kind: str) -> Scene:
     """The scene after the edit ``kind``; ValueError when the scene has nothing to edit."""
     if kind not in PAIR_KINDS:

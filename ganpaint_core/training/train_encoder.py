@@ -24,6 +24,7 @@ from ganpaint_core.networks.encoder import Encoder
 from ganpaint_core.precision import autocast, use_bf16
 from ganpaint_core.scenes import HELDOUT_SEED_START
 from ganpaint_core.training.augment import degrade
+from ganpaint_core.training.checkpoint import resume, save_checkpoint
 
 
 def add_arguments(p):
@@ -82,11 +83,9 @@ def run(args):
     opt = torch.optim.Adam(enc.parameters(), lr=args.lr)
     state = {"step": 0, "seconds": 0.0}
     ckpt_path = out / "ckpt.pt"
+    parts = {"encoder": enc, "opt": opt}
     if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        enc.load_state_dict(ckpt["encoder"])
-        opt.load_state_dict(ckpt["opt"])
-        state = ckpt["state"]
+        state = resume(ckpt_path, parts, state)
         print(f"resumed at step {state['step']}")
     budget = args.minutes * 60
     gen = torch.Generator().manual_seed(state["step"])
@@ -94,7 +93,7 @@ def run(args):
 
     def save():
         state["seconds"] = seconds0 + time.time() - t0
-        torch.save({"encoder": enc.state_dict(), "opt": opt.state_dict(), "state": state}, ckpt_path)
+        save_checkpoint(ckpt_path, parts, state)
 
     bar = tqdm(total=int(budget), initial=int(seconds0), unit="s", desc="train encoder")
     while (elapsed := seconds0 + time.time() - t0) < budget:

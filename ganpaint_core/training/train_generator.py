@@ -31,6 +31,7 @@ from ganpaint_core.imaging import image_grid, to_uint8
 from ganpaint_core.networks.discriminator import Discriminator
 from ganpaint_core.networks.proggan import ProgressiveGenerator
 from ganpaint_core.precision import autocast, use_bf16
+from ganpaint_core.training.checkpoint import resume, save_atomic
 from ganpaint_core.training.growing import GrowingDiscriminator, GrowingGenerator
 from ganpaint_core.training.scene_cache import load_scenes
 
@@ -98,12 +99,6 @@ def _reals(images: np.ndarray | torch.Tensor, idx: np.ndarray, res: int, alpha: 
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def _save_atomic(obj, path: Path):
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
-
-
 def compact_checkpoint(ckpt: dict) -> dict:
     """The resume essentials of a training checkpoint: fp16 G, D and EMA weights on the CPU, state and sizes."""
     def half(sd):
@@ -142,15 +137,9 @@ def run(args):
     opt_d = torch.optim.Adam(gd.parameters(), lr=args.lr, betas=(0.0, 0.99), eps=1e-8)
     state = {"step": 0, "kimg": 0.0, "seconds": 0.0}
     ckpt_path = out / "ckpt.pt"
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        gg.load_state_dict(ckpt["g"])
-        gd.load_state_dict(ckpt["d"])
-        g_ema.load_state_dict(ckpt["g_ema"])
-        if "opt_g" in ckpt:
-            opt_g.load_state_dict(ckpt["opt_g"])
-            opt_d.load_state_dict(ckpt["opt_d"])
-        state = ckpt["state"]
+    parts = {"g": gg, "d": gd, "g_ema": g_ema, "opt_g": opt_g, "opt_d": opt_d}
+    if ckpt_path.exists():      # a compact resume file has no optimiser state
+        state = resume(ckpt_path, parts, state, optional=("opt_g", "opt_d"))
         print(f"resumed from {ckpt_path} at {state['kimg']:.1f} kimg, step {state['step']}")
     for m in (gg, gd, g_ema):
         m.to(memory_format=torch.channels_last)
@@ -182,9 +171,9 @@ def run(args):
         state["seconds"] = seconds0 + time.time() - t_start
         ckpt = {"g": gg.state_dict(), "d": gd.state_dict(), "g_ema": g_ema.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "state": dict(state), "sizes": sizes}
-        _save_atomic(ckpt, ckpt_path)
+        save_atomic(ckpt, ckpt_path)
         if args.compact:
-            _save_atomic(compact_checkpoint(ckpt), Path(args.compact))
+            save_atomic(compact_checkpoint(ckpt), Path(args.compact))
         res, alpha = _phase_at(phases, state["kimg"])
         with torch.no_grad():
             imgs = torch.cat([g_ema(z, res, alpha) for z in fixed_z.split(16)])

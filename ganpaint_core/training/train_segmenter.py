@@ -25,6 +25,7 @@ from ganpaint_core.networks.segmenter import Segmenter, confusion, iou_per_class
 from ganpaint_core.precision import autocast, use_bf16
 from ganpaint_core.scenes import HELDOUT_SEED_START
 from ganpaint_core.training.augment import degrade
+from ganpaint_core.training.checkpoint import resume, save_checkpoint
 from ganpaint_core.training.scene_cache import load_scenes
 
 
@@ -102,11 +103,9 @@ def run(args):
     weight = weight / weight.mean()
     state = {"step": 0, "seconds": 0.0}
     ckpt_path = out / "ckpt.pt"
+    parts = {"model": model, "opt": opt}
     if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        state = ckpt["state"]
+        state = resume(ckpt_path, parts, state)
         print(f"resumed at step {state['step']}")
     budget = args.minutes * 60
     rng = np.random.default_rng(state["step"])
@@ -135,10 +134,10 @@ def run(args):
         bar.set_postfix(loss=f"{float(loss):.3f}", step=state["step"])
         if state["step"] % 100 == 0:
             state["seconds"] = seconds0 + time.time() - t0
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, ckpt_path)
+            save_checkpoint(ckpt_path, parts, state)
     bar.close()
     state["seconds"] = seconds0 + time.time() - t0
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, ckpt_path)
+    save_checkpoint(ckpt_path, parts, state)
     metrics = _report(model, args, out, {"steps": state["step"], "train_minutes": round(state["seconds"] / 60, 1),
                                          "batch": args.batch, "widths": model.widths, "data": args.data})
     if args.export:
