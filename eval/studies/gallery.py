@@ -246,10 +246,10 @@ def run(args):
     import torch
     from tqdm import tqdm
 
-    from ganpaint_core.machine import cpu_model
     from eval.run.runner import parse_fit_options
     from eval.run.worker import seed_everything
     from ganpaint_core.editing.editor import Editor
+    from ganpaint_core.machine import cpu_model
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
