@@ -53,12 +53,14 @@ def scene_world(tmp_path_factory):
     from eval.run import tasks as T
     from eval.run.worker import load_labels
     from ganpaint_core.editing.editor import Editor
+    from ganpaint_core.photo import Crop, load_photo
 
     editor = Editor.from_pretrained("default")
     tasks = T.scene_tasks(len(T.SCENE_KINDS), editor.size, tmp_path_factory.mktemp("scenes"), seed=5,
                           concepts=list(editor.concepts))
-    loaded = [(t, T.load_photo(t.photo, editor.size), T.load_photo(t.target, editor.size),
-               load_labels(t.target_labels, editor.size), T.load_mask(t.mask, editor.size)) for t in tasks]
+    crop = Crop.centred(editor.size, editor.size, editor.size)     # scene photos have the model's size
+    loaded = [(t, load_photo(t.photo), load_photo(t.target), load_labels(t.target_labels, crop),
+               T.load_masks(t.mask, crop, editor.size)[1], crop) for t in tasks]
     return editor, loaded
 
 
@@ -69,11 +71,11 @@ def _scored(editor, loaded, edit) -> tuple[list[float], list[float], list[float]
     from eval.run.worker import reference_label_accuracy, score
 
     acc, unedited, truth = [], [], []
-    for task, photo, target, labels, mask in loaded:
+    for task, photo, target, labels, mask, crop in loaded:
         image = edit(photo, target, mask)
-        row = score(editor, lambda *a: math.nan, image, photo, task, mask, target, labels, 4,
-                    shared_region(mask, editor.options))
-        refs = reference_label_accuracy(editor, photo, target, labels, mask)
+        row = score(editor, lambda *a: math.nan, image, photo, task, (mask, mask), target, labels, 4,
+                    shared_region(mask, editor.options), crop)
+        refs = reference_label_accuracy(editor, photo, target, labels, mask, crop)
         acc.append(row["label_acc"])
         unedited.append(refs["label_acc_photo"])
         truth.append(refs["label_acc_truth"])
