@@ -130,14 +130,14 @@ def fill_layer(generator, layer: str) -> str:
 
 
 def object_region(mask: np.ndarray, labels: np.ndarray | None, concept_label: int | None,
-                  grow: int = OBJECT_GROW, min_share: float = OBJECT_MIN_SHARE) -> np.ndarray:
+                  grow: int = OBJECT_GROW, min_share: float = OBJECT_MIN_SHARE) -> np.ndarray | None:
     """bool SxS: the part of the painted ``mask`` that the segmenter's ``labels`` (of the photo) give to the
-    concept, grown by ``grow`` px; the whole mask where they see too little of it there (a real photo)."""
+    concept, grown by ``grow`` px; None where they see too little of it there (a real photo: the whole mask goes)."""
     mask = np.asarray(mask, dtype=bool)
     if labels is None or concept_label is None:
-        return mask.copy()
+        return None
     part = mask & dilate(labels == concept_label, grow)
-    return part if part.sum() >= min_share * mask.sum() else mask.copy()
+    return part if part.sum() >= min_share * mask.sum() else None
 
 
 def depth_split(labels: np.ndarray | None, concept: str, vocabulary: list[str]) -> tuple[np.ndarray | None, ...]:
@@ -183,16 +183,16 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
     name = concept_name(dissection, concept)
     n, table = units_for(strength, dissection), strength_units(dissection)
     label = vocabulary.index(name) if name in vocabulary else None
-    whole = n >= table["high"]
-    hole = np.asarray(mask, bool).copy() if whole else object_region(mask, labels, label)
-    sources, occluders = depth_split(labels, name, vocabulary)
-    keep = None
-    if occluders is not None and not whole:
-        keep = hole & occluders
-        hole = hole & ~occluders
+    mask = np.asarray(mask, bool)
+    part = None if n >= table["high"] else object_region(mask, labels, label)
+    hole, sources, keep = mask.copy(), None, None
+    if part is not None:                # the segmenter sees the object: its part of the mask, occluders kept
+        sources, occluders = depth_split(labels, name, vocabulary)
+        hole = part if occluders is None else part & ~occluders
+        keep = None if occluders is None else part & occluders
         if not hole.any():
-            hole, keep = np.asarray(mask, bool) & ~occluders, None
-    return Removal("remove", np.asarray(mask, bool), torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), name,
+            hole, keep = part, None
+    return Removal("remove", mask, torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), name,
                    strength, hole=hole, sources=sources, keep=keep, blend=min(1.0, n / table["medium"]))
 
 
