@@ -90,7 +90,7 @@ def test_remove_changes_the_hole_keeps_occluders_and_nothing_beyond_the_dilated_
     labels = np.full((64, 64), concept_id("sky"), np.uint8)
     labels[16:32, 16:28] = concept_id("cloud")
     labels[16:32, 28:36] = concept_id("roof")
-    s._cache_labels["labels"] = labels
+    s._cache_labels.update(labels=labels, trust=1.0)        # a photo of the model's world
     mask = blob(64, 14, 14, 24)
     out = s.edit(mask, "cloud", "remove").image
     raw = s.render(paste_back=False)
@@ -107,9 +107,24 @@ def test_remove_changes_the_hole_keeps_occluders_and_nothing_beyond_the_dilated_
         np.abs(out.astype(int) - s.photo.astype(int))[hole].mean()
 
 
+def test_where_the_generator_cannot_draw_the_photo_its_surroundings_fill_the_hole(session):
+    s = session.fork()
+    assert s.generator_trust() < 0.5 and s.photo_labels() is None      # random weights draw nothing like it
+    s._cache_labels.update(labels=None, trust=1.0)
+    mask = blob(64, 24, 24, 12)
+    generated = s.edit(mask, "tree", "remove").image
+    s.undo()
+    s._cache_labels["trust"] = 0.0
+    filled = s.edit(mask, "tree", "remove").image
+    ring = dilate(mask, 6) & ~dilate(mask, 2)
+    around = s.photo[ring].astype(float).mean(axis=0)
+    inside = [np.abs(img[mask].astype(float).mean(axis=0) - around).sum() for img in (generated, filled)]
+    assert inside[1] < inside[0]                         # the hole takes the photo's own tones
+
+
 def test_a_later_add_over_a_removal_is_not_filled_away(session):
     s = session.fork()
-    s._cache_labels["labels"] = None
+    s._cache_labels.update(labels=None, trust=1.0)
     mask = blob(64, 16, 16, 24)
     s.edit(mask, "tree", "remove")
     removed = s.render(paste_back=False)

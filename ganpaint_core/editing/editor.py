@@ -38,7 +38,7 @@ from ganpaint_core.editing.edits import (
 from ganpaint_core.editing.fitting import Progress, ReconstructionLoss
 from ganpaint_core.editing.inversion import initial_z, optimise_features, optimise_z
 from ganpaint_core.editing.masks import dilate, feather, to_model_mask
-from ganpaint_core.editing.removal import Removal, removal_operation, render_removed
+from ganpaint_core.editing.removal import Removal, generator_trust, photo_fill, removal_operation, render_removed
 from ganpaint_core.imaging import to_tensor, to_uint8
 from ganpaint_core.metrics import psnr, ssim
 from ganpaint_core.photo import Crop, load_photo, square_crop
@@ -138,6 +138,7 @@ class Session:
         twin.options = replace(self.options, **options)
         twin._states = list(self._states[:1])
         twin._cache = {}
+        twin._cache_labels = dict(self._cache_labels)
         return twin
 
     def readapt(self, adapt: str = "activations", regularize: bool = True) -> Session:
@@ -204,11 +205,19 @@ class Session:
         return hole
 
     def photo_labels(self) -> np.ndarray | None:
-        """The segmenter's labels of the photo (cached); None without a segmenter."""
+        """The segmenter's labels of the photo (cached); None without a segmenter, or on a photo the generator
+        does not draw in full (``generator_trust`` below 1: outside the model's world, where they mean little)."""
         if "labels" not in self._cache_labels:
             seg = self.editor.segmenter
-            self._cache_labels["labels"] = self.editor.segment(self.photo) if seg is not None else None
+            ok = seg is not None and self.generator_trust() >= 1.0
+            self._cache_labels["labels"] = self.editor.segment(self.photo) if ok else None
         return self._cache_labels["labels"]
+
+    def generator_trust(self) -> float:
+        """How far a removal trusts the generator's render here, from plain G's inversion PSNR (cached)."""
+        if "trust" not in self._cache_labels:
+            self._cache_labels["trust"] = generator_trust(psnr(self.inversion(), self.photo))
+        return self._cache_labels["trust"]
 
     def render(self, adapted: bool = True, paste_back: bool = False, clear: bool | None = None) -> np.ndarray:
         """uint8 SxSx3: the edited features rendered by G' (or by G).
@@ -221,6 +230,11 @@ class Session:
         if key in self._cache:
             return self._cache[key].copy()
         img = to_uint8(self._render_tensor(adapted, clear))[0]
+        removals = [(op, self._hole(i)) for i, op in enumerate(self.operations) if isinstance(op, Removal)]
+        if adapted and removals:     # where the generator cannot draw the photo, its surroundings fill the hole
+            hole = np.any([h for _, h in removals], axis=0)
+            keep = np.any([op.keep if op.keep is not None else np.zeros_like(h) for op, h in removals], axis=0)
+            img = photo_fill(self.photo, img, hole, self.generator_trust(), keep=keep)
         if paste_back and self.operations:
             img = self._paste(self.photo, Crop.centred(self.editor.size, self.editor.size, self.editor.size), img)
         self._cache = {key: img}
