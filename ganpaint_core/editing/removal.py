@@ -130,14 +130,14 @@ def fill_layer(generator, layer: str) -> str:
 
 
 def object_region(mask: np.ndarray, labels: np.ndarray | None, concept_label: int | None,
-                  grow: int = OBJECT_GROW, min_share: float = OBJECT_MIN_SHARE) -> np.ndarray | None:
+                  grow: int | None = None, min_share: float | None = None) -> np.ndarray | None:
     """bool SxS: the part of the painted ``mask`` that the segmenter's ``labels`` (of the photo) give to the
     concept, grown by ``grow`` px; None where they see too little of it there (a real photo: the whole mask goes)."""
     mask = np.asarray(mask, dtype=bool)
     if labels is None or concept_label is None:
         return None
-    part = mask & dilate(labels == concept_label, grow)
-    return part if part.sum() >= min_share * mask.sum() else None
+    part = mask & dilate(labels == concept_label, OBJECT_GROW if grow is None else grow)
+    return part if part.sum() >= (OBJECT_MIN_SHARE if min_share is None else min_share) * mask.sum() else None
 
 
 def depth_split(labels: np.ndarray | None, concept: str, vocabulary: list[str]) -> tuple[np.ndarray | None, ...]:
@@ -242,16 +242,16 @@ GREY_SPREAD = 6             # a photo whose channels never differ by more than t
 DETAIL_SIGMA = 1.5          # px: the generator's detail above this scale goes onto the pixel fill
 
 
-def generator_trust(inversion_psnr: float, span: tuple[float, float] = TRUST_PSNR) -> float:
+def generator_trust(inversion_psnr: float, span: tuple[float, float] | None = None) -> float:
     """How far a removal trusts the generator's render, in [0, 1], from how well plain G inverts the photo
     (scenes of the model's world 18.3–25.4 dB, the real photos of docs/edits/real 12.7–17.8 dB): 0 below
     ``span[0]``, 1 above ``span[1]``."""
-    low, high = span
+    low, high = span or TRUST_PSNR
     return float(np.clip((inversion_psnr - low) / (high - low), 0.0, 1.0))
 
 
 def photo_fill(photo: np.ndarray, render: np.ndarray, hole: np.ndarray, trust: float,
-               sigma: float = DETAIL_SIGMA, keep: np.ndarray | None = None) -> np.ndarray:
+               sigma: float | None = None, keep: np.ndarray | None = None) -> np.ndarray:
     """uint8 HxWx3: ``render`` (the generator's removal) where the generator is trusted; else, inside ``hole``
     grown by 2 px, the photo's own surroundings (``fill_photo``) carrying the render's grey-level detail (its
     structure, not its colours), blended by ``trust``; outside that and on ``keep``, ``render`` as it is.  On a
@@ -262,7 +262,7 @@ def photo_fill(photo: np.ndarray, render: np.ndarray, hole: np.ndarray, trust: f
         render = np.repeat(render.astype(np.float32).mean(axis=-1, keepdims=True).round().astype(np.uint8), 3, -1)
     base = fill_photo(photo, hole, radius=2).astype(np.float32)
     grey = render.astype(np.float32).mean(axis=-1)
-    detail = grey - cv2.GaussianBlur(grey, (0, 0), sigma)
+    detail = grey - cv2.GaussianBlur(grey, (0, 0), DETAIL_SIGMA if sigma is None else sigma)
     pixel = np.clip(base + detail[..., None], 0, 255)
     zone = dilate(np.asarray(hole, bool), 2) & (True if keep is None else ~np.asarray(keep, bool))
     zone = zone[..., None]
