@@ -154,3 +154,40 @@ def test_fill_photo_fills_from_the_surroundings():
     out = removal.fill_photo(photo, blob(32, 10, 10, 10), radius=1)
     assert np.abs(out[12:18, 12:18].astype(int) - (40, 160, 60)).max() < 20
     np.testing.assert_array_equal(out[:8], photo[:8])
+
+
+# ---- on the shipped model, held-out scenes (slow) ---------------------------------------------------------
+
+@pytest.mark.slow
+def test_removing_doors_and_trees_on_held_out_scenes_shows_what_is_behind():
+    """Doors give way to wall and trees to what stands behind them: label accuracy against the true edit beats the
+    unedited photo and the old units removal, the door's pixels are labelled building, nothing changes beyond the
+    dilated mask."""
+    from ganpaint_core import metrics as M
+    from ganpaint_core.editing.editor import Editor
+    from ganpaint_core.models import MODELS_DIR
+    from ganpaint_core.scenes import HELDOUT_SEED_START
+    from ganpaint_core.scenes.pairs import find_pairs
+
+    if not (MODELS_DIR / "default" / "dissection.json").is_file():
+        pytest.skip("the default model is not shipped")
+    editor = Editor.from_pretrained("default")
+    seeds = HELDOUT_SEED_START + 750_000          # away from eval run's, add-study's and the acceptance tests' scenes
+    scores = {"photo": [], "units": [], "fill": []}
+    wall = []
+    for kind in ("remove_door", "remove_tree"):
+        for pair in find_pairs(kind, 3, seeds, editor.size):
+            session = editor.fit(pair.before_rgb)
+            fill = session.fork().edit(pair.mask, pair.concept, "remove").image
+            units = session.fork(remove="units").edit(pair.mask, pair.concept, "remove").image
+            for name, img in (("photo", session.photo), ("units", units), ("fill", fill)):
+                scores[name].append(M.label_accuracy(editor.segment(img), pair.after_labels, pair.mask))
+            outside = M.outside_region(pair.mask)
+            np.testing.assert_array_equal(fill[outside], session.photo[outside])
+            if kind == "remove_door":
+                door = pair.before_labels == concept_id("door")
+                wall.append(float((editor.segment(fill)[door] == concept_id("building")).mean()))
+    means = {k: float(np.mean(v)) for k, v in scores.items()}
+    print("label accuracy:", means, "door pixels labelled building:", wall)
+    assert means["fill"] > means["photo"] + 0.1 and means["fill"] > means["units"] + 0.05
+    assert np.mean(wall) >= 0.6
