@@ -1,16 +1,17 @@
-"""Remove edits that show what lies behind the object.
+"""Remove edits that show what lies behind the object (docs/edits.md, "Remove").
 
-Zeroing a concept's units (GANPaint's remove) leaves the cell's other units as
-they were: the generator then draws a faded mix of the object and whatever the
-remaining units say (docs/edits.md).  Here a removal continues the scene into
-the region instead, on the edit layer: the features of the grid cells the
-object covers (``hole_cells``) are replaced by the harmonic fill of the cells
-around them (``harmonic_fill``: every channel solves Laplace's equation with
-the surrounding cells as boundary values), so the generator draws the wall,
-sky or grass the surroundings hold, with their structure (a horizon row by
-row).  ``fill_photo`` does the same for pixels (OpenCV's inpainting): the base
-whose coarse tones the paste-back blends the render onto, so the region takes
-the photo's own surroundings and tones, not the object's.
+Zeroing a concept's units (GANPaint's remove, ``FitOptions.remove="units"``) leaves the cell's other units as
+they were, and the generator draws a faded mix of the object and whatever they say.  A ``Removal`` instead
+continues the scene around the object into it, while G' renders (``render_removed``):
+
+- the hole is the part of the painted mask that the segmenter labels as the concept in the photo
+  (``object_region``; the whole mask where it sees too little of it), less what stands in front of it
+  (``DEPTH``, ``depth_split``: a roof beside a removed cloud is kept);
+- at the block of ``FILL_SCALE`` x the edit layer's resolution (``fill_layer``) the hole's features take the
+  harmonic continuation of the surroundings behind the object (``harmonic_fill``, rows weighted over columns,
+  so a horizon or a wall runs on), and G''s perturbations are continued the same way, so the photo's tones go on;
+- where plain G cannot draw the photo (``generator_trust``: a real photo), the photo's own surroundings fill the
+  hole (``fill_photo``, OpenCV's inpainting) carrying the render's grey-level detail (``photo_fill``).
 """
 
 from __future__ import annotations
@@ -105,7 +106,6 @@ def fill_photo(photo: np.ndarray, mask: np.ndarray, radius: int = 2, reach: int 
         return np.asarray(photo).copy()
     return cv2.inpaint(np.ascontiguousarray(photo, dtype=np.uint8), hole.astype(np.uint8) * 255, reach,
                        cv2.INPAINT_TELEA)
-
 
 
 # How far back each concept of the scene world lies: what a removed object may show is what lies behind it
