@@ -122,6 +122,24 @@ def test_where_the_generator_cannot_draw_the_photo_its_surroundings_fill_the_hol
     assert inside[1] < inside[0]                         # the hole takes the photo's own tones
 
 
+def test_continued_perturbations_do_not_redraw_the_old_object():
+    from conftest import make_photo
+
+    editor = tiny_editor()
+    photo = make_photo(64, 64, seed=5)
+    mask = blob(64, 22, 22, 16)
+    photo[mask] = (250, 0, 250)                              # a magenta object
+    session = editor.fit(photo)
+    session._cache_labels.update(labels=None, trust=1.0)
+    ring = dilate(mask, 6) & ~dilate(mask, 2)
+    around = session.photo[ring].astype(float).mean(axis=0)
+    gaps = []
+    for options in ({}, {"clear_perturbations": False}):
+        out = session.fork(**options).edit(mask, "tree", "remove").image
+        gaps.append(np.abs(out[mask].astype(float).mean(axis=0) - around).sum())
+    assert gaps[0] < gaps[1]                                  # kept, G''s perturbations draw the magenta again
+
+
 def test_a_later_add_over_a_removal_is_not_filled_away(session):
     s = session.fork()
     s._cache_labels.update(labels=None, trust=1.0)
