@@ -186,15 +186,17 @@ class Session:
                     region |= op.mask
             region = dilate(region, self.options.clear_radius) if region.any() else None
         with torch.inference_mode():
-            out = generator.render(self.features(), region)
-            if removals:
-                filled = render_removed(generator, self.features(), self.editor.layer, removals, region,
-                                        fill_deltas=adapted and clear)
-                keep = np.zeros((self.editor.size,) * 2, dtype=bool)
-                for op, _ in removals:
-                    keep |= op.keep if op.keep is not None else False
-                out = torch.where(torch.from_numpy(keep).to(out.device), out, filled)
-            return out
+            if not removals:
+                return generator.render(self.features(), region)
+            filled = render_removed(generator, self.features(), self.editor.layer, removals, region,
+                                    fill_deltas=adapted and clear)
+            keep = np.zeros((self.editor.size,) * 2, dtype=bool)
+            for op, _ in removals:
+                keep |= op.keep if op.keep is not None else False
+            if not keep.any():
+                return filled
+            out = generator.render(self.features(), region)     # what stands in front of a removed object stays
+            return torch.where(torch.from_numpy(keep).to(out.device), out, filled)
 
     def _hole(self, index: int) -> np.ndarray:
         """The hole of the removal at ``index``, less what later edits painted (they draw there)."""
