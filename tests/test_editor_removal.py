@@ -208,5 +208,6 @@ def test_removing_doors_and_trees_on_held_out_scenes_shows_what_is_behind():
                 wall.append(float((editor.segment(fill)[door] == concept_id("building")).mean()))
     means = {k: float(np.mean(v)) for k, v in scores.items()}
     print("label accuracy:", means, "door pixels labelled building:", wall)
-    assert means["fill"] > means["photo"] + 0.1 and means["fill"] > means["units"] + 0.05
+    # measured (AMD EPYC): photo 0.617, units 0.687, fill 0.755; door pixels labelled building 0.96
+    assert means["fill"] > means["photo"] + 0.08 and means["fill"] > means["units"] + 0.03
     assert np.mean(wall) >= 0.6
