@@ -272,7 +272,9 @@ def run(args):
     for pair in tqdm(pairs, desc="pairs"):
         session = fitted_session(editor, pair, Path(args.cache))
         fit_seconds.append(session.fit_seconds)
-        default = session.fork().edit(pair.mask, pair.concept, pair.action).image
+        # the variants edit units; removes compare with the units removal (the editor's fill: docs/edits.md)
+        units = {"remove": "units"} if pair.action == "remove" else {}
+        default = session.fork(**units).edit(pair.mask, pair.concept, pair.action).image
         images = {}
         for variant in variants:
             images[variant.name] = render_variant(session, pair, variant)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from ganpaint_core.concepts import NAMES
 from ganpaint_core.editing import perceptual
 from ganpaint_core.editing.adaptation import KINDS, PlainGenerator, fit_adaptation, new_adaptation
 from ganpaint_core.editing.compose import paste_into_photo
@@ -37,6 +38,7 @@ from ganpaint_core.editing.edits import (
 from ganpaint_core.editing.fitting import Progress, ReconstructionLoss
 from ganpaint_core.editing.inversion import initial_z, optimise_features, optimise_z
 from ganpaint_core.editing.masks import dilate, feather, to_model_mask
+from ganpaint_core.editing.removal import Removal, generator_trust, photo_fill, removal_operation, render_removed
 from ganpaint_core.imaging import to_tensor, to_uint8
 from ganpaint_core.metrics import psnr, ssim
 from ganpaint_core.photo import Crop, load_photo, square_crop
@@ -69,6 +71,7 @@ class FitOptions:
     refine_steps: int = 30          # Session.refine's default warm-started re-fit length
     refine_radius: int = 8          # the keep-mask of refine: the edit mask grown and blurred
     refine_sigma: float = 4.0
+    remove: str = "fill"            # remove: fill (continue the surroundings, ganpaint_core.editing.removal) or units
     seed: int = 0
 
 
@@ -101,6 +104,7 @@ class Session:
         self._plain = PlainGenerator(editor.generator, editor.layer)
         self._states = [_State((), adapted)]
         self._cache: dict = {}
+        self._cache_labels: dict = {}
 
     # ---- state -------------------------------------------------------------------------------------------
     @property
@@ -134,6 +138,7 @@ class Session:
         twin.options = replace(self.options, **options)
         twin._states = list(self._states[:1])
         twin._cache = {}
+        twin._cache_labels = dict(self._cache_labels)
         return twin
 
     def readapt(self, adapt: str = "activations", regularize: bool = True) -> Session:
@@ -171,11 +176,50 @@ class Session:
     def _render_tensor(self, adapted: bool, clear: bool) -> torch.Tensor:
         state = self._states[-1]
         generator = state.adapted if adapted else self._plain
+        ops = state.operations
+        removals = [(op, self._hole(i)) for i, op in enumerate(ops) if isinstance(op, Removal)]
         region = None
-        if adapted and clear and len(state.operations) > state.cleared:
-            region = dilate(self.edited_region(state.cleared), self.options.clear_radius)
+        if adapted and clear and len(ops) > state.cleared:
+            region = np.zeros((self.editor.size,) * 2, dtype=bool)
+            for op in ops[state.cleared:]:
+                if not isinstance(op, Removal):
+                    region |= op.mask
+            region = dilate(region, self.options.clear_radius) if region.any() else None
         with torch.inference_mode():
-            return generator.render(self.features(), region)
+            if not removals:
+                return generator.render(self.features(), region)
+            filled = render_removed(generator, self.features(), self.editor.layer, removals, region,
+                                    fill_deltas=adapted and clear)
+            keep = np.zeros((self.editor.size,) * 2, dtype=bool)
+            for op, _ in removals:
+                keep |= op.keep if op.keep is not None else False
+            if not keep.any():
+                return filled
+            out = generator.render(self.features(), region)     # what stands in front of a removed object stays
+            return torch.where(torch.from_numpy(keep).to(out.device), out, filled)
+
+    def _hole(self, index: int) -> np.ndarray:
+        """The hole of the removal at ``index``, less what later edits painted (they draw there)."""
+        hole = self.operations[index].hole.copy()
+        for op in self.operations[index + 1:]:
+            if not isinstance(op, Removal):
+                hole &= ~op.mask
+        return hole
+
+    def photo_labels(self) -> np.ndarray | None:
+        """The segmenter's labels of the photo (cached); None without a segmenter, or on a photo the generator
+        does not draw in full (``generator_trust`` below 1: outside the model's world, where they mean little)."""
+        if "labels" not in self._cache_labels:
+            seg = self.editor.segmenter
+            ok = seg is not None and self.generator_trust() >= 1.0
+            self._cache_labels["labels"] = self.editor.segment(self.photo) if ok else None
+        return self._cache_labels["labels"]
+
+    def generator_trust(self) -> float:
+        """How far a removal trusts the generator's render here, from plain G's inversion PSNR (cached)."""
+        if "trust" not in self._cache_labels:
+            self._cache_labels["trust"] = generator_trust(psnr(self.inversion(), self.photo))
+        return self._cache_labels["trust"]
 
     def render(self, adapted: bool = True, paste_back: bool = False, clear: bool | None = None) -> np.ndarray:
         """uint8 SxSx3: the edited features rendered by G' (or by G).
@@ -188,6 +232,11 @@ class Session:
         if key in self._cache:
             return self._cache[key].copy()
         img = to_uint8(self._render_tensor(adapted, clear))[0]
+        removals = [(op, self._hole(i)) for i, op in enumerate(self.operations) if isinstance(op, Removal)]
+        if adapted and removals:     # where the generator cannot draw the photo, its surroundings fill the hole
+            hole = np.any([h for _, h in removals], axis=0)
+            keep = np.any([op.keep if op.keep is not None else np.zeros_like(h) for op, h in removals], axis=0)
+            img = photo_fill(self.photo, img, hole, self.generator_trust(), keep=keep)
         if paste_back and self.operations:
             img = self._paste(self.photo, Crop.centred(self.editor.size, self.editor.size, self.editor.size), img)
         self._cache = {key: img}
@@ -227,7 +276,11 @@ class Session:
     # ---- edits ---------------------------------------------------------------------------------------------
     def edit(self, mask, concept: str, action: str, strength: str | float = "medium") -> Result:
         """Add or remove ``concept`` inside ``mask`` (model- or photo-sized); the edited state."""
-        op = concept_operation(self.features(), self.editor.dissection, self.mask(mask), concept, action, strength)
+        if action == "remove" and self.options.remove == "fill":
+            op = removal_operation(self.mask(mask), concept, strength, self.photo_labels(), list(NAMES),
+                                   self.editor.dissection)
+        else:
+            op = concept_operation(self.features(), self.editor.dissection, self.mask(mask), concept, action, strength)
         return self._apply(op)
 
     def copy_appearance(self, target_mask, reference_mask) -> Result:
