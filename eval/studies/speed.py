@@ -27,6 +27,8 @@ def add_arguments(p):
 
     p.add_argument("--model", default="default", help=model_help())
     p.add_argument("--steps", default=DEFAULT_STEPS, help="semicolon-separated z,r,adapt step counts to compare")
+    p.add_argument("--fit", default="", help="fit options for every setting, as for `eval run` "
+                   "(e.g. 'solve_last=false' for the iterative adaptation alone)")
     p.add_argument("--pairs", type=int, default=1, help="held-out scene pairs per edit kind")
     p.add_argument("--timing-model", default="random256",
                    help="model whose step cost is measured: random256 (random weights, 256 px), none, or a model")
@@ -50,7 +52,7 @@ def read_rows(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
 
 
-def quality_rows(editor, pairs, settings, log: Path) -> list[dict]:
+def quality_rows(editor, pairs, settings, log: Path, fit: dict | None = None) -> list[dict]:
     """One row per pair and setting: the fit's quality and its edit's fidelity and concept gain.
 
     Rows already in ``log`` (JSON lines) are kept; each new row is appended to it as soon as it is measured.
@@ -63,7 +65,7 @@ def quality_rows(editor, pairs, settings, log: Path) -> list[dict]:
     done = {(row["variant"], row["seed"]) for row in rows}
     todo = [(p, s) for p in pairs for s in settings if (",".join(map(str, s)), p.seed) not in done]
     for pair, (z, r, a) in tqdm(todo, desc="fits", unit="fit"):
-        session = editor.fit(pair.before_rgb, z_steps=z, r_steps=r, adapt_steps=a)
+        session = editor.fit(pair.before_rgb, **{**(fit or {}), "z_steps": z, "r_steps": r, "adapt_steps": a})
         result = session.edit(pair.mask, pair.concept, pair.action).image
         rows.append({"variant": f"{z},{r},{a}", "fit_seconds": session.fit_seconds, **session.quality(),
                      **edit_row(editor, session, pair, result)})
@@ -143,11 +145,13 @@ def run(args):
     import torch
 
     from eval.bench.editor import cpu_model, write_random_model
+    from eval.run.runner import parse_fit_options
     from eval.studies.editor_study import STUDY_SEED_OFFSET, markdown, scene_pairs, summarise
     from ganpaint_core.editing.editor import Editor
     from ganpaint_core.scenes import HELDOUT_SEED_START, render, sample_scene
 
     settings = parse_settings(args.steps)
+    fit = parse_fit_options(args.fit)
     if args.pairs < 1 or args.timing_steps < 3 or args.timing_reps < 1:
         raise ValueError("--pairs and --timing-reps must be at least 1 and --timing-steps at least 3")
     if args.threads > 0:
@@ -172,7 +176,7 @@ def run(args):
     else:
         editor = Editor.from_pretrained(args.model)
         pairs = scene_pairs(args.pairs, editor.size, HELDOUT_SEED_START + STUDY_SEED_OFFSET)
-        rows = quality_rows(editor, pairs, settings, out / "speed_rows.jsonl")
+        rows = quality_rows(editor, pairs, settings, out / "speed_rows.jsonl", fit)
     summary = summarise(rows)
     seeds = len({row["seed"] for row in rows})
     for row in summary:
@@ -182,11 +186,12 @@ def run(args):
             row["fit_seconds_256"] = predicted_seconds(costs["channels_last"], setting)
             row["fit_seconds_256_contiguous"] = predicted_seconds(costs["contiguous"], setting)
     machine["load_after"] = os.getloadavg()
-    result = {"model": args.model, "scenes": seeds, "machine": machine, "step_costs": costs,
+    result = {"model": args.model, "fit": args.fit, "scenes": seeds, "machine": machine, "step_costs": costs,
               "summary": summary, "rows": rows}
     (out / "speed.json").write_text(json.dumps(result, indent=1))
     plot(summary, costs, out / "speed.png")
-    text = [f"# Fit steps vs. quality: model `{args.model}`, {len(rows)} fits of {seeds} held-out scene(s)",
+    text = [f"# Fit steps vs. quality: model `{args.model}`{f', --fit {args.fit}' if args.fit else ''}, "
+            f"{len(rows)} fits of {seeds} held-out scene(s)",
             "", f"CPU: {machine['cpu']}, {machine['threads']} threads, load average {machine['load_before'][0]:.1f} "
             f"before / {machine['load_after'][0]:.1f} after.", ""]
     if costs:
