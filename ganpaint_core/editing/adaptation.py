@@ -159,7 +159,8 @@ def fit_adaptation(adapted: PlainGenerator, r: torch.Tensor, loss: Reconstructio
 
 @torch.no_grad()
 def solve_last_layer(adapted: ActivationAdaptation, r: torch.Tensor, x: torch.Tensor, ridge: float = 1e-6,
-                     spread: float = 1.0) -> dict:
+                     spread: float = 1.0, flatter: tuple[float, ...] = (100.0, 1e4),
+                     max_delta: float = float("inf")) -> dict:
     """Set the delta of the last adapted layer so that G'(r) matches ``x`` pixel for pixel.
 
     The output block is ``W · v / s + b`` with ``v = h * (1 + delta)`` (h: the last block's output, s the
@@ -204,10 +205,12 @@ def solve_last_layer(adapted: ActivationAdaptation, r: torch.Tensor, x: torch.Te
         return (c0 + root.where(ok, torch.zeros(()))[..., None] * c1) / safe - 1, ok
 
     delta, ok = candidate(spread)
-    for wider in (100 * spread, 1e4 * spread):      # where the h-weighted least change cannot reach x: flatter
+    ok = ok & (delta.abs().amax(-1) <= max_delta)
+    for wider in flatter:                           # where the h-weighted least change cannot reach x: flatter
         if bool(ok.all()):
             break
-        more, more_ok = candidate(wider)
+        more, more_ok = candidate(wider * max(spread, 1e-3))
+        more_ok = more_ok & (more.abs().amax(-1) <= max_delta)
         delta = torch.where((~ok & more_ok)[..., None], more, delta)
         ok = ok | more_ok
 

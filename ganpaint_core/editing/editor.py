@@ -42,18 +42,20 @@ from ganpaint_core.metrics import psnr, ssim
 from ganpaint_core.photo import Crop, load_photo, square_crop
 from ganpaint_core.precision import resolve_device, use_bf16
 
+BF16_MIN_SIZE = 256     # bf16 autocast measured 0.5x per fit step at 256 px, but slower at 128 px (docs/speed.md)
+
 
 @dataclass(frozen=True)
 class FitOptions:
     """Every knob of fitting and rendering; the defaults are the measured choices (docs/editor_study/study.md)."""
 
-    z_steps: int = 30               # Adam steps on z through the whole generator
+    z_steps: int = 15               # Adam steps on z through the whole generator
     z_lr: float = 0.05
-    r_steps: int = 30               # Adam steps on the layer features r
+    r_steps: int = 15               # Adam steps on the layer features r
     r_lr: float = 0.05
     r_anchor: float = 0.01          # pull of r towards G's own features (mean squared relative change)
     candidates: int = 16            # random z tried when the model has no encoder
-    adapt_steps: int = 75          # Adam steps on the adaptation
+    adapt_steps: int = 10           # Adam steps on the adaptation (then the closed-form last layer: solve_last)
     adapt_lr: float = 0.1           # activations (the research code's 0.1)
     solve_last: bool = True         # then solve the last adapted layer's delta in closed form (docs/speed.md)
     weights_lr: float = 0.01        # the weight-adaptation ablation
@@ -63,7 +65,8 @@ class FitOptions:
     perceptual: str = "auto"        # backend of the perceptual term, see ganpaint_core.editing.perceptual
     perceptual_weight: float = 0.1  # weight of the perceptual term (chosen by measurement: docs/editor.md)
     bf16: bool | str = "auto"       # bf16 autocast in the optimisation steps: auto = where the device computes
-                                    # bf16 natively (docs/speed.md); the closed-form solve and renders stay fp32
+                                    # bf16 natively and the model is >= 256 px (measured faster there only:
+                                    # docs/speed.md); the closed-form solve and every render stay fp32
     paste_back: bool = True         # edits: paste the photo back beyond the feathered, dilated edit mask
     paste_radius: int = 2           # pixels the edit mask grows before feathering
     paste_sigma: float = 1.0
@@ -345,8 +348,9 @@ class Editor:
         flag = (options or self.options).bf16
         if isinstance(flag, str) and flag not in ("auto", "true", "false"):
             raise ValueError(f"bf16 is auto, true or false, not {flag!r}")
-        mode = "auto" if flag == "auto" else "bf16" if flag in (True, "true") else "fp32"
-        return use_bf16(mode, self.device)
+        if flag == "auto":
+            return use_bf16("auto", self.device) and (self.device.type == "cuda" or self.size >= BF16_MIN_SIZE)
+        return flag in (True, "true")
 
     def perceptual_backend(self, kind: str | None = None) -> str:
         return perceptual.resolve(kind or self.options.perceptual, self.segmenter, self.discriminator)
