@@ -109,6 +109,9 @@ class WeightAdaptation(PlainGenerator):
         names = generator.layer_names
         after = names[names.index(layer) + 1:]
         self.blocks = nn.Sequential(*[copy.deepcopy(generator._modules[n]) for n in after]).requires_grad_(True)
+        for block in self.blocks:       # its weights change: the folded copies of G's weights must not be used
+            if hasattr(block, "unfold"):
+                block.unfold()
         self.initial = [p.detach().clone() for p in self.blocks.parameters()]
 
     def parameters(self) -> list[torch.Tensor]:
