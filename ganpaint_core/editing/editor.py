@@ -47,7 +47,8 @@ BF16_MIN_SIZE = 256     # bf16 autocast measured 0.5x per fit step at 256 px, bu
 
 @dataclass(frozen=True)
 class FitOptions:
-    """Every knob of fitting and rendering; the defaults are the measured choices (docs/editor_study/study.md)."""
+    """Every knob of fitting and rendering; the defaults are the measured choices (docs/editor_study/study.md,
+    docs/speed.md)."""
 
     z_steps: int = 15               # Adam steps on z through the whole generator
     z_lr: float = 0.05
