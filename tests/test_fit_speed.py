@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -133,3 +135,16 @@ def test_early_stopping_stops_on_a_plateau_and_not_before():
     taken.clear()
     adam_loop([off], lambda: (off - 3).pow(2).sum(), 300, 0.5, taken=taken)
     assert taken == [300]
+
+
+def test_the_editor_folds_solves_and_keeps_bf16_off_below_256_px(photo):
+    from editor_support import tiny_editor
+
+    editor = tiny_editor()
+    assert all(block.folded for block in editor.generator.children())
+    assert editor.bf16() is False and editor.bf16(replace(editor.options, bf16=True)) is True
+    with pytest.raises(ValueError, match="auto, true or false"):
+        editor.bf16(replace(editor.options, bf16="sometimes"))
+    solved = editor.fit(photo).quality()["reconstruction_psnr"]
+    iterative = editor.fit(photo, solve_last=False).quality()["reconstruction_psnr"]
+    assert solved > iterative + 10

@@ -172,8 +172,8 @@ def solve_last_layer(adapted: ActivationAdaptation, r: torch.Tensor, x: torch.Te
     ``v = c0 + s c1`` (a 3x3 system per pixel; ``ridge`` times its mean diagonal keeps it regular), and
     ``s = rms(v)`` is then a quadratic in s with one positive root.  Where it has none, flatter metrics
     (``spread`` x 100, x 10^4) are tried; a pixel still without one (one the layer cannot reach) or whose
-    solution is not closer to ``x`` keeps its delta.  Returns the largest
-    error left (in [-1, 1] units) and how many pixels kept their delta.
+    solution is not closer to ``x`` (or needs a |delta| over ``max_delta``) keeps its delta.  Returns the
+    largest error left (in [-1, 1] units) and how many pixels kept their delta.
     """
     g = adapted.generator
     last = adapted.layers[-1]
@@ -187,8 +187,8 @@ def solve_last_layer(adapted: ActivationAdaptation, r: torch.Tensor, x: torch.Te
     w = (out.conv.weight * out.wscale.scale).float().flatten(1)                                  # (3, C)
     e = (x.float() - out.wscale.b.float().view(1, -1, 1, 1)).permute(0, 2, 3, 1)                # (B, H, W, 3)
     g2 = h.pow(2)
-    safe = h.where(h.abs() > 1e-6, torch.full((), 1e-6))
-    eye = torch.eye(3)
+    safe = h.where(h.abs() > 1e-6, 1e-6)
+    eye = torch.eye(3, device=h.device)
     wh = h @ w.T
     n = h.shape[-1]
 
@@ -204,8 +204,8 @@ def solve_last_layer(adapted: ActivationAdaptation, r: torch.Tensor, x: torch.Te
         a0 = -(c0.pow(2).sum(-1) / n + 1e-8)
         disc = a1 * a1 - 4 * a2 * a0
         ok = (a2 > 1e-6) & (disc >= 0)
-        root = (-a1 + disc.clamp_min(0).sqrt()) / (2 * a2.where(ok, torch.ones(())))
-        return (c0 + root.where(ok, torch.zeros(()))[..., None] * c1) / safe - 1, ok
+        root = (-a1 + disc.clamp_min(0).sqrt()) / (2 * a2.where(ok, 1.0))
+        return (c0 + root.where(ok, 0.0)[..., None] * c1) / safe - 1, ok
 
     delta, ok = candidate(spread)
     ok = ok & (delta.abs().amax(-1) <= max_delta)
