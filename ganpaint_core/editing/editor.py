@@ -52,7 +52,7 @@ class FitOptions:
 
     z_steps: int = 15               # Adam steps on z through the whole generator
     z_lr: float = 0.05
-    r_steps: int = 15               # Adam steps on the layer features r
+    r_steps: int = 30               # Adam steps on the layer features r
     r_lr: float = 0.05
     r_anchor: float = 0.01          # pull of r towards G's own features (mean squared relative change)
     candidates: int = 16            # random z tried when the model has no encoder
