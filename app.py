@@ -17,6 +17,12 @@ a queue of their own and never wait behind a fit.  Named API endpoints: ``/fit``
 
 from __future__ import annotations
 
+# --- CPU sharing (branch speed, docs/speed.md "Sharing the machine"): first, before torch loads OpenMP ----------
+import ganpaint_core.shared_cpu  # noqa: F401  (OpenMP waits passively; $GANPAINT_THREADS, $GANPAINT_OMP_WAIT)
+
+# isort: split
+# --- end of CPU sharing block -----------------------------------------------------------------------------------
+
 import argparse
 import functools
 import os

@@ -3,6 +3,7 @@
 import sys
 
 from ganpaint_core.commands.cli import main
+from ganpaint_core.cpu import prepare_openmp
 
 COMMANDS = {
     "run": ("eval.run.runner", "render every task with every method and write metrics, strips and plots"),
@@ -11,6 +12,7 @@ COMMANDS = {
     "generator-report": ("eval.studies.generator_report", "pixel shares and Fréchet distance vs. the scene world"),
     "add-study": ("eval.studies.add_study", "what holds add edits back: edit variants on held-out scene pairs"),
     "editor-study": ("eval.studies.editor_study", "measure the editor's design choices on held-out scene pairs"),
+    "sharing-bench": ("eval.bench.sharing", "a fit's time alone and beside a busy core, per threads and OpenMP wait"),
     "cluster-bench": ("eval.bench.cluster", "wall time of one `eval run` on the local pool vs. a local Dask cluster"),
     "scenes-bench": ("eval.bench.scenes", "measure scenes per second"),
     "realism-check": ("eval.studies.realism_check",
@@ -21,5 +23,12 @@ COMMANDS = {
                     "time the demo's edit round trip in a browser and via gradio_client; JSON"),
 }
 
+# The evaluation's processes run side by side (workers, servers, other jobs): OpenMP waits passively unless
+# GANPAINT_OMP_WAIT / OMP_WAIT_POLICY / GOMP_SPINCOUNT say otherwise.  The benches time the library's own
+# default, as a user alone gets it (docs/speed.md, "Sharing the machine").  Before torch is imported.
+TIMED_AS_IS = ("bench", "sharing-bench")
+
 if __name__ == "__main__":
+    if not set(sys.argv[1:2]) & set(TIMED_AS_IS):
+        prepare_openmp("passive")
     sys.exit(main("python -m eval", __doc__, COMMANDS))

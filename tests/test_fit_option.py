@@ -21,11 +21,14 @@ def test_speed_settings_are_fit_specs_of_step_counts():
     from eval.studies.speed import DEFAULT_STEPS, parse_settings
     from ganpaint_core.editing.editor import FitOptions
 
-    assert parse_settings(["z_steps=5,r_steps=6,adapt_steps=7", "adapt_steps=9"]) == [
-        (5, 6, 7), (FitOptions.z_steps, FitOptions.r_steps, 9)]
-    assert [",".join(map(str, s)) for s in parse_settings(None)] == DEFAULT_STEPS.split(";")
+    assert parse_settings(["z_steps=5,r_steps=6,adapt_steps=7", "adapt_steps=9"]) == ([
+        (5, 6, 7), (FitOptions.z_steps, FitOptions.r_steps, 9)], {})
+    assert [",".join(map(str, s)) for s in parse_settings(None)[0]] == DEFAULT_STEPS.split(";")
     with pytest.raises(ValueError, match="step counts"):
         parse_settings(["adapt_lr=0.2"])
+    assert parse_settings(["z_steps=5,solve_last=false", "z_steps=6,solve_last=false"])[1] == {"solve_last": False}
+    with pytest.raises(ValueError, match="same in every setting"):
+        parse_settings(["z_steps=5,solve_last=false", "z_steps=6"])
 
 
 @pytest.mark.parametrize("command", [["edit", "--image", "x.png", "--mask", "m.png", "--out", "o.png"]])

@@ -43,25 +43,31 @@ def add_arguments(p):
     p.add_argument("--report-only", action="store_true", help="write the report from what --out already holds")
 
 
-def parse_settings(specs: list[str] | None) -> list[tuple[int, int, int]]:
-    """The (z, r, adapt) step counts of each ``--fit`` setting (default: ``DEFAULT_SETTINGS``)."""
+def parse_settings(specs: list[str] | None) -> tuple[list[tuple[int, int, int]], dict]:
+    """The (z, r, adapt) step counts of each ``--fit`` setting (default: ``DEFAULT_SETTINGS``), and the other fit
+    options, which every setting must give alike (e.g. ``solve_last=false`` for the iterative adaptation alone)."""
     from ganpaint_core.commands.fit_option import parse_fit_options
     from ganpaint_core.editing.editor import FitOptions
 
-    out = []
+    out, shared = [], None
     for spec in specs or DEFAULT_SETTINGS:
         options = parse_fit_options(spec)
-        if set(options) - set(STEP_FIELDS) or not options:
-            raise ValueError(f"--fit {spec!r}: speed compares step counts ({', '.join(STEP_FIELDS)}) only")
-        out.append(tuple(int(options.get(f, getattr(FitOptions(), f))) for f in STEP_FIELDS))
-    return out
+        steps = {k: v for k, v in options.items() if k in STEP_FIELDS}
+        rest = {k: v for k, v in options.items() if k not in STEP_FIELDS}
+        if not steps:
+            raise ValueError(f"--fit {spec!r}: each setting names step counts ({', '.join(STEP_FIELDS)})")
+        if shared is not None and rest != shared:
+            raise ValueError(f"--fit {spec!r}: options other than step counts must be the same in every setting")
+        shared = rest
+        out.append(tuple(int(steps.get(f, getattr(FitOptions(), f))) for f in STEP_FIELDS))
+    return out, shared or {}
 
 
 def read_rows(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
 
 
-def quality_rows(editor, pairs, settings, log: Path) -> list[dict]:
+def quality_rows(editor, pairs, settings, log: Path, fit: dict | None = None) -> list[dict]:
     """One row per pair and setting: the fit's quality and its edit's fidelity and concept gain.
 
     Rows already in ``log`` (JSON lines) are kept; each new row is appended to it as soon as it is measured.
@@ -74,7 +80,7 @@ def quality_rows(editor, pairs, settings, log: Path) -> list[dict]:
     done = {(row["variant"], row["seed"]) for row in rows}
     todo = [(p, s) for p in pairs for s in settings if (",".join(map(str, s)), p.seed) not in done]
     for pair, (z, r, a) in tqdm(todo, desc="fits", unit="fit"):
-        session = editor.fit(pair.before_rgb, z_steps=z, r_steps=r, adapt_steps=a)
+        session = editor.fit(pair.before_rgb, **{**(fit or {}), "z_steps": z, "r_steps": r, "adapt_steps": a})
         result = session.edit(pair.mask, pair.concept, pair.action).image
         rows.append({"variant": f"{z},{r},{a}", "fit_seconds": session.fit_seconds, **session.quality(),
                      **edit_row(editor, session, pair, result)})
@@ -159,7 +165,7 @@ def run(args):
     from ganpaint_core.machine import cpu_model
     from ganpaint_core.scenes import HELDOUT_SEED_START, render, sample_scene
 
-    settings = parse_settings(args.fit)
+    settings, fit = parse_settings(args.fit)
     if args.pairs < 1 or args.timing_steps < 3 or args.timing_reps < 1:
         raise ValueError("--pairs and --timing-reps must be at least 1 and --timing-steps at least 3")
     if args.threads > 0:
@@ -184,7 +190,7 @@ def run(args):
     else:
         editor = Editor.from_pretrained(args.model)
         pairs = scene_pairs(args.pairs, editor.size, HELDOUT_SEED_START + STUDY_SEED_OFFSET)
-        rows = quality_rows(editor, pairs, settings, out / "speed_rows.jsonl")
+        rows = quality_rows(editor, pairs, settings, out / "speed_rows.jsonl", fit)
     summary = summarise(rows)
     seeds = len({row["seed"] for row in rows})
     for row in summary:
@@ -194,11 +200,12 @@ def run(args):
             row["fit_seconds_256"] = predicted_seconds(costs["channels_last"], setting)
             row["fit_seconds_256_contiguous"] = predicted_seconds(costs["contiguous"], setting)
     machine["load_after"] = os.getloadavg()
-    result = {"model": args.model, "scenes": seeds, "machine": machine, "step_costs": costs,
+    result = {"model": args.model, "fit": args.fit, "scenes": seeds, "machine": machine, "step_costs": costs,
               "summary": summary, "rows": rows}
     (out / "speed.json").write_text(json.dumps(result, indent=1))
     plot(summary, costs, out / "speed.png")
-    text = [f"# Fit steps vs. quality: model `{args.model}`, {len(rows)} fits of {seeds} held-out scene(s)",
+    text = [f"# Fit steps vs. quality: model `{args.model}`{f', --fit {args.fit}' if args.fit else ''}, "
+            f"{len(rows)} fits of {seeds} held-out scene(s)",
             "", f"CPU: {machine['cpu']}, {machine['threads']} threads, load average {machine['load_before'][0]:.1f} "
             f"before / {machine['load_after'][0]:.1f} after.", ""]
     if costs:

@@ -14,6 +14,9 @@ edit layer instead; ``PlainGenerator`` is G itself (no adaptation).
 
 ``fit_adaptation`` optimises either with loss = reconstruction (optionally only
 on a ``keep`` map) + ``lam`` x the sum over layers of the mean squared change.
+``solve_last_layer`` then sets the last adapted layer's delta in closed form, per
+pixel, so that G'(r) reproduces the photo (docs/speed.md): the same G', found
+without gradient steps through the full-resolution layers.
 """
 
 from __future__ import annotations
@@ -106,6 +109,9 @@ class WeightAdaptation(PlainGenerator):
         names = generator.layer_names
         after = names[names.index(layer) + 1:]
         self.blocks = nn.Sequential(*[copy.deepcopy(generator._modules[n]) for n in after]).requires_grad_(True)
+        for block in self.blocks:       # its weights change: the folded copies of G's weights must not be used
+            if hasattr(block, "unfold"):
+                block.unfold()
         self.initial = [p.detach().clone() for p in self.blocks.parameters()]
 
     def parameters(self) -> list[torch.Tensor]:
@@ -135,7 +141,7 @@ def new_adaptation(kind: str, generator: ProgressiveGenerator, layer: str, r: to
 
 def fit_adaptation(adapted: PlainGenerator, r: torch.Tensor, loss: ReconstructionLoss, steps: int, lr: float,
                    lam: float, keep: torch.Tensor | None = None, bf16: bool = False, progress: Progress = None,
-                   span=(0.0, 1.0), label: str = "adapting G'") -> float:
+                   span=(0.0, 1.0), label: str = "adapting G'", **stop) -> float:
     """Optimise ``adapted`` in place so that its render of ``r`` matches the photo; the last loss."""
     params = adapted.parameters()
     if not params or steps <= 0:
@@ -148,7 +154,76 @@ def fit_adaptation(adapted: PlainGenerator, r: torch.Tensor, loss: Reconstructio
         return out + lam * adapted.penalty() if lam > 0 else out
 
     try:
-        return adam_loop(params, closure, steps, lr, bf16, progress, label, span)
+        return adam_loop(params, closure, steps, lr, bf16, progress, label, span, **stop)
     finally:
         for p in params:
             p.requires_grad_(False)
+
+
+@torch.no_grad()
+def solve_last_layer(adapted: ActivationAdaptation, r: torch.Tensor, x: torch.Tensor, ridge: float = 1e-6,
+                     spread: float = 1.0, flatter: tuple[float, ...] = (100.0, 1e4),
+                     max_delta: float = float("inf")) -> dict:
+    """Set the delta of the last adapted layer so that G'(r) matches ``x`` pixel for pixel.
+
+    The output block is ``W · v / s + b`` with ``v = h * (1 + delta)`` (h: the last block's output, s the
+    root-mean-square of v over channels: the block's pixel norm).  For a given s, the least change of v
+    (in the metric ``h^2 + spread * mean(h^2)`` per channel) with ``W v = s (x - b)`` is affine in s:
+    ``v = c0 + s c1`` (a 3x3 system per pixel; ``ridge`` times its mean diagonal keeps it regular), and
+    ``s = rms(v)`` is then a quadratic in s with one positive root.  Where it has none, flatter metrics
+    (``spread`` x 100, x 10^4) are tried; a pixel still without one (one the layer cannot reach) or whose
+    solution is not closer to ``x`` (or needs a |delta| over ``max_delta``) keeps its delta.  Returns the
+    largest error left (in [-1, 1] units) and how many pixels kept their delta.
+    """
+    g = adapted.generator
+    last = adapted.layers[-1]
+    names = g.layer_names
+    nxt = names.index(last) + 1
+    out = g._modules[names[nxt]] if nxt < len(names) else None
+    if out is None or not getattr(out, "output", False) or out.conv.kernel_size != (1, 1) or out.upsample:
+        raise ValueError(f"the layer after {last!r} is not the 1x1 output block: no closed form")
+    factors = {k: v for k, v in adapted.factors().items() if k != last}
+    h = g.render_from(r, adapted.layer, scale=factors, until=last).float().permute(0, 2, 3, 1)   # (B, H, W, C)
+    w = (out.conv.weight * out.wscale.scale).float().flatten(1)                                  # (3, C)
+    e = (x.float() - out.wscale.b.float().view(1, -1, 1, 1)).permute(0, 2, 3, 1)                # (B, H, W, 3)
+    g2 = h.pow(2)
+    safe = h.where(h.abs() > 1e-6, 1e-6)
+    eye = torch.eye(3, device=h.device)
+    wh = h @ w.T
+    n = h.shape[-1]
+
+    def candidate(spread_now: float):
+        gain = g2 + spread_now * g2.mean(-1, keepdim=True)                 # the metric of the least change
+        m = (gain[..., None, :] * w) @ w.T                                   # (B, H, W, 3, 3): W G W^T
+        m = m + ridge * m.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None].clamp_min(1e-12) * eye
+        sol = torch.linalg.solve(m, torch.stack([e, -wh], -1))              # (B, H, W, 3, 2)
+        c1, dq = (gain[..., None] * (w.T @ sol)).unbind(-1)                  # G W^T sol: (B, H, W, C) each
+        c0 = h + dq                                                          # v = c0 + s c1
+        a2 = 1 - c1.pow(2).sum(-1) / n
+        a1 = -2 * (c0 * c1).sum(-1) / n
+        a0 = -(c0.pow(2).sum(-1) / n + 1e-8)
+        disc = a1 * a1 - 4 * a2 * a0
+        ok = (a2 > 1e-6) & (disc >= 0)
+        root = (-a1 + disc.clamp_min(0).sqrt()) / (2 * a2.where(ok, 1.0))
+        return (c0 + root.where(ok, 0.0)[..., None] * c1) / safe - 1, ok
+
+    delta, ok = candidate(spread)
+    ok = ok & (delta.abs().amax(-1) <= max_delta)
+    for wider in flatter:                           # where the h-weighted least change cannot reach x: flatter
+        if bool(ok.all()):
+            break
+        more, more_ok = candidate(wider * max(spread, 1e-3))
+        more_ok = more_ok & (more.abs().amax(-1) <= max_delta)
+        delta = torch.where((~ok & more_ok)[..., None], more, delta)
+        ok = ok | more_ok
+
+    def error(d):
+        v = h * (1 + d)
+        return ((v @ w.T) / torch.sqrt(v.pow(2).mean(-1, keepdim=True) + 1e-8) - e).abs().amax(-1)
+
+    before = adapted.deltas[last].float().permute(0, 2, 3, 1)
+    err_before, err = error(before), error(delta)
+    better = ok & (err < err_before)
+    delta = torch.where(better[..., None], delta, before)
+    adapted.deltas[last] = delta.permute(0, 3, 1, 2).contiguous().to(adapted.deltas[last].dtype)
+    return {"max_error": float(torch.where(better, err, err_before).max()), "kept_pixels": int((~better).sum())}

@@ -23,7 +23,7 @@ import torch
 
 from ganpaint_core.concepts import NAMES
 from ganpaint_core.editing import perceptual
-from ganpaint_core.editing.adaptation import KINDS, PlainGenerator, fit_adaptation, new_adaptation
+from ganpaint_core.editing.adaptation import KINDS, PlainGenerator, fit_adaptation, new_adaptation, solve_last_layer
 from ganpaint_core.editing.compose import paste_into_photo
 from ganpaint_core.editing.edits import (
     ACTIONS,
@@ -42,26 +42,34 @@ from ganpaint_core.editing.removal import Removal, generator_trust, photo_fill, 
 from ganpaint_core.imaging import to_tensor, to_uint8
 from ganpaint_core.metrics import psnr, ssim
 from ganpaint_core.photo import Crop, load_photo, square_crop
-from ganpaint_core.precision import resolve_device
+from ganpaint_core.precision import resolve_device, use_bf16
+
+BF16_MIN_SIZE = 256     # bf16 autocast measured 0.5x per fit step at 256 px, but slower at 128 px (docs/speed.md)
 
 
 @dataclass(frozen=True)
 class FitOptions:
-    """Every knob of fitting and rendering; the defaults are the measured choices (docs/editor_study/study.md)."""
+    """Every knob of fitting and rendering; the defaults are the measured choices (docs/editor_study/study.md,
+    docs/speed.md)."""
 
-    z_steps: int = 30               # Adam steps on z through the whole generator
+    z_steps: int = 15               # Adam steps on z through the whole generator
     z_lr: float = 0.05
     r_steps: int = 30               # Adam steps on the layer features r
     r_lr: float = 0.05
     r_anchor: float = 0.01          # pull of r towards G's own features (mean squared relative change)
     candidates: int = 16            # random z tried when the model has no encoder
-    adapt_steps: int = 75          # Adam steps on the adaptation
+    adapt_steps: int = 10           # Adam steps on the adaptation (then the closed-form last layer: solve_last)
     adapt_lr: float = 0.1           # activations (the research code's 0.1)
+    solve_last: bool = True         # then solve the last adapted layer's delta in closed form (docs/speed.md)
     weights_lr: float = 0.01        # the weight-adaptation ablation
     lam: float = 0.1                # regulariser weight (0 when fit(regularize=False))
+    plateau_patience: int = 0       # >0: a stage stops after this many steps without a plateau_gain improvement
+    plateau_gain: float = 1e-3      # relative improvement of the stage's loss that counts (docs/speed.md)
     perceptual: str = "auto"        # backend of the perceptual term, see ganpaint_core.editing.perceptual
     perceptual_weight: float = 0.1  # weight of the perceptual term (chosen by measurement: docs/editor.md)
-    bf16: bool = False              # bf16 autocast during the optimisation
+    bf16: bool | str = "auto"       # bf16 autocast in the optimisation steps: auto = where the device computes
+                                    # bf16 natively and the model is >= 256 px (measured faster there only:
+                                    # docs/speed.md); the closed-form solve and every render stay fp32
     paste_back: bool = True         # edits: paste the photo back beyond the feathered, dilated edit mask
     paste_radius: int = 2           # pixels the edit mask grows before feathering
     paste_sigma: float = 1.0
@@ -150,7 +158,8 @@ class Session:
         start = time.perf_counter()
         adapted = new_adaptation(adapt, self.editor.generator, self.editor.layer, self.r)
         lr = o.weights_lr if adapt == "weights" else o.adapt_lr
-        fit_adaptation(adapted, self.r, self.loss, o.adapt_steps, lr, o.lam, None, o.bf16)
+        fit_adaptation(adapted, self.r, self.loss, o.adapt_steps, lr, o.lam, None, self.editor.bf16(o))
+        _solve(adapted, self.r, self.loss.x, o)
         timings = {**self.timings, "adapt_seconds": time.perf_counter() - start}
         seconds = timings.get("z_seconds", 0.0) + timings.get("r_seconds", 0.0) + timings["adapt_seconds"]
         return Session(self.editor, self.photo, self.crop, self.original, self.z, self.r, adapted, o, self.loss,
@@ -317,7 +326,7 @@ class Session:
         with torch.no_grad():
             r = self.features()
         fit_adaptation(adapted, r, self.loss, o.refine_steps if steps is None else steps, lr * 0.5,
-                       o.lam if self.options.lam else 0.0, keep, o.bf16, progress, label="refining G'")
+                       o.lam if self.options.lam else 0.0, keep, self.editor.bf16(o), progress, label="refining G'")
         self._push(_State(state.operations, adapted, len(state.operations)))
         return self.result()
 
@@ -342,6 +351,8 @@ class Editor:
                 if net is not None else None
 
         self.generator = place(generator)
+        if hasattr(self.generator, "fold_scales"):
+            self.generator.fold_scales()        # one conv-with-bias per block: same outputs, faster (docs/speed.md)
         self.segmenter, self.encoder, self.discriminator = place(segmenter), place(encoder), place(discriminator)
         self.dissection = dissection
         self.layer = dissection.get("layer", layer) if dissection else layer
@@ -386,6 +397,15 @@ class Editor:
             raise ValueError("this model has no segmenter")
         return self.segmenter.predict(np.asarray(image, dtype=np.uint8))
 
+    def bf16(self, options: FitOptions | None = None) -> bool:
+        """Whether the fit's optimisation steps run under bf16 autocast (``FitOptions.bf16``: auto/true/false)."""
+        flag = (options or self.options).bf16
+        if isinstance(flag, str) and flag not in ("auto", "true", "false"):
+            raise ValueError(f"bf16 is auto, true or false, not {flag!r}")
+        if flag == "auto":
+            return use_bf16("auto", self.device) and (self.device.type == "cuda" or self.size >= BF16_MIN_SIZE)
+        return flag in (True, "true")
+
     def fit(self, photo, adapt: str = "activations", regularize: bool = True, progress: Progress = None,
             **overrides) -> Session:
         """Invert and adapt to ``photo`` (path, bytes, PIL image or uint8 array); a ``Session``.
@@ -416,21 +436,33 @@ class Editor:
         g, layer = self.generator, self.layer
         t = time.perf_counter()
         z0 = initial_z(g, x, self.encoder, o.candidates, o.seed)
-        z = optimise_z(g, z0, loss, o.z_steps, o.z_lr, o.bf16, report, spans["z"])
+        bf16 = self.bf16(o)
+        taken: list[int] = []
+        stop = {"patience": o.plateau_patience, "min_gain": o.plateau_gain, "taken": taken}
+        z = optimise_z(g, z0, loss, o.z_steps, o.z_lr, bf16, report, spans["z"], **stop)
         timings["z_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
         with torch.no_grad():
             r0 = g.features(z, layer)
-        r = optimise_features(g, layer, r0, loss, o.r_steps, o.r_lr, o.r_anchor, o.bf16, report, spans["r"])
+        r = optimise_features(g, layer, r0, loss, o.r_steps, o.r_lr, o.r_anchor, bf16, report, spans["r"],
+                              **stop)
         timings["r_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
         adapted = new_adaptation(adapt, g, layer, r)
         lr = o.weights_lr if adapt == "weights" else o.adapt_lr
-        fit_adaptation(adapted, r, loss, steps["adapt"], lr, o.lam, None, o.bf16, report, spans["adapt"])
+        fit_adaptation(adapted, r, loss, steps["adapt"], lr, o.lam, None, bf16, report, spans["adapt"], **stop)
+        _solve(adapted, r, x, o)
         timings["adapt_seconds"] = time.perf_counter() - t
         timings["perceptual"] = loss.perceptual.kind
+        timings["steps_taken"] = taken      # per stage that ran (fewer than asked where a plateau stopped it)
         report(1.0, "fitted")
         return Session(self, image, crop, original, z, r, adapted, o, loss, time.perf_counter() - start, timings)
+
+
+def _solve(adapted: PlainGenerator, r: torch.Tensor, x: torch.Tensor, o: FitOptions) -> None:
+    """The closed-form last-layer delta of the activation adaptation, where the options ask for it."""
+    if o.solve_last and adapted.kind == "activations":
+        solve_last_layer(adapted, r, x)
 
 
 __all__ = ["Editor", "FitOptions", "Result", "Session"]

@@ -3,7 +3,9 @@
 ``ReconstructionLoss(x, perceptual, weight)(y, keep)`` = pixel L1 + ``weight`` x
 the perceptual distance, both averaged over the ``keep`` map (1 = must match the
 photo) when one is given.  ``adam_loop`` runs Adam with a cosine decay to 5% of
-the learning rate, optionally under bf16 autocast, and reports progress.
+the learning rate, optionally under bf16 autocast, and reports progress; with
+``patience`` it stops once the loss has not improved on its best by ``min_gain``
+(relative) for that many steps.
 """
 
 from __future__ import annotations
@@ -33,10 +35,16 @@ class ReconstructionLoss:
 
 def adam_loop(params: list[torch.Tensor], closure: Callable[[], torch.Tensor], steps: int, lr: float,
               bf16: bool = False, progress: Progress = None, label: str = "", span: tuple[float, float] = (0, 1),
-              min_lr_share: float = 0.05) -> float:
-    """``steps`` Adam steps on ``closure()``'s loss with a cosine schedule; the last loss."""
+              min_lr_share: float = 0.05, patience: int = 0, min_gain: float = 1e-3,
+              taken: list | None = None) -> float:
+    """Up to ``steps`` Adam steps on ``closure()``'s loss with a cosine schedule; the last loss.
+
+    ``patience`` > 0: stop after that many steps in a row without a loss below ``best * (1 - min_gain)``.
+    ``taken`` (a list) gets the number of steps run appended.
+    """
     if steps <= 0:
         return float("nan")
+    best, stale = float("inf"), 0
     opt = torch.optim.Adam(params, lr=lr)
     every = max(1, steps // 20)
     for step in range(steps):
@@ -44,10 +52,17 @@ def adam_loop(params: list[torch.Tensor], closure: Callable[[], torch.Tensor], s
         for group in opt.param_groups:
             group["lr"] = lr * (min_lr_share + (1 - min_lr_share) * cos)
         opt.zero_grad(set_to_none=True)
-        with autocast(bf16):
+        with autocast(bf16, params[0].device):
             loss = closure()
         loss.backward()
         opt.step()
         if progress is not None and (step % every == 0 or step == steps - 1):
             progress(span[0] + (span[1] - span[0]) * (step + 1) / steps, f"{label} {step + 1}/{steps}")
+        if patience > 0:
+            value = float(loss.detach())
+            best, stale = (value, 0) if value < best * (1 - min_gain) else (best, stale + 1)
+            if stale >= patience:
+                break
+    if taken is not None:
+        taken.append(step + 1)
     return float(loss.detach())

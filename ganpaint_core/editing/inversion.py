@@ -33,15 +33,16 @@ def initial_z(generator: ProgressiveGenerator, x: torch.Tensor, encoder=None, ca
 
 
 def optimise_z(generator: ProgressiveGenerator, z0: torch.Tensor, loss: ReconstructionLoss, steps: int,
-               lr: float, bf16: bool = False, progress: Progress = None, span=(0.0, 1.0)) -> torch.Tensor:
+               lr: float, bf16: bool = False, progress: Progress = None, span=(0.0, 1.0), **stop) -> torch.Tensor:
+    """Optimise z through the whole generator from ``z0`` (``stop``: adam_loop's patience, min_gain, taken)."""
     z = z0.clone().requires_grad_(True)
-    adam_loop([z], lambda: loss(generator(z)), steps, lr, bf16, progress, "inverting z", span)
+    adam_loop([z], lambda: loss(generator(z)), steps, lr, bf16, progress, "inverting z", span, **stop)
     return z.detach()
 
 
 def optimise_features(generator: ProgressiveGenerator, layer: str, r0: torch.Tensor, loss: ReconstructionLoss,
                       steps: int, lr: float, anchor: float = 0.01, bf16: bool = False, progress: Progress = None,
-                      span=(0.0, 1.0)) -> torch.Tensor:
+                      span=(0.0, 1.0), **stop) -> torch.Tensor:
     """Optimise the layer features r from ``r0`` (loss + ``anchor`` x mean squared relative change)."""
     r = r0.clone().requires_grad_(True)
     scale = r0.pow(2).mean().clamp_min(1e-6)
@@ -49,5 +50,5 @@ def optimise_features(generator: ProgressiveGenerator, layer: str, r0: torch.Ten
     def closure():
         return loss(generator.render_from(r, layer)) + anchor * (r - r0).pow(2).mean() / scale
 
-    adam_loop([r], closure, steps, lr, bf16, progress, "inverting features", span)
+    adam_loop([r], closure, steps, lr, bf16, progress, "inverting features", span, **stop)
     return r.detach()
