@@ -21,11 +21,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from ganpaint_core.concepts import NAMES
 from ganpaint_core.editing import perceptual
 from ganpaint_core.editing.adaptation import KINDS, PlainGenerator, fit_adaptation, new_adaptation
 from ganpaint_core.editing.compose import paste_into_photo
 from ganpaint_core.editing.edits import (
     ACTIONS,
+    ADD_MODE,
+    ADD_MODES,
     Operation,
     appearance_operation,
     apply_all,
@@ -69,6 +72,7 @@ class FitOptions:
     refine_steps: int = 30          # Session.refine's default warm-started re-fit length
     refine_radius: int = 8          # the keep-mask of refine: the edit mask grown and blurred
     refine_sigma: float = 4.0
+    add_mode: str = ADD_MODE        # exemplar | levels | units: how add sets the features (edits.ADD_MODES)
     seed: int = 0
 
 
@@ -95,12 +99,21 @@ class Session:
                  r: torch.Tensor, adapted: PlainGenerator, options: FitOptions, loss: ReconstructionLoss,
                  fit_seconds: float, timings: dict):
         self.editor, self.photo, self.crop, self.original = editor, photo, crop, original
+        if options.add_mode not in ADD_MODES:
+            raise ValueError(f"unknown add mode {options.add_mode!r}; choose from {', '.join(ADD_MODES)}")
         self.z, self.r, self.options, self.loss = z, r, options, loss
         self.fit_seconds, self.timings = fit_seconds, timings
         self.adapt = adapted.kind
         self._plain = PlainGenerator(editor.generator, editor.layer)
         self._states = [_State((), adapted)]
         self._cache: dict = {}
+        self._photo_labels: np.ndarray | None = None
+
+    def photo_labels(self) -> np.ndarray | None:
+        """The segmenter's labels of the photo at the model's size (None without a segmenter); computed once."""
+        if self._photo_labels is None and self.editor.segmenter is not None:
+            self._photo_labels = self.editor.segment(self.photo)
+        return self._photo_labels
 
     # ---- state -------------------------------------------------------------------------------------------
     @property
@@ -226,8 +239,14 @@ class Session:
 
     # ---- edits ---------------------------------------------------------------------------------------------
     def edit(self, mask, concept: str, action: str, strength: str | float = "medium") -> Result:
-        """Add or remove ``concept`` inside ``mask`` (model- or photo-sized); the edited state."""
-        op = concept_operation(self.features(), self.editor.dissection, self.mask(mask), concept, action, strength)
+        """Add or remove ``concept`` inside ``mask`` (model- or photo-sized); the edited state.
+
+        An add places the object in the mask (``FitOptions.add_mode``, see ``edits.concept_operation``); the
+        edited region is then the object's, inside the painted mask."""
+        mode = self.options.add_mode
+        labels = self.photo_labels() if action == "add" and mode == "exemplar" and self.editor.exemplars else None
+        op = concept_operation(self.features(), self.editor.dissection, self.mask(mask), concept, action, strength,
+                               add_mode=mode, exemplars=self.editor.exemplars, photo_labels=labels, names=NAMES)
         return self._apply(op)
 
     def copy_appearance(self, target_mask, reference_mask) -> Result:
@@ -279,7 +298,8 @@ class Editor:
 
     def __init__(self, generator, segmenter=None, encoder=None, discriminator=None, dissection: dict | None = None,
                  layer: str = "layer4", name: str = "custom", options: FitOptions | None = None,
-                 device: str | torch.device = "cpu", channels_last: bool | None = None):
+                 device: str | torch.device = "cpu", channels_last: bool | None = None,
+                 exemplars: dict | None = None):
         self.device = resolve_device(str(device))
         self.channels_last = self.device.type == "cpu" if channels_last is None else channels_last
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
@@ -291,6 +311,7 @@ class Editor:
         self.generator = place(generator)
         self.segmenter, self.encoder, self.discriminator = place(segmenter), place(encoder), place(discriminator)
         self.dissection = dissection
+        self.exemplars = exemplars      # the generator's instance shapes per concept (dissection.exemplars)
         self.layer = dissection.get("layer", layer) if dissection else layer
         if self.layer not in generator.layer_names:
             raise ValueError(f"edit layer {self.layer!r} is not a layer of the generator")
@@ -301,7 +322,7 @@ class Editor:
     def from_bundle(cls, bundle, options: FitOptions | None = None, device: str | torch.device = "cpu",
                     channels_last: bool | None = None) -> Editor:
         return cls(bundle.generator, bundle.segmenter, bundle.encoder, bundle.discriminator, bundle.dissection,
-                   bundle.layer, bundle.name, options, device, channels_last)
+                   bundle.layer, bundle.name, options, device, channels_last, bundle.exemplars)
 
     @classmethod
     def from_pretrained(cls, name_or_path="default", options: FitOptions | None = None,

@@ -2,11 +2,17 @@
 
 An operation blends target values into some channels inside a mask pooled to
 the layer's grid: ``r' = (1 - a) r + a v`` (stacked operations composite in
-order).  ``add`` sets every unit to the concept's own level (its mean where the
-generator draws the concept: the dissection's ``levels``, see
-``ganpaint_core.dissection.levels``), the strength setting the blend ``a``;
-for a dissection without levels it sets the concept's top-n units to their
-``high`` level.  ``remove`` sets the top-n units to zero, ``appearance`` sets
+order).  ``add`` (``ADD_MODE = "exemplar"``, the default) first places one of the
+generator's own instances of the concept in the painted mask (its shape fitted
+into the mask, less what the concept leaves in place in the photo:
+``ganpaint_core.editing.placement``), then sets every unit on that object's
+grid cells to the concept's own level (its mean where the generator draws the
+concept: the dissection's ``levels``, see ``ganpaint_core.dissection.levels``),
+the strength setting the blend ``a`` (low 0.5, medium 1, high 1.25: beyond the
+level); the operation's mask is then the object's region, so the editor draws
+and pastes back there alone.  ``levels`` does the same over the whole painted
+mask; ``units`` (and a dissection without levels) sets the concept's top-n
+units to their ``high`` level.  ``remove`` sets the top-n units to zero, ``appearance`` sets
 every channel in the target region to its mean over a reference region.  Units are ranked by their causal
 effect for that action (the dissection's ``add_units``/``remove_units``), or by
 the dissection's own ranking (``units``: IoU, or GAN dissection's published
@@ -22,15 +28,18 @@ import numpy as np
 import torch
 
 from ganpaint_core.editing.masks import to_grid
+from ganpaint_core.editing.placement import object_region
 
 ACTIONS = ("add", "remove")
 # Units per concept for each named strength, for a dissection without its own ``strength_units`` (remove, and
 # add without levels; a levels add blends by the count's share of medium's).  Chosen by measurement: docs/editor.md.
 STRENGTH_UNITS = {"low": 12, "medium": 24, "high": 36}
 GRID_POOL = "max"
-# add: "units" (the top-n units to their high level) or "levels" (every unit to the concept's levels where the
-# dissection has them, else "units").  Levels trade domes and label accuracy for trees and doors: docs/add_study.
-ADD_MODE = "units"
+# add: "exemplar" (an exemplar's shape placed in the mask, every unit there to the concept's levels), "levels" (every
+# unit in the whole mask to the concept's levels) or "units" (the top-n units to their high level); without levels
+# the first two fall back to "units", without exemplars "exemplar" to "levels".  Measured: docs/add_study.
+ADD_MODES = ("exemplar", "levels", "units")
+ADD_MODE = "exemplar"
 
 
 def strength_units(dissection: dict | None = None) -> dict[str, int]:
@@ -104,6 +113,7 @@ class Operation:
     values: torch.Tensor        # (1, C', 1, 1) target levels
     concept: str = ""
     strength: str | float = ""
+    painted: np.ndarray | None = None   # the mask as painted, where ``mask`` is the object placed in it
 
     def apply(self, r: torch.Tensor) -> torch.Tensor:
         a, values = self.alpha.to(r), self.values.to(r)
@@ -121,24 +131,36 @@ def concept_levels(dissection: dict | None, concept: str) -> torch.Tensor | None
     return torch.tensor(levels, dtype=torch.float32) if levels else None
 
 
-def level_blend(strength: str | float, dissection: dict | None = None) -> float:
-    """The blend ``a`` of a levels add: the strength's units as a share of ``medium``'s, at most 1."""
-    return min(1.0, units_for(strength, dissection) / strength_units(dissection)["medium"])
+def level_blend(strength: str | float, dissection: dict | None = None, cap: float = 1.0) -> float:
+    """The blend ``a`` of a levels add: the strength's units as a share of ``medium``'s, at most ``cap``."""
+    return min(cap, units_for(strength, dissection) / strength_units(dissection)["medium"])
+
+
+EXEMPLAR_BLEND_CAP = 1.25   # an exemplar add at strength high goes a quarter beyond the levels (docs/add_study)
 
 
 def concept_operation(r: torch.Tensor, dissection: dict | None, mask: np.ndarray, concept: str, action: str,
-                      strength: str | float = "medium", pool: str = GRID_POOL, add_mode: str = ADD_MODE) -> Operation:
+                      strength: str | float = "medium", pool: str = GRID_POOL, add_mode: str = ADD_MODE,
+                      exemplars: dict | None = None, photo_labels: np.ndarray | None = None,
+                      names: tuple[str, ...] | None = None) -> Operation:
+    """One add or remove.  An exemplar add places the object with ``exemplars`` (the model's, see
+    ``ganpaint_core.dissection.exemplars``) and the segmenter's ``photo_labels`` named by ``names``."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
-    if add_mode not in ("levels", "units"):
-        raise ValueError(f"unknown add mode {add_mode!r}; choose from levels, units")
-    name, alpha = concept_name(dissection, concept), to_grid(mask, r.shape[-1], pool)
-    levels = concept_levels(dissection, name) if action == "add" and add_mode == "levels" else None
+    if add_mode not in ADD_MODES:
+        raise ValueError(f"unknown add mode {add_mode!r}; choose from {', '.join(ADD_MODES)}")
+    name = concept_name(dissection, concept)
+    levels = concept_levels(dissection, name) if action == "add" and add_mode != "units" else None
     if levels is not None:
         if levels.numel() != r.shape[1]:
             raise ValueError(f"the dissection's {name} levels have {levels.numel()} units; the layer has {r.shape[1]}")
-        return Operation(action, mask, alpha * level_blend(strength, dissection), None, levels.view(1, -1, 1, 1),
-                         name, strength)
+        painted, cap = mask, 1.0
+        if add_mode == "exemplar":
+            mask, cap = object_region(mask, name, exemplars, photo_labels, names), EXEMPLAR_BLEND_CAP
+        alpha = to_grid(mask, r.shape[-1], pool) * level_blend(strength, dissection, cap)
+        return Operation(action, mask, alpha, None, levels.view(1, -1, 1, 1), name, strength,
+                         painted if add_mode == "exemplar" else None)
+    alpha = to_grid(mask, r.shape[-1], pool)
     units, high = concept_units(dissection, concept, units_for(strength, dissection), action)
     values = high if action == "add" else torch.zeros_like(high)
     return Operation(action, mask, alpha, units, values.view(1, -1, 1, 1), name, strength)
