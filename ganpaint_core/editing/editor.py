@@ -34,6 +34,7 @@ from ganpaint_core.editing.edits import (
     apply_all,
     concept_name,
     concept_operation,
+    fine_edits,
     paintable,
     units_for,
 )
@@ -73,6 +74,7 @@ class FitOptions:
     refine_radius: int = 8          # the keep-mask of refine: the edit mask grown and blurred
     refine_sigma: float = 4.0
     add_mode: str = ADD_MODE        # exemplar | levels | units: how add sets the features (edits.ADD_MODES)
+    fine_edit: bool = True          # exemplar adds also set the concept's levels at the dissection's finer layer
     seed: int = 0
 
 
@@ -188,7 +190,7 @@ class Session:
         if adapted and clear and len(state.operations) > state.cleared:
             region = dilate(self.edited_region(state.cleared), self.options.clear_radius)
         with torch.inference_mode():
-            return generator.render(self.features(), region)
+            return generator.render(self.features(), region, fine_edits(self.operations))
 
     def render(self, adapted: bool = True, paste_back: bool = False, clear: bool | None = None) -> np.ndarray:
         """uint8 SxSx3: the edited features rendered by G' (or by G).
@@ -246,7 +248,8 @@ class Session:
         mode = self.options.add_mode
         labels = self.photo_labels() if action == "add" and mode == "exemplar" and self.editor.exemplars else None
         op = concept_operation(self.features(), self.editor.dissection, self.mask(mask), concept, action, strength,
-                               add_mode=mode, exemplars=self.editor.exemplars, photo_labels=labels, names=NAMES)
+                               add_mode=mode, exemplars=self.editor.exemplars, photo_labels=labels, names=NAMES,
+                               fine=self.options.fine_edit)
         return self._apply(op)
 
     def copy_appearance(self, target_mask, reference_mask) -> Result:

@@ -103,6 +103,21 @@ def concept_units(dissection: dict | None, concept: str, n: int, action: str = "
 
 
 @dataclass
+class FineEdit:
+    """The same blend at a finer layer: ``x' = (1 - a) x + a v`` on that layer's grid (the mask pooled to it)."""
+
+    layer: str
+    mask: np.ndarray            # bool SxS
+    blend: float
+    values: torch.Tensor        # (1, C, 1, 1) the concept's levels at that layer
+    pool: str = GRID_POOL
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        a = to_grid(self.mask, x.shape[-1], self.pool).to(x) * self.blend
+        return (1 - a) * x + a * self.values.to(x)
+
+
+@dataclass
 class Operation:
     """One edit: blend ``values`` into ``channels`` (None = all) where the grid alpha is set."""
 
@@ -114,6 +129,7 @@ class Operation:
     concept: str = ""
     strength: str | float = ""
     painted: np.ndarray | None = None   # the mask as painted, where ``mask`` is the object placed in it
+    fine: FineEdit | None = None        # the same add at the dissection's finer layer, where it has levels
 
     def apply(self, r: torch.Tensor) -> torch.Tensor:
         a, values = self.alpha.to(r), self.values.to(r)
@@ -142,9 +158,10 @@ EXEMPLAR_BLEND_CAP = 1.25   # an exemplar add at strength high goes a quarter be
 def concept_operation(r: torch.Tensor, dissection: dict | None, mask: np.ndarray, concept: str, action: str,
                       strength: str | float = "medium", pool: str = GRID_POOL, add_mode: str = ADD_MODE,
                       exemplars: dict | None = None, photo_labels: np.ndarray | None = None,
-                      names: tuple[str, ...] | None = None) -> Operation:
+                      names: tuple[str, ...] | None = None, fine: bool = True) -> Operation:
     """One add or remove.  An exemplar add places the object with ``exemplars`` (the model's, see
-    ``ganpaint_core.dissection.exemplars``) and the segmenter's ``photo_labels`` named by ``names``."""
+    ``ganpaint_core.dissection.exemplars``) and the segmenter's ``photo_labels`` named by ``names``; with
+    ``fine`` it also sets the concept's levels at the dissection's finer layer, where it has them."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
     if add_mode not in ADD_MODES:
@@ -157,9 +174,11 @@ def concept_operation(r: torch.Tensor, dissection: dict | None, mask: np.ndarray
         painted, cap = mask, 1.0
         if add_mode == "exemplar":
             mask, cap = object_region(mask, name, exemplars, photo_labels, names), EXEMPLAR_BLEND_CAP
-        alpha = to_grid(mask, r.shape[-1], pool) * level_blend(strength, dissection, cap)
-        return Operation(action, mask, alpha, None, levels.view(1, -1, 1, 1), name, strength,
-                         painted if add_mode == "exemplar" else None)
+        blend = level_blend(strength, dissection, cap)
+        finer = fine_levels(dissection, name) if fine and add_mode == "exemplar" else None
+        return Operation(action, mask, to_grid(mask, r.shape[-1], pool) * blend, None, levels.view(1, -1, 1, 1),
+                         name, strength, painted if add_mode == "exemplar" else None,
+                         FineEdit(finer[0], mask, blend, finer[1], pool) if finer else None)
     alpha = to_grid(mask, r.shape[-1], pool)
     units, high = concept_units(dissection, concept, units_for(strength, dissection), action)
     values = high if action == "add" else torch.zeros_like(high)
@@ -180,3 +199,29 @@ def apply_all(r: torch.Tensor, operations: list[Operation]) -> torch.Tensor:
     for op in operations:
         r = op.apply(r)
     return r
+
+
+def fine_edits(operations) -> dict | None:
+    """The operations' finer-layer edits as ``render_from``'s ``edit`` (layer -> function), in order; None if none."""
+    by_layer: dict[str, list[FineEdit]] = {}
+    for op in operations:
+        if op.fine is not None:
+            by_layer.setdefault(op.fine.layer, []).append(op.fine)
+    if not by_layer:
+        return None
+
+    def chain(edits):
+        def run(x):
+            for e in edits:
+                x = e.apply(x)
+            return x
+        return run
+
+    return {layer: chain(edits) for layer, edits in by_layer.items()}
+
+
+def fine_levels(dissection: dict | None, concept: str) -> tuple[str, torch.Tensor] | None:
+    """The dissection's finer layer and the concept's levels there (``fine_layer``, ``fine_levels``), or None."""
+    layer = (dissection or {}).get("fine_layer")
+    levels = dissection["concepts"][concept].get("fine_levels") if layer else None
+    return (layer, torch.tensor(levels, dtype=torch.float32).view(1, -1, 1, 1)) if levels else None
