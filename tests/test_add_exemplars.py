@@ -123,6 +123,28 @@ def test_an_exemplar_add_draws_on_the_objects_cells_and_strength_sets_the_blend(
     assert np.array_equal(levels.mask, mask)
 
 
+def test_a_model_folder_keeps_its_exemplars_and_dissect_rebuilds_them(tmp_path, capsys):
+    from editor_support import save_tiny_model
+
+    import ganpaint_core.__main__ as cli
+    from ganpaint_core.commands.cli import main
+    from ganpaint_core.models import load_folder, save_model
+
+    folder = save_tiny_model(tmp_path / "tiny")
+    bundle = load_folder(folder)
+    assert bundle.exemplars is None
+    bundle.exemplars = {"door": {"shapes": np.full((2, 24, 24), 255, np.uint8),
+                                 "sizes": np.array([[12, 6], [10, 5]], np.float32)}}
+    back = load_folder(save_model(tmp_path / "copy", bundle, half=False))
+    assert np.array_equal(back.exemplars["door"]["shapes"], bundle.exemplars["door"]["shapes"])
+    args = ["dissect", "--model", str(folder), "--exemplars-only"]
+    assert main("python -m ganpaint_core", "", cli.COMMANDS, [*args, "--exemplar-samples", "0"]) == 2
+    assert "needs --exemplar-samples" in capsys.readouterr().err
+    assert main("python -m ganpaint_core", "", cli.COMMANDS, [*args, "--exemplar-samples", "4", "--batch", "2"]) == 0
+    assert "exemplar shapes per concept" in capsys.readouterr().out
+    assert (folder / "exemplars.safetensors").is_file() and isinstance(load_folder(folder).exemplars, dict)
+
+
 # ---- on the shipped default model (slow) -----------------------------------------------------------------------
 DEFAULT = MODELS_DIR / "default"
 NEEDED = ("generator.safetensors", "segmenter.safetensors", "dissection.json", "exemplars.safetensors")
