@@ -121,6 +121,10 @@ def test_an_exemplar_add_draws_on_the_objects_cells_and_strength_sets_the_blend(
     assert blends == [0.5, 1.0, 1.25]
     levels = concept_operation(r, dissection, mask, "tree", "add", add_mode="exemplar")      # no exemplars
     assert np.array_equal(levels.mask, mask)
+    from ganpaint_core.editing.editor import FitOptions
+
+    with pytest.raises(ValueError, match="add mode"):
+        FitOptions(add_mode="paint")
 
 
 def test_a_model_folder_keeps_its_exemplars_and_dissect_rebuilds_them(tmp_path, capsys):

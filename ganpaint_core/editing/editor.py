@@ -77,6 +77,10 @@ class FitOptions:
     fine_edit: bool = True          # exemplar adds also set the concept's levels at the dissection's finer layer
     seed: int = 0
 
+    def __post_init__(self):
+        if self.add_mode not in ADD_MODES:
+            raise ValueError(f"unknown add mode {self.add_mode!r}; choose from {', '.join(ADD_MODES)}")
+
 
 @dataclass(frozen=True)
 class Result:
@@ -101,8 +105,6 @@ class Session:
                  r: torch.Tensor, adapted: PlainGenerator, options: FitOptions, loss: ReconstructionLoss,
                  fit_seconds: float, timings: dict):
         self.editor, self.photo, self.crop, self.original = editor, photo, crop, original
-        if options.add_mode not in ADD_MODES:
-            raise ValueError(f"unknown add mode {options.add_mode!r}; choose from {', '.join(ADD_MODES)}")
         self.z, self.r, self.options, self.loss = z, r, options, loss
         self.fit_seconds, self.timings = fit_seconds, timings
         self.adapt = adapted.kind
