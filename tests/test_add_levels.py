@@ -72,7 +72,8 @@ def test_add_sets_every_unit_to_the_concepts_levels_blended_by_strength():
     assert torch.allclose(half[0, :, 0, 0], torch.tensor([1.0, -0.5, 2.0]))
     units = concept_operation(r, dissection, mask, "tree", "add", add_mode="units")
     assert units.channels == [2] and float(units.values.flatten()[0]) == 5.0
-    assert concept_operation(r, dissection, mask, "tree", "add").channels == [2]      # the default: top units
+    default = concept_operation(r, dissection, mask, "tree", "add")     # exemplar, none kept: the levels
+    assert default.channels is None and np.array_equal(default.mask, mask)
     assert concept_operation(r, dissection, mask, "dome", "add", add_mode="levels").channels == [1]  # no levels
     assert concept_operation(r, dissection, mask, "tree", "remove").channels == [0]   # remove zeroes units
     with pytest.raises(ValueError, match="levels have 3 units"):

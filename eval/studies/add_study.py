@@ -81,13 +81,16 @@ def fitted_session(editor, pair, cache: Path):
 
 @dataclass(frozen=True)
 class Variant:
-    """One way to edit: how ``add`` sets units, the strength, the grid pooling and the cleared radius."""
+    """One way to edit: how ``add`` sets units, the strength, the grid pooling, the cleared radius and the
+    paste-back's blend."""
 
     name: str
     add_mode: str = "units"
     strength: str | float = "medium"
     pool: str = "max"
     clear_radius: int = 4
+    blend: str = "multiband"
+    fine: bool = True           # exemplar adds: also at the dissection's finer layer
 
 
 VARIANTS = (
@@ -100,27 +103,48 @@ VARIANTS = (
     Variant("levels, blend 0.5 (strength low)", "levels", "low"),
     Variant("levels: area-pooled mask", "levels", pool="area"),
     Variant("levels: perturbations cleared 8 px around", "levels", clear_radius=8),
+    Variant("exemplar: an instance's shape placed, levels on its cells at layer4 and layer6", "exemplar"),
+    Variant("exemplar at layer4 alone", "exemplar", fine=False),
+    Variant("exemplar, strength low (blend 0.5)", "exemplar", "low"),
+    Variant("exemplar, strength high (blend 1.25)", "exemplar", "high"),
+    Variant("exemplar, alpha paste-back", "exemplar", blend="alpha"),
+    Variant("exemplar: perturbations cleared 8 px around", "exemplar", clear_radius=8),
 )
-BEFORE, AFTER = VARIANTS[0].name, VARIANTS[4].name
+BEFORE = VARIANTS[0].name
+
+
+def editor_variant(action: str) -> str:
+    """The variant that is the editor's default edit for ``action`` (the study checks it renders the same)."""
+    from ganpaint_core.editing.edits import ADD_MODE
+
+    mode = ADD_MODE if action == "add" else "units"     # remove ignores the add mode
+    return next(v.name for v in VARIANTS if v.add_mode == mode and v.strength == "medium" and v.pool == "max"
+                and v.clear_radius == 4 and v.blend == "multiband" and v.fine)
+
+
+AFTER = editor_variant("add")
 
 
 def render_variant(session, pair, variant: Variant) -> np.ndarray:
     """The session's photo edited as ``variant`` says, rendered the editor's way (G', cleared, pasted back)."""
     import torch
 
+    from ganpaint_core.concepts import NAMES
     from ganpaint_core.editing.compose import paste_into_photo
-    from ganpaint_core.editing.edits import concept_operation
+    from ganpaint_core.editing.edits import concept_operation, fine_edits
     from ganpaint_core.editing.masks import dilate
     from ganpaint_core.imaging import to_uint8
     from ganpaint_core.photo import Crop
 
     editor, o = session.editor, session.options
+    labels = session.photo_labels() if variant.add_mode == "exemplar" and pair.action == "add" else None
     op = concept_operation(session.r, editor.dissection, pair.mask, pair.concept, pair.action, variant.strength,
-                           variant.pool, variant.add_mode)
-    with torch.inference_mode():
-        image = to_uint8(session.adapted.render(op.apply(session.r), dilate(pair.mask, variant.clear_radius)))[0]
+                           variant.pool, variant.add_mode, editor.exemplars, labels, NAMES, variant.fine)
+    with torch.inference_mode():     # op.mask: the painted mask, or the object placed in it (exemplar adds)
+        image = to_uint8(session.adapted.render(op.apply(session.r), dilate(op.mask, variant.clear_radius),
+                                                fine_edits([op])))[0]
     square = Crop.centred(editor.size, editor.size, editor.size)
-    return paste_into_photo(session.photo, square, image, pair.mask, o.paste_radius, o.paste_sigma, o.paste_blend)
+    return paste_into_photo(session.photo, square, image, op.mask, o.paste_radius, o.paste_sigma, variant.blend)
 
 
 def score(editor, session, pair, image: np.ndarray, realism) -> dict:
@@ -252,7 +276,6 @@ def run(args):
 
     from eval.measures.realism import RealismModel
     from ganpaint_core.editing.editor import Editor
-    from ganpaint_core.editing.edits import ADD_MODE
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -284,9 +307,9 @@ def run(args):
                      **score(editor, session, pair, pair.after_rgb, realism)})
         rows.append({"variant": UNEDITED, "kind": pair.kind, "seed": pair.seed,
                      **score(editor, session, pair, pair.before_rgb, realism)})
-        editor_variant = AFTER if ADD_MODE == "levels" or pair.action == "remove" else BEFORE
-        if editor_variant in images and not np.array_equal(images[editor_variant], default):
-            raise RuntimeError(f"the study's render of {editor_variant!r} differs from the editor's edit")
+        same = editor_variant(pair.action)
+        if same in images and not np.array_equal(images[same], default):
+            raise RuntimeError(f"the study's render of {same!r} differs from the editor's edit")
         if BEFORE in images and AFTER in images:
             pictures.append((pair.before_rgb, pair.mask, pair.after_rgb, images[BEFORE], images[AFTER]))
     seconds = time.perf_counter() - start

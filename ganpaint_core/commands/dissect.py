@@ -1,10 +1,15 @@
-"""``python -m ganpaint_core dissect``: label the units of a model's semantic layer and write dissection.json."""
+"""``python -m ganpaint_core dissect``: label the units of a model's semantic layer and write dissection.json.
+
+It also keeps the generator's instance shapes per concept next to it (``exemplars.safetensors``), which
+exemplar adds place in the painted region; ``--exemplars-only`` rebuilds just those.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from ganpaint_core.dissection import exemplars as ex
 from ganpaint_core.dissection.dissect import CAUSAL_SAMPLES, QUANTILES, dissect, draw, summary
 from ganpaint_core.dissection.levels import LEVEL_SAMPLES, add_levels
 
@@ -27,6 +32,11 @@ def add_arguments(p):
                    help="samples for each concept's unit levels, which add edits set (0: skip them)")
     p.add_argument("--levels-only", action="store_true",
                    help="keep the existing dissection JSON (--out, or the model's) and only (re)compute the levels")
+    p.add_argument("--exemplar-samples", type=int, default=ex.SAMPLES,
+                   help="samples whose instances give each concept's exemplar shapes, written to "
+                   "exemplars.safetensors beside the dissection (0: skip them)")
+    p.add_argument("--exemplars-only", action="store_true",
+                   help="keep the dissection JSON and only (re)build exemplars.safetensors beside it")
     p.add_argument("--batch", type=int, default=25)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--picture", default="", help="also draw the top units of each concept to this PNG")
@@ -57,6 +67,11 @@ def run(args):
     except ValueError:
         raise ValueError(f"--quantile takes numbers separated by commas, got {args.quantile!r}") from None
     out = Path(args.out) if args.out else bundle.folder / "dissection.json"
+    if args.exemplars_only:
+        if args.exemplar_samples < 1:
+            raise ValueError("--exemplars-only needs --exemplar-samples >= 1")
+        write_exemplars(bundle, segmenter, out.parent / ex.FILENAME, args)
+        return
     if args.levels_only:
         if not out.is_file():
             raise FileNotFoundError(f"--levels-only needs an existing dissection: {out} is not there")
@@ -75,7 +90,18 @@ def run(args):
     for by, what in (("concept", "units with IoU >= 0.10 per concept"),
                      ("label", "units labelled with the concept (best IoU >= 0.10)")):
         print(f"{what}: " + ", ".join(f"{k} {v}" for k, v in summary(result, 0.10, by).items()))
+    if args.exemplar_samples > 0:
+        write_exemplars(bundle, segmenter, out.parent / ex.FILENAME, args)
     if args.picture:
         draw(bundle.generator, result, args.picture)
         print(f"wrote {args.picture}")
     print(f"wrote {out}")
+
+
+def write_exemplars(bundle, segmenter, path: Path, args) -> None:
+    found = ex.collect_exemplars(bundle.generator, segmenter, args.layer or bundle.layer, args.exemplar_samples,
+                                 args.batch, seed=args.seed + 2)
+    ex.save_exemplars(path, found, {"samples": args.exemplar_samples, "seed": args.seed + 2, "shape": ex.SHAPE,
+                                    "min_pixels": ex.MIN_PIXELS})
+    counts = ", ".join(f"{name} {len(entry['shapes'])}" for name, entry in found.items()) or "none"
+    print(f"wrote {path} (exemplar shapes per concept: {counts})")

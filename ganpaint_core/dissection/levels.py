@@ -7,6 +7,10 @@ measures, for every concept c and unit u, the mean activation of u over the
 grid cells of generated samples that the segmenter labels c for at least
 ``min_share`` of their pixels: the concept's mean feature vector on the grid,
 which an ``add`` edit can set (``ganpaint_core.editing.edits``).
+
+The same is measured at a finer layer (``fine_layer``: the last block of the next
+resolution, ``layer6`` at 16x16 after ``layer4``): small objects (a door is less
+than one 16 px cell of ``layer4``) get their shape there (``fine_levels``).
 """
 
 from __future__ import annotations
@@ -49,13 +53,37 @@ def concept_levels(generator, segmenter, layer: str = "layer4", samples: int = L
     return (sums / counts.clamp_min(1)[:, None]).float(), counts
 
 
+def fine_layer_of(generator, layer: str) -> str | None:
+    """The last layer at twice ``layer``'s resolution (``layer6`` after ``layer4``), or None."""
+    names = list(generator.layer_names)
+    after = names[names.index(layer) + 1:]
+    finer = [n for n in after if generator.resolution_of(n) == 2 * generator.resolution_of(layer)]
+    return finer[-1] if finer else None
+
+
 def add_levels(dissection: dict, generator, segmenter, samples: int = LEVEL_SAMPLES, seed: int = 1,
-               progress: bool = True) -> dict:
-    """``dissection`` with each concept's ``levels`` (one per unit) and ``level_cells`` set, in place."""
+               progress: bool = True, fine: bool = True) -> dict:
+    """``dissection`` with each concept's ``levels`` (one per unit) and ``level_cells`` set, in place; with
+    ``fine``, also ``fine_layer`` and each concept's ``fine_levels`` there (``add_fine_levels``)."""
     levels, counts = concept_levels(generator, segmenter, dissection["layer"], samples, seed=seed, progress=progress)
     dissection.update(level_samples=samples, level_seed=seed, level_min_share=MIN_SHARE)
     for c, name in enumerate(NAMES):
         entry = dissection["concepts"].setdefault(name, {"units": []})
         entry["level_cells"] = int(counts[c])
         entry["levels"] = [round(float(v), 4) for v in levels[c]] if counts[c] > 0 else []
+    return add_fine_levels(dissection, generator, segmenter, samples, seed, progress) if fine else dissection
+
+
+def add_fine_levels(dissection: dict, generator, segmenter, samples: int = LEVEL_SAMPLES, seed: int = 1,
+                    progress: bool = True) -> dict:
+    """``dissection`` with ``fine_layer`` and each concept's ``fine_levels`` there, in place (none without a
+    finer layer)."""
+    layer = fine_layer_of(generator, dissection["layer"])
+    if layer is None:
+        return dissection
+    levels, counts = concept_levels(generator, segmenter, layer, samples, seed=seed, progress=progress)
+    dissection["fine_layer"] = layer
+    for c, name in enumerate(NAMES):
+        entry = dissection["concepts"].setdefault(name, {"units": []})
+        entry["fine_levels"] = [round(float(v), 4) for v in levels[c]] if counts[c] > 0 else []
     return dissection

@@ -50,8 +50,9 @@ class PlainGenerator:
     def __init__(self, generator: ProgressiveGenerator, layer: str):
         self.generator, self.layer = generator, layer
 
-    def render(self, r: torch.Tensor, clear: np.ndarray | None = None) -> torch.Tensor:
-        return self.generator.render_from(r, self.layer)
+    def render(self, r: torch.Tensor, clear: np.ndarray | None = None, edit: dict | None = None) -> torch.Tensor:
+        """G's render of ``r``; ``edit``: functions applied to later layers' outputs (``render_from``)."""
+        return self.generator.render_from(r, self.layer, edit=edit)
 
     def parameters(self) -> list[torch.Tensor]:
         return []
@@ -90,8 +91,8 @@ class ActivationAdaptation(PlainGenerator):
             out[name] = 1 + d * keep
         return out
 
-    def render(self, r: torch.Tensor, clear: np.ndarray | None = None) -> torch.Tensor:
-        return self.generator.render_from(r, self.layer, scale=self.factors(clear))
+    def render(self, r: torch.Tensor, clear: np.ndarray | None = None, edit: dict | None = None) -> torch.Tensor:
+        return self.generator.render_from(r, self.layer, scale=self.factors(clear), edit=edit)
 
     def clone(self) -> ActivationAdaptation:
         other = copy.copy(self)
@@ -112,6 +113,7 @@ class WeightAdaptation(PlainGenerator):
         for block in self.blocks:       # its weights change: the folded copies of G's weights must not be used
             if hasattr(block, "unfold"):
                 block.unfold()
+        self.names = after
         self.initial = [p.detach().clone() for p in self.blocks.parameters()]
 
     def parameters(self) -> list[torch.Tensor]:
@@ -120,8 +122,14 @@ class WeightAdaptation(PlainGenerator):
     def penalty(self) -> torch.Tensor:
         return sum((p - p0).pow(2).mean() for p, p0 in zip(self.blocks.parameters(), self.initial, strict=True))
 
-    def render(self, r: torch.Tensor, clear: np.ndarray | None = None) -> torch.Tensor:
-        return self.blocks(r)
+    def render(self, r: torch.Tensor, clear: np.ndarray | None = None, edit: dict | None = None) -> torch.Tensor:
+        if not edit:
+            return self.blocks(r)
+        for name, block in zip(self.names, self.blocks, strict=True):
+            r = block(r)
+            if name in edit:
+                r = edit[name](r)
+        return r
 
     def clone(self) -> WeightAdaptation:
         other = copy.copy(self)

@@ -27,11 +27,14 @@ from ganpaint_core.editing.adaptation import KINDS, PlainGenerator, fit_adaptati
 from ganpaint_core.editing.compose import paste_into_photo
 from ganpaint_core.editing.edits import (
     ACTIONS,
+    ADD_MODE,
+    ADD_MODES,
     Operation,
     appearance_operation,
     apply_all,
     concept_name,
     concept_operation,
+    fine_edits,
     paintable,
     units_for,
 )
@@ -80,7 +83,13 @@ class FitOptions:
     refine_radius: int = 8          # the keep-mask of refine: the edit mask grown and blurred
     refine_sigma: float = 4.0
     remove: str = "fill"            # remove: fill (continue the surroundings, ganpaint_core.editing.removal) or units
+    add_mode: str = ADD_MODE        # exemplar | levels | units: how add sets the features (edits.ADD_MODES)
+    fine_edit: bool = True          # exemplar adds also set the concept's levels at the dissection's finer layer
     seed: int = 0
+
+    def __post_init__(self):
+        if self.add_mode not in ADD_MODES:
+            raise ValueError(f"unknown add mode {self.add_mode!r}; choose from {', '.join(ADD_MODES)}")
 
 
 @dataclass(frozen=True)
@@ -195,16 +204,17 @@ class Session:
                     region |= op.mask
             region = dilate(region, self.options.clear_radius) if region.any() else None
         with torch.inference_mode():
+            fine = fine_edits(ops)
             if not removals:
-                return generator.render(self.features(), region)
+                return generator.render(self.features(), region, fine)
             filled = render_removed(generator, self.features(), self.editor.layer, removals, region,
-                                    fill_deltas=adapted and clear)
+                                    fill_deltas=adapted and clear, edit=fine)
             keep = np.zeros((self.editor.size,) * 2, dtype=bool)
             for op, _ in removals:
                 keep |= op.keep if op.keep is not None else False
             if not keep.any():
                 return filled
-            out = generator.render(self.features(), region)     # what stands in front of a removed object stays
+            out = generator.render(self.features(), region, fine)     # what stands in front of a removed object stays
             return torch.where(torch.from_numpy(keep).to(out.device), out, filled)
 
     def _hole(self, index: int) -> np.ndarray:
@@ -284,12 +294,20 @@ class Session:
 
     # ---- edits ---------------------------------------------------------------------------------------------
     def edit(self, mask, concept: str, action: str, strength: str | float = "medium") -> Result:
-        """Add or remove ``concept`` inside ``mask`` (model- or photo-sized); the edited state."""
+        """Add or remove ``concept`` inside ``mask`` (model- or photo-sized); the edited state.
+
+        An add places the object in the mask (``FitOptions.add_mode``, see ``edits.concept_operation``); the
+        edited region is then the object's, inside the painted mask.  A remove continues the surroundings into
+        the object's place (``FitOptions.remove``, see ``removal``)."""
         if action == "remove" and self.options.remove == "fill":
             op = removal_operation(self.mask(mask), concept, strength, self.photo_labels(), list(NAMES),
                                    self.editor.dissection)
         else:
-            op = concept_operation(self.features(), self.editor.dissection, self.mask(mask), concept, action, strength)
+            mode = self.options.add_mode
+            labels = self.photo_labels() if action == "add" and mode == "exemplar" and self.editor.exemplars else None
+            op = concept_operation(self.features(), self.editor.dissection, self.mask(mask), concept, action,
+                                   strength, add_mode=mode, exemplars=self.editor.exemplars, photo_labels=labels,
+                                   names=NAMES, fine=self.options.fine_edit)
         return self._apply(op)
 
     def copy_appearance(self, target_mask, reference_mask) -> Result:
@@ -341,7 +359,8 @@ class Editor:
 
     def __init__(self, generator, segmenter=None, encoder=None, discriminator=None, dissection: dict | None = None,
                  layer: str = "layer4", name: str = "custom", options: FitOptions | None = None,
-                 device: str | torch.device = "cpu", channels_last: bool | None = None):
+                 device: str | torch.device = "cpu", channels_last: bool | None = None,
+                 exemplars: dict | None = None):
         self.device = resolve_device(str(device))
         self.channels_last = self.device.type == "cpu" if channels_last is None else channels_last
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
@@ -355,6 +374,7 @@ class Editor:
             self.generator.fold_scales()        # one conv-with-bias per block: same outputs, faster (docs/speed.md)
         self.segmenter, self.encoder, self.discriminator = place(segmenter), place(encoder), place(discriminator)
         self.dissection = dissection
+        self.exemplars = exemplars      # the generator's instance shapes per concept (dissection.exemplars)
         self.layer = dissection.get("layer", layer) if dissection else layer
         if self.layer not in generator.layer_names:
             raise ValueError(f"edit layer {self.layer!r} is not a layer of the generator")
@@ -365,7 +385,7 @@ class Editor:
     def from_bundle(cls, bundle, options: FitOptions | None = None, device: str | torch.device = "cpu",
                     channels_last: bool | None = None) -> Editor:
         return cls(bundle.generator, bundle.segmenter, bundle.encoder, bundle.discriminator, bundle.dissection,
-                   bundle.layer, bundle.name, options, device, channels_last)
+                   bundle.layer, bundle.name, options, device, channels_last, bundle.exemplars)
 
     @classmethod
     def from_pretrained(cls, name_or_path="default", options: FitOptions | None = None,

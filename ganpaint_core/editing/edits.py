@@ -2,11 +2,17 @@
 
 An operation blends target values into some channels inside a mask pooled to
 the layer's grid: ``r' = (1 - a) r + a v`` (stacked operations composite in
-order).  ``add`` sets every unit to the concept's own level (its mean where the
-generator draws the concept: the dissection's ``levels``, see
-``ganpaint_core.dissection.levels``), the strength setting the blend ``a``;
-for a dissection without levels it sets the concept's top-n units to their
-``high`` level.  ``remove`` sets the top-n units to zero, ``appearance`` sets
+order).  ``add`` (``ADD_MODE = "exemplar"``, the default) first places one of the
+generator's own instances of the concept in the painted mask (its shape fitted
+into the mask, less what the concept leaves in place in the photo:
+``ganpaint_core.editing.placement``), then sets every unit on that object's
+grid cells to the concept's own level (its mean where the generator draws the
+concept: the dissection's ``levels``, see ``ganpaint_core.dissection.levels``),
+the strength setting the blend ``a`` (low 0.5, medium 1, high 1.25: beyond the
+level); the operation's mask is then the object's region, so the editor draws
+and pastes back there alone.  ``levels`` does the same over the whole painted
+mask; ``units`` (and a dissection without levels) sets the concept's top-n
+units to their ``high`` level.  ``remove`` sets the top-n units to zero, ``appearance`` sets
 every channel in the target region to its mean over a reference region.  Units are ranked by their causal
 effect for that action (the dissection's ``add_units``/``remove_units``), or by
 the dissection's own ranking (``units``: IoU, or GAN dissection's published
@@ -22,15 +28,18 @@ import numpy as np
 import torch
 
 from ganpaint_core.editing.masks import to_grid
+from ganpaint_core.editing.placement import object_region
 
 ACTIONS = ("add", "remove")
 # Units per concept for each named strength, for a dissection without its own ``strength_units`` (remove, and
 # add without levels; a levels add blends by the count's share of medium's).  Chosen by measurement: docs/editor.md.
 STRENGTH_UNITS = {"low": 12, "medium": 24, "high": 36}
 GRID_POOL = "max"
-# add: "units" (the top-n units to their high level) or "levels" (every unit to the concept's levels where the
-# dissection has them, else "units").  Levels trade domes and label accuracy for trees and doors: docs/add_study.
-ADD_MODE = "units"
+# add: "exemplar" (an exemplar's shape placed in the mask, every unit there to the concept's levels), "levels" (every
+# unit in the whole mask to the concept's levels) or "units" (the top-n units to their high level); without levels
+# the first two fall back to "units", without exemplars "exemplar" to "levels".  Measured: docs/add_study.
+ADD_MODES = ("exemplar", "levels", "units")
+ADD_MODE = "exemplar"
 
 
 def strength_units(dissection: dict | None = None) -> dict[str, int]:
@@ -94,6 +103,21 @@ def concept_units(dissection: dict | None, concept: str, n: int, action: str = "
 
 
 @dataclass
+class FineEdit:
+    """The same blend at a finer layer: ``x' = (1 - a) x + a v`` on that layer's grid (the mask pooled to it)."""
+
+    layer: str
+    mask: np.ndarray            # bool SxS
+    blend: float
+    values: torch.Tensor        # (1, C, 1, 1) the concept's levels at that layer
+    pool: str = GRID_POOL
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        a = to_grid(self.mask, x.shape[-1], self.pool).to(x) * self.blend
+        return (1 - a) * x + a * self.values.to(x)
+
+
+@dataclass
 class Operation:
     """One edit: blend ``values`` into ``channels`` (None = all) where the grid alpha is set."""
 
@@ -104,6 +128,8 @@ class Operation:
     values: torch.Tensor        # (1, C', 1, 1) target levels
     concept: str = ""
     strength: str | float = ""
+    painted: np.ndarray | None = None   # the mask as painted, where ``mask`` is the object placed in it
+    fine: FineEdit | None = None        # the same add at the dissection's finer layer, where it has levels
 
     def apply(self, r: torch.Tensor) -> torch.Tensor:
         a, values = self.alpha.to(r), self.values.to(r)
@@ -121,24 +147,39 @@ def concept_levels(dissection: dict | None, concept: str) -> torch.Tensor | None
     return torch.tensor(levels, dtype=torch.float32) if levels else None
 
 
-def level_blend(strength: str | float, dissection: dict | None = None) -> float:
-    """The blend ``a`` of a levels add: the strength's units as a share of ``medium``'s, at most 1."""
-    return min(1.0, units_for(strength, dissection) / strength_units(dissection)["medium"])
+def level_blend(strength: str | float, dissection: dict | None = None, cap: float = 1.0) -> float:
+    """The blend ``a`` of a levels add: the strength's units as a share of ``medium``'s, at most ``cap``."""
+    return min(cap, units_for(strength, dissection) / strength_units(dissection)["medium"])
+
+
+EXEMPLAR_BLEND_CAP = 1.25   # an exemplar add at strength high goes a quarter beyond the levels (docs/add_study)
 
 
 def concept_operation(r: torch.Tensor, dissection: dict | None, mask: np.ndarray, concept: str, action: str,
-                      strength: str | float = "medium", pool: str = GRID_POOL, add_mode: str = ADD_MODE) -> Operation:
+                      strength: str | float = "medium", pool: str = GRID_POOL, add_mode: str = ADD_MODE,
+                      exemplars: dict | None = None, photo_labels: np.ndarray | None = None,
+                      names: tuple[str, ...] | None = None, fine: bool = True) -> Operation:
+    """One add or remove.  An exemplar add places the object with ``exemplars`` (the model's, see
+    ``ganpaint_core.dissection.exemplars``) and the segmenter's ``photo_labels`` named by ``names``; with
+    ``fine`` it also sets the concept's levels at the dissection's finer layer, where it has them."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
-    if add_mode not in ("levels", "units"):
-        raise ValueError(f"unknown add mode {add_mode!r}; choose from levels, units")
-    name, alpha = concept_name(dissection, concept), to_grid(mask, r.shape[-1], pool)
-    levels = concept_levels(dissection, name) if action == "add" and add_mode == "levels" else None
+    if add_mode not in ADD_MODES:
+        raise ValueError(f"unknown add mode {add_mode!r}; choose from {', '.join(ADD_MODES)}")
+    name = concept_name(dissection, concept)
+    levels = concept_levels(dissection, name) if action == "add" and add_mode != "units" else None
     if levels is not None:
         if levels.numel() != r.shape[1]:
             raise ValueError(f"the dissection's {name} levels have {levels.numel()} units; the layer has {r.shape[1]}")
-        return Operation(action, mask, alpha * level_blend(strength, dissection), None, levels.view(1, -1, 1, 1),
-                         name, strength)
+        painted, cap = mask, 1.0
+        if add_mode == "exemplar":
+            mask, cap = object_region(mask, name, exemplars, photo_labels, names), EXEMPLAR_BLEND_CAP
+        blend = level_blend(strength, dissection, cap)
+        finer = fine_levels(dissection, name) if fine and add_mode == "exemplar" else None
+        return Operation(action, mask, to_grid(mask, r.shape[-1], pool) * blend, None, levels.view(1, -1, 1, 1),
+                         name, strength, painted if add_mode == "exemplar" else None,
+                         FineEdit(finer[0], mask, blend, finer[1], pool) if finer else None)
+    alpha = to_grid(mask, r.shape[-1], pool)
     units, high = concept_units(dissection, concept, units_for(strength, dissection), action)
     values = high if action == "add" else torch.zeros_like(high)
     return Operation(action, mask, alpha, units, values.view(1, -1, 1, 1), name, strength)
@@ -158,3 +199,29 @@ def apply_all(r: torch.Tensor, operations: list[Operation]) -> torch.Tensor:
     for op in operations:
         r = op.apply(r)
     return r
+
+
+def fine_edits(operations) -> dict | None:
+    """The operations' finer-layer edits as ``render_from``'s ``edit`` (layer -> function), in order; None if none."""
+    by_layer: dict[str, list[FineEdit]] = {}
+    for op in operations:
+        if op.fine is not None:
+            by_layer.setdefault(op.fine.layer, []).append(op.fine)
+    if not by_layer:
+        return None
+
+    def chain(edits):
+        def run(x):
+            for e in edits:
+                x = e.apply(x)
+            return x
+        return run
+
+    return {layer: chain(edits) for layer, edits in by_layer.items()}
+
+
+def fine_levels(dissection: dict | None, concept: str) -> tuple[str, torch.Tensor] | None:
+    """The dissection's finer layer and the concept's levels there (``fine_layer``, ``fine_levels``), or None."""
+    layer = (dissection or {}).get("fine_layer")
+    levels = dissection["concepts"][concept].get("fine_levels") if layer else None
+    return (layer, torch.tensor(levels, dtype=torch.float32).view(1, -1, 1, 1)) if levels else None

@@ -205,14 +205,16 @@ def blocks_after(adapted, layer: str) -> list[tuple[str, torch.nn.Module]]:
 
 
 def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Removal, np.ndarray]],
-                   clear: np.ndarray | None = None, fill_deltas: bool = True) -> torch.Tensor:
+                   clear: np.ndarray | None = None, fill_deltas: bool = True,
+                   edit: dict | None = None) -> torch.Tensor:
     """Render the edit layer's features ``r`` by ``adapted`` (G', or G) with ``removals`` applied, each a
     ``(Removal, hole)``: at the ``fill_layer`` the hole (bool SxS) takes the harmonic continuation of its
     surroundings (``blend`` of the way).
 
     G''s perturbations are zeroed inside ``clear`` (the other edits' region, as its ``factors`` does) and, with
     ``fill_deltas``, continued from around each hole inside it (grown by ``DELTA_RADIUS``), so the photo's own
-    tones go on into the region.
+    tones go on into the region.  ``edit``: functions applied to later layers' outputs after the factors, as in
+    ``render_from`` (the finer-layer part of adds).
     """
     target = fill_layer(adapted.generator, layer)
     deltas = getattr(adapted, "deltas", None) or {}
@@ -230,6 +232,8 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
                     zone = hole_cells(dilate(hole, DELTA_RADIUS), size)
                     d = d + op.blend * (harmonic_fill(d, zone, VERTICAL, src) - d)
             x = x * (1 + d)
+        if edit is not None and name in edit:
+            x = edit[name](x)
         if name == target:
             for op, hole in removals:
                 src = None if op.sources is None else _cells(op.sources, size)

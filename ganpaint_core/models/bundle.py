@@ -23,6 +23,7 @@ class ModelBundle:
     encoder: torch.nn.Module | None = None
     discriminator: torch.nn.Module | None = None
     dissection: dict | None = None
+    exemplars: dict | None = None       # instance shapes per concept (ganpaint_core.dissection.exemplars)
     config: dict = field(default_factory=dict)
     card: str = ""                      # the model card (markdown), where the model has one
     folder: Path | None = None          # the model folder it was read from, if any

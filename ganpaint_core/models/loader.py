@@ -25,6 +25,10 @@ def load_folder(folder: Path, name: str | None = None) -> ModelBundle:
         if path.exists():
             setattr(bundle, part, load_part(path, part, generator))
     bundle.dissection = read_dissection(folder / "dissection.json", generator)
+    if (folder / "exemplars.safetensors").is_file():
+        from ganpaint_core.dissection.exemplars import load_exemplars
+
+        bundle.exemplars = load_exemplars(folder / "exemplars.safetensors")
     return bundle
 
 
@@ -43,6 +47,10 @@ def save_model(folder: Path | str, bundle: ModelBundle, half: bool = True) -> Pa
     (folder / "config.json").write_text(json.dumps(config, indent=1))
     if bundle.dissection is not None:
         (folder / "dissection.json").write_text(json.dumps(bundle.dissection, indent=1))
+    if bundle.exemplars:
+        from ganpaint_core.dissection.exemplars import FILENAME, save_exemplars
+
+        save_exemplars(folder / FILENAME, bundle.exemplars)
     return folder
 
 
@@ -65,6 +73,10 @@ def load_registered(name: str, progress: bool = True) -> ModelBundle:
         bundle.layer = bundle.config.get("layer", DEFAULT_LAYER)
         bundle.card = model_card(folder) or bundle.card
         bundle.dissection = read_dissection(folder / "dissection.json", generator)
+        if (folder / "exemplars.safetensors").is_file():
+            from ganpaint_core.dissection.exemplars import load_exemplars
+
+            bundle.exemplars = load_exemplars(folder / "exemplars.safetensors")
     return bundle
 
 

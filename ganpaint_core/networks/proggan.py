@@ -149,12 +149,14 @@ class ProgressiveGenerator(nn.Sequential):
                 return x
         raise KeyError(layer)
 
-    def render_from(self, x, layer: str, scale: dict | None = None, until: str | None = None):
+    def render_from(self, x, layer: str, scale: dict | None = None, until: str | None = None,
+                    edit: dict | None = None):
         """Run the blocks after ``layer`` on its features ``x`` (G_f of the paper), up to ``until`` if given.
 
         ``scale`` maps layer names to factors that multiply those layers' outputs in this call only
         (the adaptation's ``1 + delta``): nothing is stored on the module, so concurrent calls with
-        different factors never see each other's.
+        different factors never see each other's.  ``edit`` maps layer names to functions applied to
+        those layers' outputs after the factors (an edit at a finer layer), likewise for this call only.
         """
         names = self.layer_names
         end = names.index(until) + 1 if until is not None else len(names)
@@ -162,6 +164,8 @@ class ProgressiveGenerator(nn.Sequential):
             x = self._modules[name](x)
             if scale is not None and name in scale:
                 x = x * scale[name].to(x.dtype)
+            if edit is not None and name in edit:
+                x = edit[name](x)
         return x
 
     def output_shape(self, layer: str) -> tuple[int, int, int]:
