@@ -160,8 +160,8 @@ def photo_problem(err: PhotoError) -> str:
         "truncated": "This photo is cut off: the file ends before the picture does (an unfinished download or "
                      "copy?), so it is not a readable image. Choose the complete file.",
         "too small": f"This photo is {width}x{height} pixels; both sides must be at least {MIN_SIDE} pixels.",
-        "too large": f"This photo is {width}x{height} pixels; photos above {MAX_SIDE} pixels a side are not "
-                     f"accepted. Downscale it first.",
+        "too large": f"This photo is too large{f' ({width}x{height} pixels)' if err.size else ''}: photos above "
+                     f"{MAX_SIDE} pixels a side are not accepted. Downscale it first.",
     }.get(err.reason, "This file is not a readable image.")
 
 
