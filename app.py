@@ -491,6 +491,8 @@ CSS = """
 #result img, #editor canvas {image-rendering: auto;}
 .gp-help {font-size: 0.9em; opacity: 0.85;}
 #editor button[aria-label="Clear canvas"] {display: none;}
+#editor .pixi-target, #editor .pixi-target-crop {position: absolute; top: 30px !important; left: 48px !important;
+    width: calc(100% - 48px) !important; height: calc(100% - 30px) !important;}
 """
 
 

@@ -170,3 +170,115 @@ def test_an_api_client_gets_the_missing_files_of_a_model_that_cannot_be_download
     concept, strength, note, status, picker = Client(url, verbose=False).predict("church", api_name="/model")
     assert picker["value"].endswith("tiny"), "the picker goes back to the start model"
     check_missing_files_message(status, cache, picker["value"])
+
+
+# ---- in the browser --------------------------------------------------------------------------------------------
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.set_default_timeout(120_000)   # every step waits on a busy 2-core machine
+    page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+    page.wait_for_selector("#editor", timeout=180_000)
+    return page
+
+
+def status_shows(page, text: str, timeout_ms: int = 120_000) -> str:
+    from eval.bench.app_latency import wait_status
+
+    wait_status(page, text, timeout_ms)
+    return page.locator("#status").inner_text()
+
+
+def stroke(page) -> None:
+    """A short red stroke across the canvas's centre (each mouse event costs about 250 ms in software WebGL)."""
+    page.locator('#editor button[aria-label="Brush"]').click()
+    box = page.locator("#editor canvas").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - 30, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 30, cy + 8, steps=2)
+    page.mouse.up()
+
+
+EXAMPLE = 'img[src*="scene_10000003"]'
+UNCOVERED = """() => {
+    const c = document.querySelector('#editor canvas').getBoundingClientRect();
+    const hits = [];
+    const points = [];
+    for (const f of [0.02, 0.2, 0.35, 0.5, 0.65, 0.8, 0.98]) for (const d of [2, 10, 20]) {
+        points.push([c.left + f * c.width, c.top + d], [c.left + d, c.top + f * c.height]);   // top and left bands
+    }
+    for (const [x, y] of points) {
+        const e = document.elementFromPoint(x, y);
+        hits.push(e && e.tagName === 'CANVAS' ? 'canvas' : (e ? e.outerHTML.slice(0, 80) : 'nothing'));
+    }
+    return hits.filter(h => h !== 'canvas');
+}"""
+CUT_LABELS = """() => [...document.querySelectorAll(
+        'label, [data-testid="block-info"], [data-testid="block-label"], button')]
+    .filter(e => e.offsetParent !== null && e.innerText.trim() && e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.innerText.slice(0, 60))"""
+
+
+@pytest.mark.browser
+def test_browser_first_screen_and_no_traps(offline_server, browser, artifacts):
+    """The model line and the examples come first; the canvas is uncovered and its labels fit; strokes clear after
+    Apply and with 'Clear strokes'; Undo/Reset say when there is nothing to undo; re-opening a photo starts it
+    unedited unless 'keep my edits' is ticked."""
+    page = open_page(browser, offline_server[0])
+    assert "cartoon scene world" in page.locator("#model").inner_text()
+    assert "church" in page.locator("#model").inner_text()
+    assert page.locator("#examples").bounding_box()["y"] < page.locator("#editor").bounding_box()["y"]
+    page.locator(EXAMPLE).first.click()
+    status_shows(page, "Ready: fitted")
+    page.evaluate("window.scrollTo(0, 0)")
+    assert page.evaluate(UNCOVERED) == [], "something covers the top of the photo"
+    assert page.evaluate(CUT_LABELS) == [], "a label is cut off"
+    stroke(page)
+    page.locator("#apply").click()
+    status_shows(page, "(1 edit(s))")
+    page.screenshot(path=str(artifacts / "app_first_use.png"), full_page=True)
+    page.locator("#apply").click()                        # the strokes went with the Apply: nothing is stacked
+    status_shows(page, "Nothing painted")
+    page.locator("#undo").click()
+    status_shows(page, "Undone: 0 edit(s)")
+    page.locator("#undo").click()
+    status_shows(page, "Nothing to undo")
+    page.locator("#reset").click()
+    status_shows(page, "Nothing to reset")
+    stroke(page)
+    page.locator("#clear").click()
+    page.locator("#apply").click()
+    status_shows(page, "Nothing painted")                   # cleared strokes, photo kept
+    stroke(page)
+    page.locator("#apply").click()
+    status_shows(page, "(1 edit(s))")
+    page.locator(EXAMPLE).first.click()                     # the same photo again: unedited
+    status_shows(page, "Ready: fitted")
+    stroke(page)
+    page.locator("#apply").click()
+    status_shows(page, "(1 edit(s))")
+    page.locator("#keep input").check()
+    page.locator(EXAMPLE).first.click()                     # ... unless the person keeps the edits
+    status_shows(page, "Ready, with your 1 edit(s) kept")
+    page.close()
+
+
+@pytest.mark.browser
+def test_browser_bad_files_and_a_model_that_cannot_be_downloaded(offline_server, browser, tmp_path):
+    """Each bad file is a message in the page within seconds; picking church offline names every missing file,
+    and the picker goes back to the model in use."""
+    url, _, cache = offline_server
+    page = open_page(browser, url)
+    for name, path in bad_files(tmp_path).items():
+        page.locator("input[type=file]:not(#editor input)").first.set_input_files(str(path))   # the upload button
+        toast = page.get_by_text(BAD_FILES[name]).first
+        toast.wait_for(timeout=30_000)
+        assert not MACHINE_WORDS.search(toast.inner_text()), toast.inner_text()
+        page.evaluate("document.querySelectorAll('.toast-close').forEach(b => b.click())")
+    start = page.locator("#model input").input_value()
+    page.locator("#model input").click()
+    page.get_by_role("option", name=re.compile("^church")).click()
+    message = status_shows(page, "Missing:")
+    check_missing_files_message(message, cache, message.split("Still using `")[1].split("`")[0])
+    page.wait_for_function("v => document.querySelector('#model input').value === v", arg=start, timeout=30_000)
+    page.close()
