@@ -550,11 +550,12 @@ def build_demo() -> gr.Blocks:
         # PNG and uploads them.  So only browser-side steps read the canvas (SEND_CANVAS copies it into the hidden
         # ``sent``, which the handlers take): one export per click instead of four or more.  For the same reason the
         # canvas is never a server event's output: opening a photo sets the hidden ``opened`` and a browser-side step
-        # puts it on the canvas (SHOW_PHOTO).  Edits show progress on the status line alone.
+        # puts it on the canvas (SHOW_PHOTO).  Opening is queued so that a bad file's message shows in the page.
+        # Edits show progress on the status line alone.
         fits = dict(concurrency_id="fit", concurrency_limit=FITS_AT_ONCE)
         for opener, handler, inputs in ((gallery.click, pick_example, gallery), (upload.upload, upload_photo, upload)):
-            opener(handler, [inputs, state, keep], [opened, state, status], queue=False, show_progress="hidden",
-                   api_visibility="private").success(None, opened, canvas, js=SHOW_PHOTO).success(
+            opener(handler, [inputs, state, keep], [opened, state, status], concurrency_id="open",
+                   concurrency_limit=EDITS_AT_ONCE, show_progress_on=[status], api_visibility="private").success(None, opened, canvas, js=SHOW_PHOTO).success(
                 fit_photo, [sent, state, picker], outs, **fits,
                 **({"api_name": "fit"} if handler is upload_photo else {"api_visibility": "private"}))
         edits = dict(concurrency_id="edit", concurrency_limit=EDITS_AT_ONCE, show_progress_on=[status])
