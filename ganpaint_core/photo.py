@@ -91,7 +91,8 @@ def upright_size(path: str | os.PathLike) -> tuple[int, int]:
 
 
 def _pil_to_rgb(img: Image.Image) -> np.ndarray:
-    img = ImageOps.exif_transpose(img)
+    if img.getexif().get(0x0112, 1) != 1:     # only a photo that needs turning is copied (24 MP: 0.2 s a copy)
+        img = ImageOps.exif_transpose(img)
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img).astype(np.float64)
         return _array_to_rgb(arr / 257.0 if arr.max(initial=0) > 255 else arr)
@@ -103,7 +104,7 @@ def _pil_to_rgb(img: Image.Image) -> np.ndarray:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
-    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    return np.asarray(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.uint8).copy()
 
 
 def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
