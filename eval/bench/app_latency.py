@@ -88,17 +88,22 @@ def paint_example(page, example: str, concept: str) -> float:
     page.locator(f'img[src*="{example}"]').first.click()
     wait_status(page, "Ready", 300_000)
     fit = time.perf_counter() - start
+    paint_stroke(page)
+    page.locator("#concept input").click()
+    page.get_by_role("option", name=concept).click()
+    return fit
+
+
+def paint_stroke(page, dy: float = 0.0) -> None:
+    """A short red stroke across the canvas centre, ``dy`` pixels lower (the page clears strokes after Apply)."""
     page.evaluate("window.scrollTo(0, 0)")
     page.locator('#editor button[aria-label="Brush"]').click()
     box = page.locator("#editor canvas").first.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + dy
     page.mouse.move(cx - 40, cy)
     page.mouse.down()
     page.mouse.move(cx + 40, cy + 10, steps=4)
     page.mouse.up()
-    page.locator("#concept input").click()
-    page.get_by_role("option", name=concept).click()
-    return fit
 
 
 def browser_round_trips(url: str, edits: int, concept: str) -> dict:
@@ -117,6 +122,8 @@ def browser_round_trips(url: str, edits: int, concept: str) -> dict:
         page.on("request", lambda r: joins.append(time.perf_counter()) if "/queue/join" in r.url else None)
         times, after_join = [], []
         for i in range(edits):
+            if i:
+                paint_stroke(page, 12.0 * (i % 3) - 12.0)
             start = time.perf_counter()
             del joins[:]
             page.locator("#apply").click()
@@ -244,14 +251,7 @@ def browser_large(url: str, path: Path, edits: int, concept: str) -> dict:
         ready_shown = time.perf_counter() - start
         times = []
         for i in range(edits):
-            page.evaluate("window.scrollTo(0, 0)")
-            page.locator('#editor button[aria-label="Brush"]').click()
-            box = page.locator("#editor canvas").first.bounding_box()
-            cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-            page.mouse.move(cx - 40, cy - 20 + 10 * i)
-            page.mouse.down()
-            page.mouse.move(cx + 40, cy - 10 + 10 * i, steps=2)
-            page.mouse.up()
+            paint_stroke(page, 12.0 * (i % 3) - 12.0)
             if i == 0:
                 page.locator("#concept input").click()
                 page.get_by_role("option", name=concept).click()
