@@ -55,7 +55,7 @@ def default_strength(dissection: dict | None) -> float:
 
 MAX_UPLOAD = "50mb"
 ACTIONS = ["add", "remove", "copy appearance"]
-CANVAS_SIDE = 1024          # the page's canvas holds a working copy of the photo this many pixels on its longer side
+CANVAS_SIDE = 512           # the page's canvas holds a working copy of the photo this many pixels on its longer side
 MASK_SIDE = 1024            # strokes are read as masks at most this size (the model sees 128 or 256 pixels)
 LOSSLESS_PIXELS = 4_000_000  # results up to this size are PNG, larger ones JPEG (quality JPEG_QUALITY)
 JPEG_QUALITY = 95
