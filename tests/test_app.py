@@ -23,6 +23,11 @@ def no_progress(*args, **kwargs):
     return None
 
 
+def read(path) -> np.ndarray:
+    """A picture file the demo wrote (results, previews), as RGB uint8."""
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
 def painted(photo: np.ndarray, boxes: dict) -> dict:
     """An ImageEditor value: the photo as RGBA background and one stroke layer with coloured boxes."""
     h, w = photo.shape[:2]
@@ -51,17 +56,17 @@ def test_fit_then_edit_changes_only_the_painted_region(tiny_app):
     photo = make_photo(96, 128)
     value = painted(photo, {EDIT_COLOR: (40, 50, 24)})
     result, (before, after), message, state, _ = tiny_app.fit_photo(value, None, no_progress)
-    assert "fitted" in message and np.array_equal(result, photo)       # no edit yet: the photo itself
+    assert "fitted" in message and np.array_equal(read(result), photo)       # no edit yet: the photo itself
     result, (before, after), message, state, download = tiny_app.edit_photo(value, "tree", "add", 0.9, state,
                                                                             no_progress)
+    result, before = read(result), read(before)
     inside = box_mask(photo.shape[:2], 40, 50, 24)
     outside = ~dilate(inside, 8)
     assert result.shape == photo.shape and np.array_equal(before, photo)
     assert np.abs(result.astype(int) - photo)[inside].mean() > 3, "the painted region must change"
     assert np.array_equal(result[outside], photo[outside]), "nothing outside the painted region may change"
     path = download.value["path"] if isinstance(download.value, dict) else download.value
-    saved = np.asarray(Image.open(path))
-    assert np.array_equal(saved, result)
+    assert np.array_equal(read(path), result)
 
 
 def test_undo_reset_and_copy_appearance(tiny_app):
@@ -71,10 +76,11 @@ def test_undo_reset_and_copy_appearance(tiny_app):
     first, *_ = tiny_app.edit_photo(value, "tree", "remove", 1.0, state, no_progress)
     second, *_ = tiny_app.edit_photo(value, "dome", "add", 1.0, state, no_progress)
     undone, _, message, _, _ = tiny_app.undo_edit(value, state, no_progress)
-    assert np.array_equal(undone, first) and not np.array_equal(second, first)
+    assert np.array_equal(read(undone), read(first)) and not np.array_equal(read(second), read(first))
     reset, *_ = tiny_app.reset_edits(value, state, no_progress)
-    assert np.array_equal(reset, photo)
+    assert np.array_equal(read(reset), photo)
     copied, _, message, _, _ = tiny_app.edit_photo(value, "tree", "copy appearance", 0.5, state, no_progress)
+    copied = read(copied)
     target = box_mask(photo.shape[:2], 30, 30, 20)
     assert "appearance" in message
     assert np.abs(copied.astype(int) - photo)[target].mean() > 1
@@ -89,7 +95,7 @@ def test_users_do_not_share_edits(tiny_app):
     assert len(tiny_app.CACHE) == 1, "the same photo is fitted once"
     edited_a, *_ = tiny_app.edit_photo(value, "tree", "add", 1.0, state_a, no_progress)
     seen_by_b, *_ = tiny_app.undo_edit(value, state_b, no_progress)
-    assert not np.array_equal(edited_a, photo) and np.array_equal(seen_by_b, photo)
+    assert not np.array_equal(read(edited_a), photo) and np.array_equal(read(seen_by_b), photo)
 
 
 def test_cache_is_bounded(tiny_app):
@@ -115,7 +121,7 @@ def test_bad_input_is_a_readable_message(tiny_app, value, concept, action, messa
         value = painted(photo, {})
     if message is None:  # an empty mask is a warning, and the photo comes back unchanged
         result, _, text, _, _ = tiny_app.edit_photo(value, concept, action, 0.5, None, no_progress)
-        assert np.array_equal(result, photo) and "paint" in text.lower()
+        assert np.array_equal(read(result), photo) and "paint" in text.lower()
         return
     with pytest.raises(gr.Error, match=message):
         tiny_app.edit_photo(value, concept, action, 0.5, None, no_progress)

@@ -9,7 +9,7 @@ import pytest
 from conftest import make_photo
 from editor_support import FAST, tiny_editor
 from paper_support import needs_reference, write_church_cache
-from test_app import no_progress, painted
+from test_app import no_progress, painted, read
 
 import app
 from ganpaint_core.editing.editor import Editor, FitOptions
@@ -52,6 +52,7 @@ def test_a_session_belongs_to_the_model_it_was_fitted_with(two_models):
     _, _, _, state, _ = app.fit_photo(value, None, no_progress)
     assert state["model"] == "scenes" and state["session"].editor is app.get_editor("scenes")
     edited, *_ = app.edit_photo(value, "tree", "add", 1.0, state, no_progress)
+    edited = read(edited)
     # picking another model: the next edit fits the photo again with it, in a session of its own
     _, _, _, other, _ = app.edit_photo(value, "tree", "add", 1.0, state, no_progress, "other")
     assert other["model"] == "other" and other["session"].editor is app.get_editor("other")
@@ -59,18 +60,18 @@ def test_a_session_belongs_to_the_model_it_was_fitted_with(two_models):
     assert len(app.CACHE) == 2, "the same photo is cached once per model"
     # undo acts on the user's session of this photo whatever the picker says
     undone, _, message, kept, _ = app.undo_edit(value, other, no_progress, "scenes")
-    assert kept["session"] is other["session"] and np.array_equal(undone, photo) and "0 edit" in message
+    assert kept["session"] is other["session"] and np.array_equal(read(undone), photo) and "0 edit" in message
     # the first session still holds its own edit
     again, *_ = app.reset_edits(value, state, no_progress, "scenes")
-    assert np.array_equal(again, photo) and not np.array_equal(edited, photo)
+    assert np.array_equal(read(again), photo) and not np.array_equal(edited, photo)
 
 
 def test_picking_a_model_sets_its_concepts_and_strength(two_models):
-    dropdown, slider, note, status = app.choose_model("other", no_progress)
+    dropdown, slider, note, status, picker, in_use = app.choose_model("other", "scenes", no_progress)
     editor = app.get_editor("other")
     assert dropdown.choices == [(c, c) for c in editor.concepts] and dropdown.value == "tree"
     assert slider.value == app.default_strength(editor.dissection)
-    assert "`other`" in status and "tree" in note
+    assert "`other`" in status and "tree" in note and in_use == "other"
 
 
 def test_a_concept_the_sessions_model_lacks_is_a_readable_message(two_models, monkeypatch):
@@ -79,7 +80,7 @@ def test_a_concept_the_sessions_model_lacks_is_a_readable_message(two_models, mo
     value = painted(make_photo(64, 64), {EDIT_COLOR: (20, 20, 16)})
     editor = app.get_editor("other")
     monkeypatch.setattr(editor, "dissection", None)       # a registered model without unit lists
-    dropdown, *_ = app.choose_model("other", no_progress)
+    dropdown, *_ = app.choose_model("other", "scenes", no_progress)
     assert dropdown.choices == [] and dropdown.value is None
     with pytest.raises(gr.Error, match="no unit lists|cannot"):
         app.edit_photo(value, None, "add", 0.5, None, no_progress, "other")
@@ -106,7 +107,7 @@ def test_church_from_the_cache_fits_and_paints_with_its_own_concepts(tmp_path, m
     monkeypatch.setattr(app, "_editors", {})
     monkeypatch.setattr(app, "_loading", {})
     monkeypatch.setattr(app, "CACHE", SessionCache(2))
-    dropdown, slider, note, _ = app.choose_model("church", no_progress)
+    dropdown, slider, note, *_ = app.choose_model("church", "default", no_progress)
     church = app.get_editor("church")
     assert church.size == 256 and church.encoder is not None
     assert [c for c, _ in dropdown.choices][:7] == ["tree", "grass", "door", "sky", "cloud", "brick", "dome"]
@@ -115,5 +116,6 @@ def test_church_from_the_cache_fits_and_paints_with_its_own_concepts(tmp_path, m
     photo = make_photo(96, 128)
     value = painted(photo, {EDIT_COLOR: (30, 50, 30)})
     result, _, message, state, _ = app.edit_photo(value, "dome", "add", 1.0, None, no_progress, "church")
+    result = read(result)
     assert state["model"] == "church" and result.shape == photo.shape and "Add dome" in message
     assert not np.array_equal(result, photo)
