@@ -211,3 +211,29 @@ def test_removing_doors_and_trees_on_held_out_scenes_shows_what_is_behind():
     # measured (AMD EPYC): photo 0.617, units 0.687, fill 0.755; door pixels labelled building 0.96
     assert means["fill"] > means["photo"] + 0.08 and means["fill"] > means["units"] + 0.03
     assert np.mean(wall) >= 0.6
+
+
+def test_extreme_factors_around_a_hole_are_continued_capped():
+    """The closed-form last layer can leave factors far from 1 where an activation is near 0; a removal continues
+    the factors around its hole into it capped at ``DELTA_CAP``, so those extremes are not painted into the hole."""
+    editor = tiny_editor()
+    session = editor.fit(np.full((64, 64, 3), 120, np.uint8))
+    adapted = session._states[-1].adapted
+    name = list(adapted.deltas)[-1]
+    hole = blob(64, 32, 32, 10)
+    seen = []
+    spy = removal.harmonic_fill
+
+    def recording(x, cells, *args, **kwargs):
+        if x.shape[1] == adapted.deltas[name].shape[1] and x.shape[-1] == adapted.deltas[name].shape[-1]:
+            seen.append(float(x.abs().max()))
+        return spy(x, cells, *args, **kwargs)
+
+    adapted.deltas[name] = torch.full_like(adapted.deltas[name], 1000.0)
+    op = removal_operation(hole, "tree", "high", None, list(NAMES), editor.dissection)
+    removal.harmonic_fill = recording
+    try:
+        removal.render_removed(adapted, session.features(), editor.layer, [(op, hole)])
+    finally:
+        removal.harmonic_fill = spy
+    assert seen and max(seen) <= removal.DELTA_CAP

@@ -196,6 +196,11 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
                    strength, hole=hole, sources=sources, keep=keep, blend=min(1.0, n / table["medium"]))
 
 
+# The closed-form last layer (``adaptation.solve_last_layer``) sets factors far from 1 where an activation is near 0;
+# continued into a hole they would paint those extremes there, so the continuation reads them capped.
+DELTA_CAP = 1.0
+
+
 def blocks_after(adapted, layer: str) -> list[tuple[str, torch.nn.Module]]:
     """(name, block) of the generator after ``layer`` as ``adapted`` runs them (its own copies for weights)."""
     names = adapted.generator.layer_names
@@ -230,7 +235,7 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
                 for op, hole in removals:
                     src = None if op.sources is None else _cells(op.sources, size)
                     zone = hole_cells(dilate(hole, DELTA_RADIUS), size)
-                    d = d + op.blend * (harmonic_fill(d, zone, VERTICAL, src) - d)
+                    d = d + op.blend * (harmonic_fill(d.clamp(-DELTA_CAP, DELTA_CAP), zone, VERTICAL, src) - d)
             x = x * (1 + d)
         if edit is not None and name in edit:
             x = edit[name](x)
