@@ -72,20 +72,12 @@ def judge(study: Path, scores: dict[str, float], workers: int, noise: float = 0.
     return with_worker_times(pd.DataFrame(rows, columns=list(ANSWER_COLUMNS)))
 
 
-def realism_judge(study: Path, model_name: str, workers: int, noise: float = 0.0, seed: int = 0,
-                  references: int = 256, model=None) -> pd.DataFrame:
-    """The realism judge's answers; ``model`` (a RealismModel) or one built from the model ``model_name``."""
+def realism_judge(study: Path, model, workers: int, noise: float = 0.0, seed: int = 0,
+                  size: int | None = None) -> pd.DataFrame:
+    """The realism judge's answers to ``study``, by ``model`` (a RealismModel: its caller builds it); ``size``: the
+    model's resolution, at which the study's (upscaled) pictures are scored."""
     _check(workers, noise)
     read_manifest(study)
-    size = None
-    if model is None:
-        from ganpaint_core.models import load_model
-        from ganpaint_core.realism import RealismModel
-
-        if references < 8:
-            raise ValueError(f"--references must be at least 8, got {references}")
-        bundle = load_model(model_name)
-        model, size = RealismModel.from_model(bundle, n=references), bundle.generator.resolution
     return judge(study, picture_scores(study, model, size), workers, noise, seed)
 
 

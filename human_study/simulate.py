@@ -121,7 +121,14 @@ def simulate(study: Path, workers: int, prefs: dict[str, float], catch_fail: flo
 def run(args):
     study = Path(args.study)
     if args.judge:
-        answers = realism_judge(study, args.model, args.workers, args.noise, args.seed, args.references)
+        from ganpaint_core.models import load_model
+        from ganpaint_core.realism import RealismModel
+
+        if args.references < 8:
+            raise ValueError(f"--references must be at least 8, got {args.references}")
+        bundle = load_model(args.model)
+        model = RealismModel.from_model(bundle, n=args.references)
+        answers = realism_judge(study, model, args.workers, args.noise, args.seed, bundle.generator.resolution)
     else:
         answers = simulate(study, args.workers, parse_prefer(args.prefer), args.catch_fail, args.seed,
                            args.worker_sd, args.left_bias, args.unfinished, args.fast)
