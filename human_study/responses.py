@@ -35,7 +35,8 @@ def answer_columns(frame: pd.DataFrame) -> list[str]:
 def with_key(answers: pd.DataFrame, manifest: list[dict]) -> pd.DataFrame:
     """``answers`` (ANSWER_COLUMNS) joined with the manifest on trial id: the local export layout."""
     key = pd.DataFrame(manifest, columns=list(MANIFEST_COLUMNS)).drop(columns="session")
-    frame = answers[answer_columns(answers)].merge(key, on="trial_id", how="left", validate="many_to_one")
+    frame = answers.reindex(columns=answer_columns(answers), fill_value="")     # older exports: missing ones empty
+    frame = frame.merge(key, on="trial_id", how="left", validate="many_to_one")
     unknown = frame["phase"].isna()
     if unknown.any():
         raise ValueError(f"{int(unknown.sum())} answers name trials not in the manifest "

@@ -147,14 +147,14 @@ def test_database_answers_from_an_earlier_build_are_warned_about(answers, study,
     db_path = tmp_path / "study.sqlite"
     real = answers.assign(source="local")
     with sqlite3.connect(db_path) as db:
-        real.drop(columns=["consented_at", "finished_at"]).to_sql("answers", db, index=False)
+        real.drop(columns=["study_version"], errors="ignore").to_sql("answers", db, index=False)
         db.execute("CREATE TABLE participants (worker_id TEXT, assignment_id TEXT, study_id TEXT, session_id TEXT,"
-                   " source TEXT, comments TEXT)")
+                   " source TEXT, comments TEXT, consented_at TEXT, finished_at TEXT, study_version TEXT)")
         db.execute("ALTER TABLE answers RENAME TO raw")
         db.execute("CREATE TABLE answers AS SELECT worker_id, trial_id, session, choice, rt_ms, client_time, "
                    "server_time FROM raw")
         db.execute("INSERT INTO participants SELECT DISTINCT worker_id, assignment_id, study_id, session_id, source,"
-                   " comments FROM raw")
+                   " comments, consented_at, finished_at, '' FROM raw")
     manifest_time = (study / "study" / "manifest.csv").stat().st_mtime
     os.utime(study / "study" / "manifest.csv", (manifest_time, manifest_time))
     report = tmp_path / "report"
