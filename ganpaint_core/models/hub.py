@@ -69,7 +69,8 @@ def download(url: str, folder: Path | None = None, filename: str | None = None, 
     tmp = Path(tmp_name)
     digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        # a fresh opener: the proxy settings of this moment (urlopen's global opener keeps those of its first use)
+        with os.fdopen(fd, "wb") as out, urllib.request.build_opener().open(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {filename}",
                       disable=not progress) as bar:
