@@ -232,7 +232,7 @@ def scene_tasks(n: int, size: int, folder: Path, seed: int = 0, concepts: list[s
     concept is not in ``concepts`` (the editor's paintable ones) are left out.
     """
     from ganpaint_core.scenes import HELDOUT_SEED_START
-    from ganpaint_core.scenes.pairs import KIND_CONCEPT, render_pair
+    from ganpaint_core.scenes.pairs import KIND_CONCEPT
 
     if n < 1:
         raise ValueError(f"scenes:N needs N >= 1, got {n}")
@@ -244,16 +244,7 @@ def scene_tasks(n: int, size: int, folder: Path, seed: int = 0, concepts: list[s
     tasks = []
     for i in range(n):
         kind = kinds[i % len(kinds)]
-        for _ in range(1000):
-            scene_seed += 1
-            try:
-                pair = render_pair(scene_seed, size, kind)
-            except ValueError:
-                continue
-            if (pair.before_labels != pair.after_labels).sum() >= MIN_CHANGED_LABELS:
-                break
-        else:
-            raise ValueError(f"no applicable {kind} scene found near seed {scene_seed}")
+        pair, scene_seed = next_scene_pair(scene_seed, size, kind)
         stem = folder / f"scene{scene_seed}"
         Image.fromarray(pair.before_rgb).save(f"{stem}.png")
         Image.fromarray(pair.after_rgb).save(f"{stem}_{kind}_after.png")
@@ -263,6 +254,22 @@ def scene_tasks(n: int, size: int, folder: Path, seed: int = 0, concepts: list[s
                           concept=pair.concept, action=pair.action, target=f"{stem}_{kind}_after.png",
                           target_labels=f"{stem}_{kind}_labels.png"))
     return tasks
+
+
+def next_scene_pair(seed: int, size: int, kind: str):
+    """The first scene after ``seed`` where a ``kind`` edit applies and changes at least ``MIN_CHANGED_LABELS``
+    labels: (its ``ScenePair``, its seed); ValueError when none of the next 1000 scenes has one."""
+    from ganpaint_core.scenes.pairs import render_pair
+
+    for _ in range(1000):
+        seed += 1
+        try:
+            pair = render_pair(seed, size, kind)
+        except ValueError:
+            continue
+        if (pair.before_labels != pair.after_labels).sum() >= MIN_CHANGED_LABELS:
+            return pair, seed
+    raise ValueError(f"no applicable {kind} scene found near seed {seed}")
 
 
 def parse_photos(spec: str) -> tuple[str, int | str]:

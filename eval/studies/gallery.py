@@ -153,26 +153,16 @@ def scene_pairs(n: int, size: int) -> list:
     """``n`` held-out scene pairs, one scene each, cycling through ``SCENE_KINDS``: for each, the next scene of
     the gallery's seed range where that edit applies and changes enough labels (as ``eval run``'s scene tasks are
     chosen), so the same every time."""
-    from eval.run.tasks import MIN_CHANGED_LABELS
+    from eval.run.tasks import next_scene_pair
     from ganpaint_core.scenes import HELDOUT_SEED_START
-    from ganpaint_core.scenes.pairs import render_pair
 
     if n < 0:
         raise ValueError(f"--scenes must not be negative, got {n}")
     seed, pairs = HELDOUT_SEED_START + GALLERY_SEED_OFFSET, []
     for i in range(n):
         kind = SCENE_KINDS[i % len(SCENE_KINDS)]
-        for _ in range(1000):
-            seed += 1
-            try:
-                pair = render_pair(seed, size, kind)
-            except ValueError:
-                continue
-            if (pair.before_labels != pair.after_labels).sum() >= MIN_CHANGED_LABELS:
-                pairs.append(pair)
-                break
-        else:
-            raise ValueError(f"no applicable {kind} scene found near seed {seed}")
+        pair, seed = next_scene_pair(seed, size, kind)
+        pairs.append(pair)
     return pairs
 
 
