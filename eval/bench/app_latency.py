@@ -22,19 +22,19 @@ import io
 import json
 import os
 import platform
-import re
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from ganpaint_core.machine import free_port
+from ganpaint_core.machine import cpu_model, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -102,17 +102,27 @@ def paint_stroke(page, dy: float = 0.0) -> None:
     page.mouse.up()
 
 
-def browser_round_trips(url: str, edits: int, concept: str) -> dict:
+@contextmanager
+def demo_page(url: str, timeout_ms: int):
+    """A headless chromium page on the demo at ``url``, its editor loaded; the browser closes after."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.set_default_timeout(120_000)
-        page.goto(url, wait_until="domcontentloaded")
-        page.wait_for_selector("#editor", timeout=180_000)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1100})
+            page.set_default_timeout(timeout_ms)
+            page.goto(url, wait_until="domcontentloaded")
+            page.wait_for_selector("#editor", timeout=180_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def browser_round_trips(url: str, edits: int, concept: str) -> dict:
+    with demo_page(url, 120_000) as page:
         fit = paint_example(page, EXAMPLE, concept)
         joins: list[float] = []
         page.on("request", lambda r: joins.append(time.perf_counter()) if "/queue/join" in r.url else None)
@@ -128,7 +138,6 @@ def browser_round_trips(url: str, edits: int, concept: str) -> dict:
                                    "return i && i.complete && i.naturalWidth > 0; }")
             times.append(time.perf_counter() - start)
             after_join.append(time.perf_counter() - joins[0] if joins else float("nan"))
-        browser.close()
     # after_join: from the page's request to run the edit (the canvas layers already uploaded) to the result shown
     return {"fit_seconds": fit, "edit_seconds": times, "from_request_seconds": after_join}
 
@@ -155,18 +164,6 @@ def client_round_trips(url: str, edits: int, concept: str) -> dict:
             client.predict(value, concept, "add", 0.7, api_name="/edit")
             times.append(time.perf_counter() - start)
     return {"fit_seconds": fit, "edit_seconds": times}
-
-
-def cpu_model() -> str:
-    """lscpu's model name (or the platform's words for the processor)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        found = re.search(r"^Model name:\s*(.+)$", out, re.M)
-        if found:
-            return found.group(1).strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or platform.machine()
 
 
 def large_photo(path: Path, width: int, height: int, seed: int = 0) -> Path:
@@ -229,16 +226,9 @@ def _draft(path: Path):
 
 def browser_large(url: str, path: Path, edits: int, concept: str) -> dict:
     """In the page: upload the large photo, seconds to 'Ready' and to the result shown; then edit round trips."""
-    from playwright.sync_api import sync_playwright
-
     shown = ("() => { const i = document.querySelector('#result img'); "
              "return i && i.complete && i.naturalWidth > 0; }")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.set_default_timeout(300_000)
-        page.goto(url, wait_until="domcontentloaded")
-        page.wait_for_selector("#editor", timeout=180_000)
+    with demo_page(url, 300_000) as page:
         start = time.perf_counter()
         page.locator("input[type=file]:not(#editor input)").first.set_input_files(str(path))
         wait_status(page, "Ready", 300_000)
@@ -256,7 +246,6 @@ def browser_large(url: str, path: Path, edits: int, concept: str) -> dict:
             wait_status(page, f"({i + 1} edit(s))", 300_000)
             page.wait_for_function(shown)
             times.append(time.perf_counter() - start)
-        browser.close()
     return {"ready_seconds": ready, "ready_shown_seconds": ready_shown, "edit_seconds": times}
 
 
