@@ -83,7 +83,8 @@ def test_two_users_at_once_get_what_each_gets_alone(server, tmp_path):
         if r == 0:          # A edits while B fits
             a.fit()
             _together(a.edit, b.fit)
-            assert a.times["undo"] < b.times["fit"], "an edit must not wait behind another user's fit"
+            # A's first edit starts with B's fit; queued behind it, it would end after it (measured 0.46 s vs 1.4 s)
+            assert a.times["edit0"] < b.times["fit"], "an edit must not wait behind another user's fit"
             b.edit()
         else:               # both fit and edit at once
             _together(lambda u=a: (u.fit(), u.edit()), lambda u=b: (u.fit(), u.edit()))
