@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from ganpaint_core.editing.fitting import Progress, ReconstructionLoss, adam_loop
 from ganpaint_core.networks.proggan import ProgressiveGenerator
+from ganpaint_core.networks.window_render import Activations, record, render_window
 
 KINDS = ("activations", "weights", "none")
 
@@ -50,9 +51,20 @@ class PlainGenerator:
     def __init__(self, generator: ProgressiveGenerator, layer: str):
         self.generator, self.layer = generator, layer
 
-    def render(self, r: torch.Tensor, clear: np.ndarray | None = None, edit: dict | None = None) -> torch.Tensor:
-        """G's render of ``r``; ``edit``: functions applied to later layers' outputs (``render_from``)."""
+    def render(self, r: torch.Tensor, clear: np.ndarray | None = None, edit: dict | None = None,
+               base: Activations | None = None, changed: np.ndarray | None = None) -> torch.Tensor:
+        """G's render of ``r``; ``edit``: functions applied to later layers' outputs (``render_from``).
+
+        ``base`` (``record(r0)``): recompute only the part of the picture that differs from ``r0``'s render,
+        ``changed`` (bool SxS) holding the pixels where ``edit`` acts (``window_render``; each ``edit`` function
+        then takes ``(x, window)``)."""
+        if base is not None:
+            return render_window(self.generator, r, base, changed, None, edit)
         return self.generator.render_from(r, self.layer, edit=edit)
+
+    def record(self, r: torch.Tensor) -> Activations | None:
+        """The unedited render of ``r`` with every block's output kept, for ``render(..., base=...)``."""
+        return record(self.generator, r, self.layer)
 
     def parameters(self) -> list[torch.Tensor]:
         return []
@@ -91,8 +103,31 @@ class ActivationAdaptation(PlainGenerator):
             out[name] = 1 + d * keep
         return out
 
-    def render(self, r: torch.Tensor, clear: np.ndarray | None = None, edit: dict | None = None) -> torch.Tensor:
-        return self.generator.render_from(r, self.layer, scale=self.factors(clear), edit=edit)
+    def render(self, r: torch.Tensor, clear: np.ndarray | None = None, edit: dict | None = None,
+               base: Activations | None = None, changed: np.ndarray | None = None) -> torch.Tensor:
+        """G''s render of ``r``, its deltas zeroed inside ``clear``; ``base`` and ``changed`` as for G, where
+        ``changed`` need not hold ``clear`` (it is added here)."""
+        if base is None:
+            return self.generator.render_from(r, self.layer, scale=self.factors(clear), edit=edit)
+        m = None
+        if clear is not None and np.asarray(clear).any():
+            m = torch.as_tensor(np.asarray(clear, dtype=np.float32))[None, None].to(self.generator.device)
+            changed = np.asarray(clear, bool) if changed is None else changed | np.asarray(clear, bool)
+
+        def scale(name: str, window) -> torch.Tensor | None:
+            if name not in self.deltas:
+                return None
+            d = window.of(self.deltas[name])
+            if m is None:
+                return 1 + d
+            size = self.deltas[name].shape[-1]
+            hit = F.adaptive_max_pool2d(m, size) if m.shape[-1] > size else F.interpolate(m, size=(size, size))
+            return 1 + d * (1 - window.of(hit))
+
+        return render_window(self.generator, r, base, changed, scale, edit)
+
+    def record(self, r: torch.Tensor) -> Activations:
+        return record(self.generator, r, self.layer, scale=self.factors())
 
     def clone(self) -> ActivationAdaptation:
         other = copy.copy(self)
@@ -122,7 +157,13 @@ class WeightAdaptation(PlainGenerator):
     def penalty(self) -> torch.Tensor:
         return sum((p - p0).pow(2).mean() for p, p0 in zip(self.blocks.parameters(), self.initial, strict=True))
 
-    def render(self, r: torch.Tensor, clear: np.ndarray | None = None, edit: dict | None = None) -> torch.Tensor:
+    def record(self, r: torch.Tensor) -> None:
+        return None         # its own blocks: rendered in full
+
+    def render(self, r: torch.Tensor, clear: np.ndarray | None = None, edit: dict | None = None,
+               base: Activations | None = None, changed: np.ndarray | None = None) -> torch.Tensor:
+        if base is not None:
+            raise ValueError("the weight adaptation renders in full (no recorded base)")
         if not edit:
             return self.blocks(r)
         for name, block in zip(self.names, self.blocks, strict=True):

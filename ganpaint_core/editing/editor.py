@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -106,6 +106,7 @@ class _State:
     operations: tuple[Operation, ...]
     adapted: PlainGenerator
     cleared: int = 0                # operations[:cleared] are already handled by a refined adaptation
+    images: dict = field(default_factory=dict)      # this state's renders, by render settings (undo is free)
 
 
 class Session:
@@ -120,7 +121,8 @@ class Session:
         self.adapt = adapted.kind
         self._plain = PlainGenerator(editor.generator, editor.layer)
         self._states = [_State((), adapted)]
-        self._cache: dict = {}
+        self._bases: dict = {}          # id(generator) -> (generator, its recorded render of r: window_render)
+        self.stage_seconds: dict = {}   # the last edit's (or render's) time per stage: operation, render, fill, paste
         self._cache_labels: dict = {}
 
     # ---- state -------------------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ class Session:
         twin = copy.copy(self)
         twin.options = replace(self.options, **options)
         twin._states = list(self._states[:1])
-        twin._cache = {}
+        twin._bases = dict(self._bases)
         twin._cache_labels = dict(self._cache_labels)
         return twin
 
@@ -191,6 +193,18 @@ class Session:
         """The edited layer features r' (all operations applied)."""
         return apply_all(self.r, list(self.operations))
 
+    def _base(self, generator: PlainGenerator):
+        """``generator``'s recorded render of the unedited r (``window_render.Activations``; None where it
+        renders in full), made once per generator: an edit then re-renders only the part it changes."""
+        entry = self._bases.get(id(generator))
+        if entry is None or entry[0] is not generator:
+            with torch.inference_mode():
+                entry = (generator, generator.record(self.r))
+            keep = {id(self._states[0].adapted), id(self._states[-1].adapted), id(self._plain)}
+            self._bases = {k: v for k, v in self._bases.items() if k in keep}     # a refined G' replaces the last
+            self._bases[id(generator)] = entry
+        return entry[1]
+
     def _render_tensor(self, adapted: bool, clear: bool) -> torch.Tensor:
         state = self._states[-1]
         generator = state.adapted if adapted else self._plain
@@ -204,17 +218,28 @@ class Session:
                     region |= op.mask
             region = dilate(region, self.options.clear_radius) if region.any() else None
         with torch.inference_mode():
-            fine = fine_edits(ops)
+            fine, features = fine_edits(ops), self.features()
+            base = self._base(generator)
+
+            def edited():       # only the part that the edits change is re-rendered (window_render)
+                if base is None:
+                    return generator.render(features, region, fine)
+                changed = np.zeros((self.editor.size,) * 2, dtype=bool)
+                for op in ops:
+                    if op.fine is not None:
+                        changed |= op.fine.mask
+                return generator.render(features, region, fine, base=base, changed=changed)
+
             if not removals:
-                return generator.render(self.features(), region, fine)
-            filled = render_removed(generator, self.features(), self.editor.layer, removals, region,
+                return edited()
+            filled = render_removed(generator, features, self.editor.layer, removals, region,
                                     fill_deltas=adapted and clear, edit=fine)
             keep = np.zeros((self.editor.size,) * 2, dtype=bool)
             for op, _ in removals:
                 keep |= op.keep if op.keep is not None else False
             if not keep.any():
                 return filled
-            out = generator.render(self.features(), region, fine)     # what stands in front of a removed object stays
+            out = edited()          # what stands in front of a removed object stays
             return torch.where(torch.from_numpy(keep).to(out.device), out, filled)
 
     def _hole(self, index: int) -> np.ndarray:
@@ -247,18 +272,25 @@ class Session:
         ``clear`` zeroes G''s perturbations inside the edit for this call (None: the session's option).
         """
         clear = self.options.clear_perturbations if clear is None else clear
-        key = (len(self._states), id(self._states[-1]), adapted, paste_back, clear)
-        if key in self._cache:
-            return self._cache[key].copy()
+        state, key = self._states[-1], (adapted, paste_back, clear, self.options)
+        if key in state.images:
+            return state.images[key].copy()
+        t = time.perf_counter()
         img = to_uint8(self._render_tensor(adapted, clear))[0]
+        times = {"render": time.perf_counter() - t}
         removals = [(op, self._hole(i)) for i, op in enumerate(self.operations) if isinstance(op, Removal)]
         if adapted and removals:     # where the generator cannot draw the photo, its surroundings fill the hole
+            t = time.perf_counter()
             hole = np.any([h for _, h in removals], axis=0)
             keep = np.any([op.keep if op.keep is not None else np.zeros_like(h) for op, h in removals], axis=0)
             img = photo_fill(self.photo, img, hole, self.generator_trust(), keep=keep)
+            times["fill"] = time.perf_counter() - t
         if paste_back and self.operations:
+            t = time.perf_counter()
             img = self._paste(self.photo, Crop.centred(self.editor.size, self.editor.size, self.editor.size), img)
-        self._cache = {key: img}
+            times["paste"] = time.perf_counter() - t
+        self.stage_seconds.update(times)
+        state.images[key] = img
         return img.copy()
 
     def _paste(self, photo: np.ndarray, crop: Crop, image: np.ndarray) -> np.ndarray:
@@ -283,6 +315,9 @@ class Session:
 
     def reconstruction(self) -> np.ndarray:
         """uint8 SxSx3: G'(r), the adapted reconstruction, no edits."""
+        base = self._base(self._states[0].adapted)
+        if base is not None:
+            return to_uint8(base.image)[0]
         with torch.inference_mode():
             return to_uint8(self._states[0].adapted.render(self.r))[0]
 
@@ -298,17 +333,21 @@ class Session:
 
         An add places the object in the mask (``FitOptions.add_mode``, see ``edits.concept_operation``); the
         edited region is then the object's, inside the painted mask.  A remove continues the surroundings into
-        the object's place (``FitOptions.remove``, see ``removal``)."""
-        if action == "remove" and self.options.remove == "fill":
-            op = removal_operation(self.mask(mask), concept, strength, self.photo_labels(), list(NAMES),
-                                   self.editor.dissection)
+        the object's place (``FitOptions.remove``, see ``removal``).  ``stage_seconds`` then holds its
+        time per stage: labels (the segmenter's labels of the photo, on a session's first edit that needs them),
+        operation (the placement or the removal's hole), render, fill, paste."""
+        start, painted = time.perf_counter(), self.mask(mask)
+        fill, mode = action == "remove" and self.options.remove == "fill", self.options.add_mode
+        wants = fill or (action == "add" and mode == "exemplar" and self.editor.exemplars)
+        labels = self.photo_labels() if wants else None
+        labelled = time.perf_counter()
+        if fill:
+            op = removal_operation(painted, concept, strength, labels, list(NAMES), self.editor.dissection)
         else:
-            mode = self.options.add_mode
-            labels = self.photo_labels() if action == "add" and mode == "exemplar" and self.editor.exemplars else None
-            op = concept_operation(self.features(), self.editor.dissection, self.mask(mask), concept, action,
+            op = concept_operation(self.features(), self.editor.dissection, painted, concept, action,
                                    strength, add_mode=mode, exemplars=self.editor.exemplars, photo_labels=labels,
                                    names=NAMES, fine=self.options.fine_edit)
-        return self._apply(op)
+        return self._apply(op, time.perf_counter() - labelled, labelled - start)
 
     def copy_appearance(self, target_mask, reference_mask) -> Result:
         """The target region takes the feature means of the reference region; the edited state."""
@@ -317,11 +356,13 @@ class Session:
             reference = self.mask(reference_mask)
         except ValueError as err:
             raise ValueError(f"reference mask: {err}") from err
-        return self._apply(appearance_operation(self.features(), target, reference))
+        start = time.perf_counter()
+        return self._apply(appearance_operation(self.features(), target, reference), time.perf_counter() - start)
 
-    def _apply(self, op: Operation) -> Result:
+    def _apply(self, op: Operation, operation_seconds: float = 0.0, labels_seconds: float = 0.0) -> Result:
         state = self._states[-1]
         self._push(_State((*state.operations, op), state.adapted, state.cleared))
+        self.stage_seconds = {"labels": labels_seconds, "operation": operation_seconds}
         return self.result()
 
     def refine(self, steps: int | None = None, progress: Progress = None) -> Result:
@@ -475,8 +516,13 @@ class Editor:
         timings["adapt_seconds"] = time.perf_counter() - t
         timings["perceptual"] = loss.perceptual.kind
         timings["steps_taken"] = taken      # per stage that ran (fewer than asked where a plateau stopped it)
+        t = time.perf_counter()
+        session = Session(self, image, crop, original, z, r, adapted, o, loss, 0.0, timings)
+        session._base(adapted)          # G'(r) with every block's output kept: edits re-render only what they change
+        timings["record_seconds"] = time.perf_counter() - t
+        session.fit_seconds = time.perf_counter() - start
         report(1.0, "fitted")
-        return Session(self, image, crop, original, z, r, adapted, o, loss, time.perf_counter() - start, timings)
+        return session
 
 
 def _solve(adapted: PlainGenerator, r: torch.Tensor, x: torch.Tensor, o: FitOptions) -> None:

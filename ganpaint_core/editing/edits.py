@@ -112,8 +112,11 @@ class FineEdit:
     values: torch.Tensor        # (1, C, 1, 1) the concept's levels at that layer
     pool: str = GRID_POOL
 
-    def apply(self, x: torch.Tensor) -> torch.Tensor:
-        a = to_grid(self.mask, x.shape[-1], self.pool).to(x) * self.blend
+    def apply(self, x: torch.Tensor, window=None) -> torch.Tensor:
+        """The blend on the layer's output ``x``, or on its part ``window`` (a ``window_render.Window``)."""
+        a = to_grid(self.mask, x.shape[-1] if window is None else window.size, self.pool).to(x) * self.blend
+        if window is not None:
+            a = window.of(a)
         return (1 - a) * x + a * self.values.to(x)
 
 
@@ -202,7 +205,8 @@ def apply_all(r: torch.Tensor, operations: list[Operation]) -> torch.Tensor:
 
 
 def fine_edits(operations) -> dict | None:
-    """The operations' finer-layer edits as ``render_from``'s ``edit`` (layer -> function), in order; None if none."""
+    """The operations' finer-layer edits as ``render_from``'s ``edit`` (layer -> function of the layer's output and
+    an optional window of it), in order; None if none."""
     by_layer: dict[str, list[FineEdit]] = {}
     for op in operations:
         if op.fine is not None:
@@ -211,9 +215,9 @@ def fine_edits(operations) -> dict | None:
         return None
 
     def chain(edits):
-        def run(x):
+        def run(x, window=None):
             for e in edits:
-                x = e.apply(x)
+                x = e.apply(x, window)
             return x
         return run
 

@@ -59,30 +59,75 @@ class GenBlock(nn.Module):
         self.wscale = WScale(c_out, c_in, gain)
         self.register_buffer("folded_weight", None, persistent=False)
         self.register_buffer("folded_bias", None, persistent=False)
+        self.register_buffer("phase_weight", None, persistent=False)
+        self.register_buffer("phase_bias", None, persistent=False)
         self.register_load_state_dict_post_hook(_refold)
 
     @torch.no_grad()
     def fold(self) -> None:
-        """Cache ``conv.weight * scale`` and ``b`` as one conv's weight and bias (redone on every call)."""
+        """Cache ``conv.weight * scale`` and ``b`` as one conv's weight and bias (redone on every call), and for an
+        upsampling 3x3 block the same conv as four 2x2 ones on the unsampled input (``upconvolve``)."""
         self.folded_weight = (self.conv.weight * self.wscale.scale).detach().clone()
         self.folded_bias = self.wscale.b.detach().clone()
+        if self.upsample and self.conv.kernel_size == (3, 3) and self.conv.padding == (1, 1):
+            w = self.folded_weight
+            pairs = ((w[:, :, :, 0], w[:, :, :, 1] + w[:, :, :, 2]), (w[:, :, :, 0] + w[:, :, :, 1], w[:, :, :, 2]))
+            cols = [torch.stack(pair, -1) for pair in pairs]                  # (C, C', 3, 2) for dx = 0, 1
+            phases = [torch.stack((c[:, :, 0], c[:, :, 1] + c[:, :, 2]) if dy == 0 else
+                                  (c[:, :, 0] + c[:, :, 1], c[:, :, 2]), 2) for dy in (0, 1) for c in cols]
+            fmt = torch.channels_last if w.is_contiguous(memory_format=torch.channels_last) and not \
+                w.is_contiguous() else torch.contiguous_format
+            self.phase_weight = torch.cat(phases).contiguous(memory_format=fmt)     # (4C, C', 2, 2), 2 dy + dx
+            self.phase_bias = self.folded_bias.repeat(4)
 
     def unfold(self) -> None:
-        self.folded_weight = self.folded_bias = None
+        self.folded_weight = self.folded_bias = self.phase_weight = self.phase_bias = None
 
     @property
     def folded(self) -> bool:
         return self.folded_weight is not None
 
 
+    def convolve(self, x, padding=None):
+        """The conv with its scale and bias (folded where it can be); ``padding`` replaces the conv's own."""
+        padding = self.conv.padding if padding is None else padding
+        if self.folded and not (self.conv.weight.requires_grad or self.wscale.b.requires_grad):
+            return F.conv2d(x, self.folded_weight, self.folded_bias, padding=padding)
+        if padding == self.conv.padding:
+            return self.wscale(self.conv(x))
+        return self.wscale(F.conv2d(x, self.conv.weight, None, padding=padding))
+
+    def upconvolve(self, x):
+        """The x2 nearest upsample and the conv of an upsampling block, without padding ('valid'), computed from
+        the unsampled ``x`` (N, C', h, w): output rows and columns 1 … 2h-2 of the upsampled grid.
+
+        Each output pixel of a 3x3 conv on a nearest-upsampled picture reads a 2x2 patch of ``x``, with the
+        kernel's rows and columns summed in pairs by the pixel's parity: four 2x2 convs (``fold``), 4/9 of the
+        multiplications.  Only for renders without gradients (``forward``); to float rounding the same."""
+        n, _, h, w = x.shape
+        y = F.conv2d(x, self.phase_weight, self.phase_bias)                  # (N, 4C, h-1, w-1)
+        c = y.shape[1] // 4
+        fmt = torch.channels_last if y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous() \
+            else torch.contiguous_format
+        out = torch.empty((n, c, 2 * h - 2, 2 * w - 2), dtype=y.dtype, device=y.device, memory_format=fmt)
+        for dy in (0, 1):                      # output row 2k reads x rows k, k+1 as an odd upsampled row (dy 1)
+            for dx in (0, 1):
+                phase = 2 * dy + dx
+                out[:, :, 1 - dy::2, 1 - dx::2] = y[:, phase * c:(phase + 1) * c]
+        return out
+
+    def fast_upsample(self) -> bool:
+        """Whether ``forward`` upsamples and convolves with ``upconvolve`` (a folded block, no gradients)."""
+        return self.phase_weight is not None and not torch.is_grad_enabled()
+
     def forward(self, x):
         x = self.norm(x)
-        if self.upsample:
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
-        if self.folded and not (self.conv.weight.requires_grad or self.wscale.b.requires_grad):
-            x = F.conv2d(x, self.folded_weight, self.folded_bias, padding=self.conv.padding)
+        if self.upsample and self.fast_upsample():
+            x = self.upconvolve(F.pad(x, (1, 1, 1, 1)))[..., 1:-1, 1:-1]
         else:
-            x = self.wscale(self.conv(x))
+            if self.upsample:
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = self.convolve(x)
         return x if self.output else F.leaky_relu(x, 0.2, inplace=True)
 
 
@@ -150,13 +195,15 @@ class ProgressiveGenerator(nn.Sequential):
         raise KeyError(layer)
 
     def render_from(self, x, layer: str, scale: dict | None = None, until: str | None = None,
-                    edit: dict | None = None):
+                    edit: dict | None = None, record: dict | None = None):
         """Run the blocks after ``layer`` on its features ``x`` (G_f of the paper), up to ``until`` if given.
 
         ``scale`` maps layer names to factors that multiply those layers' outputs in this call only
         (the adaptation's ``1 + delta``): nothing is stored on the module, so concurrent calls with
         different factors never see each other's.  ``edit`` maps layer names to functions applied to
         those layers' outputs after the factors (an edit at a finer layer), likewise for this call only.
+        ``record`` (a dict) receives every block's output, after its factors and edit
+        (``window_render.record``).
         """
         names = self.layer_names
         end = names.index(until) + 1 if until is not None else len(names)
@@ -166,6 +213,8 @@ class ProgressiveGenerator(nn.Sequential):
                 x = x * scale[name].to(x.dtype)
             if edit is not None and name in edit:
                 x = edit[name](x)
+            if record is not None:
+                record[name] = x
         return x
 
     def output_shape(self, layer: str) -> tuple[int, int, int]:

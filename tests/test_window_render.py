@@ -1,0 +1,110 @@
+"""The windowed render (re-rendering only what an edit changes) equals the full render to float rounding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ganpaint_core.networks.proggan import ProgressiveGenerator
+from ganpaint_core.networks.window_render import Window, record, render_window
+
+SIZES = [16, 32, 32, 16, 16, 8]      # 64 px; layer4 at 8x8
+
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(0)
+    return ProgressiveGenerator(SIZES).eval().requires_grad_(False).fold_scales()
+
+
+def _edited(r, cells):
+    out = r.clone()
+    for y, x in cells:
+        out[:, :, y, x] += torch.randn(r.shape[1])
+    return out
+
+
+@pytest.mark.parametrize("cells", [[(0, 0)], [(3, 4)], [(7, 7), (6, 7)], [(2, 2), (5, 6)], []])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("grad", [False, True])
+def test_windowed_render_equals_the_full_render(generator, cells, channels_last, grad):
+    """With gradients off (``upconvolve``) and on (upsample, then the conv), in both memory formats."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    g = generator.to(memory_format=fmt)
+    with torch.set_grad_enabled(grad):
+        r = g.features(torch.randn(1, 16), "layer4").contiguous(memory_format=fmt)
+        base = record(g, r, "layer4")
+        assert torch.equal(base.image, g.render_from(r, "layer4"))
+        edited = _edited(r, cells)
+        full = g.render_from(edited, "layer4")
+        part = render_window(g, edited, base)
+    assert part.shape == full.shape
+    torch.testing.assert_close(part, full, rtol=1e-5, atol=1e-5)
+    if not cells:
+        assert torch.equal(part, base.image)
+    else:
+        assert not torch.equal(part, base.image)
+
+
+def test_factors_and_edits_that_differ_inside_a_region(generator):
+    """Per-pixel factors and a finer-layer edit that differ from the recorded render's inside ``changed``."""
+    g = generator.to(memory_format=torch.contiguous_format)
+    torch.manual_seed(1)
+    with torch.inference_mode():
+        r = g.features(torch.randn(1, 16), "layer4")
+        factors = {name: 1 + 0.3 * torch.randn(1, *g.output_shape(name)) for name in ("layer6", "layer8")}
+        base = record(g, r, "layer4", scale=factors)
+        changed = np.zeros((64, 64), bool)
+        changed[40:52, 9:20] = True
+        keep = {name: 1 - torch.nn.functional.adaptive_max_pool2d(
+            torch.from_numpy(changed.astype(np.float32))[None, None], f.shape[-1]) for name, f in factors.items()}
+        cleared = {name: 1 + (f - 1) * keep[name] for name, f in factors.items()}
+        a6 = torch.nn.functional.adaptive_max_pool2d(torch.from_numpy(changed.astype(np.float32))[None, None], 16)
+        value = torch.randn(1, 16, 1, 1)
+        edited = _edited(r, [(5, 1)])
+        full = g.render_from(edited, "layer4", scale=cleared, edit={"layer6": lambda x: (1 - a6) * x + a6 * value})
+        part = render_window(g, edited, base, changed, scale=lambda name, w: w.of(cleared[name]) if name in cleared
+                             else None, edit={"layer6": lambda x, w: (1 - w.of(a6)) * x + w.of(a6) * value})
+    torch.testing.assert_close(part, full, rtol=1e-5, atol=1e-5)
+    outside = np.ones((64, 64), bool)
+    outside[8:64, 0:40] = False         # beyond the reach of cell (5, 1) and of the changed pixels: not recomputed
+    assert torch.equal(part[0][:, outside], base.image[0][:, outside])
+
+
+def test_window_geometry():
+    w = Window.around(np.pad(np.ones((2, 3), bool), ((4, 2), (1, 4))))
+    assert (w.top, w.bottom, w.left, w.right, w.size) == (4, 6, 1, 4, 8)
+    assert w.at(16) == Window(8, 12, 2, 8, 16) and w.at(4) == Window(2, 3, 0, 2, 4)
+    assert w.grown(3) == Window(1, 8, 0, 7, 8) and w.area == 6
+    assert Window.around(np.zeros((8, 8), bool)).empty
+    assert w.union(Window(0, 1, 7, 8, 8)) == Window(0, 6, 1, 8, 8)
+
+
+def test_mismatched_features_are_a_clear_error(generator):
+    with torch.inference_mode():
+        r = generator.features(torch.randn(1, 16), "layer4")
+        base = record(generator, r, "layer4")
+        with pytest.raises(ValueError, match="recorded render"):
+            render_window(generator, r[:, :8], base)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_upsampling_blocks_without_gradients_equal_upsample_then_conv(channels_last):
+    """``GenBlock.upconvolve`` (four 2x2 convs on the unsampled input) against nearest x2 upsample + 3x3 conv."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    torch.manual_seed(2)
+    g = ProgressiveGenerator([32, 64, 48, 24, 12]).eval().requires_grad_(False).fold_scales().to(memory_format=fmt)
+    z = torch.randn(3, 32)
+    with torch.enable_grad():
+        slow = g(z)
+        assert not any(b.fast_upsample() for b in g.children())
+    with torch.no_grad():
+        assert all(b.fast_upsample() == b.upsample for b in g.children())
+        fast = g(z)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+    assert not torch.equal(fast, torch.zeros_like(fast))
+    g.unfold_scales()
+    with torch.no_grad():
+        assert not any(b.fast_upsample() for b in g.children())
+        torch.testing.assert_close(g(z), slow, rtol=1e-4, atol=1e-4)     # folding itself rounds differently
