@@ -40,3 +40,13 @@ def test_bench_writes_timings_and_memory(tiny_model, tmp_path):
     assert result["size"] == 32 and len(result["edit_seconds"]) == 2
     assert result["steps"] == [2, 3, 4]                  # --fit reached the fit in the fresh process
     assert result["fit_seconds_median"] > 0 and result["peak_rss_mib"] >= result["rss_after_load_mib"] > 50
+    assert result["edit_actions"] == ["add", "remove"]
+    assert result["add_seconds_median"] == result["edit_seconds"][0]
+    assert result["remove_seconds_median"] == result["edit_seconds"][1]
+    assert result["first_edit_seconds"] == result["edit_seconds"][:1]
+    stages = result["edit_stage_seconds_median"]
+    assert set(stages) == {"add", "remove"}
+    for action, total in (("add", result["add_seconds_median"]), ("remove", result["remove_seconds_median"])):
+        assert {"labels", "operation", "render", "paste"} <= set(stages[action])
+        assert 0 < stages[action]["render"] and sum(stages[action].values()) <= total
+    assert json.loads(out.read_text())["machine"]["cpu"]

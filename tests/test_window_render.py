@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -27,12 +29,14 @@ def _edited(r, cells):
 
 @pytest.mark.parametrize("cells", [[(0, 0)], [(3, 4)], [(7, 7), (6, 7)], [(2, 2), (5, 6)], []])
 @pytest.mark.parametrize("channels_last", [False, True])
-@pytest.mark.parametrize("grad", [False, True])
-def test_windowed_render_equals_the_full_render(generator, cells, channels_last, grad):
-    """With gradients off (``upconvolve``) and on (upsample, then the conv), in both memory formats."""
+@pytest.mark.parametrize("folded", [False, True])
+def test_windowed_render_equals_the_full_render(generator, cells, channels_last, folded):
+    """Folded (``upconvolve``) and not (upsample, then the conv), in both memory formats."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     g = generator.to(memory_format=fmt)
-    with torch.set_grad_enabled(grad):
+    if not folded:
+        g = copy.deepcopy(g).unfold_scales()
+    with torch.inference_mode():
         r = g.features(torch.randn(1, 16), "layer4").contiguous(memory_format=fmt)
         base = record(g, r, "layer4")
         assert torch.equal(base.image, g.render_from(r, "layer4"))
@@ -90,21 +94,25 @@ def test_mismatched_features_are_a_clear_error(generator):
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_upsampling_blocks_without_gradients_equal_upsample_then_conv(channels_last):
-    """``GenBlock.upconvolve`` (four 2x2 convs on the unsampled input) against nearest x2 upsample + 3x3 conv."""
+def test_upsampling_blocks_equal_upsample_then_conv(channels_last):
+    """``GenBlock.upconvolve`` (four 2x2 convs on the unsampled input) against nearest x2 upsample + 3x3 conv, and
+    its gradients against theirs."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     torch.manual_seed(2)
     g = ProgressiveGenerator([32, 64, 48, 24, 12]).eval().requires_grad_(False).fold_scales().to(memory_format=fmt)
-    z = torch.randn(3, 32)
-    with torch.enable_grad():
-        slow = g(z)
-        assert not any(b.fast_upsample() for b in g.children())
-    with torch.no_grad():
-        assert all(b.fast_upsample() == b.upsample for b in g.children())
-        fast = g(z)
+    assert all(b.fast_upsample() == b.upsample for b in g.children())
+    r = g.features(torch.randn(3, 32), "layer2").requires_grad_(True)
+    fast = g.render_from(r, "layer2")
+    (grad_fast,) = torch.autograd.grad(fast.square().sum(), r)
+    for block in g.children():
+        block.phase_weight = None           # the plain path: upsample, then the folded 3x3 conv
+    assert not any(b.fast_upsample() for b in g.children())
+    slow = g.render_from(r, "layer2")
+    (grad_slow,) = torch.autograd.grad(slow.square().sum(), r)
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
-    assert not torch.equal(fast, torch.zeros_like(fast))
-    g.unfold_scales()
-    with torch.no_grad():
-        assert not any(b.fast_upsample() for b in g.children())
-        torch.testing.assert_close(g(z), slow, rtol=1e-4, atol=1e-4)     # folding itself rounds differently
+    torch.testing.assert_close(grad_fast, grad_slow, rtol=1e-4, atol=1e-4)
+    assert fast.abs().max() > 0.1
+    g.unfold_scales().fold_scales()
+    assert all(b.fast_upsample() == b.upsample for b in g.children())
+    g.layer3.conv.weight.requires_grad_(True)       # a block whose weights train runs unfolded
+    assert not g.layer3.fast_upsample()

@@ -3,7 +3,9 @@
 Each configuration runs in a fresh Python process so that its peak resident
 memory (``VmHWM``, else ``ru_maxrss``) is its own: the default model at its size, and a
 random-weight Progressive GAN in the GAN-dissection 256 px layout (widths
-512 … 32, semantic layer ``layer4``) to show how the cost scales.
+512 … 32, semantic layer ``layer4``) to show how the cost scales.  Edits alternate add
+and remove on random blobs, each ``Session.edit`` on a fitted photo as the demo makes it;
+the JSON has their medians overall and per action, and per stage (``Session.stage_seconds``).
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def measure(model: str, fits: int, edits: int, threads: int, device: str = "cpu"
     cuda = editor.device.type == "cuda"
     rss_loaded = _peak_rss_mib()
     concepts = list(editor.concepts) or ["tree"]
-    fit_times, edit_times = [], []
+    fit_times, edit_times, actions, stages, first = [], [], [], [], []
     for i in range(fits):
         photo = render(sample_scene(HELDOUT_SEED_START + 500 + i), editor.size)[0]
         torch.manual_seed(i)
@@ -115,10 +117,17 @@ def measure(model: str, fits: int, edits: int, threads: int, device: str = "cpu"
         rng = np.random.default_rng(i)
         for j in range(edits):
             mask = random_blob(editor.size, rng)
+            action = ("add", "remove")[j % 2]
             start = time.perf_counter()
-            session.edit(mask, concepts[j % len(concepts)], ("add", "remove")[j % 2])
-            edit_times.append(time.perf_counter() - start)
+            session.edit(mask, concepts[j % len(concepts)], action)
+            seconds = time.perf_counter() - start
+            edit_times.append(seconds)
+            actions.append(action)
+            stages.append(dict(session.stage_seconds, action=action))
+            if j == 0:
+                first.append(seconds)       # a session's first edit also takes the photo's labels (stage "labels")
             session.reset()
+    by_action = {a: [t for t, b in zip(edit_times, actions, strict=True) if b == a] for a in ("add", "remove")}
     return {
         "model": model, "size": editor.size, "threads": torch.get_num_threads(), "device": str(editor.device),
         "channels_last": editor.channels_last, "steps": [session.options.z_steps, session.options.r_steps,
@@ -126,9 +135,23 @@ def measure(model: str, fits: int, edits: int, threads: int, device: str = "cpu"
         "load_seconds": load_seconds,
         "fit_seconds_median": statistics.median(fit_times), "fit_seconds": fit_times,
         "edit_seconds_median": statistics.median(edit_times), "edit_seconds": edit_times,
+        "edit_actions": actions,
+        **{f"{a}_seconds_median": statistics.median(t) for a, t in by_action.items() if t},
+        "first_edit_seconds": first, "edit_stage_seconds_median": _stage_medians(stages),
         "rss_after_load_mib": rss_loaded, "peak_rss_mib": _peak_rss_mib(),
         **({"peak_cuda_mib": torch.cuda.max_memory_allocated(editor.device) / 2**20} if cuda else {}),
     }
+
+
+def _stage_medians(stages: list[dict]) -> dict:
+    """Per action, the median seconds of each stage of an edit (``Session.stage_seconds``)."""
+    out = {}
+    for action in ("add", "remove"):
+        rows = [s for s in stages if s["action"] == action]
+        keys = sorted({k for s in rows for k in s if k != "action"})
+        if rows:
+            out[action] = {k: statistics.median(s.get(k, 0.0) for s in rows) for k in keys}
+    return out
 
 
 def _in_fresh_process(spec: dict, timeout: float) -> dict:
@@ -171,9 +194,12 @@ def run(args):
             if "error" in result:
                 tqdm.write(f"{spec['label']}: {result['error']}")
             else:
+                split = ", ".join(f"{a} {result[f'{a}_seconds_median'] * 1000:.0f}" for a in ("add", "remove")
+                                  if f"{a}_seconds_median" in result)
                 tqdm.write(f"{spec['label']} ({result['size']} px, {result['device']}, "
                            f"channels_last={result['channels_last']}): fit {result['fit_seconds_median']:.2f} s, "
-                           f"edit {result['edit_seconds_median'] * 1000:.0f} ms, peak {result['peak_rss_mib']:.0f} MiB")
+                           f"edit {result['edit_seconds_median'] * 1000:.0f} ms ({split} ms), "
+                           f"peak {result['peak_rss_mib']:.0f} MiB")
             results.append(result)
     machine = {"cpu": cpu_model(), "cpus": os.cpu_count(), "platform": platform.platform(),
                "python": platform.python_version(), "load_average_before": load_before,

@@ -103,7 +103,7 @@ class GenBlock(nn.Module):
 
         Each output pixel of a 3x3 conv on a nearest-upsampled picture reads a 2x2 patch of ``x``, with the
         kernel's rows and columns summed in pairs by the pixel's parity: four 2x2 convs (``fold``), 4/9 of the
-        multiplications.  Only for renders without gradients (``forward``); to float rounding the same."""
+        multiplications.  Used wherever the folded weights are (``forward``); to float rounding the same."""
         n, _, h, w = x.shape
         y = F.conv2d(x, self.phase_weight, self.phase_bias)                  # (N, 4C, h-1, w-1)
         c = y.shape[1] // 4
@@ -117,8 +117,8 @@ class GenBlock(nn.Module):
         return out
 
     def fast_upsample(self) -> bool:
-        """Whether ``forward`` upsamples and convolves with ``upconvolve`` (a folded block, no gradients)."""
-        return self.phase_weight is not None and not torch.is_grad_enabled()
+        """Whether ``forward`` upsamples and convolves with ``upconvolve``: where it uses the folded weights."""
+        return self.phase_weight is not None and not (self.conv.weight.requires_grad or self.wscale.b.requires_grad)
 
     def forward(self, x):
         x = self.norm(x)
