@@ -29,13 +29,17 @@ BLENDS = ("multiband", "alpha")
 
 def multiband_blend(photo: np.ndarray, source: np.ndarray, alpha: np.ndarray, levels: int | None = None) -> np.ndarray:
     """Laplacian pyramid blend (Burt & Adelson 1983) of two uint8 HxWx3 pictures under a float HxW ``alpha`` in
-    [0, 1] (1: ``source``), ``levels`` bands (default: down to about 4 px); uint8 HxWx3."""
+    [0, 1] (1: ``source``), ``levels`` bands (default: down to about 4 px); uint8 HxWx3.
+
+    Each band is ``m L(source) + (1 - m) L(photo)`` (m: the alpha's Gaussian pyramid); the bands are linear, so
+    their sum is the photo plus the blend of ``m L(source - photo)``: one pyramid, of the difference (the two
+    pyramids' result to float64 rounding, tests/test_editor_photo.py)."""
     most = max(1, int(np.log2(max(min(alpha.shape), 1))) - 2)
     n = most if levels is None else max(1, min(levels, most))
-    gp_a, gp_b, gp_m = [photo.astype(np.float64)], [source.astype(np.float64)], [alpha.astype(np.float64)]
+    base = photo.astype(np.float64)
+    gp_d, gp_m = [source.astype(np.float64) - base], [alpha.astype(np.float64)]
     for _ in range(n - 1):
-        gp_a.append(cv2.pyrDown(gp_a[-1]))
-        gp_b.append(cv2.pyrDown(gp_b[-1]))
+        gp_d.append(cv2.pyrDown(gp_d[-1]))
         gp_m.append(cv2.pyrDown(gp_m[-1]))
 
     def up(x, like):
@@ -43,13 +47,12 @@ def multiband_blend(photo: np.ndarray, source: np.ndarray, alpha: np.ndarray, le
 
     blended = None
     for level in reversed(range(n)):
-        a, b, m = gp_a[level], gp_b[level], gp_m[level][..., None]
+        d = gp_d[level]
         if level < n - 1:
-            a = a - up(gp_a[level + 1], a)
-            b = b - up(gp_b[level + 1], b)
-        band = m * b + (1 - m) * a
+            d = d - up(gp_d[level + 1], d)
+        band = gp_m[level][..., None] * d
         blended = band if blended is None else band + up(blended, band)
-    return np.clip(np.round(blended), 0, 255).astype(np.uint8)
+    return np.clip(np.round(base + blended), 0, 255).astype(np.uint8)
 
 
 def paste_into_photo(photo: np.ndarray, crop: Crop, image: np.ndarray, region: np.ndarray, radius: int = 2,

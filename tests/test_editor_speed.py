@@ -1,0 +1,100 @@
+"""The edit path's shortcuts (windowed re-render, per-state renders) give the pictures of a full render."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from editor_support import blob, tiny_editor
+
+
+@pytest.fixture(scope="module")
+def editor():
+    return tiny_editor()
+
+
+@pytest.fixture(scope="module")
+def fitted(editor):
+    from conftest import make_photo
+
+    return editor.fit(make_photo(64, 64, seed=3))
+
+
+def _full(session):
+    """A fork of ``session`` that renders every state in full (no recorded base)."""
+    twin = session.fork()
+    twin._base = lambda generator: None
+    return twin
+
+
+def _same(session, reference):
+    for adapted, clear in ((True, True), (True, False), (False, True)):
+        torch.testing.assert_close(session._render_tensor(adapted, clear), reference._render_tensor(adapted, clear),
+                                   rtol=1e-4, atol=5e-4)     # G's large closed-form deltas amplify rounding
+    a, b = session.result().image.astype(int), reference.result().image.astype(int)
+    assert np.abs(a - b).max() <= 1 and (a != b).mean() < 1e-3
+
+
+def _edits(session):
+    yield session.edit(blob(64, 4, 4, 12), "tree", "add")
+    yield session.edit(blob(64, 40, 30, 16), "dome", "add", "high")
+    yield session.copy_appearance(blob(64, 20, 44, 10), blob(64, 50, 2, 10))
+    yield session.edit(blob(64, 30, 10, 20), "door", "remove")
+    yield session.edit(blob(64, 0, 48, 16), "tree", "add", "low")      # an add after a remove
+
+
+def test_windowed_edits_equal_full_renders(fitted, monkeypatch):
+    from ganpaint_core.editing import adaptation
+
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return window_render(*args, **kwargs)
+
+    window_render = adaptation.render_window
+    monkeypatch.setattr(adaptation, "render_window", counted)
+    session, reference = fitted.fork(), _full(fitted)
+    assert session._base(session.adapted) is not None
+    for _, _ in zip(_edits(session), _edits(reference), strict=True):
+        _same(session, reference)
+    assert len(calls) >= 5          # the session took the windowed path; the reference never did
+
+
+def test_undo_and_reset_give_the_states_renders(fitted):
+    session = fitted.fork()
+    start = session.result().image
+    first = session.edit(blob(64, 10, 10, 14), "tree", "add").image
+    session.edit(blob(64, 36, 36, 14), "dome", "add")
+    assert np.array_equal(session.undo().image, first)
+    assert np.array_equal(session.reset().image, start)
+    assert np.array_equal(start, fitted.reconstruction())
+    again = session.edit(blob(64, 10, 10, 14), "tree", "add").image      # a new state, rendered afresh
+    assert np.array_equal(again, first)
+    other = session.fork(paste_back=False)           # other options: other renders, never the cached ones
+    assert not np.array_equal(other.edit(blob(64, 10, 10, 14), "tree", "add").image, first)
+
+
+def test_a_refined_session_renders_from_its_own_base(fitted):
+    session, reference = fitted.fork(), _full(fitted)
+    for s in (session, reference):
+        s.edit(blob(64, 20, 20, 16), "tree", "add")
+        s.refine(steps=2)
+        s.edit(blob(64, 2, 40, 12), "dome", "add")
+    _same(session, reference)
+    assert len(session._bases) <= 3
+
+
+def test_every_edit_reports_its_stages(fitted):
+    session = fitted.fork()
+    session.edit(blob(64, 20, 20, 16), "tree", "add")
+    assert {"labels", "operation", "render", "paste"} <= set(session.stage_seconds)
+    session.edit(blob(64, 30, 10, 20), "door", "remove")
+    assert all(v >= 0 for v in session.stage_seconds.values())
+
+
+def test_the_weight_adaptation_still_renders_in_full(fitted):
+    session = fitted.readapt("weights")
+    assert session._base(session.adapted) is None
+    image = session.edit(blob(64, 20, 20, 16), "tree", "add").image
+    assert image.shape == (64, 64, 3)
