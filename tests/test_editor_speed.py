@@ -98,3 +98,27 @@ def test_the_weight_adaptation_still_renders_in_full(fitted):
     assert session._base(session.adapted) is None
     image = session.edit(blob(64, 20, 20, 16), "tree", "add").image
     assert image.shape == (64, 64, 3)
+
+
+def test_the_demo_renders_once_per_edit(fitted, monkeypatch):
+    """``edit`` then ``to_photo`` (the demo's edit, shown at the photo's size), ``undo``, ``reset``: one render."""
+    from ganpaint_core.editing.editor import Session
+
+    calls = []
+    render_tensor = Session._render_tensor
+
+    def counted(self, *args):
+        calls.append(len(self.operations))
+        return render_tensor(self, *args)
+
+    monkeypatch.setattr(Session, "_render_tensor", counted)
+    session = fitted.fork()
+    session.edit(blob(64, 20, 20, 16), "tree", "add")
+    photo = session.to_photo()
+    session.edit(blob(64, 40, 4, 16), "door", "remove")
+    session.to_photo()
+    session.undo()
+    assert np.array_equal(session.to_photo(), photo)
+    session.reset()
+    session.to_photo()
+    assert calls == [1, 2]          # one render per edit; undo and reset re-render nothing

@@ -286,6 +286,7 @@ class Session:
             img = photo_fill(self.photo, img, hole, self.generator_trust(), keep=keep)
             times["fill"] = time.perf_counter() - t
         if paste_back and self.operations:
+            state.images[(adapted, False, clear, self.options)] = img     # to_photo pastes this one (the demo)
             t = time.perf_counter()
             img = self._paste(self.photo, Crop.centred(self.editor.size, self.editor.size, self.editor.size), img)
             times["paste"] = time.perf_counter() - t
