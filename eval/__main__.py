@@ -19,6 +19,8 @@ COMMANDS = {
                       "rank real scenes, generator samples and crude composites by realism"),
     "gallery": ("eval.studies.gallery",
                 "the editor's edits as pictures: fixed scene tasks beside the truth and baselines, and real photos"),
+    "edit-stages": ("eval.bench.edit_stages",
+                    "an edit's render and paste-back blend against their plain forms, interleaved; JSON"),
     "app-latency": ("eval.bench.app_latency",
                     "time the demo's edit round trip in a browser and via gradio_client; JSON"),
 }

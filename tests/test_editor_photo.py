@@ -109,32 +109,11 @@ def test_crop_maps_masks_in_and_results_back(photo):
         paste_into_photo(photo[:50], crop, result, region)
 
 
-def _two_pyramid_blend(photo, source, alpha, n):
-    """The textbook multiband blend: both pictures' Laplacian pyramids, each band mixed by the alpha's pyramid."""
-    import cv2
-
-    gp = [[photo.astype(np.float64)], [source.astype(np.float64)], [alpha.astype(np.float64)]]
-    for _ in range(n - 1):
-        for p in gp:
-            p.append(cv2.pyrDown(p[-1]))
-
-    def up(x, like):
-        return cv2.pyrUp(x, dstsize=(like.shape[1], like.shape[0]))
-
-    out = None
-    for level in reversed(range(n)):
-        a, b, m = gp[0][level], gp[1][level], gp[2][level][..., None]
-        if level < n - 1:
-            a, b = a - up(gp[0][level + 1], a), b - up(gp[1][level + 1], b)
-        band = m * b + (1 - m) * a
-        out = band if out is None else band + up(out, band)
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
-
-
 @pytest.mark.parametrize("size", [37, 128, 256])
 def test_multiband_blend_of_the_difference_equals_the_two_pyramid_blend(size):
     """One pyramid of source - photo gives the two pyramids' blend (the bands are linear): float64 rounding at most
     flips a pixel's rounding by one level."""
+    from eval.bench.edit_stages import two_pyramid_blend
     from ganpaint_core.editing.compose import multiband_blend
     from ganpaint_core.editing.masks import feather
 
@@ -144,7 +123,7 @@ def test_multiband_blend_of_the_difference_equals_the_two_pyramid_blend(size):
     region[size // 4:size // 2, size // 3:size - 3] = True
     alpha = feather(region, 2, 1.0)
     n = max(1, int(np.log2(size)) - 2)
-    ours, reference = multiband_blend(photo, source, alpha), _two_pyramid_blend(photo, source, alpha, n)
+    ours, reference = multiband_blend(photo, source, alpha), two_pyramid_blend(photo, source, alpha, n)
     diff = np.abs(ours.astype(int) - reference.astype(int))
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
     assert not np.array_equal(ours, photo) and not np.array_equal(ours, source)

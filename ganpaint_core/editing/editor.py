@@ -77,6 +77,8 @@ class FitOptions:
     paste_radius: int = 2           # pixels the edit mask grows before feathering
     paste_sigma: float = 1.0
     paste_blend: str = "multiband"  # multiband (Laplacian pyramid) or alpha: docs/eval/summary.md measures both
+    window_render: bool = True      # an edit re-renders only the part of G''s output it changes (to float
+                                    # rounding the full render: networks/window_render.py); False: in full
     clear_perturbations: bool = True    # zero the adaptation inside the dilated edit mask at edit time
     clear_radius: int = 4
     refine_steps: int = 30          # Session.refine's default warm-started re-fit length
@@ -222,7 +224,7 @@ class Session:
             base = self._base(generator)
 
             def edited():       # only the part that the edits change is re-rendered (window_render)
-                if base is None:
+                if base is None or not self.options.window_render:
                     return generator.render(features, region, fine)
                 changed = np.zeros((self.editor.size,) * 2, dtype=bool)
                 for op in ops:

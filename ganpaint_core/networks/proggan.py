@@ -10,7 +10,9 @@ pixels square.  Each block: pixel-norm -> (nearest x2 upsample) -> conv ->
 
 ``fold_scales()`` (the editor calls it once, at load) folds each block's scale and bias into
 its convolution: one conv-with-bias instead of conv, multiply and add, the same outputs to float
-rounding (tests/test_proggan_fold.py), about a fifth less time per fit step (docs/speed.md).  The
+rounding (tests/test_fit_speed.py), about a fifth less time per fit step (docs/speed.md); an
+upsampling block's nearest upsample and 3x3 conv then run as four 2x2 convs on the unsampled input
+(``GenBlock.upconvolve``: 4/9 of the multiplications, tests/test_window_render.py).  The
 folded copies are non-persistent buffers, so ``state_dict`` keeps the checkpoint layout, and a
 block whose weights require grad (training, the weight-adaptation ablation) runs unfolded.
 """
@@ -64,12 +66,14 @@ class GenBlock(nn.Module):
         self.register_load_state_dict_post_hook(_refold)
 
     @torch.no_grad()
-    def fold(self) -> None:
-        """Cache ``conv.weight * scale`` and ``b`` as one conv's weight and bias (redone on every call), and for an
-        upsampling 3x3 block the same conv as four 2x2 ones on the unsampled input (``upconvolve``)."""
+    def fold(self, phases: bool = True) -> None:
+        """Cache ``conv.weight * scale`` and ``b`` as one conv's weight and bias (redone on every call), and with
+        ``phases``, for an upsampling 3x3 block, the same conv as four 2x2 ones on the unsampled input
+        (``upconvolve``)."""
         self.folded_weight = (self.conv.weight * self.wscale.scale).detach().clone()
         self.folded_bias = self.wscale.b.detach().clone()
-        if self.upsample and self.conv.kernel_size == (3, 3) and self.conv.padding == (1, 1):
+        self.phase_weight = self.phase_bias = None
+        if phases and self.upsample and self.conv.kernel_size == (3, 3) and self.conv.padding == (1, 1):
             w = self.folded_weight
             pairs = ((w[:, :, :, 0], w[:, :, :, 1] + w[:, :, :, 2]), (w[:, :, :, 0] + w[:, :, :, 1], w[:, :, :, 2]))
             cols = [torch.stack(pair, -1) for pair in pairs]                  # (C, C', 3, 2) for dx = 0, 1
@@ -134,7 +138,7 @@ class GenBlock(nn.Module):
 def _refold(block: GenBlock, incompatible) -> None:
     """After a folded block loads new weights (its children included), its folded copies follow them."""
     if block.folded:
-        block.fold()
+        block.fold(phases=block.phase_weight is not None)
 
 
 class ProgressiveGenerator(nn.Sequential):
@@ -161,10 +165,11 @@ class ProgressiveGenerator(nn.Sequential):
     def forward(self, z):
         return super().forward(z.reshape(z.shape[0], -1, 1, 1))
 
-    def fold_scales(self) -> ProgressiveGenerator:
-        """Fold every block's equalised-learning-rate scale and bias into its conv (see the module doc)."""
+    def fold_scales(self, phases: bool = True) -> ProgressiveGenerator:
+        """Fold every block's equalised-learning-rate scale and bias into its conv (see the module doc); with
+        ``phases`` the upsampling blocks also run as four 2x2 convs (``GenBlock.upconvolve``)."""
         for block in self.children():
-            block.fold()
+            block.fold(phases)
         return self
 
     def unfold_scales(self) -> ProgressiveGenerator:
