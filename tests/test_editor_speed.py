@@ -54,7 +54,7 @@ def test_windowed_edits_equal_full_renders(fitted, monkeypatch):
 
     window_render = adaptation.render_window
     monkeypatch.setattr(adaptation, "render_window", counted)
-    session, reference = fitted.fork(), _full(fitted)
+    session, reference = fitted.fork(window_render=True), _full(fitted)
     assert session._base(session.adapted) is not None
     for _, _ in zip(_edits(session), _edits(reference), strict=True):
         _same(session, reference)
@@ -76,7 +76,7 @@ def test_undo_and_reset_give_the_states_renders(fitted):
 
 
 def test_a_refined_session_renders_from_its_own_base(fitted):
-    session, reference = fitted.fork(), _full(fitted)
+    session, reference = fitted.fork(window_render=True), _full(fitted)
     for s in (session, reference):
         s.edit(blob(64, 20, 20, 16), "tree", "add")
         s.refine(steps=2)
@@ -122,3 +122,12 @@ def test_the_demo_renders_once_per_edit(fitted, monkeypatch):
     session.reset()
     session.to_photo()
     assert calls == [1, 2]          # one render per edit; undo and reset re-render nothing
+
+
+def test_the_windowed_render_is_on_by_size_unless_set(fitted):
+    from ganpaint_core.editing.editor import WINDOW_MIN_SIZE
+
+    assert fitted.editor.size < WINDOW_MIN_SIZE and not fitted.windowed()
+    assert fitted.fork(window_render=True).windowed() and not fitted.fork(window_render="false").windowed()
+    with pytest.raises(ValueError, match="window_render is auto, true or false"):
+        fitted.fork(window_render="sometimes").windowed()

@@ -48,6 +48,7 @@ from ganpaint_core.photo import Crop, load_photo, square_crop
 from ganpaint_core.precision import resolve_device, use_bf16
 
 BF16_MIN_SIZE = 256     # bf16 autocast measured 0.5x per fit step at 256 px, but slower at 128 px (docs/speed.md)
+WINDOW_MIN_SIZE = 256   # the windowed re-render of an edit measured 0.67x at 256 px, 1.2x at 128 px (docs/speed.md)
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,9 @@ class FitOptions:
     paste_radius: int = 2           # pixels the edit mask grows before feathering
     paste_sigma: float = 1.0
     paste_blend: str = "multiband"  # multiband (Laplacian pyramid) or alpha: docs/eval/summary.md measures both
-    window_render: bool = True      # an edit re-renders only the part of G''s output it changes (to float
-                                    # rounding the full render: networks/window_render.py); False: in full
+    window_render: bool | str = "auto"  # an edit re-renders only the part of G''s output it changes (to float
+                                    # rounding the full render: networks/window_render.py); auto: on models of
+                                    # >= 256 px (0.67x a render there, slower at 128 px: docs/speed.md)
     clear_perturbations: bool = True    # zero the adaptation inside the dilated edit mask at edit time
     clear_radius: int = 4
     refine_steps: int = 30          # Session.refine's default warm-started re-fit length
@@ -207,6 +209,13 @@ class Session:
             self._bases[id(generator)] = entry
         return entry[1]
 
+    def windowed(self) -> bool:
+        """Whether edits re-render only what they change (``FitOptions.window_render``)."""
+        flag = self.options.window_render
+        if flag not in (True, False, "auto", "true", "false"):
+            raise ValueError(f"window_render is auto, true or false, not {flag!r}")
+        return self.editor.size >= WINDOW_MIN_SIZE if flag == "auto" else flag in (True, "true")
+
     def _render_tensor(self, adapted: bool, clear: bool) -> torch.Tensor:
         state = self._states[-1]
         generator = state.adapted if adapted else self._plain
@@ -224,7 +233,7 @@ class Session:
             base = self._base(generator)
 
             def edited():       # only the part that the edits change is re-rendered (window_render)
-                if base is None or not self.options.window_render:
+                if base is None or not self.windowed():
                     return generator.render(features, region, fine)
                 changed = np.zeros((self.editor.size,) * 2, dtype=bool)
                 for op in ops:
