@@ -107,7 +107,7 @@ class GenBlock(nn.Module):
 
         Each output pixel of a 3x3 conv on a nearest-upsampled picture reads a 2x2 patch of ``x``, with the
         kernel's rows and columns summed in pairs by the pixel's parity: four 2x2 convs (``fold``), 4/9 of the
-        multiplications.  Used wherever the folded weights are (``forward``); to float rounding the same."""
+        multiplications.  For renders (``fast_upsample``); to float rounding the same."""
         n, _, h, w = x.shape
         y = F.conv2d(x, self.phase_weight, self.phase_bias)                  # (N, 4C, h-1, w-1)
         c = y.shape[1] // 4
@@ -120,13 +120,15 @@ class GenBlock(nn.Module):
                 out[:, :, 1 - dy::2, 1 - dx::2] = y[:, phase * c:(phase + 1) * c]
         return out
 
-    def fast_upsample(self) -> bool:
-        """Whether ``forward`` upsamples and convolves with ``upconvolve``: where it uses the folded weights."""
-        return self.phase_weight is not None and not (self.conv.weight.requires_grad or self.wscale.b.requires_grad)
+    def fast_upsample(self, x: torch.Tensor) -> bool:
+        """Whether ``forward`` upsamples and convolves ``x`` with ``upconvolve``: where it uses the folded weights
+        and no gradient flows back through ``x`` (renders, not the fit's steps: measured no faster there)."""
+        return self.phase_weight is not None and not (self.conv.weight.requires_grad or self.wscale.b.requires_grad) \
+            and not (x.requires_grad and torch.is_grad_enabled())
 
     def forward(self, x):
         x = self.norm(x)
-        if self.upsample and self.fast_upsample():
+        if self.upsample and self.fast_upsample(x):
             x = self.upconvolve(F.pad(x, (1, 1, 1, 1)))[..., 1:-1, 1:-1]
         else:
             if self.upsample:

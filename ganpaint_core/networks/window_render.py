@@ -117,7 +117,7 @@ def _block_on_window(block, source: Callable[[Window], torch.Tensor], size_in: i
     up = 2 if block.upsample else 1
     src = Window(need.top // up, -(-need.bottom // up), need.left // up, -(-need.right // up), size_in)
     x = block.norm(source(src))
-    if up > 1 and block.fast_upsample():      # zeros only where the window meets the picture's border, as the
+    if up > 1 and block.fast_upsample(x):      # zeros only where the window meets the picture's border, as the
         pads = tuple(int(v) for v in (src.left == 0, src.right == size_in, src.top == 0, src.bottom == size_in))
         if any(pads):                         # full conv pads (here one unsampled row: two upsampled rows)
             x = F.pad(x, pads)
