@@ -110,6 +110,8 @@ def test_upsampling_blocks_equal_upsample_then_conv(channels_last):
         assert g.layer3.fast_upsample(r)
     torch.testing.assert_close(fast, slow.detach(), rtol=1e-5, atol=1e-5)
     assert fast.abs().max() > 0.1
+    with torch.no_grad():           # compact, in the network's memory format: later layers read it as they would
+        assert g.layer3(g.layer2(r)).is_contiguous(memory_format=fmt)
     g.fold_scales(phases=False)
     assert not any(b.fast_upsample(r.detach()) for b in g.children())
     torch.testing.assert_close(g.render_from(r.detach(), "layer2"), slow.detach(), rtol=1e-5, atol=1e-5)

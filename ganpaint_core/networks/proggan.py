@@ -101,9 +101,10 @@ class GenBlock(nn.Module):
             return self.wscale(self.conv(x))
         return self.wscale(F.conv2d(x, self.conv.weight, None, padding=padding))
 
-    def upconvolve(self, x):
+    def upconvolve(self, x, trim: int = 0):
         """The x2 nearest upsample and the conv of an upsampling block, without padding ('valid'), computed from
-        the unsampled ``x`` (N, C', h, w): output rows and columns 1 … 2h-2 of the upsampled grid.
+        the unsampled ``x`` (N, C', h, w): output rows and columns 1 + ``trim`` … 2h-2-``trim`` of the upsampled
+        grid, in one compact tensor.
 
         Each output pixel of a 3x3 conv on a nearest-upsampled picture reads a 2x2 patch of ``x``, with the
         kernel's rows and columns summed in pairs by the pixel's parity: four 2x2 convs (``fold``), 4/9 of the
@@ -113,11 +114,18 @@ class GenBlock(nn.Module):
         c = y.shape[1] // 4
         fmt = torch.channels_last if y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous() \
             else torch.contiguous_format
-        out = torch.empty((n, c, 2 * h - 2, 2 * w - 2), dtype=y.dtype, device=y.device, memory_format=fmt)
-        for dy in (0, 1):                      # output row 2k reads x rows k, k+1 as an odd upsampled row (dy 1)
+        size = (2 * h - 2 - 2 * trim, 2 * w - 2 - 2 * trim)
+        out = torch.empty((n, c, *size), dtype=y.dtype, device=y.device, memory_format=fmt)
+        starts = {}
+        for d in (0, 1):            # phase d holds the valid rows 2k + 1 - d (k: its row of y)
+            k0 = max(0, -(-(trim - (1 - d)) // 2))
+            starts[d] = (k0, 2 * k0 + 1 - d - trim)
+        for dy in (0, 1):
+            (k0, u0), rows = starts[dy], len(range(starts[dy][1], size[0], 2))
             for dx in (0, 1):
+                (l0, v0), cols = starts[dx], len(range(starts[dx][1], size[1], 2))
                 phase = 2 * dy + dx
-                out[:, :, 1 - dy::2, 1 - dx::2] = y[:, phase * c:(phase + 1) * c]
+                out[:, :, u0::2, v0::2] = y[:, phase * c:(phase + 1) * c, k0:k0 + rows, l0:l0 + cols]
         return out
 
     def fast_upsample(self, x: torch.Tensor) -> bool:
@@ -129,7 +137,7 @@ class GenBlock(nn.Module):
     def forward(self, x):
         x = self.norm(x)
         if self.upsample and self.fast_upsample(x):
-            x = self.upconvolve(F.pad(x, (1, 1, 1, 1)))[..., 1:-1, 1:-1]
+            x = self.upconvolve(F.pad(x, (1, 1, 1, 1)), trim=1)
         else:
             if self.upsample:
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
