@@ -56,12 +56,13 @@ def test_bench_writes_timings_and_memory(tiny_model, tmp_path):
 def test_edit_stages_writes_both_forms_per_action(tiny_model, tmp_path):
     out = tmp_path / "stages.json"
     done = subprocess.run([sys.executable, "-m", "eval", "edit-stages", "--model", str(tiny_model), "--edits", "2",
-                           "--reps", "1", "--threads", "1", "--fit", "z_steps=2,r_steps=2,adapt_steps=2",
+                           "--reps", "1", "--threads", "1", "--clock", "cpu",
+                           "--fit", "z_steps=2,r_steps=2,adapt_steps=2",
                            "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
     [result] = report["results"]
-    assert report["machine"]["cpu"] and result["size"] == 32
+    assert report["machine"]["cpu"] and result["size"] == 32 and result["clock"] == "cpu"
     for key in ("add_render_ms", "remove_render_ms", "add_blend_ms", "remove_blend_ms"):
         row = result[key]
         assert row["today"] > 0 and row["plain"] > 0 and row["ratio"] == pytest.approx(row["today"] / row["plain"],

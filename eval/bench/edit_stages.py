@@ -33,6 +33,8 @@ def add_arguments(p):
     p.add_argument("--edits", type=int, default=6, help="edits (alternately add and remove) per model")
     p.add_argument("--reps", type=int, default=3, help="times each edit is made per form")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall time, or this process's CPU time (steadier on a busy machine, with --threads 1)")
     add_fit_argument(p)
 
 
@@ -64,7 +66,7 @@ def _median_ms(values) -> float:
     return round(statistics.median(values) * 1000, 3)
 
 
-def measure(model: str, edits: int, reps: int, fit: str = "") -> dict:
+def measure(model: str, edits: int, reps: int, fit: str = "", clock=time.perf_counter) -> dict:
     """Fit one scene photo with ``model`` and time each edit's stages in both forms, alternately."""
     from eval.run.tasks import random_blob
     from ganpaint_core.editing.compose import multiband_blend
@@ -75,6 +77,7 @@ def measure(model: str, edits: int, reps: int, fit: str = "") -> dict:
     editor = Editor.from_pretrained(model)
     photo = render(sample_scene(HELDOUT_SEED_START + 500), editor.size)[0]
     session = editor.fit(photo, **parse_fit_options(fit))
+    session.clock = clock
     forms = {"today": (session, True), "plain": (session.fork(window_render=False), False)}
     concepts = list(editor.concepts) or ["tree"]
     rng = np.random.default_rng(0)
@@ -95,9 +98,9 @@ def measure(model: str, edits: int, reps: int, fit: str = "") -> dict:
             s.undo()
             for form in (("today", "plain") if rep % 2 == 0 else ("plain", "today")):
                 blend = multiband_blend if form == "today" else two_pyramid_blend
-                start = time.perf_counter()
+                start = clock()
                 blend(photo, image, alpha)
-                times[form, action, "blend"].append(time.perf_counter() - start)
+                times[form, action, "blend"].append(clock() - start)
     editor.generator.fold_scales()
     out: dict = {"model": model, "size": editor.size, "edits": edits, "reps": reps}
     for action in ("add", "remove"):
@@ -123,7 +126,8 @@ def run(args):
     with tempfile.TemporaryDirectory(prefix="ganpaint-stages-") as tmp:
         for model in args.model or ["default"]:
             path = str(write_random_model(Path(tmp) / "random256")) if model == "random256" else model
-            result = {**measure(path, args.edits, args.reps, args.fit), "model": model}
+            clock = time.process_time if args.clock == "cpu" else time.perf_counter
+            result = {**measure(path, args.edits, args.reps, args.fit, clock), "model": model, "clock": args.clock}
             print(json.dumps(result))
             results.append(result)
     report = {"machine": {"cpu": cpu_model(), "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
