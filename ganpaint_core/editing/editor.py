@@ -163,6 +163,7 @@ class Session:
         twin.options = replace(self.options, **options)
         twin._states = list(self._states[:1])
         twin._bases = dict(self._bases)
+        twin.stage_seconds = {}
         twin._cache_labels = dict(self._cache_labels)
         return twin
 
