@@ -21,6 +21,8 @@ import pandas as pd
 from scipy.special import expit, logit, stdtr, stdtrit
 from statsmodels.stats.proportion import proportion_confint
 
+from human_study.logit_bias import unbias
+
 LEVEL = 0.95
 NULL = 0.5
 
@@ -55,7 +57,7 @@ def preference_test(y, workers, items, null: float = NULL) -> dict:
     n, n_workers, n_items = len(y), len(worker_names), len(item_names)
     out = {"n": n, "k": int(y.sum()), "workers": n_workers, "items": n_items,
            "share": float(y.mean()) if n else math.nan, "preference": math.nan, "ci_low": math.nan,
-           "ci_high": math.nan, "se_logit": math.nan, "df": math.nan, "p": math.nan}
+           "ci_high": math.nan, "se_logit": math.nan, "df": math.nan, "p": math.nan, "worker_spread": math.nan}
     if n == 0:
         return out
     k = np.bincount(worker_codes, weights=y, minlength=n_workers)
@@ -63,8 +65,8 @@ def preference_test(y, workers, items, null: float = NULL) -> dict:
     smoothed = (k + 0.5) / (m + 1)                     # Haldane-Anscombe: finite log-odds for 0 or all
     log_odds = np.log((k + 0.5) / (m - k + 0.5))
     mean = float(log_odds.mean())
-    out["preference"] = float(expit(mean))
     if n_workers < 2:
+        out["preference"] = float(expit(unbias(mean, np.nan, m, (mean,))[1][0]))
         return out
     v_worker = float(log_odds.var(ddof=1) / n_workers)
     # each answer's influence on the mean log-odds; summed per item it shows the items' extra spread
@@ -82,7 +84,9 @@ def preference_test(y, workers, items, null: float = NULL) -> dict:
         p = float(2 * stdtr(df, -distance / se))
     else:          # every worker and pair alike: the sign-flip test's p (all workers on one side by chance)
         p = 1.0 if distance == 0 else min(1.0, 2 * 0.5 ** n_workers)
-    out.update(ci_low=float(expit(mean - half)), ci_high=float(expit(mean + half)), se_logit=se, df=df, p=p)
+    spread, (centre, low, high) = unbias(mean, float(log_odds.var(ddof=1)), m, (mean, mean - half, mean + half))
+    out.update(preference=float(expit(centre)), ci_low=float(expit(low)), ci_high=float(expit(high)), se_logit=se,
+               df=df, p=p, worker_spread=spread)
     return out
 
 
