@@ -452,7 +452,7 @@ def fit_photo(value, state=None, progress=gr.Progress(track_tqdm=True), model=No
 def edit_photo(value, concept, action, strength, state=None, progress=gr.Progress(track_tqdm=True), model=None):
     """Apply one painted edit with ``model`` (default: the start model); returns the edited photo."""
     session, state = _session(value, state, progress, model)
-    edit_mask, reference_mask = stroke_masks_for(session, value.get("layers"))
+    edit_mask, reference_mask = stroke_masks_for(session, (value or {}).get("layers"))   # None: a cleared canvas
     if not edit_mask.any():
         gr.Warning("Paint the region to edit with the red brush first.")
         return _outputs(session, state, "Nothing painted yet: paint the region to edit with the red brush.")
@@ -497,6 +497,20 @@ def example_photos() -> list[str]:
 SEND_CANVAS = "(value) => value"   # a browser-side step: pass the canvas's value on as it is
 SHOW_PHOTO = "(picture) => picture ? {background: picture, layers: [], composite: null} : null"   # on the canvas
 EMPTY = "() => null"
+# After Apply the strokes go at once (EMPTY: cheap, so a second click cannot send them again) and the photo comes
+# back on the canvas once the edited photo is on screen.  Loading the canvas (its photo and a fresh stroke layer) is
+# a long task on the page's one thread (0.7-1.8 s under software WebGL) that would otherwise run between the status
+# line and the result's display; it waits (at most 3 s) for the result's picture.
+SHOW_PHOTO_AFTER_RESULT = """async (shown, picture) => {
+  const want = shown && (shown.url || shown.path || "");
+  const name = want ? want.split("/").pop() : "";
+  const ready = () => { const img = document.querySelector("#result img");
+    return img && img.complete && img.naturalWidth > 0 && (!name || img.src.includes(name)); };
+  const start = performance.now();
+  while (!ready() && performance.now() - start < 3000) { await new Promise(r => setTimeout(r, 25)); }
+  await new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)));   /* painted, not just decoded */
+  return picture ? {background: picture, layers: [], composite: null} : null;
+}"""
 
 
 CSS = """
@@ -576,7 +590,7 @@ def build_demo() -> gr.Blocks:
                      api_name="model", concurrency_id="load", show_progress_on=[status])
         apply.click(None, canvas, sent, js=SEND_CANVAS).then(
             edit_photo, [sent, concept, action, strength, state, picker], outs, api_name="edit", **edits).success(
-            None, None, canvas, js=EMPTY).then(None, opened, canvas, js=SHOW_PHOTO)      # strokes cleared, photo kept
+            None, None, canvas, js=EMPTY).then(None, [result, opened], canvas, js=SHOW_PHOTO_AFTER_RESULT)
         clear.click(None, None, canvas, js=EMPTY).then(None, opened, canvas, js=SHOW_PHOTO)
         undo.click(undo_edit, [sent, state, picker], outs, api_name="undo", **edits)
         reset.click(reset_edits, [sent, state, picker], outs, api_name="reset", **edits)

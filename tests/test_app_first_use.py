@@ -85,6 +85,16 @@ def test_undo_and_reset_with_nothing_to_undo_say_so(tiny_app):
     assert message.startswith("Nothing to reset")
 
 
+def test_apply_on_a_canvas_cleared_by_the_last_apply_says_nothing_is_painted(tiny_app, tmp_path):
+    """After Apply the page empties the canvas at once and puts the photo back once the result shows: a click in
+    between sends no canvas at all, which is 'nothing painted', not a second edit and not a crash."""
+    Image.fromarray(make_photo(64, 64)).save(tmp_path / "photo.png")
+    _, state, _ = app.upload_photo(str(tmp_path / "photo.png"), None, False)
+    _, _, _, state, _ = app.fit_photo(None, state, no_progress)
+    _, _, message, state, _ = app.edit_photo(None, "tree", "add", 0.5, state, no_progress)
+    assert message.startswith("Nothing painted") and not state["session"].operations
+
+
 @pytest.fixture
 def offline_cache(tmp_path, monkeypatch):
     """An empty model cache on a machine that cannot download (every HTTP request goes to a closed port)."""
