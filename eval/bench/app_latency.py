@@ -77,6 +77,23 @@ RESULT_SHOWN = ("() => { const i = document.querySelector('#result img'); "
                 "return i && i.complete && i.naturalWidth > 0; }")
 
 
+# Resolves once the page has cleared the last Apply's strokes (app.STROKES_SENT, if the app has it) and its one
+# thread is free again (three frames in a row less than 100 ms apart, at most 10 s): a person paints and clicks
+# after looking at the result, not while the canvas is still reloading.
+PAGE_IDLE = """async () => {
+  const start = performance.now();
+  while (window.ganpaintStrokesSent && performance.now() - start < 10000) { await new Promise(r => setTimeout(r, 25)); }
+  let last = performance.now(), calm = 0;
+  while (calm < 3 && performance.now() - start < 10000) {
+    await new Promise(r => requestAnimationFrame(r));
+    const now = performance.now();
+    calm = now - last < 100 ? calm + 1 : 0;
+    last = now;
+  }
+  return performance.now() - start;
+}"""
+
+
 def wait_status(page, text: str, timeout_ms: int = 120_000) -> None:
     page.wait_for_function("t => document.querySelector('#status').innerText.includes(t)", arg=text,
                            timeout=timeout_ms)
@@ -137,6 +154,7 @@ def browser_round_trips(url: str, edits: int, concept: str) -> dict:
         for i in range(edits):
             if i:
                 paint_stroke(page, 12.0 * (i % 3) - 12.0)
+            page.evaluate(PAGE_IDLE)
             start = time.perf_counter()
             del joins[:]
             page.locator("#apply").click()
@@ -146,7 +164,7 @@ def browser_round_trips(url: str, edits: int, concept: str) -> dict:
             times.append(time.perf_counter() - start)
             after_join.append(time.perf_counter() - joins[0] if joins else float("nan"))
             to_request.append(joins[0] - start if joins else float("nan"))
-            page.wait_for_timeout(500)         # the strokes are cleared after the result shows: not timed
+            page.evaluate(PAGE_IDLE)           # the strokes are cleared after the result shows: not timed
     # after_join: from the page's request to run the edit (the canvas layers already uploaded) to the result shown
     return {"fit_seconds": fit, "edit_seconds": times, "from_request_seconds": after_join,
             "to_request_seconds": to_request, "to_status_seconds": to_status}
@@ -250,12 +268,13 @@ def browser_large(url: str, path: Path, edits: int, concept: str) -> dict:
             if i == 0:
                 page.locator("#concept input").click()
                 page.get_by_role("option", name=concept).click()
+            page.evaluate(PAGE_IDLE)
             start = time.perf_counter()
             page.locator("#apply").click()
             wait_status(page, f"({i + 1} edit(s))", 300_000)
             page.wait_for_function(shown)
             times.append(time.perf_counter() - start)
-            page.wait_for_timeout(500)         # the strokes are cleared after the result shows: not timed
+            page.evaluate(PAGE_IDLE)           # the strokes are cleared after the result shows: not timed
     return {"ready_seconds": ready, "ready_shown_seconds": ready_shown, "edit_seconds": times}
 
 
