@@ -452,7 +452,7 @@ def fit_photo(value, state=None, progress=gr.Progress(track_tqdm=True), model=No
 def edit_photo(value, concept, action, strength, state=None, progress=gr.Progress(track_tqdm=True), model=None):
     """Apply one painted edit with ``model`` (default: the start model); returns the edited photo."""
     session, state = _session(value, state, progress, model)
-    edit_mask, reference_mask = stroke_masks_for(session, value.get("layers"))
+    edit_mask, reference_mask = stroke_masks_for(session, (value or {}).get("layers"))   # None: a cleared canvas
     if not edit_mask.any():
         gr.Warning("Paint the region to edit with the red brush first.")
         return _outputs(session, state, "Nothing painted yet: paint the region to edit with the red brush.")
@@ -494,9 +494,34 @@ def example_photos() -> list[str]:
     return sorted(str(p) for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
 
 
-SEND_CANVAS = "(value) => value"   # a browser-side step: pass the canvas's value on as it is
 SHOW_PHOTO = "(picture) => picture ? {background: picture, layers: [], composite: null} : null"   # on the canvas
 EMPTY = "() => null"
+# After Apply the canvas is emptied and the photo put back on it (its strokes gone) once the edited photo is on
+# screen: emptying and reloading the canvas are long tasks on the page's one thread (0.5-1.8 s together under
+# software WebGL) that would otherwise run between the status line and the result's display.  Until they are done,
+# the strokes already sent are not sent again: another Apply sends no canvas ("nothing painted"), so an edit is
+# never stacked twice.  A failed edit keeps its strokes and frees the canvas at once.
+STROKES_SENT = "window.ganpaintStrokesSent"       # when the last Apply sent strokes that are not yet cleared (ms)
+SEND_STROKES_ONCE = f"""(value) => {{
+  if ({STROKES_SENT} && performance.now() - {STROKES_SENT} < 10000) {{ return null; }}
+  {STROKES_SENT} = performance.now();
+  return value;
+}}"""
+EMPTY_AFTER_RESULT = """async (shown) => {
+  const want = shown && (shown.url || shown.path || "");
+  const name = want ? want.split("/").pop() : "";
+  const ready = () => { const img = document.querySelector("#result img");
+    return img && img.complete && img.naturalWidth > 0 && (!name || img.src.includes(name)); };
+  const start = performance.now();
+  while (!ready() && performance.now() - start < 3000) { await new Promise(r => setTimeout(r, 25)); }
+  await new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)));   /* painted, not just decoded */
+  return null;
+}"""
+SHOW_PHOTO_SENT_CLEARED = f"""(picture) => {{
+  {STROKES_SENT} = 0;
+  return picture ? {{background: picture, layers: [], composite: null}} : null;
+}}"""
+STROKES_KEPT = f"() => {{ {STROKES_SENT} = 0; }}"
 
 
 CSS = """
@@ -559,7 +584,7 @@ def build_demo() -> gr.Blocks:
         outs = [result, compare, status, state, download]
         # At every status message of every event, Gradio's page reads again each component that has been an output
         # of a server event or an input of a finished queued one, and reading an ImageEditor exports its layers to
-        # PNG and uploads them.  So only browser-side steps read the canvas (SEND_CANVAS copies it into the hidden
+        # PNG and uploads them.  So only browser-side steps read the canvas (SEND_STROKES_ONCE copies it into the hidden
         # ``sent``, which the handlers take): one export per click instead of four or more.  For the same reason the
         # canvas is never a server event's output: opening a photo sets the hidden ``opened`` and a browser-side step
         # puts it on the canvas (SHOW_PHOTO).  Opening is queued so that a bad file's message shows in the page.
@@ -574,9 +599,11 @@ def build_demo() -> gr.Blocks:
         edits = dict(concurrency_id="edit", concurrency_limit=EDITS_AT_ONCE, show_progress_on=[status])
         picker.input(choose_model, [picker, in_use], [concept, strength, note, status, picker, in_use],
                      api_name="model", concurrency_id="load", show_progress_on=[status])
-        apply.click(None, canvas, sent, js=SEND_CANVAS).then(
-            edit_photo, [sent, concept, action, strength, state, picker], outs, api_name="edit", **edits).success(
-            None, None, canvas, js=EMPTY).then(None, opened, canvas, js=SHOW_PHOTO)      # strokes cleared, photo kept
+        applied = apply.click(None, canvas, sent, js=SEND_STROKES_ONCE).then(
+            edit_photo, [sent, concept, action, strength, state, picker], outs, api_name="edit", **edits)
+        applied.success(None, result, canvas, js=EMPTY_AFTER_RESULT).then(None, opened, canvas,
+                                                                          js=SHOW_PHOTO_SENT_CLEARED)
+        applied.failure(None, None, None, js=STROKES_KEPT)
         clear.click(None, None, canvas, js=EMPTY).then(None, opened, canvas, js=SHOW_PHOTO)
         undo.click(undo_edit, [sent, state, picker], outs, api_name="undo", **edits)
         reset.click(reset_edits, [sent, state, picker], outs, api_name="reset", **edits)

@@ -186,11 +186,11 @@ def summary(tables: dict, source: str) -> str:
     lines += [f"## Excluded workers ({len(out)} of {len(w)})", ""]
     lines += md_table(out, ["worker_id", "session", "answered", "median_rt_ms", "reason"]) + [""] if len(out) \
         else ["None.", ""]
-    explain = (f"`preference`: the typical worker's share choosing {REFERENCE} (the mean of the workers' log-odds, "
-               f"back on the 0-1 scale), with its {LEVEL:.0%} CI and a two-sided t test against 0.5 that treats "
-               "workers and pairs as clusters (`human_study calibrate`: 2-8% false positives at 5% with 5-30 "
-               "workers); `p_holm`: Holm-adjusted across baselines. `share` and its Wilson CI pool all answers as "
-               "if independent: descriptive only.")
+    explain = (f"`preference`: the typical (median) worker's share choosing {REFERENCE} (the mean of the workers' "
+               f"log-odds without its small-sample bias, back on the 0-1 scale), with its {LEVEL:.0%} CI and a "
+               "two-sided t test against 0.5 that treats workers and pairs as clusters (`human_study calibrate`: "
+               "2-8% false positives at 5% with 5-30 workers); `p_holm`: Holm-adjusted across baselines. "
+               "`share` and its Wilson CI pool all answers as if independent: descriptive only.")
     for subset, title in (("screened", "after screening"), ("none", "all answers")):
         b = tables["baselines"][tables["baselines"]["exclusion"] == subset]
         lines += [f"## Preference for {REFERENCE} per baseline ({title})", "", explain, ""]

@@ -6,7 +6,8 @@ pair prefers ours with probability ``expit(logit(p) + u_worker + a_pair)``, ``u 
 ``a ~ N(0, item spread)`` on the logit scale.  Each simulated study is tested as ``analyze.baseline_table`` does
 (``stats.preference_test`` per baseline, ``stats.holm`` across baselines).  Written per (workers, spread): the
 rate of p < 0.05 per baseline, the family-wise rate after Holm (any baseline significant); for planted
-preferences the power; how often the 95% CI holds the true preference; the settings and the seed.
+preferences the power; how often the 95% CI holds the true preference (``coverage``: 0.5 from the null grid,
+0.7 and 0.9 on the same workers x spreads grid); the settings and the seed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ FAMILY_BOUND = 0.06                   # acceptable family-wise rate after Holm u
 POWER_PREFERENCES = (0.6, 0.7, 0.9)
 POWER_WORKERS = (5, 10, 15, 20, 30)
 POWER_SPREAD = 1.0
+COVERAGE_PREFERENCES = (0.7, 0.9)    # with the null grid's 0.5: coverage of the 95% CI, workers x spreads
 WARN_PREFERENCE, WARN_POWER = 0.7, 0.8   # the fewest workers finding a 0.7 preference 80% of the time
 DESIGN = {"tasks": 30, "baselines": 3, "scored_per_session": 36}
 
@@ -105,9 +107,11 @@ def rates(design: Design, workers: int, worker_sd: float, item_sd: float, runs: 
 
 def calibrate(runs: int = 1000, power_runs: int = 400, seed: int = 0, item_spread: float = 0.0,
               workers=WORKERS, spreads=SPREADS, power_workers=POWER_WORKERS,
-              power_preferences=POWER_PREFERENCES, progress: bool = True, layout: dict | None = None) -> dict:
-    """The null grid (workers x spreads), a null check with item spread 1, and power for planted preferences;
-    ``layout``: tasks, baselines and scored_per_session (default DESIGN)."""
+              power_preferences=POWER_PREFERENCES, coverage_preferences=COVERAGE_PREFERENCES,
+              progress: bool = True, layout: dict | None = None) -> dict:
+    """The null grid (workers x spreads), a null check with item spread 1, power for planted preferences and the
+    CI's coverage of planted preferences on the null grid's cells (``power_runs`` studies each); ``layout``:
+    tasks, baselines and scored_per_session (default DESIGN)."""
     layout = {**DESIGN, **(layout or {})}
     design = Design(**layout, seed=seed)
     rng = np.random.default_rng(seed)
@@ -116,7 +120,9 @@ def calibrate(runs: int = 1000, power_runs: int = 400, seed: int = 0, item_sprea
     jobs += [("items", w, POWER_SPREAD, 1.0, runs, 0.5) for w in workers]
     jobs += [("power", w, POWER_SPREAD, item_spread, power_runs, p) for p in power_preferences
              for w in power_workers]
-    out: dict[str, list] = {"null": [], "items": [], "power": []}
+    jobs += [("coverage", w, s, item_spread, power_runs, p) for p in coverage_preferences for w in workers
+             for s in spreads]
+    out: dict[str, list] = {"null": [], "items": [], "power": [], "coverage": []}
     for kind, w, s, item_sd, n, p in tqdm(jobs, desc="calibrate", disable=not progress):
         out[kind].append(rates(design, w, s, item_sd, n, rng, prefer=p))
     for row in out["null"] + out["items"]:
@@ -126,12 +132,22 @@ def calibrate(runs: int = 1000, power_runs: int = 400, seed: int = 0, item_sprea
         row["power"] = row.pop("rate")
         row["power_holm"] = row.pop("rate_holm")
         row["any_significant_holm"] = row.pop("family_rate_holm")
+    for row in out["coverage"]:
+        row["power"] = row.pop("rate")
+        for key in ("rate_holm", "family_rate_holm"):
+            row.pop(key)
+    by_preference: dict[float, list] = {}
+    for row in out["null"] + out["items"] + out["power"] + out["coverage"]:
+        by_preference.setdefault(row["preference"], []).append(row["ci_coverage"])
     enough = [r["workers"] for r in out["power"] if r["preference"] == WARN_PREFERENCE and r["power"] >= WARN_POWER]
     return {"settings": {"alpha": ALPHA, "null_bounds": list(NULL_BOUNDS), "family_bound": FAMILY_BOUND,
                          "design": {**layout, "sessions": len(design.sessions)}, "runs": runs,
                          "power_runs": power_runs, "item_spread": item_spread, "power_spread": POWER_SPREAD,
                          "test": "t test on worker log-odds widened by the pairs' spread "
-                                 "(human_study.stats.preference_test), Holm across baselines"},
+                                 "(human_study.stats.preference_test), Holm across baselines; estimate and CI "
+                                 "mapped to the median worker's log-odds without the smoothing's bias "
+                                 "(human_study.logit_bias)"},
+            "coverage_range": {str(p): [min(c), max(c)] for p, c in sorted(by_preference.items())},
             "seed": seed, "seconds": round(time.perf_counter() - start, 1),
             "null_holds": all(r["holds"] for r in out["null"] + out["items"]),
             "min_workers": {"preference": WARN_PREFERENCE, "power": WARN_POWER, "worker_spread": POWER_SPREAD,
@@ -156,6 +172,11 @@ def run(args):
     for row in result["power"]:
         print(f"power: preference {row['preference']}, {row['workers']:>2} workers: {row['power']:.3f} "
               f"(Holm {row['power_holm']:.3f}); 95% CI holds it in {row['ci_coverage']:.3f}")
+    for row in result["coverage"]:
+        print(f"coverage: preference {row['preference']}, {row['workers']:>2} workers, worker spread "
+              f"{row['worker_spread']}: 95% CI holds it in {row['ci_coverage']:.3f}")
+    for p, (low, high) in result["coverage_range"].items():
+        print(f"95% CI coverage at a true preference of {p}: {low:.3f}-{high:.3f}")
     least = result["min_workers"]
     print(f"fewest workers with power >= {WARN_POWER} for a preference of {WARN_PREFERENCE}: {least['workers']}")
     print(f"wrote {out} ({result['seconds']} s)")

@@ -2,8 +2,10 @@
 
 Builds a demo study (one session of ``--trials`` scored/catch trials plus ``--practice``), starts the server on
 a free 127.0.0.1 port, then every participant (a thread with its own keep-alive connection, like a browser tab)
-starts at the same moment: ``POST /api/consent``, one ``POST /api/answers`` per trial as the page does, then
-``POST /api/finish``.  Writes failures, exactly-once storage, latency percentiles and throughput to ``--out``.
+starts at the same moment and sends what the page (``static/study.js``) sends: ``GET /api/study``, ``POST
+/api/consent`` (session and token), one ``POST /api/answers`` per trial with ``X-Study-Token``, all answers once
+more, ``POST /api/finish``; then an answer without the token, which must be refused.  Writes failures,
+exactly-once storage, token refusals, latency percentiles and throughput to ``--out``.
 """
 
 from __future__ import annotations
@@ -71,33 +73,49 @@ class ServedStudy:
 
 
 def _participant(port: int, worker: str, sessions: dict, start: threading.Barrier, out: dict) -> None:
-    """One participant's whole session; appends to out["latencies"], out["acked"], out["failures"]."""
+    """One participant's whole session, request for request as study.js sends it: ``GET /api/study``, ``POST
+    /api/consent`` (session and token), one ``POST /api/answers`` per trial with ``X-Study-Token``, every answer
+    once more before ``POST /api/finish`` (the page re-sends what it holds), then the completion code.  Appends to
+    out["latencies"], out["acked"], out["finished"], out["failures"]; a last request without the token must be
+    refused (403), counted in out["refused_without_token"] and not timed."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
     headers = {"Content-Type": "application/json"}
 
-    def call(method: str, path: str, payload: dict | None = None) -> dict:
+    def call(method: str, path: str, payload: dict | None = None, timed: bool = True) -> tuple[int, dict]:
         body = None if payload is None else json.dumps(payload).encode()
         t0 = time.perf_counter()
         conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
-        out["latencies"].append(time.perf_counter() - t0)
-        if resp.status != 200:
-            raise RuntimeError(f"{method} {path}: {resp.status} {data[:200]!r}")
-        return json.loads(data)
+        if timed:
+            out["latencies"].append(time.perf_counter() - t0)
+        return resp.status, json.loads(data)
+
+    def ok(method: str, path: str, payload: dict | None = None) -> dict:
+        status, data = call(method, path, payload)
+        if status != 200:
+            raise RuntimeError(f"{method} {path}: {status} {data}")
+        return data
 
     try:
         start.wait()
-        consent = call("POST", "/api/consent", {"worker_id": worker})
+        ok("GET", "/api/study")
+        consent = ok("POST", "/api/consent", {"worker_id": worker, "assignment_id": "", "source": "local"})
         headers["X-Study-Token"] = consent["token"]
-        session = consent["session"]
-        for i, trial in enumerate(sessions[session]):
-            call("POST", "/api/answers", {"worker_id": worker, "answers": [
-                {"trial_id": trial, "choice": "left" if i % 2 else "right", "rt_ms": 800 + i, "client_time": "t"}]})
+        given = []
+        for i, trial in enumerate(sessions[consent["session"]]):
+            given.append({"trial_id": trial, "choice": "left" if i % 2 else "right", "rt_ms": 800 + i,
+                          "client_time": "t"})
+            ok("POST", "/api/answers", {"worker_id": worker, "answers": given[-1:]})
             out["acked"].append((worker, trial))
-        call("POST", "/api/finish", {"worker_id": worker, "comments": ""})
+        ok("POST", "/api/answers", {"worker_id": worker, "answers": given})
+        if not ok("POST", "/api/finish", {"worker_id": worker, "comments": ""}).get("completion_code"):
+            raise RuntimeError("finish gave no completion code")
         out["finished"].append(worker)
+        del headers["X-Study-Token"]
+        status, _ = call("POST", "/api/answers", {"worker_id": worker, "answers": given[:1]}, timed=False)
+        if status == 403:
+            out["refused_without_token"].append(worker)
     except Exception as err:  # noqa: BLE001 - every failure is counted, none may stop the others
         out["failures"].append(f"{worker}: {type(err).__name__}: {err}")
     finally:
@@ -112,7 +130,7 @@ def percentile(values: list[float], q: float) -> float:
 def participants_at_once(study: Path, port: int, participants: int = 200, prefix: str = "load") -> dict:
     """Run the participants against a served ``study``; the numbers and what the database holds afterwards."""
     sessions = session_trials(read_manifest(study))
-    out = {"latencies": [], "acked": [], "failures": [], "finished": []}
+    out = {"latencies": [], "acked": [], "failures": [], "finished": [], "refused_without_token": []}
     start = threading.Barrier(participants + 1)
     threads = [threading.Thread(target=_participant, args=(port, f"{prefix}{p:04d}", sessions, start, out))
                for p in range(participants)]
@@ -129,7 +147,8 @@ def participants_at_once(study: Path, port: int, participants: int = 200, prefix
     lat = out["latencies"]
     return {"participants": participants, "answers_per_participant": len(next(iter(sessions.values()))),
             "requests": len(lat), "failures": len(out["failures"]), "failure_examples": out["failures"][:5],
-            "finished": len(out["finished"]), "acknowledged_answers": len(out["acked"]),
+            "finished": len(out["finished"]),
+            "refused_without_token": len(out["refused_without_token"]), "acknowledged_answers": len(out["acked"]),
             "stored_answers": len(stored),
             "stored_exactly_once": sorted(stored) == sorted(out["acked"]) and len(set(stored)) == len(stored),
             "wall_seconds": round(wall, 3), "requests_per_second": round(len(lat) / wall, 1),
@@ -159,13 +178,17 @@ def run(args):
             result = participants_at_once(tmp / "study", served.port, args.participants)
         finally:
             served.stop()
-    report = {"what": f"{args.participants} participants start at once; each consents (gets a session and "
-                      "token), posts every answer (one request per trial, as the page does) and finishes; client "
-                      "and server on this machine", **machine(), **result}
+    report = {"what": f"{args.participants} participants start at once; each sends what study.js sends: "
+                      "GET /api/study, POST /api/consent (session and token), one POST /api/answers per trial "
+                      "with the token, all answers once more, POST /api/finish (completion code); then one "
+                      "answer without the token, which must get 403 (not timed). Study built with min_rt_ms 0 "
+                      "(simulated participants answer at once); client and server on this machine",
+              **machine(), **result}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
     lat = result["latency_ms"]
     print(f"{result['failures']} failures, {result['requests']} requests in {result['wall_seconds']} s "
           f"({result['requests_per_second']}/s, {result['participants_per_second']} participants/s), "
           f"p50 {lat['p50']} ms, p99 {lat['p99']} ms; wrote {args.out}")
-    return 0 if result["failures"] == 0 and result["stored_exactly_once"] else 1
+    good = result["refused_without_token"] == result["finished"] == args.participants
+    return 0 if good and result["failures"] == 0 and result["stored_exactly_once"] else 1

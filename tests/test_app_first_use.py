@@ -85,6 +85,16 @@ def test_undo_and_reset_with_nothing_to_undo_say_so(tiny_app):
     assert message.startswith("Nothing to reset")
 
 
+def test_apply_on_a_canvas_cleared_by_the_last_apply_says_nothing_is_painted(tiny_app, tmp_path):
+    """After Apply the page empties the canvas at once and puts the photo back once the result shows: a click in
+    between sends no canvas at all, which is 'nothing painted', not a second edit and not a crash."""
+    Image.fromarray(make_photo(64, 64)).save(tmp_path / "photo.png")
+    _, state, _ = app.upload_photo(str(tmp_path / "photo.png"), None, False)
+    _, _, _, state, _ = app.fit_photo(None, state, no_progress)
+    _, _, message, state, _ = app.edit_photo(None, "tree", "add", 0.5, state, no_progress)
+    assert message.startswith("Nothing painted") and not state["session"].operations
+
+
 @pytest.fixture
 def offline_cache(tmp_path, monkeypatch):
     """An empty model cache on a machine that cannot download (every HTTP request goes to a closed port)."""
@@ -281,4 +291,31 @@ def test_browser_bad_files_and_a_model_that_cannot_be_downloaded(offline_server,
     message = status_shows(page, "Missing:")
     check_missing_files_message(message, cache, message.split("Still using ")[1].split(".")[0])
     page.wait_for_function("v => document.querySelector('#model input').value === v", arg=start, timeout=30_000)
+    page.close()
+
+
+@pytest.mark.browser
+def test_browser_steps_after_apply_send_strokes_once_and_wait_for_the_result(browser):
+    """The page's own steps, run in chromium: strokes sent by Apply are not sent again until the canvas is cleared
+    (or the edit failed); the canvas is emptied only once the result's picture is on screen (at most 3 s)."""
+    page = browser.new_page()
+    page.set_content('<div id="result"></div>')
+    value = {"layers": ["strokes"]}
+    assert page.evaluate(app.SEND_STROKES_ONCE, value) == value
+    assert page.evaluate(app.SEND_STROKES_ONCE, value) is None            # a second Apply before the clear
+    page.evaluate(app.STROKES_KEPT)                                         # the edit failed: strokes stay
+    assert page.evaluate(app.SEND_STROKES_ONCE, value) == value
+    shown = page.evaluate(app.SHOW_PHOTO_SENT_CLEARED, "photo.png")         # cleared: the photo alone
+    assert shown == {"background": "photo.png", "layers": [], "composite": None}
+    assert page.evaluate(app.SEND_STROKES_ONCE, value) == value
+    waited = page.evaluate(f"async () => {{ const t = performance.now(); await ({app.EMPTY_AFTER_RESULT})(null); "
+                           "return performance.now() - t; }")
+    assert waited >= 2900                                                   # no result picture: waits it out
+    pixel = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0g"
+             "AAAABJRU5ErkJggg==")
+    page.set_content(f'<div id="result"><img src="{pixel}"></div>')
+    page.wait_for_function("document.querySelector('#result img').complete")
+    waited = page.evaluate(f"async () => {{ const t = performance.now(); const out = await "
+                           f"({app.EMPTY_AFTER_RESULT})(null); return [out, performance.now() - t]; }}")
+    assert waited[0] is None and waited[1] < 1500                           # the result is shown: at once
     page.close()

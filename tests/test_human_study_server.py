@@ -225,6 +225,8 @@ def test_200_participants_at_once_lose_nothing(tmp_path, record_property):
           f"{result['wall_seconds']} s, p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['p100']} ms")
     assert result["failures"] == 0, result["failure_examples"]
     assert result["finished"] == 200 and result["stored_exactly_once"]
+    assert result["refused_without_token"] == 200                          # the token, not the id, opens a session
+    assert result["requests"] == 200 * (result["answers_per_participant"] + 4)   # study, consent, resend, finish
     assert result["stored_answers"] == result["acknowledged_answers"] == 200 * result["answers_per_participant"]
     assert lat["p99"] < 10_000                                             # goal < 2 s; generous on a busy machine
     with sqlite3.connect(tmp_path / "backup.sqlite") as db:

@@ -6,7 +6,8 @@ Starts ``app.py`` on a free 127.0.0.1 port with the chosen model, then
   concept and presses Apply ``--edits`` times, timing each click until the
   status line reports the edit (the whole round trip: export and upload of the
   canvas layers by the browser, queue, edit, PNG encoding, download and
-  display), and also from the page's queue request on (server, network, display);
+  display), and in parts: click -> the page's queue request (the canvas's export and upload), click -> the
+  status line's report, and from the queue request on (server, network, display);
 - with ``gradio_client``: ``/fit`` once, then ``/edit`` ``--edits`` times;
 - a large photo (``--large-size``, default 6000x4000, a JPEG made from an example scene): where the seconds of
   one fit and one edit go inside the server (decode, hash, working copy, fit, strokes, edit, paste-back, PNG /
@@ -72,6 +73,27 @@ def serve(model: str, port: int, log, timeout: float = 180, env: dict | None = N
     raise RuntimeError(f"app.py did not start listening within {timeout:.0f} s")
 
 
+RESULT_SHOWN = ("() => { const i = document.querySelector('#result img'); "
+                "return i && i.complete && i.naturalWidth > 0; }")
+
+
+# Resolves once the page has cleared the last Apply's strokes (app.STROKES_SENT, if the app has it) and its one
+# thread is free again (three frames in a row less than 100 ms apart, at most 10 s): a person paints and clicks
+# after looking at the result, not while the canvas is still reloading.
+PAGE_IDLE = """async () => {
+  const start = performance.now();
+  while (window.ganpaintStrokesSent && performance.now() - start < 10000) { await new Promise(r => setTimeout(r, 25)); }
+  let last = performance.now(), calm = 0;
+  while (calm < 3 && performance.now() - start < 10000) {
+    await new Promise(r => requestAnimationFrame(r));
+    const now = performance.now();
+    calm = now - last < 100 ? calm + 1 : 0;
+    last = now;
+  }
+  return performance.now() - start;
+}"""
+
+
 def wait_status(page, text: str, timeout_ms: int = 120_000) -> None:
     page.wait_for_function("t => document.querySelector('#status').innerText.includes(t)", arg=text,
                            timeout=timeout_ms)
@@ -122,24 +144,30 @@ def demo_page(url: str, timeout_ms: int):
 
 
 def browser_round_trips(url: str, edits: int, concept: str) -> dict:
+    """Apply ``edits`` times in the page: per click the seconds to the page's request to run the edit (the canvas's
+    layers exported and uploaded by the browser), to the status line's report and to the result shown."""
     with demo_page(url, 120_000) as page:
         fit = paint_example(page, EXAMPLE, concept)
         joins: list[float] = []
         page.on("request", lambda r: joins.append(time.perf_counter()) if "/queue/join" in r.url else None)
-        times, after_join = [], []
+        times, after_join, to_request, to_status = [], [], [], []
         for i in range(edits):
             if i:
                 paint_stroke(page, 12.0 * (i % 3) - 12.0)
+            page.evaluate(PAGE_IDLE)
             start = time.perf_counter()
             del joins[:]
             page.locator("#apply").click()
             wait_status(page, f"({i + 1} edit(s))")
-            page.wait_for_function("() => { const i = document.querySelector('#result img'); "
-                                   "return i && i.complete && i.naturalWidth > 0; }")
+            to_status.append(time.perf_counter() - start)
+            page.wait_for_function(RESULT_SHOWN)
             times.append(time.perf_counter() - start)
             after_join.append(time.perf_counter() - joins[0] if joins else float("nan"))
+            to_request.append(joins[0] - start if joins else float("nan"))
+            page.evaluate(PAGE_IDLE)           # the strokes are cleared after the result shows: not timed
     # after_join: from the page's request to run the edit (the canvas layers already uploaded) to the result shown
-    return {"fit_seconds": fit, "edit_seconds": times, "from_request_seconds": after_join}
+    return {"fit_seconds": fit, "edit_seconds": times, "from_request_seconds": after_join,
+            "to_request_seconds": to_request, "to_status_seconds": to_status}
 
 
 def client_round_trips(url: str, edits: int, concept: str) -> dict:
@@ -226,8 +254,7 @@ def _draft(path: Path):
 
 def browser_large(url: str, path: Path, edits: int, concept: str) -> dict:
     """In the page: upload the large photo, seconds to 'Ready' and to the result shown; then edit round trips."""
-    shown = ("() => { const i = document.querySelector('#result img'); "
-             "return i && i.complete && i.naturalWidth > 0; }")
+    shown = RESULT_SHOWN
     with demo_page(url, 300_000) as page:
         start = time.perf_counter()
         page.locator("input[type=file]:not(#editor input)").first.set_input_files(str(path))
@@ -241,11 +268,13 @@ def browser_large(url: str, path: Path, edits: int, concept: str) -> dict:
             if i == 0:
                 page.locator("#concept input").click()
                 page.get_by_role("option", name=concept).click()
+            page.evaluate(PAGE_IDLE)
             start = time.perf_counter()
             page.locator("#apply").click()
             wait_status(page, f"({i + 1} edit(s))", 300_000)
             page.wait_for_function(shown)
             times.append(time.perf_counter() - start)
+            page.evaluate(PAGE_IDLE)           # the strokes are cleared after the result shows: not timed
     return {"ready_seconds": ready, "ready_shown_seconds": ready_shown, "edit_seconds": times}
 
 
@@ -313,8 +342,9 @@ def run(args):
                 print(f"timing {name} round trips …", flush=True)
                 found = measure(url, args.edits, args.concept)
                 found["median_edit_seconds"] = statistics.median(found["edit_seconds"])
-                if "from_request_seconds" in found:
-                    found["median_from_request_seconds"] = statistics.median(found["from_request_seconds"])
+                for part in ("from_request", "to_request", "to_status"):
+                    if f"{part}_seconds" in found:
+                        found[f"median_{part}_seconds"] = statistics.median(found[f"{part}_seconds"])
                 result[name] = found
                 print(f"{name}: fit {found['fit_seconds']:.1f} s, median edit {found['median_edit_seconds']:.3f} s",
                       flush=True)
