@@ -301,14 +301,17 @@ class Session:
         the object's place (``FitOptions.remove``, see ``removal``)."""
         if action == "remove" and self.options.remove == "fill":
             op = removal_operation(self.mask(mask), concept, strength, self.photo_labels(), list(NAMES),
-                                   self.editor.dissection)
+                                   self.editor.dissection, lambda m, c: self._concept_op(m, c, "add", strength))
         else:
-            mode = self.options.add_mode
-            labels = self.photo_labels() if action == "add" and mode == "exemplar" and self.editor.exemplars else None
-            op = concept_operation(self.features(), self.editor.dissection, self.mask(mask), concept, action,
-                                   strength, add_mode=mode, exemplars=self.editor.exemplars, photo_labels=labels,
-                                   names=NAMES, fine=self.options.fine_edit)
+            op = self._concept_op(self.mask(mask), concept, action, strength)
         return self._apply(op)
+
+    def _concept_op(self, mask: np.ndarray, concept: str, action: str, strength) -> Operation:
+        mode = self.options.add_mode
+        labels = self.photo_labels() if action == "add" and mode == "exemplar" and self.editor.exemplars else None
+        return concept_operation(self.features(), self.editor.dissection, mask, concept, action, strength,
+                                 add_mode=mode, exemplars=self.editor.exemplars, photo_labels=labels, names=NAMES,
+                                 fine=self.options.fine_edit)
 
     def copy_appearance(self, target_mask, reference_mask) -> Result:
         """The target region takes the feature means of the reference region; the edited state."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import sparse
 from scipy.ndimage import label
 from scipy.sparse.linalg import spsolve
@@ -38,8 +39,12 @@ def hole_cells(mask: np.ndarray, grid: int, share: float = HOLE_SHARE) -> np.nda
     return area > share
 
 
-def harmonic_fill(x: torch.Tensor, hole: np.ndarray, vertical: float = 1.0,
-                  sources: np.ndarray | None = None) -> torch.Tensor:
+DIRECT_CELLS = 1024     # holes of up to this many cells are solved exactly; larger ones coarse to fine
+SWEEPS = 6              # red-black Gauss-Seidel sweeps on each finer level of a coarse-to-fine fill
+
+
+def harmonic_fill(x: torch.Tensor, hole: np.ndarray, vertical: float = 1.0, sources: np.ndarray | None = None,
+                  groups: np.ndarray | None = None) -> torch.Tensor:
     """``x`` (B, C, H, W) with the cells in ``hole`` (bool H x W) replaced by the harmonic continuation of the others.
 
     Every channel inside the hole solves the discrete Laplace equation with the cells outside the hole fixed:
@@ -47,7 +52,10 @@ def harmonic_fill(x: torch.Tensor, hole: np.ndarray, vertical: float = 1.0,
     fill runs along rows, continuing a horizon or a wall sideways).  The grid's border has no neighbour there (zero
     normal derivative).  ``sources`` (bool H x W, default: every cell outside the hole) are the cells whose values
     the fill continues; the others (an occluder in front of the removed object) are left out like the border.
-    A part of the hole that touches no source takes the sources' mean.
+    ``groups`` (int H x W): a cell continues only cells of its own group (a hole cell that should show sky
+    continues the sky beside it, not the grass below); a group with no source of its own takes every source.
+    A part of the hole that touches no source takes the sources' mean.  Small holes are solved exactly, larger
+    ones coarse to fine (``_solve``): all channels at once, on the hole's bounding box.
     """
     hole = np.asarray(hole, dtype=bool)
     if hole.shape != tuple(x.shape[-2:]):
@@ -57,45 +65,118 @@ def harmonic_fill(x: torch.Tensor, hole: np.ndarray, vertical: float = 1.0,
     sources = ~hole if sources is None else np.asarray(sources, dtype=bool) & ~hole
     if not hole.any() or not sources.any():
         return x.clone()
+    flat = x.detach().reshape(-1, *hole.shape).float()
+    out = flat.clone()
+    if groups is None:
+        parts = [(hole, sources)]
+    else:
+        groups = np.asarray(groups)
+        if groups.shape != hole.shape:
+            raise ValueError(f"groups are {groups.shape}; the features' grid is {hole.shape}")
+        parts = []
+        for g in np.unique(groups[hole]):
+            own = groups == g
+            parts.append((hole & own, sources & own if (sources & own).any() else sources))
+    for part, src in parts:
+        _fill_part(flat, out, part, src, vertical)
+    return out.reshape(x.shape).to(x.dtype)
+
+
+def _fill_part(flat: torch.Tensor, out: torch.Tensor, hole: np.ndarray, sources: np.ndarray, vertical: float):
+    """Write the continuation of ``flat``'s ``sources`` into ``out`` on ``hole`` (N, H, W tensors)."""
+    components, count = label(hole)
+    reached = np.unique(components[dilate(sources, 1) & hole])
+    loose = hole & ~np.isin(components, reached[reached > 0])
+    if loose.any():         # parts of the hole with no known cell around: the sources' mean
+        out[:, torch.from_numpy(loose)] = flat[:, torch.from_numpy(sources)].mean(dim=1, keepdim=True)
+        hole = hole & ~loose
+    if not hole.any():
+        return
+    ys, xs = np.nonzero(dilate(hole, 1))
+    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    u = flat[:, box[0], box[1]].clone()
+    solved = _solve(u, hole[box], sources[box] & ~hole[box], vertical)
+    h = torch.from_numpy(hole[box])
+    out[:, box[0], box[1]][:, h] = solved[:, h]
+
+
+def _links(hole: np.ndarray, sources: np.ndarray, vertical: float) -> torch.Tensor:
+    """(4, H, W): each cell's weight on its upper, lower, left and right neighbour (0 where that one is off the grid
+    or neither a hole cell nor a source)."""
+    usable = (hole | sources).astype(np.float32)
+    w = np.zeros((4, *hole.shape), np.float32)
+    w[0, 1:] = vertical * usable[:-1]
+    w[1, :-1] = vertical * usable[1:]
+    w[2, :, 1:] = usable[:, :-1]
+    w[3, :, :-1] = usable[:, 1:]
+    return torch.from_numpy(w)
+
+
+def _solve(u: torch.Tensor, hole: np.ndarray, sources: np.ndarray, vertical: float) -> torch.Tensor:
+    """``u`` (N, H, W) with its ``hole`` solved (every hole component touches a source): exactly when small, else
+    from the solution on the grid of half the size (2x2 cells pooled) relaxed by ``SWEEPS`` red-black sweeps."""
+    if hole.sum() <= DIRECT_CELLS or min(hole.shape) < 4:
+        return _direct(u, hole, sources, vertical)
+    height, width = hole.shape
+    ph, pw = height % 2, width % 2
+    pad = lambda a: np.pad(a, ((0, ph), (0, pw)))          # noqa: E731
+    hole2, src2 = pad(hole), pad(sources)
+    coarse_hole = hole2.reshape(height // 2 + ph, 2, -1, 2).any(axis=(1, 3))
+    known = torch.from_numpy(src2.astype(np.float32))
+    up = F.pad(u, (0, pw, 0, ph))
+    total = F.avg_pool2d((up * known)[None], 2)[0]
+    share = F.avg_pool2d(known[None, None], 2)[0]
+    coarse_src = (share[0].numpy() > 0) & ~coarse_hole
+    coarse = torch.where(share > 0, total / share.clamp_min(1e-12), torch.zeros_like(total))
+    coarse = _solve(coarse, coarse_hole, coarse_src, vertical)
+    start = coarse.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)[:, :height, :width]
+    h = torch.from_numpy(hole)
+    u = torch.where(h, start, u)
+    links = _links(hole, sources, vertical)
+    total_w = links.sum(0).clamp_min(1e-12)
+    parity = np.add.outer(np.arange(height), np.arange(width)) % 2
+    colours = [h & torch.from_numpy(parity == c) for c in (0, 1)]
+    for _ in range(SWEEPS):
+        for colour in colours:
+            p = F.pad(u, (1, 1, 1, 1))
+            around = (links[0] * p[:, :-2, 1:-1] + links[1] * p[:, 2:, 1:-1]
+                      + links[2] * p[:, 1:-1, :-2] + links[3] * p[:, 1:-1, 2:])
+            u = torch.where(colour, around / total_w, u)
+    return u
+
+
+def _direct(u: torch.Tensor, hole: np.ndarray, sources: np.ndarray, vertical: float) -> torch.Tensor:
+    """``u`` with its ``hole`` solved exactly (one sparse factorisation, all channels at once)."""
     height, width = hole.shape
     cells = np.flatnonzero(hole)
-    index = np.full(height * width, -1)
-    index[cells] = np.arange(len(cells))
-    ys, xs = np.divmod(cells, width)
-    rows, cols, vals, krow, kcol, kval = [], [], [], [], [], []
-    diag = np.zeros(len(cells))
-    for dy, dx, w in ((-1, 0, vertical), (1, 0, vertical), (0, -1, 1.0), (0, 1, 1.0)):
-        ny, nx = ys + dy, xs + dx
-        inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
-        at = ny[inside] * width + nx[inside]
-        inside[inside] = (index[at] >= 0) | sources.reshape(-1)[at]     # a hole cell or a source: a neighbour
-        diag[inside] += w
-        j = ny[inside] * width + nx[inside]
-        i = np.flatnonzero(inside)
-        unknown = index[j] >= 0
-        rows += [i[unknown]]
-        cols += [index[j[unknown]]]
-        vals += [np.full(unknown.sum(), -w)]
-        krow += [i[~unknown]]
-        kcol += [j[~unknown]]
-        kval += [np.full((~unknown).sum(), w)]
-    components, count = label(hole)
-    touching = [k for k in range(1, count + 1) if (dilate(components == k, 1) & sources).any()]
-    loose = ~np.isin(components.reshape(-1)[cells], touching)     # parts of the hole with no known cell around
     n = len(cells)
-    a = sparse.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
-    a = (a + sparse.diags(diag)).tolil()
-    for i in np.flatnonzero(loose):
-        a.rows[i], a.data[i] = [i], [1.0]
-    known = sparse.coo_matrix((np.concatenate(kval), (np.concatenate(krow), np.concatenate(kcol))),
-                              shape=(n, height * width)).tocsr()
-    flat = x.detach().reshape(-1, height * width).to(torch.float64).cpu().numpy()      # (B*C, H*W)
-    rhs = (known @ flat.T)                                                             # (n, B*C)
-    rhs[loose] = flat[:, sources.reshape(-1)].mean(axis=1)[None]
-    solved = spsolve(a.tocsc(), rhs)
-    out = flat.copy()
-    out[:, cells] = np.asarray(solved).reshape(n, -1).T
-    return torch.from_numpy(out).reshape(x.shape).to(x)
+    index = np.full(height * width, -1)
+    index[cells] = np.arange(n)
+    links = _links(hole, sources, vertical).numpy().reshape(4, -1)[:, cells]
+    flat = u.reshape(u.shape[0], -1).double().numpy()
+    rhs = np.zeros((n, flat.shape[0]))
+    rows, cols, vals = [np.arange(n)], [np.arange(n)], [links.sum(0).astype(np.float64)]
+    for k, step in enumerate((-width, width, -1, 1)):
+        i = np.flatnonzero(links[k] > 0)
+        j = cells[i] + step
+        unknown = index[j] >= 0
+        rows.append(i[unknown])
+        cols.append(index[j[unknown]])
+        vals.append(-links[k][i[unknown]].astype(np.float64))
+        np.add.at(rhs, i[~unknown], links[k][i[~unknown], None] * flat[:, j[~unknown]].T)
+    components, _ = label(hole)
+    reached = np.unique(components[dilate(sources, 1) & hole])
+    loose = ~np.isin(components.reshape(-1)[cells], reached[reached > 0])
+    if loose.any():           # a part of a coarse level's hole cut off from every source: the sources' mean
+        keep = ~loose[np.concatenate(rows)]
+        rows, cols, vals = ([np.concatenate(a)[keep], np.flatnonzero(loose)] for a in (rows, cols, vals))
+        vals[1] = np.ones(loose.sum())
+        rhs[loose] = flat[:, sources.reshape(-1)].mean(axis=1)[None] if sources.any() else 0.0
+    a = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    solved = np.asarray(spsolve(a, rhs)).reshape(n, -1)
+    out = u.reshape(u.shape[0], -1).clone()
+    out[:, torch.from_numpy(cells)] = torch.from_numpy(solved.T).to(out.dtype)
+    return out.reshape(u.shape)
 
 
 def fill_photo(photo: np.ndarray, mask: np.ndarray, radius: int = 2, reach: int = 5) -> np.ndarray:
@@ -118,6 +199,11 @@ VERTICAL = 0.2          # vertical neighbours' weight in the fill: scenes contin
 OBJECT_GROW = 3         # px the segmenter's object grows by inside the mask
 OBJECT_MIN_SHARE = 0.1  # below this share of the mask the segmenter does not see the object: the whole mask goes
 DELTA_RADIUS = 4        # px around the hole where G''s perturbations are continued from outside, not kept
+LABEL_GROUPS = True     # each hole pixel continues only the surroundings of the label predicted there
+LABEL_VERTICAL = 0.2    # vertical neighbours' weight in the fill that predicts the hole's labels
+LABEL_REACH = 8         # px around the hole whose labels may be continued into it
+REPLACED_BY = {"dome": "roof"}   # a removed dome leaves a pitched roof on the wall it crowned (``roof_region``)
+DOME_WIDTH, ROOF_WIDTH, ROOF_HEIGHT = 0.72, 1.06, 0.66
 
 
 def fill_layer(generator, layer: str) -> str:
@@ -156,6 +242,64 @@ def _cells(pixels: np.ndarray, size: int, share: float = 0.5) -> np.ndarray:
     return to_grid(pixels, size, "area")[0, 0].numpy() > share
 
 
+def predicted_labels(labels: np.ndarray, hole: np.ndarray, sources: np.ndarray | None,
+                     candidates: np.ndarray | None = None) -> np.ndarray:
+    """int SxS: the segmenter's ``labels`` of the photo with each ``hole`` pixel given the label the surroundings
+    continue into it (the anisotropic fill of each source label's indicator, the most likely one): a removed tree
+    shows sky where the sky beside it runs on and grass below the horizon.  ``candidates`` (label ids): the labels
+    a hole may take (the scene's backdrop, not objects such as windows), where any lies around it."""
+    hole = np.asarray(hole, bool)
+    src = ~hole if sources is None else np.asarray(sources, bool) & ~hole
+    out = np.asarray(labels).astype(np.int64)
+    if not hole.any() or not src.any():
+        return out
+    around = src & dilate(hole, LABEL_REACH)
+    present = np.unique(out[around if around.any() else src])
+    if candidates is not None and np.isin(present, candidates).any():
+        present = present[np.isin(present, candidates)]
+    onehot = torch.from_numpy(np.stack([out == k for k in present]).astype(np.float32))[None]
+    likely = harmonic_fill(onehot, hole, LABEL_VERTICAL, src)[0].argmax(0).numpy()
+    out[hole] = present[likely[hole]]
+    return out
+
+
+def label_groups(groups: np.ndarray | None, size: int) -> np.ndarray | None:
+    """int size x size: the most common of the pixel ``groups`` in each cell of a layer's grid."""
+    if groups is None:
+        return None
+    if groups.shape[-1] == size:
+        return groups
+    present = np.unique(groups)
+    shares = torch.cat([to_grid(groups == k, size, "area") for k in present], dim=1)[0]
+    return present[shares.argmax(0).numpy()]
+
+
+def roof_region(labels: np.ndarray, hole: np.ndarray, mask: np.ndarray, dome: int, building: int) -> np.ndarray | None:
+    """bool SxS: where a pitched roof goes once the dome in ``hole`` is gone (None where none is seen): a triangle
+    on the dome's base line as wide as the wall under it (``ROOF_WIDTH`` x) and ``ROOF_HEIGHT`` x the dome's height
+    (the scene world's own proportions: a dome 0.72 of the wall wide, a roof 0.8 of its height), inside ``mask``."""
+    ys, xs = np.nonzero(np.asarray(hole, bool) & (labels == dome))
+    if len(ys) < 8:
+        return None
+    base, top = ys.max(), ys.min()
+    low = ys >= base - max(1, (base - top) // 3)
+    centre = float(xs[low].mean())
+    half = (xs[low].max() - xs[low].min() + 1) / 2 / DOME_WIDTH
+    below = labels[base + 1:base + 4] == building if base + 1 < labels.shape[0] else np.zeros((0, labels.shape[1]))
+    cols = np.flatnonzero(below.any(axis=0)) if len(below) else np.zeros(0, int)
+    if len(cols):                          # the wall under the dome: the run of columns around its centre
+        runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
+        run = min(runs, key=lambda c: 0 if c[0] <= centre <= c[-1] else min(abs(c - centre)))
+        if run[0] - 1 <= centre <= run[-1] + 1:
+            half = (run[-1] - run[0] + 1) / 2
+    height = max(2.0, ROOF_HEIGHT * (base - top + 1))
+    yy, xx = np.mgrid[0:labels.shape[0], 0:labels.shape[1]]
+    rise = (base + 0.5 - yy) / height                     # 0 on the base line, 1 at the apex
+    roof = (rise >= 0) & (rise <= 1) & (np.abs(xx + 0.5 - centre) <= ROOF_WIDTH * half * (1 - rise))
+    roof &= np.asarray(mask, bool)
+    return roof if roof.any() else None
+
+
 @dataclass
 class Removal(Operation):
     """A remove edit: the generator draws what lies around ``hole`` (pixels) into it, at ``blend`` (the strength).
@@ -166,16 +310,25 @@ class Removal(Operation):
     hole: np.ndarray | None = None
     sources: np.ndarray | None = None      # bool SxS: pixels the fill may continue (None: all around the hole)
     keep: np.ndarray | None = None         # bool SxS: pixels in the mask in front of the object, kept as they were
+    groups: np.ndarray | None = None       # int SxS: the labels each pixel continues (``predicted_labels``), or None
     blend: float = 1.0
+    drawn: Operation | None = None         # what the generator draws in the object's place (a dome's roof), or None
 
     def apply(self, r: torch.Tensor) -> torch.Tensor:
-        return r
+        return r if self.drawn is None else self.drawn.apply(r)
+
+    def drawn_region(self) -> np.ndarray:
+        """bool SxS: where ``drawn`` draws (as painted), none without it."""
+        if self.drawn is None:
+            return np.zeros_like(self.mask, dtype=bool)
+        return self.drawn.painted if self.drawn.painted is not None else self.drawn.mask
 
 
 def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarray | None,
-                      vocabulary: list[str], dissection: dict | None) -> Removal:
+                      vocabulary: list[str], dissection: dict | None, draw=None) -> Removal:
     """The remove edit of ``concept`` painted over ``mask`` (bool SxS); ``labels``: the segmenter's labels of the
-    photo (None: the whole mask is the object and every surrounding continues into it).
+    photo (None: the whole mask is the object and every surrounding continues into it).  ``draw(mask, concept)``:
+    the add operation that draws what replaces the object (``REPLACED_BY``: a dome's roof), where given.
 
     Strength: ``low`` half removes the object (blend 0.5), ``medium`` removes it, ``high`` continues the
     surroundings over the whole painted mask (shadow and all); a number in [0, 1] is read as the units edits read it.
@@ -192,8 +345,21 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
         keep = None if occluders is None else part & occluders
         if not hole.any():
             hole, keep = part, None
+    drawn, roof = None, None
+    if part is not None and draw is not None and name in REPLACED_BY and REPLACED_BY[name] in vocabulary:
+        roof = roof_region(labels, hole, mask, label, vocabulary.index("building"))
+        drawn = None if roof is None else draw(roof, REPLACED_BY[name])
+    groups = None
+    if labels is not None and LABEL_GROUPS:
+        behind = [i for i, c in enumerate(vocabulary) if c == name or DEPTH.get(c, 9) < DEPTH.get(name, 9)]
+        groups = predicted_labels(labels, hole, sources, np.array(behind))
+        if drawn is not None:
+            groups[roof] = vocabulary.index(REPLACED_BY[name])
+    if drawn is not None:
+        hole = hole & ~roof
     return Removal("remove", mask, torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), name,
-                   strength, hole=hole, sources=sources, keep=keep, blend=min(1.0, n / table["medium"]))
+                   strength, fine=None if drawn is None else drawn.fine, hole=hole, sources=sources, keep=keep,
+                   groups=groups, blend=min(1.0, n / table["medium"]), drawn=drawn)
 
 
 # The closed-form last layer (``adaptation.solve_last_layer``) sets factors far from 1 where an activation is near 0;
@@ -234,15 +400,17 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
             if fill_deltas:
                 for op, hole in removals:
                     src = None if op.sources is None else _cells(op.sources, size)
-                    zone = hole_cells(dilate(hole, DELTA_RADIUS), size)
-                    d = d + op.blend * (harmonic_fill(d.clamp(-DELTA_CAP, DELTA_CAP), zone, VERTICAL, src) - d)
+                    zone = hole_cells(dilate(hole | op.drawn_region(), DELTA_RADIUS), size)
+                    d = d + op.blend * (harmonic_fill(d.clamp(-DELTA_CAP, DELTA_CAP), zone, VERTICAL, src,
+                                                      label_groups(op.groups, size)) - d)
             x = x * (1 + d)
         if edit is not None and name in edit:
             x = edit[name](x)
         if name == target:
             for op, hole in removals:
                 src = None if op.sources is None else _cells(op.sources, size)
-                x = x + op.blend * (harmonic_fill(x, hole_cells(hole, size), VERTICAL, src) - x)
+                x = x + op.blend * (harmonic_fill(x, hole_cells(hole, size), VERTICAL, src,
+                                                  label_groups(op.groups, size)) - x)
     return x
 
 
