@@ -41,7 +41,14 @@ from ganpaint_core.editing.edits import (
 from ganpaint_core.editing.fitting import Progress, ReconstructionLoss
 from ganpaint_core.editing.inversion import initial_z, optimise_features, optimise_z
 from ganpaint_core.editing.masks import dilate, feather, to_model_mask
-from ganpaint_core.editing.removal import Removal, generator_trust, photo_fill, removal_operation, render_removed
+from ganpaint_core.editing.removal import (
+    Removal,
+    generator_trust,
+    offset_fill,
+    photo_fill,
+    removal_operation,
+    render_removed,
+)
 from ganpaint_core.imaging import to_tensor, to_uint8
 from ganpaint_core.metrics import psnr, ssim
 from ganpaint_core.photo import Crop, load_photo, square_crop
@@ -256,6 +263,9 @@ class Session:
             hole = np.any([h for _, h in removals], axis=0)
             keep = np.any([op.keep if op.keep is not None else np.zeros_like(h) for op, h in removals], axis=0)
             img = photo_fill(self.photo, img, hole, self.generator_trust(), keep=keep)
+            for op, h in removals:
+                if op.offset is not None and op.blend >= 1:
+                    img = offset_fill(img, self.photo, h, op.offset)
         if paste_back and self.operations:
             img = self._paste(self.photo, Crop.centred(self.editor.size, self.editor.size, self.editor.size), img)
         self._cache = {key: img}

@@ -313,6 +313,7 @@ class Removal(Operation):
     groups: np.ndarray | None = None       # int SxS: the labels each pixel continues (``predicted_labels``), or None
     blend: float = 1.0
     drawn: Operation | None = None         # what the generator draws in the object's place (a dome's roof), or None
+    offset: int | None = None              # px: the photo shifted by it repeats the surroundings into the hole
 
     def apply(self, r: torch.Tensor) -> torch.Tensor:
         return r if self.drawn is None else self.drawn.apply(r)
@@ -357,9 +358,12 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
             groups[roof] = vocabulary.index(REPLACED_BY[name])
     if drawn is not None:
         hole = hole & ~roof
+    offset = None
+    if part is not None and drawn is None and name in OFFSET_CONCEPTS:
+        offset = copy_offset(labels, hole, sources, label)
     return Removal("remove", mask, torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), name,
                    strength, fine=None if drawn is None else drawn.fine, hole=hole, sources=sources, keep=keep,
-                   groups=groups, blend=min(1.0, n / table["medium"]), drawn=drawn)
+                   groups=groups, blend=min(1.0, n / table["medium"]), drawn=drawn, offset=offset)
 
 
 # The closed-form last layer (``adaptation.solve_last_layer``) sets factors far from 1 where an activation is near 0;
@@ -412,6 +416,44 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
                 x = x + op.blend * (harmonic_fill(x, hole_cells(hole, size), VERTICAL, src,
                                                   label_groups(op.groups, size)) - x)
     return x
+
+
+OFFSET_RING = 4         # px around the hole whose labels an offset copy must match
+OFFSET_MATCH = 0.9      # the least share of that ring whose labels the copy's ring repeats
+OFFSET_CONCEPTS = ("door", "window")   # objects on a facade, whose pattern repeats sideways
+
+
+def copy_offset(labels: np.ndarray, hole: np.ndarray, sources: np.ndarray | None, concept: int) -> int | None:
+    """The horizontal shift (px) of the photo that repeats its surroundings into ``hole`` (a facade's next
+    window column where a door was), or None where none does: the hole shifted by it lies on ``sources`` away
+    from the object, and the ring of ``OFFSET_RING`` px around it has the labels of the ring around the hole
+    on at least ``OFFSET_MATCH`` of it (the best such shift, the nearest on a tie)."""
+    hole = np.asarray(hole, bool)
+    if not hole.any():
+        return None
+    width = hole.shape[1]
+    ring = dilate(hole, OFFSET_RING) & ~hole
+    usable = (np.ones_like(hole) if sources is None else np.asarray(sources, bool)) & ~hole & (labels != concept)
+    ys, xs = np.nonzero(hole)
+    ry, rx = np.nonzero(ring)
+    best, best_score = None, OFFSET_MATCH
+    for dx in sorted(range(-width + 1, width), key=abs):
+        if dx == 0 or xs.min() + dx < 0 or xs.max() + dx >= width or rx.min() + dx < 0 or rx.max() + dx >= width:
+            continue
+        if not usable[ys, xs + dx].all():
+            continue
+        score = float((labels[ry, rx + dx] == labels[ry, rx]).mean())
+        if score > best_score:
+            best, best_score = dx, score
+    return best
+
+
+def offset_fill(image: np.ndarray, photo: np.ndarray, hole: np.ndarray, dx: int) -> np.ndarray:
+    """uint8 SxSx3: ``image`` with ``hole`` taken from ``photo`` shifted by ``dx`` px (``copy_offset``)."""
+    out = image.copy()
+    ys, xs = np.nonzero(hole)
+    out[ys, xs] = photo[ys, xs + dx]
+    return out
 
 
 TRUST_PSNR = (16.0, 18.0)   # dB of plain G's inversion: below the first the generator's render is not trusted at all
