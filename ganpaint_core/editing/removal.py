@@ -179,14 +179,33 @@ def _direct(u: torch.Tensor, hole: np.ndarray, sources: np.ndarray, vertical: fl
     return out.reshape(u.shape)
 
 
-def fill_photo(photo: np.ndarray, mask: np.ndarray, radius: int = 2, reach: int = 5) -> np.ndarray:
-    """uint8 HxWx3: ``photo`` with the ``mask`` (grown by ``radius``) filled from its surroundings (Telea's
-    fast-marching inpainting, ``reach`` px around each pixel); outside the grown mask the photo itself."""
+def background_sources(photo: np.ndarray, hole: np.ndarray, ring: int | None = None) -> np.ndarray:
+    """bool HxW: the pixels of the ``ring`` px around ``hole`` whose colour is the surroundings' own (near their
+    median colour, ``BACKGROUND_SPREAD`` x the typical distance to it): the sky around a removed branch, not the
+    lit tower beside it, whose colour would otherwise run into the hole."""
+    hole = np.asarray(hole, bool)
+    around = dilate(hole, PHOTO_RING if ring is None else ring) & ~hole
+    if not around.any():
+        return around
+    colours = np.asarray(photo, np.float32)[around]
+    distance = np.linalg.norm(colours - np.median(colours, axis=0), axis=1)
+    limit = max(BACKGROUND_MIN_DISTANCE, BACKGROUND_SPREAD * float(np.median(distance)))
+    sources = np.zeros_like(hole)
+    sources[around] = distance <= limit
+    return sources
+
+
+def fill_photo(photo: np.ndarray, mask: np.ndarray, radius: int = 2) -> np.ndarray:
+    """uint8 HxWx3: ``photo`` with the ``mask`` (grown by ``radius``) filled from its surroundings: the harmonic
+    continuation (rows weighted over columns) of the pixels around it that have the surroundings' own colour
+    (``background_sources``); outside the grown mask the photo itself."""
     hole = dilate(np.asarray(mask, dtype=bool), radius)
-    if not hole.any():
+    sources = background_sources(photo, hole)
+    if not hole.any() or not sources.any():
         return np.asarray(photo).copy()
-    return cv2.inpaint(np.ascontiguousarray(photo, dtype=np.uint8), hole.astype(np.uint8) * 255, reach,
-                       cv2.INPAINT_TELEA)
+    x = torch.from_numpy(np.asarray(photo, np.float32)).permute(2, 0, 1)[None]
+    filled = harmonic_fill(x, hole, VERTICAL, sources)[0].permute(1, 2, 0).numpy()
+    return np.clip(np.round(filled), 0, 255).astype(np.uint8)
 
 
 # How far back each concept of the scene world lies: what a removed object may show is what lies behind it
@@ -459,6 +478,9 @@ def offset_fill(image: np.ndarray, photo: np.ndarray, hole: np.ndarray, dx: int)
 TRUST_PSNR = (16.0, 18.0)   # dB of plain G's inversion: below the first the generator's render is not trusted at all
 GREY_SPREAD = 6             # a photo whose channels never differ by more than this is grey
 DETAIL_SIGMA = 1.5          # px: the generator's detail above this scale goes onto the pixel fill
+PHOTO_RING = 4              # px around the hole whose pixels a photo's fill continues
+BACKGROUND_SPREAD = 2.0     # ring pixels this many typical distances from the ring's median colour are left out
+BACKGROUND_MIN_DISTANCE = 24.0   # ... but never those nearer than this (RGB units)
 
 
 def generator_trust(inversion_psnr: float, span: tuple[float, float] | None = None) -> float:
@@ -480,8 +502,14 @@ def photo_fill(photo: np.ndarray, render: np.ndarray, hole: np.ndarray, trust: f
     if np.ptp(photo.astype(np.int16), axis=-1).max() <= GREY_SPREAD:       # a grey photo: no colours of the render
         render = np.repeat(render.astype(np.float32).mean(axis=-1, keepdims=True).round().astype(np.uint8), 3, -1)
     base = fill_photo(photo, hole, radius=2).astype(np.float32)
+    sigma = DETAIL_SIGMA if sigma is None else sigma
     grey = render.astype(np.float32).mean(axis=-1)
-    detail = grey - cv2.GaussianBlur(grey, (0, 0), DETAIL_SIGMA if sigma is None else sigma)
+    detail = grey - cv2.GaussianBlur(grey, (0, 0), sigma)
+    own = photo.astype(np.float32).mean(axis=-1)          # the surroundings' own texture sets the detail's strength
+    own = own - cv2.GaussianBlur(own, (0, 0), sigma)
+    sources, inside = background_sources(photo, dilate(np.asarray(hole, bool), 2)), dilate(np.asarray(hole, bool), 2)
+    if sources.any() and inside.any():
+        detail = detail * min(1.0, float(own[sources].std()) / max(float(detail[inside].std()), 1e-6))
     pixel = np.clip(base + detail[..., None], 0, 255)
     zone = dilate(np.asarray(hole, bool), 2) & (True if keep is None else ~np.asarray(keep, bool))
     zone = zone[..., None]
