@@ -16,15 +16,14 @@ continues the scene around the object into it, while G' renders (``render_remove
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import sparse
-from scipy.ndimage import label
-from scipy.sparse.linalg import spsolve
+from scipy.sparse.linalg import splu
 
 from ganpaint_core.editing.edits import Operation, concept_name, strength_units, units_for
 from ganpaint_core.editing.masks import dilate, to_grid
@@ -39,8 +38,9 @@ def hole_cells(mask: np.ndarray, grid: int, share: float = HOLE_SHARE) -> np.nda
     return area > share
 
 
-DIRECT_CELLS = 1024     # holes of up to this many cells are solved exactly; larger ones coarse to fine
+DIRECT_CELLS = 1024     # holes of up to this many cells (a whole 32x32 grid) are solved exactly; larger coarse to fine
 SWEEPS = 6              # red-black Gauss-Seidel sweeps on each finer level of a coarse-to-fine fill
+PULL = 1e-6             # every hole cell's weak link to the sources' mean: a part that touches no source takes it
 
 
 def harmonic_fill(x: torch.Tensor, hole: np.ndarray, vertical: float = 1.0, sources: np.ndarray | None = None,
@@ -53,130 +53,146 @@ def harmonic_fill(x: torch.Tensor, hole: np.ndarray, vertical: float = 1.0, sour
     normal derivative).  ``sources`` (bool H x W, default: every cell outside the hole) are the cells whose values
     the fill continues; the others (an occluder in front of the removed object) are left out like the border.
     ``groups`` (int H x W): a cell continues only cells of its own group (a hole cell that should show sky
-    continues the sky beside it, not the grass below); a group with no source of its own takes every source.
-    A part of the hole that touches no source takes the sources' mean.  Small holes are solved exactly, larger
-    ones coarse to fine (``_solve``): all channels at once, on the hole's bounding box.
+    continues the sky beside it, not the grass below).  A part of the hole that reaches no source of its group
+    takes the sources' mean.  ``FillPlan`` does the work; plan once to fill several tensors on the same hole.
     """
-    hole = np.asarray(hole, dtype=bool)
-    if hole.shape != tuple(x.shape[-2:]):
-        raise ValueError(f"the hole is {hole.shape}; the features' grid is {tuple(x.shape[-2:])}")
-    if not vertical > 0:
-        raise ValueError(f"vertical must be > 0, got {vertical}")
-    sources = ~hole if sources is None else np.asarray(sources, dtype=bool) & ~hole
-    if not hole.any() or not sources.any():
-        return x.clone()
-    flat = x.detach().reshape(-1, *hole.shape).float()
-    out = flat.clone()
-    if groups is None:
-        parts = [(hole, sources)]
-    else:
-        groups = np.asarray(groups)
-        if groups.shape != hole.shape:
-            raise ValueError(f"groups are {groups.shape}; the features' grid is {hole.shape}")
-        parts = []
-        for g in np.unique(groups[hole]):
-            own = groups == g
-            parts.append((hole & own, sources & own if (sources & own).any() else sources))
-    for part, src in parts:
-        _fill_part(flat, out, part, src, vertical)
-    return out.reshape(x.shape).to(x.dtype)
+    return FillPlan(hole, vertical, sources, groups)(x)
 
 
-def _fill_part(flat: torch.Tensor, out: torch.Tensor, hole: np.ndarray, sources: np.ndarray, vertical: float):
-    """Write the continuation of ``flat``'s ``sources`` into ``out`` on ``hole`` (N, H, W tensors)."""
-    components, count = label(hole)
-    reached = np.unique(components[dilate(sources, 1) & hole])
-    loose = hole & ~np.isin(components, reached[reached > 0])
-    if loose.any():         # parts of the hole with no known cell around: the sources' mean
-        out[:, torch.from_numpy(loose)] = flat[:, torch.from_numpy(sources)].mean(dim=1, keepdim=True)
-        hole = hole & ~loose
-    if not hole.any():
-        return
-    ys, xs = np.nonzero(dilate(hole, 1))
-    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
-    u = flat[:, box[0], box[1]].clone()
-    solved = _solve(u, hole[box], sources[box] & ~hole[box], vertical)
-    h = torch.from_numpy(hole[box])
-    out[:, box[0], box[1]][:, h] = solved[:, h]
+@dataclass
+class _Level:
+    """One grid of a coarse-to-fine fill: its hole, the known cells and each cell's links to its neighbours."""
+
+    hole: np.ndarray            # bool h x w
+    known: torch.Tensor         # float h x w: 1 on the cells whose values are given
+    links: torch.Tensor         # (4, h, w): weights on the upper, lower, left and right neighbour
+    colours: tuple              # the hole's cells of the two colours of a checkerboard (bool tensors)
 
 
-def _links(hole: np.ndarray, sources: np.ndarray, vertical: float) -> torch.Tensor:
-    """(4, H, W): each cell's weight on its upper, lower, left and right neighbour (0 where that one is off the grid
-    or neither a hole cell nor a source)."""
+def _level(hole: np.ndarray, sources: np.ndarray, vertical: float, groups: np.ndarray | None) -> _Level:
     usable = (hole | sources).astype(np.float32)
     w = np.zeros((4, *hole.shape), np.float32)
     w[0, 1:] = vertical * usable[:-1]
     w[1, :-1] = vertical * usable[1:]
     w[2, :, 1:] = usable[:, :-1]
     w[3, :, :-1] = usable[:, 1:]
-    return torch.from_numpy(w)
-
-
-def _solve(u: torch.Tensor, hole: np.ndarray, sources: np.ndarray, vertical: float) -> torch.Tensor:
-    """``u`` (N, H, W) with its ``hole`` solved (every hole component touches a source): exactly when small, else
-    from the solution on the grid of half the size (2x2 cells pooled) relaxed by ``SWEEPS`` red-black sweeps."""
-    if hole.sum() <= DIRECT_CELLS or min(hole.shape) < 4:
-        return _direct(u, hole, sources, vertical)
-    height, width = hole.shape
-    ph, pw = height % 2, width % 2
-    pad = lambda a: np.pad(a, ((0, ph), (0, pw)))          # noqa: E731
-    hole2, src2 = pad(hole), pad(sources)
-    coarse_hole = hole2.reshape(height // 2 + ph, 2, -1, 2).any(axis=(1, 3))
-    known = torch.from_numpy(src2.astype(np.float32))
-    up = F.pad(u, (0, pw, 0, ph))
-    total = F.avg_pool2d((up * known)[None], 2)[0]
-    share = F.avg_pool2d(known[None, None], 2)[0]
-    coarse_src = (share[0].numpy() > 0) & ~coarse_hole
-    coarse = torch.where(share > 0, total / share.clamp_min(1e-12), torch.zeros_like(total))
-    coarse = _solve(coarse, coarse_hole, coarse_src, vertical)
-    start = coarse.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)[:, :height, :width]
+    if groups is not None:                    # no link across a group's border
+        w[0, 1:] *= groups[1:] == groups[:-1]
+        w[1, :-1] *= groups[:-1] == groups[1:]
+        w[2, :, 1:] *= groups[:, 1:] == groups[:, :-1]
+        w[3, :, :-1] *= groups[:, :-1] == groups[:, 1:]
+    w *= hole
+    parity = np.add.outer(np.arange(hole.shape[0]), np.arange(hole.shape[1])) % 2
     h = torch.from_numpy(hole)
-    u = torch.where(h, start, u)
-    links = _links(hole, sources, vertical)
-    total_w = links.sum(0).clamp_min(1e-12)
-    parity = np.add.outer(np.arange(height), np.arange(width)) % 2
-    colours = [h & torch.from_numpy(parity == c) for c in (0, 1)]
-    for _ in range(SWEEPS):
-        for colour in colours:
-            p = F.pad(u, (1, 1, 1, 1))
-            around = (links[0] * p[:, :-2, 1:-1] + links[1] * p[:, 2:, 1:-1]
-                      + links[2] * p[:, 1:-1, :-2] + links[3] * p[:, 1:-1, 2:])
-            u = torch.where(colour, around / total_w, u)
-    return u
+    return _Level(hole, torch.from_numpy(sources.astype(np.float32)), torch.from_numpy(w),
+                  (h & torch.from_numpy(parity == 0), h & torch.from_numpy(parity == 1)))
 
 
-def _direct(u: torch.Tensor, hole: np.ndarray, sources: np.ndarray, vertical: float) -> torch.Tensor:
-    """``u`` with its ``hole`` solved exactly (one sparse factorisation, all channels at once)."""
-    height, width = hole.shape
-    cells = np.flatnonzero(hole)
-    n = len(cells)
-    index = np.full(height * width, -1)
-    index[cells] = np.arange(n)
-    links = _links(hole, sources, vertical).numpy().reshape(4, -1)[:, cells]
-    flat = u.reshape(u.shape[0], -1).double().numpy()
-    rhs = np.zeros((n, flat.shape[0]))
-    rows, cols, vals = [np.arange(n)], [np.arange(n)], [links.sum(0).astype(np.float64)]
-    for k, step in enumerate((-width, width, -1, 1)):
-        i = np.flatnonzero(links[k] > 0)
-        j = cells[i] + step
-        unknown = index[j] >= 0
-        rows.append(i[unknown])
-        cols.append(index[j[unknown]])
-        vals.append(-links[k][i[unknown]].astype(np.float64))
-        np.add.at(rhs, i[~unknown], links[k][i[~unknown], None] * flat[:, j[~unknown]].T)
-    components, _ = label(hole)
-    reached = np.unique(components[dilate(sources, 1) & hole])
-    loose = ~np.isin(components.reshape(-1)[cells], reached[reached > 0])
-    if loose.any():           # a part of a coarse level's hole cut off from every source: the sources' mean
-        keep = ~loose[np.concatenate(rows)]
-        rows, cols, vals = ([np.concatenate(a)[keep], np.flatnonzero(loose)] for a in (rows, cols, vals))
-        vals[1] = np.ones(loose.sum())
-        rhs[loose] = flat[:, sources.reshape(-1)].mean(axis=1)[None] if sources.any() else 0.0
-    a = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
-    solved = np.asarray(spsolve(a, rhs)).reshape(n, -1)
-    out = u.reshape(u.shape[0], -1).clone()
-    out[:, torch.from_numpy(cells)] = torch.from_numpy(solved.T).to(out.dtype)
-    return out.reshape(u.shape)
+class FillPlan:
+    """The geometry of one harmonic fill (see ``harmonic_fill``), worked out once and applied to any tensor on
+    that grid: the hole's bounding box, a pyramid of grids halved until the hole has at most ``DIRECT_CELLS``
+    cells, and the sparse factorisation of the coarsest one.  The coarsest grid is solved exactly; each finer one
+    starts from the coarser solution and relaxes by ``SWEEPS`` red-black Gauss-Seidel sweeps.  All channels at
+    once; a hole that small is solved exactly."""
+
+    def __init__(self, hole: np.ndarray, vertical: float = 1.0, sources: np.ndarray | None = None,
+                 groups: np.ndarray | None = None):
+        hole = np.asarray(hole, dtype=bool)
+        if not vertical > 0:
+            raise ValueError(f"vertical must be > 0, got {vertical}")
+        if groups is not None and np.shape(groups) != hole.shape:
+            raise ValueError(f"groups are {np.shape(groups)}; the hole is {hole.shape}")
+        self.shape = hole.shape
+        sources = ~hole if sources is None else np.asarray(sources, dtype=bool) & ~hole
+        self.empty = not hole.any() or not sources.any()
+        if self.empty:
+            return
+        self.sources = torch.from_numpy(sources)
+        ys, xs = np.nonzero(hole)
+        self.box = (slice(max(ys.min() - 1, 0), ys.max() + 2), slice(max(xs.min() - 1, 0), xs.max() + 2))
+        hole, sources = hole[self.box], sources[self.box]
+        groups = None if groups is None else np.asarray(groups)[self.box]
+        self.hole = torch.from_numpy(hole)
+        self.levels = [_level(hole, sources, vertical, groups)]
+        while hole.sum() > DIRECT_CELLS and min(hole.shape) >= 4:
+            pad = ((0, hole.shape[0] % 2), (0, hole.shape[1] % 2))
+            hole, sources = np.pad(hole, pad), np.pad(sources, pad)
+            pooled = (hole.shape[0] // 2, 2, hole.shape[1] // 2, 2)
+            hole = hole.reshape(pooled).any(axis=(1, 3))
+            sources = sources.reshape(pooled).any(axis=(1, 3)) & ~hole
+            groups = None if groups is None else np.pad(groups, pad, mode="edge")[::2, ::2]
+            self.levels.append(_level(hole, sources, vertical, groups))
+        self._factor(self.levels[-1])
+
+    def _factor(self, level: _Level) -> None:
+        """The coarsest grid's system: (L + PULL) u = K x + PULL mean, factorised once."""
+        height, width = level.hole.shape
+        cells = np.flatnonzero(level.hole)
+        n = len(cells)
+        index = np.full(height * width, -1)
+        index[cells] = np.arange(n)
+        links = level.links.numpy().reshape(4, -1)[:, cells].astype(np.float64)
+        rows, cols, vals, krows, kcols, kvals = [np.arange(n)], [np.arange(n)], [links.sum(0) + PULL], [], [], []
+        for k, step in enumerate((-width, width, -1, 1)):
+            i = np.flatnonzero(links[k] > 0)
+            j = cells[i] + step
+            unknown = index[j] >= 0
+            rows.append(i[unknown])
+            cols.append(index[j[unknown]])
+            vals.append(-links[k][i[unknown]])
+            krows.append(i[~unknown])
+            kcols.append(j[~unknown])
+            kvals.append(links[k][i[~unknown]])
+        a = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+        self.lu = splu(a)
+        self.known_matrix = sparse.csr_matrix((np.concatenate(kvals), (np.concatenate(krows), np.concatenate(kcols))),
+                                              shape=(n, height * width))
+        self.cells = torch.from_numpy(cells)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-2:]) != self.shape:
+            raise ValueError(f"the hole is {self.shape}; the features' grid is {tuple(x.shape[-2:])}")
+        if self.empty:
+            return x.clone()
+        flat = x.detach().reshape(-1, *self.shape).float()
+        mean = flat[:, self.sources].mean(dim=1)                                     # (N,)
+        u = flat[:, self.box[0], self.box[1]]
+        values = [u]
+        for finer in self.levels[:-1]:               # the known values, pooled over each coarser grid's known cells
+            prev = values[-1]
+            known = F.pad(prev, (0, prev.shape[2] % 2, 0, prev.shape[1] % 2))
+            weight = F.pad(finer.known, (0, prev.shape[2] % 2, 0, prev.shape[1] % 2))
+            total = F.avg_pool2d((known * weight)[None], 2)[0]
+            share = F.avg_pool2d(weight[None, None], 2)[0]
+            values.append(torch.where(share > 0, total / share.clamp_min(1e-12), torch.zeros_like(total)))
+        solved = self._direct(values[-1], mean)
+        for depth in range(len(self.levels) - 2, -1, -1):
+            level, known = self.levels[depth], values[depth]
+            start = solved.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)[:, :known.shape[1], :known.shape[2]]
+            solved = self._relax(torch.where(torch.from_numpy(level.hole), start, known), level, mean)
+        out = flat.clone()
+        out[:, self.box[0], self.box[1]] = torch.where(self.hole, solved, u)
+        return out.reshape(x.shape).to(x.dtype)
+
+    def _direct(self, u: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+        flat = u.reshape(u.shape[0], -1)
+        rhs = self.known_matrix @ flat.double().numpy().T + PULL * mean.double().numpy()[None]
+        solved = self.lu.solve(np.ascontiguousarray(rhs))
+        out = flat.clone()
+        out[:, self.cells] = torch.from_numpy(solved.T).to(out.dtype)
+        return out.reshape(u.shape)
+
+    @staticmethod
+    def _relax(u: torch.Tensor, level: _Level, mean: torch.Tensor) -> torch.Tensor:
+        w = level.links
+        total = w.sum(0) + PULL
+        pull = PULL * mean[:, None, None]
+        for _ in range(SWEEPS):
+            for colour in level.colours:
+                p = F.pad(u, (1, 1, 1, 1))
+                around = w[0] * p[:, :-2, 1:-1] + w[1] * p[:, 2:, 1:-1] + w[2] * p[:, 1:-1, :-2] + w[3] * p[:, 1:-1, 2:]
+                u = torch.where(colour, (around + pull) / total, u)
+        return u
 
 
 def background_sources(photo: np.ndarray, hole: np.ndarray, ring: int | None = None) -> np.ndarray:
@@ -337,6 +353,20 @@ class Removal(Operation):
     def apply(self, r: torch.Tensor) -> torch.Tensor:
         return r if self.drawn is None else self.drawn.apply(r)
 
+    plans: dict = field(default_factory=dict, repr=False, compare=False)   # FillPlans of earlier renders
+
+    def plan(self, kind: str, size: int, hole: np.ndarray) -> FillPlan:
+        """The fill on a layer's ``size`` grid of ``hole`` (pixels), for the features at the fill layer (``kind``
+        "features") or G''s perturbations around it ("deltas"); planned once, reused by every later render."""
+        key = (kind, size, np.packbits(hole).tobytes())
+        if key not in self.plans:
+            if len(self.plans) >= 16:
+                self.plans.clear()
+            zone = hole if kind == "features" else dilate(hole | self.drawn_region(), DELTA_RADIUS)
+            sources = None if self.sources is None else _cells(self.sources, size)
+            self.plans[key] = FillPlan(hole_cells(zone, size), VERTICAL, sources, label_groups(self.groups, size))
+        return self.plans[key]
+
     def drawn_region(self) -> np.ndarray:
         """bool SxS: where ``drawn`` draws (as painted), none without it."""
         if self.drawn is None:
@@ -422,18 +452,13 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
                 d = d * (1 - to_grid(clear, size, "max").to(d))
             if fill_deltas:
                 for op, hole in removals:
-                    src = None if op.sources is None else _cells(op.sources, size)
-                    zone = hole_cells(dilate(hole | op.drawn_region(), DELTA_RADIUS), size)
-                    d = d + op.blend * (harmonic_fill(d.clamp(-DELTA_CAP, DELTA_CAP), zone, VERTICAL, src,
-                                                      label_groups(op.groups, size)) - d)
+                    d = d + op.blend * (op.plan("deltas", size, hole)(d.clamp(-DELTA_CAP, DELTA_CAP)) - d)
             x = x * (1 + d)
         if edit is not None and name in edit:
             x = edit[name](x)
         if name == target:
             for op, hole in removals:
-                src = None if op.sources is None else _cells(op.sources, size)
-                x = x + op.blend * (harmonic_fill(x, hole_cells(hole, size), VERTICAL, src,
-                                                  label_groups(op.groups, size)) - x)
+                x = x + op.blend * (op.plan("features", size, hole)(x) - x)
     return x
 
 
