@@ -9,6 +9,7 @@ from editor_support import blob, tiny_editor
 
 from ganpaint_core.concepts import NAMES, concept_id
 from ganpaint_core.editing import removal
+from ganpaint_core.editing.edits import Operation
 from ganpaint_core.editing.masks import dilate
 from ganpaint_core.editing.removal import Removal, harmonic_fill, removal_operation
 
@@ -242,3 +243,108 @@ def test_extreme_factors_around_a_hole_are_continued_capped():
     finally:
         removal.FillPlan.__call__ = spy
     assert seen and max(seen) <= removal.DELTA_CAP
+
+
+# ---- the fill's plan, the labels a hole continues, a dome's roof, a facade's offset, a photo's surroundings ---
+
+def test_coarse_to_fine_fill_continues_a_linear_field_as_the_exact_solve_does(monkeypatch):
+    yy, xx = np.mgrid[0:96, 0:96].astype(np.float32)
+    x = torch.from_numpy(np.stack([0.5 * xx - yy, 3 + 0.2 * yy])).unsqueeze(0)   # harmonic for any row weight
+    hole = np.zeros((96, 96), bool)
+    hole[20:70, 30:80] = True
+    noisy = x.clone()
+    noisy[:, :, torch.from_numpy(hole)] = 100.0
+    monkeypatch.setattr(removal, "DIRECT_CELLS", 10 ** 6)
+    exact = harmonic_fill(noisy, hole, vertical=0.2)
+    monkeypatch.setattr(removal, "DIRECT_CELLS", 64)
+    plan = removal.FillPlan(hole, 0.2)
+    assert len(plan.levels) >= 3                         # 2500 cells, halved until at most 64
+    torch.testing.assert_close(exact, x, atol=2e-2, rtol=0)                  # up to the weak pull to the mean
+    h = torch.from_numpy(hole)
+    error = (plan(noisy) - x)[..., h].abs()
+    assert float(error.mean()) < 0.02 * float(x[..., h].std()) and float(error.max()) < 1.0
+    assert torch.equal(plan(noisy)[..., ~h], noisy[..., ~h])
+
+
+def test_groups_keep_each_side_of_a_horizon_to_itself():
+    x = torch.zeros(1, 2, 12, 12)
+    x[:, :, :6] = 1.0                                    # "sky" above row 6, "grass" below
+    groups = np.zeros((12, 12), int)
+    groups[6:] = 1
+    hole = blob(12, 3, 3, 6)                             # straddles the horizon
+    x[:, :, torch.from_numpy(hole)] = 9.0
+    mixed = harmonic_fill(x, hole, vertical=1.0)[0, 0]
+    kept = harmonic_fill(x, hole, vertical=1.0, groups=groups)[0, 0]
+    assert mixed[5, 5] < 0.9 and mixed[6, 5] > 0.1       # without groups the two sides blur into each other
+    torch.testing.assert_close(kept[3:6, 3:9], torch.ones(3, 6), atol=1e-4, rtol=0)
+    torch.testing.assert_close(kept[6:9, 3:9], torch.zeros(3, 6), atol=1e-4, rtol=0)
+
+
+def test_a_removed_tree_continues_sky_above_and_grass_below_the_horizon():
+    sky, grass, tree, window = (concept_id(c) for c in ("sky", "grass", "tree", "window"))
+    labels = np.full((48, 48), sky, np.uint8)
+    labels[30:] = grass
+    labels[30:34, 4:8] = window                          # an object beside the hole: not a backdrop
+    labels[18:40, 18:30] = tree
+    hole = dilate(labels == tree, 2)
+    predicted = removal.predicted_labels(labels, hole, None, np.array([sky, grass, tree]))
+    assert (predicted[18:29, 18:30] == sky).all() and (predicted[31:40, 18:30] == grass).all()
+    assert not (predicted[hole] == window).any()
+    np.testing.assert_array_equal(predicted[~hole], labels[~hole])
+
+
+def test_a_removed_dome_leaves_a_pitched_roof_as_wide_as_its_wall():
+    editor = tiny_editor()
+    building, dome, sky = (concept_id(c) for c in ("building", "dome", "sky"))
+    labels = np.full((64, 64), sky, np.uint8)
+    labels[36:56, 16:48] = building                      # a wall 32 px wide
+    yy, xx = np.mgrid[0:64, 0:64]
+    labels[((yy - 36) / 14.0) ** 2 + ((xx - 32) / 11.5) ** 2 <= 1] = dome
+    labels[36:, :][labels[36:, :] == dome] = building
+    mask = dilate(labels != sky, 3)
+    drawn = []
+
+    def draw(region, concept):
+        drawn.append(concept)
+        return Operation("add", region, torch.ones(1, 1, 8, 8), None, torch.zeros(1, 4, 1, 1), concept)
+
+    op = removal_operation(mask, "dome", "medium", labels, list(NAMES), editor.dissection, draw)
+    assert drawn == ["roof"] and op.drawn is not None
+    roof = op.drawn.mask
+    rows = np.flatnonzero(roof.any(axis=1))
+    widths = roof.sum(axis=1)[rows]
+    assert rows.max() == 35 and abs(widths[-1] - 32) <= 3 and widths[0] < widths[-1] / 3   # a triangle on the wall
+    assert not (op.hole & roof).any() and (op.groups[roof] == concept_id("roof")).all()
+    assert torch.equal(op.apply(torch.full((1, 4, 8, 8), 5.0)), torch.zeros(1, 4, 8, 8))    # the roof is drawn
+
+
+def test_a_removed_door_repeats_the_facade_from_the_matching_offset():
+    building, window, door, grass = (concept_id(c) for c in ("building", "window", "door", "grass"))
+    labels = np.full((64, 64), building, np.uint8)
+    labels[50:] = grass
+    photo = np.zeros((64, 64, 3), np.uint8)
+    photo[:] = (180, 120, 100)
+    for left in (4, 16, 28, 40, 52):                     # a row of windows every 12 px
+        labels[38:46, left:left + 6] = window
+        photo[38:46, left:left + 6] = (30, 40, 80)
+    labels[38:50, 28:34] = door
+    photo[38:50, 28:34] = (120, 60, 20)
+    hole = dilate(labels == door, 1)
+    dx = removal.copy_offset(labels, hole, None, door)
+    assert dx is not None and abs(dx) >= 6
+    out = removal.offset_fill(photo, photo, hole, dx)
+    assert (out[40:44, 29:33] == (30, 40, 80)).all()      # a window where the door was
+    assert removal.copy_offset(labels, np.zeros_like(hole), None, door) is None
+
+
+def test_a_photo_removal_takes_the_surroundings_colour_not_the_lit_tower_beside_it():
+    photo = np.zeros((64, 64, 3), np.uint8)
+    photo[:] = (90, 150, 200)                            # sky
+    photo[:, :20] = (240, 170, 40)                       # a lit tower left of the hole
+    photo[20:40, 22:40] = (20, 20, 20)                   # the dark branches removed
+    mask = np.zeros((64, 64), bool)
+    mask[18:42, 20:42] = True                            # painted up against the tower
+    out = removal.fill_photo(photo, mask, radius=1)
+    inside = out[20:40, 22:40].astype(float)
+    assert np.abs(inside - (90, 150, 200)).max() < 12     # sky, not orange
+    np.testing.assert_array_equal(out[:, :18], photo[:, :18])

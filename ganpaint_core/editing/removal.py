@@ -39,7 +39,9 @@ def hole_cells(mask: np.ndarray, grid: int, share: float = HOLE_SHARE) -> np.nda
 
 
 DIRECT_CELLS = 1024     # holes of up to this many cells (a whole 32x32 grid) are solved exactly; larger coarse to fine
+DIRECT_WORK = 32768     # ... and of up to this many cells x channels (the exact solve's cost grows with both)
 SWEEPS = 6              # red-black Gauss-Seidel sweeps on each finer level of a coarse-to-fine fill
+BOX_MARGIN = 8          # cells of the surroundings a fill works on around the hole's bounding box
 PULL = 1e-6             # every hole cell's weak link to the sources' mean: a part that touches no source takes it
 
 
@@ -56,7 +58,7 @@ def harmonic_fill(x: torch.Tensor, hole: np.ndarray, vertical: float = 1.0, sour
     continues the sky beside it, not the grass below).  A part of the hole that reaches no source of its group
     takes the sources' mean.  ``FillPlan`` does the work; plan once to fill several tensors on the same hole.
     """
-    return FillPlan(hole, vertical, sources, groups)(x)
+    return FillPlan(hole, vertical, sources, groups, x.shape[0] * x.shape[1])(x)
 
 
 @dataclass
@@ -96,7 +98,7 @@ class FillPlan:
     once; a hole that small is solved exactly."""
 
     def __init__(self, hole: np.ndarray, vertical: float = 1.0, sources: np.ndarray | None = None,
-                 groups: np.ndarray | None = None):
+                 groups: np.ndarray | None = None, channels: int | None = None):
         hole = np.asarray(hole, dtype=bool)
         if not vertical > 0:
             raise ValueError(f"vertical must be > 0, got {vertical}")
@@ -109,12 +111,14 @@ class FillPlan:
             return
         self.sources = torch.from_numpy(sources)
         ys, xs = np.nonzero(hole)
-        self.box = (slice(max(ys.min() - 1, 0), ys.max() + 2), slice(max(xs.min() - 1, 0), xs.max() + 2))
+        m = BOX_MARGIN               # known cells around the hole, enough to stay known on the coarser grids
+        self.box = (slice(max(ys.min() - m, 0), ys.max() + m + 1), slice(max(xs.min() - m, 0), xs.max() + m + 1))
         hole, sources = hole[self.box], sources[self.box]
         groups = None if groups is None else np.asarray(groups)[self.box]
         self.hole = torch.from_numpy(hole)
         self.levels = [_level(hole, sources, vertical, groups)]
-        while hole.sum() > DIRECT_CELLS and min(hole.shape) >= 4:
+        direct = DIRECT_CELLS if channels is None else min(DIRECT_CELLS, max(64, DIRECT_WORK // channels))
+        while hole.sum() > direct and min(hole.shape) >= 4:
             pad = ((0, hole.shape[0] % 2), (0, hole.shape[1] % 2))
             hole, sources = np.pad(hole, pad), np.pad(sources, pad)
             pooled = (hole.shape[0] // 2, 2, hole.shape[1] // 2, 2)
@@ -355,16 +359,18 @@ class Removal(Operation):
 
     plans: dict = field(default_factory=dict, repr=False, compare=False)   # FillPlans of earlier renders
 
-    def plan(self, kind: str, size: int, hole: np.ndarray) -> FillPlan:
+    def plan(self, kind: str, size: int, hole: np.ndarray, channels: int | None = None) -> FillPlan:
         """The fill on a layer's ``size`` grid of ``hole`` (pixels), for the features at the fill layer (``kind``
-        "features") or G''s perturbations around it ("deltas"); planned once, reused by every later render."""
-        key = (kind, size, np.packbits(hole).tobytes())
+        "features") or G''s perturbations around it ("deltas"), of ``channels``; planned once, reused by every
+        later render."""
+        key = (kind, size, channels, np.packbits(hole).tobytes())
         if key not in self.plans:
             if len(self.plans) >= 16:
                 self.plans.clear()
             zone = hole if kind == "features" else dilate(hole | self.drawn_region(), DELTA_RADIUS)
             sources = None if self.sources is None else _cells(self.sources, size)
-            self.plans[key] = FillPlan(hole_cells(zone, size), VERTICAL, sources, label_groups(self.groups, size))
+            self.plans[key] = FillPlan(hole_cells(zone, size), VERTICAL, sources, label_groups(self.groups, size),
+                                       channels)
         return self.plans[key]
 
     def drawn_region(self) -> np.ndarray:
@@ -452,13 +458,13 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
                 d = d * (1 - to_grid(clear, size, "max").to(d))
             if fill_deltas:
                 for op, hole in removals:
-                    d = d + op.blend * (op.plan("deltas", size, hole)(d.clamp(-DELTA_CAP, DELTA_CAP)) - d)
+                    d = d + op.blend * (op.plan("deltas", size, hole, d.shape[1])(d.clamp(-DELTA_CAP, DELTA_CAP)) - d)
             x = x * (1 + d)
         if edit is not None and name in edit:
             x = edit[name](x)
         if name == target:
             for op, hole in removals:
-                x = x + op.blend * (op.plan("features", size, hole)(x) - x)
+                x = x + op.blend * (op.plan("features", size, hole, x.shape[1])(x) - x)
     return x
 
 
