@@ -220,9 +220,13 @@ def test_removing_doors_and_trees_on_held_out_scenes_shows_what_is_behind():
                         behind[name].append(float((labels[where] == concept_id(name)).mean()))
     means = {k: float(np.mean(v)) for k, v in scores.items()}
     print("label accuracy:", means, "door pixels labelled building:", wall, "tree pixels shown as:", behind)
-    # measured (AMD EPYC): photo 0.617, units 0.687, fill 0.755; door pixels labelled building 0.96
+    # measured (AMD EPYC): photo 0.617, units 0.685, fill 0.765; door pixels labelled building 0.94, 0.52, 0.53
+    # (the facade's windows repeated where the truth has them); the trees' pixels where the truth shows grass shown
+    # as grass 0.67, 1.0, 0.72 (sky: one tree with 94 px of sky behind it, in front of other trees, which the
+    # fill continues: 0.0)
     assert means["fill"] > means["photo"] + 0.08 and means["fill"] > means["units"] + 0.03
     assert np.mean(wall) >= 0.6
+    assert len(behind["grass"]) == 3 and np.mean(behind["grass"]) >= 0.65
 
 
 def test_extreme_factors_around_a_hole_are_continued_capped():
