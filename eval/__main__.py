@@ -15,6 +15,7 @@ COMMANDS = {
     "sharing-bench": ("eval.bench.sharing", "a fit's time alone and beside a busy core, per threads and OpenMP wait"),
     "cluster-bench": ("eval.bench.cluster", "wall time of one `eval run` on the local pool vs. a local Dask cluster"),
     "scenes-bench": ("eval.bench.scenes", "measure scenes per second"),
+    "removal-bench": ("eval.bench.removal", "what a remove edit adds to a forward render, 128 and 256 px; JSON"),
     "realism-check": ("eval.studies.realism_check",
                       "rank real scenes, generator samples and crude composites by realism"),
     "gallery": ("eval.studies.gallery",

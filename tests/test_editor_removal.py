@@ -9,6 +9,7 @@ from editor_support import blob, tiny_editor
 
 from ganpaint_core.concepts import NAMES, concept_id
 from ganpaint_core.editing import removal
+from ganpaint_core.editing.edits import Operation
 from ganpaint_core.editing.masks import dilate
 from ganpaint_core.editing.removal import Removal, harmonic_fill, removal_operation
 
@@ -115,15 +116,16 @@ def test_where_the_generator_cannot_draw_the_photo_its_surroundings_fill_the_hol
     s = tiny_editor().fit(make_photo(64, 64, seed=3), solve_last=False)
     assert s.generator_trust() < 0.5 and s.photo_labels() is None      # random weights draw nothing like it
     s._cache_labels.update(labels=None, trust=1.0)
-    mask = blob(64, 24, 24, 12)
-    generated = s.edit(mask, "tree", "remove").image
+    mask = blob(64, 24, 24, 12)                          # on the photo's wall, sky a few px above it
+    s.edit(mask, "tree", "remove")
+    generated = s.render(paste_back=False)
     s.undo()
     s._cache_labels["trust"] = 0.0
-    filled = s.edit(mask, "tree", "remove").image
-    ring = dilate(mask, 6) & ~dilate(mask, 2)
-    around = s.photo[ring].astype(float).mean(axis=0)
-    inside = [np.abs(img[mask].astype(float).mean(axis=0) - around).sum() for img in (generated, filled)]
-    assert inside[1] < inside[0]                         # the hole takes the photo's own tones
+    s.edit(mask, "tree", "remove")
+    filled = s.render(paste_back=False)
+    wall = s.photo[dilate(mask, 3) & ~mask].astype(float).mean(axis=0)
+    inside = [np.abs(img[mask].astype(float).mean(axis=0) - wall).sum() for img in (generated, filled)]
+    assert inside[1] < min(inside[0], 24)               # the hole takes the photo's own tones (8 per channel)
 
 
 def test_continued_perturbations_do_not_redraw_the_old_object():
@@ -197,7 +199,7 @@ def test_removing_doors_and_trees_on_held_out_scenes_shows_what_is_behind():
     editor = Editor.from_pretrained("default")
     seeds = HELDOUT_SEED_START + 750_000          # away from eval run's, add-study's and the acceptance tests' scenes
     scores = {"photo": [], "units": [], "fill": []}
-    wall = []
+    wall, behind = [], {"sky": [], "grass": []}
     for kind in ("remove_door", "remove_tree"):
         for pair in find_pairs(kind, 3, seeds, editor.size):
             session = editor.fit(pair.before_rgb)
@@ -210,11 +212,21 @@ def test_removing_doors_and_trees_on_held_out_scenes_shows_what_is_behind():
             if kind == "remove_door":
                 door = pair.before_labels == concept_id("door")
                 wall.append(float((editor.segment(fill)[door] == concept_id("building")).mean()))
+            if kind == "remove_tree":                   # the tree's pixels show sky above the horizon, grass below
+                tree, labels = pair.mask & (pair.before_labels == concept_id("tree")), editor.segment(fill)
+                for name in behind:
+                    where = tree & (pair.after_labels == concept_id(name))
+                    if where.sum() >= 20:
+                        behind[name].append(float((labels[where] == concept_id(name)).mean()))
     means = {k: float(np.mean(v)) for k, v in scores.items()}
-    print("label accuracy:", means, "door pixels labelled building:", wall)
-    # measured (AMD EPYC): photo 0.617, units 0.687, fill 0.755; door pixels labelled building 0.96
+    print("label accuracy:", means, "door pixels labelled building:", wall, "tree pixels shown as:", behind)
+    # measured (AMD EPYC): photo 0.617, units 0.685, fill 0.765; door pixels labelled building 0.94, 0.52, 0.53
+    # (the facade's windows repeated where the truth has them); the trees' pixels where the truth shows grass shown
+    # as grass 0.67, 1.0, 0.72 (sky: one tree with 94 px of sky behind it, in front of other trees, which the
+    # fill continues: 0.0)
     assert means["fill"] > means["photo"] + 0.08 and means["fill"] > means["units"] + 0.03
     assert np.mean(wall) >= 0.6
+    assert len(behind["grass"]) == 3 and np.mean(behind["grass"]) >= 0.65
 
 
 def test_extreme_factors_around_a_hole_are_continued_capped():
@@ -226,18 +238,123 @@ def test_extreme_factors_around_a_hole_are_continued_capped():
     name = list(adapted.deltas)[-1]
     hole = blob(64, 32, 32, 10)
     seen = []
-    spy = removal.harmonic_fill
+    spy = removal.FillPlan.__call__
 
-    def recording(x, cells, *args, **kwargs):
+    def recording(plan, x):
         if x.shape[1] == adapted.deltas[name].shape[1] and x.shape[-1] == adapted.deltas[name].shape[-1]:
             seen.append(float(x.abs().max()))
-        return spy(x, cells, *args, **kwargs)
+        return spy(plan, x)
 
     adapted.deltas[name] = torch.full_like(adapted.deltas[name], 1000.0)
     op = removal_operation(hole, "tree", "high", None, list(NAMES), editor.dissection)
-    removal.harmonic_fill = recording
+    removal.FillPlan.__call__ = recording
     try:
         removal.render_removed(adapted, session.features(), editor.layer, [(op, hole)])
     finally:
-        removal.harmonic_fill = spy
+        removal.FillPlan.__call__ = spy
     assert seen and max(seen) <= removal.DELTA_CAP
+
+
+# ---- the fill's plan, the labels a hole continues, a dome's roof, a facade's offset, a photo's surroundings ---
+
+def test_coarse_to_fine_fill_continues_a_linear_field_as_the_exact_solve_does(monkeypatch):
+    yy, xx = np.mgrid[0:96, 0:96].astype(np.float32)
+    x = torch.from_numpy(np.stack([0.5 * xx - yy, 3 + 0.2 * yy])).unsqueeze(0)   # harmonic for any row weight
+    hole = np.zeros((96, 96), bool)
+    hole[20:70, 30:80] = True
+    noisy = x.clone()
+    noisy[:, :, torch.from_numpy(hole)] = 100.0
+    monkeypatch.setattr(removal, "DIRECT_CELLS", 10 ** 6)
+    exact = harmonic_fill(noisy, hole, vertical=0.2)
+    monkeypatch.setattr(removal, "DIRECT_CELLS", 64)
+    plan = removal.FillPlan(hole, 0.2)
+    assert len(plan.levels) >= 3                         # 2500 cells, halved until at most 64
+    torch.testing.assert_close(exact, x, atol=2e-2, rtol=0)                  # up to the weak pull to the mean
+    h = torch.from_numpy(hole)
+    error = (plan(noisy) - x)[..., h].abs()
+    assert float(error.mean()) < 0.02 * float(x[..., h].std()) and float(error.max()) < 1.0
+    assert torch.equal(plan(noisy)[..., ~h], noisy[..., ~h])
+
+
+def test_groups_keep_each_side_of_a_horizon_to_itself():
+    x = torch.zeros(1, 2, 12, 12)
+    x[:, :, :6] = 1.0                                    # "sky" above row 6, "grass" below
+    groups = np.zeros((12, 12), int)
+    groups[6:] = 1
+    hole = blob(12, 3, 3, 6)                             # straddles the horizon
+    x[:, :, torch.from_numpy(hole)] = 9.0
+    mixed = harmonic_fill(x, hole, vertical=1.0)[0, 0]
+    kept = harmonic_fill(x, hole, vertical=1.0, groups=groups)[0, 0]
+    assert mixed[5, 5] < 0.9 and mixed[6, 5] > 0.1       # without groups the two sides blur into each other
+    torch.testing.assert_close(kept[3:6, 3:9], torch.ones(3, 6), atol=1e-4, rtol=0)
+    torch.testing.assert_close(kept[6:9, 3:9], torch.zeros(3, 6), atol=1e-4, rtol=0)
+
+
+def test_a_removed_tree_continues_sky_above_and_grass_below_the_horizon():
+    sky, grass, tree, window = (concept_id(c) for c in ("sky", "grass", "tree", "window"))
+    labels = np.full((48, 48), sky, np.uint8)
+    labels[30:] = grass
+    labels[30:34, 4:8] = window                          # an object beside the hole: not a backdrop
+    labels[18:40, 18:30] = tree
+    hole = dilate(labels == tree, 2)
+    predicted = removal.predicted_labels(labels, hole, None, np.array([sky, grass, tree]))
+    assert (predicted[18:29, 18:30] == sky).all() and (predicted[31:40, 18:30] == grass).all()
+    assert not (predicted[hole] == window).any()
+    np.testing.assert_array_equal(predicted[~hole], labels[~hole])
+
+
+def test_a_removed_dome_leaves_a_pitched_roof_as_wide_as_its_wall():
+    editor = tiny_editor()
+    building, dome, sky = (concept_id(c) for c in ("building", "dome", "sky"))
+    labels = np.full((64, 64), sky, np.uint8)
+    labels[36:56, 16:48] = building                      # a wall 32 px wide
+    yy, xx = np.mgrid[0:64, 0:64]
+    labels[((yy - 36) / 14.0) ** 2 + ((xx - 32) / 11.5) ** 2 <= 1] = dome
+    labels[36:, :][labels[36:, :] == dome] = building
+    mask = dilate(labels != sky, 3)
+    drawn = []
+
+    def draw(region, concept):
+        drawn.append(concept)
+        return Operation("add", region, torch.ones(1, 1, 8, 8), None, torch.zeros(1, 4, 1, 1), concept)
+
+    op = removal_operation(mask, "dome", "medium", labels, list(NAMES), editor.dissection, draw)
+    assert drawn == ["roof"] and op.drawn is not None
+    roof = op.drawn.mask
+    rows = np.flatnonzero(roof.any(axis=1))
+    widths = roof.sum(axis=1)[rows]
+    assert rows.max() == 35 and abs(widths[-1] - 32) <= 3 and widths[0] < widths[-1] / 3   # a triangle on the wall
+    assert not (op.hole & roof).any() and (op.groups[roof] == concept_id("roof")).all()
+    assert torch.equal(op.apply(torch.full((1, 4, 8, 8), 5.0)), torch.zeros(1, 4, 8, 8))    # the roof is drawn
+
+
+def test_a_removed_door_repeats_the_facade_from_the_matching_offset():
+    building, window, door, grass = (concept_id(c) for c in ("building", "window", "door", "grass"))
+    labels = np.full((64, 64), building, np.uint8)
+    labels[50:] = grass
+    photo = np.zeros((64, 64, 3), np.uint8)
+    photo[:] = (180, 120, 100)
+    for left in (4, 16, 28, 40, 52):                     # a row of windows every 12 px
+        labels[38:46, left:left + 6] = window
+        photo[38:46, left:left + 6] = (30, 40, 80)
+    labels[38:50, 28:34] = door
+    photo[38:50, 28:34] = (120, 60, 20)
+    hole = dilate(labels == door, 1)
+    dx = removal.copy_offset(labels, hole, None, door)
+    assert dx is not None and abs(dx) >= 6
+    out = removal.offset_fill(photo, photo, hole, dx)
+    assert (out[40:44, 29:33] == (30, 40, 80)).all()      # a window where the door was
+    assert removal.copy_offset(labels, np.zeros_like(hole), None, door) is None
+
+
+def test_a_photo_removal_takes_the_surroundings_colour_not_the_lit_tower_beside_it():
+    photo = np.zeros((64, 64, 3), np.uint8)
+    photo[:] = (90, 150, 200)                            # sky
+    photo[:, :20] = (240, 170, 40)                       # a lit tower left of the hole
+    photo[20:40, 22:40] = (20, 20, 20)                   # the dark branches removed
+    mask = np.zeros((64, 64), bool)
+    mask[18:42, 20:42] = True                            # painted up against the tower
+    out = removal.fill_photo(photo, mask, radius=1)
+    inside = out[20:40, 22:40].astype(float)
+    assert np.abs(inside - (90, 150, 200)).max() < 12     # sky, not orange
+    np.testing.assert_array_equal(out[:, :18], photo[:, :18])

@@ -41,7 +41,14 @@ from ganpaint_core.editing.edits import (
 from ganpaint_core.editing.fitting import Progress, ReconstructionLoss
 from ganpaint_core.editing.inversion import initial_z, optimise_features, optimise_z
 from ganpaint_core.editing.masks import dilate, feather, to_model_mask
-from ganpaint_core.editing.removal import Removal, generator_trust, photo_fill, removal_operation, render_removed
+from ganpaint_core.editing.removal import (
+    Removal,
+    generator_trust,
+    offset_fill,
+    photo_fill,
+    removal_operation,
+    render_removed,
+)
 from ganpaint_core.imaging import to_tensor, to_uint8
 from ganpaint_core.metrics import psnr, ssim
 from ganpaint_core.photo import Crop, load_photo, square_crop
@@ -298,6 +305,9 @@ class Session:
             hole = np.any([h for _, h in removals], axis=0)
             keep = np.any([op.keep if op.keep is not None else np.zeros_like(h) for op, h in removals], axis=0)
             img = photo_fill(self.photo, img, hole, self.generator_trust(), keep=keep)
+            for op, h in removals:
+                if op.offset is not None and op.blend >= 1:
+                    img = offset_fill(img, self.photo, h, op.offset)
             times["fill"] = self.clock() - t
         if paste_back and self.operations:
             state.images[(adapted, False, clear, self.options)] = img     # to_photo pastes this one (the demo)
@@ -354,15 +364,22 @@ class Session:
         start, painted = self.clock(), self.mask(mask)
         fill, mode = action == "remove" and self.options.remove == "fill", self.options.add_mode
         wants = fill or (action == "add" and mode == "exemplar" and self.editor.exemplars)
-        labels = self.photo_labels() if wants else None
+        if wants:
+            self.photo_labels()
         labelled = self.clock()
         if fill:
-            op = removal_operation(painted, concept, strength, labels, list(NAMES), self.editor.dissection)
+            op = removal_operation(painted, concept, strength, self.photo_labels(), list(NAMES),
+                                   self.editor.dissection, lambda m, c: self._concept_op(m, c, "add", strength))
         else:
-            op = concept_operation(self.features(), self.editor.dissection, painted, concept, action,
-                                   strength, add_mode=mode, exemplars=self.editor.exemplars, photo_labels=labels,
-                                   names=NAMES, fine=self.options.fine_edit)
+            op = self._concept_op(painted, concept, action, strength)
         return self._apply(op, self.clock() - labelled, labelled - start)
+
+    def _concept_op(self, mask: np.ndarray, concept: str, action: str, strength) -> Operation:
+        mode = self.options.add_mode
+        labels = self.photo_labels() if action == "add" and mode == "exemplar" and self.editor.exemplars else None
+        return concept_operation(self.features(), self.editor.dissection, mask, concept, action, strength,
+                                 add_mode=mode, exemplars=self.editor.exemplars, photo_labels=labels, names=NAMES,
+                                 fine=self.options.fine_edit)
 
     def copy_appearance(self, target_mask, reference_mask) -> Result:
         """The target region takes the feature means of the reference region; the edited state."""

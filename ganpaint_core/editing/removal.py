@@ -8,22 +8,26 @@ continues the scene around the object into it, while G' renders (``render_remove
   (``object_region``; the whole mask where it sees too little of it), less what stands in front of it
   (``DEPTH``, ``depth_split``: a roof beside a removed cloud is kept);
 - at the block of ``FILL_SCALE`` x the edit layer's resolution (``fill_layer``) the hole's features take the
-  harmonic continuation of the surroundings behind the object (``harmonic_fill``, rows weighted over columns,
-  so a horizon or a wall runs on), and G''s perturbations are continued the same way, so the photo's tones go on;
+  harmonic continuation of the surroundings behind the object (``harmonic_fill``, ``FillPlan``: rows weighted
+  over columns, so a horizon or a wall runs on; each hole pixel continues only the label the surroundings carry
+  into it, ``predicted_labels``), and G''s perturbations are continued the same way, so the photo's tones go on;
+- what replaces the object is drawn where the scene has one: a dome's pitched roof (``REPLACED_BY``,
+  ``roof_region``), a facade's next window column where a door was (``copy_offset``, ``offset_fill``);
 - where plain G cannot draw the photo (``generator_trust``: a real photo), the photo's own surroundings fill the
-  hole (``fill_photo``, OpenCV's inpainting) carrying the render's grey-level detail (``photo_fill``).
+  hole (``fill_photo``: the pixels around it of the surroundings' own colour, ``background_sources``) carrying
+  the render's grey-level detail (``photo_fill``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import sparse
-from scipy.ndimage import label
-from scipy.sparse.linalg import spsolve
+from scipy.sparse.linalg import splu
 
 from ganpaint_core.editing.edits import Operation, concept_name, strength_units, units_for
 from ganpaint_core.editing.masks import dilate, to_grid
@@ -38,8 +42,15 @@ def hole_cells(mask: np.ndarray, grid: int, share: float = HOLE_SHARE) -> np.nda
     return area > share
 
 
-def harmonic_fill(x: torch.Tensor, hole: np.ndarray, vertical: float = 1.0,
-                  sources: np.ndarray | None = None) -> torch.Tensor:
+DIRECT_CELLS = 1024     # holes of up to this many cells (a whole 32x32 grid) are solved exactly; larger coarse to fine
+DIRECT_WORK = 32768     # ... and of up to this many cells x channels (the exact solve's cost grows with both)
+SWEEPS = 6              # red-black Gauss-Seidel sweeps on each finer level of a coarse-to-fine fill
+BOX_MARGIN = 8          # cells of the surroundings a fill works on around the hole's bounding box
+PULL = 1e-6             # every hole cell's weak link to the sources' mean: a part that touches no source takes it
+
+
+def harmonic_fill(x: torch.Tensor, hole: np.ndarray, vertical: float = 1.0, sources: np.ndarray | None = None,
+                  groups: np.ndarray | None = None) -> torch.Tensor:
     """``x`` (B, C, H, W) with the cells in ``hole`` (bool H x W) replaced by the harmonic continuation of the others.
 
     Every channel inside the hole solves the discrete Laplace equation with the cells outside the hole fixed:
@@ -47,65 +58,178 @@ def harmonic_fill(x: torch.Tensor, hole: np.ndarray, vertical: float = 1.0,
     fill runs along rows, continuing a horizon or a wall sideways).  The grid's border has no neighbour there (zero
     normal derivative).  ``sources`` (bool H x W, default: every cell outside the hole) are the cells whose values
     the fill continues; the others (an occluder in front of the removed object) are left out like the border.
-    A part of the hole that touches no source takes the sources' mean.
+    ``groups`` (int H x W): a cell continues only cells of its own group (a hole cell that should show sky
+    continues the sky beside it, not the grass below).  A part of the hole that reaches no source of its group
+    takes the sources' mean.  ``FillPlan`` does the work; plan once to fill several tensors on the same hole.
     """
-    hole = np.asarray(hole, dtype=bool)
-    if hole.shape != tuple(x.shape[-2:]):
-        raise ValueError(f"the hole is {hole.shape}; the features' grid is {tuple(x.shape[-2:])}")
-    if not vertical > 0:
-        raise ValueError(f"vertical must be > 0, got {vertical}")
-    sources = ~hole if sources is None else np.asarray(sources, dtype=bool) & ~hole
-    if not hole.any() or not sources.any():
-        return x.clone()
-    height, width = hole.shape
-    cells = np.flatnonzero(hole)
-    index = np.full(height * width, -1)
-    index[cells] = np.arange(len(cells))
-    ys, xs = np.divmod(cells, width)
-    rows, cols, vals, krow, kcol, kval = [], [], [], [], [], []
-    diag = np.zeros(len(cells))
-    for dy, dx, w in ((-1, 0, vertical), (1, 0, vertical), (0, -1, 1.0), (0, 1, 1.0)):
-        ny, nx = ys + dy, xs + dx
-        inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
-        at = ny[inside] * width + nx[inside]
-        inside[inside] = (index[at] >= 0) | sources.reshape(-1)[at]     # a hole cell or a source: a neighbour
-        diag[inside] += w
-        j = ny[inside] * width + nx[inside]
-        i = np.flatnonzero(inside)
-        unknown = index[j] >= 0
-        rows += [i[unknown]]
-        cols += [index[j[unknown]]]
-        vals += [np.full(unknown.sum(), -w)]
-        krow += [i[~unknown]]
-        kcol += [j[~unknown]]
-        kval += [np.full((~unknown).sum(), w)]
-    components, count = label(hole)
-    touching = [k for k in range(1, count + 1) if (dilate(components == k, 1) & sources).any()]
-    loose = ~np.isin(components.reshape(-1)[cells], touching)     # parts of the hole with no known cell around
-    n = len(cells)
-    a = sparse.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
-    a = (a + sparse.diags(diag)).tolil()
-    for i in np.flatnonzero(loose):
-        a.rows[i], a.data[i] = [i], [1.0]
-    known = sparse.coo_matrix((np.concatenate(kval), (np.concatenate(krow), np.concatenate(kcol))),
-                              shape=(n, height * width)).tocsr()
-    flat = x.detach().reshape(-1, height * width).to(torch.float64).cpu().numpy()      # (B*C, H*W)
-    rhs = (known @ flat.T)                                                             # (n, B*C)
-    rhs[loose] = flat[:, sources.reshape(-1)].mean(axis=1)[None]
-    solved = spsolve(a.tocsc(), rhs)
-    out = flat.copy()
-    out[:, cells] = np.asarray(solved).reshape(n, -1).T
-    return torch.from_numpy(out).reshape(x.shape).to(x)
+    return FillPlan(hole, vertical, sources, groups, x.shape[0] * x.shape[1])(x)
 
 
-def fill_photo(photo: np.ndarray, mask: np.ndarray, radius: int = 2, reach: int = 5) -> np.ndarray:
-    """uint8 HxWx3: ``photo`` with the ``mask`` (grown by ``radius``) filled from its surroundings (Telea's
-    fast-marching inpainting, ``reach`` px around each pixel); outside the grown mask the photo itself."""
+@dataclass
+class _Level:
+    """One grid of a coarse-to-fine fill: its hole, the known cells and each cell's links to its neighbours."""
+
+    hole: np.ndarray            # bool h x w
+    known: torch.Tensor         # float h x w: 1 on the cells whose values are given
+    links: torch.Tensor         # (4, h, w): weights on the upper, lower, left and right neighbour
+    colours: tuple              # the hole's cells of the two colours of a checkerboard (bool tensors)
+
+
+def _level(hole: np.ndarray, sources: np.ndarray, vertical: float, groups: np.ndarray | None) -> _Level:
+    usable = (hole | sources).astype(np.float32)
+    w = np.zeros((4, *hole.shape), np.float32)
+    w[0, 1:] = vertical * usable[:-1]
+    w[1, :-1] = vertical * usable[1:]
+    w[2, :, 1:] = usable[:, :-1]
+    w[3, :, :-1] = usable[:, 1:]
+    if groups is not None:                    # no link across a group's border
+        w[0, 1:] *= groups[1:] == groups[:-1]
+        w[1, :-1] *= groups[:-1] == groups[1:]
+        w[2, :, 1:] *= groups[:, 1:] == groups[:, :-1]
+        w[3, :, :-1] *= groups[:, :-1] == groups[:, 1:]
+    w *= hole
+    parity = np.add.outer(np.arange(hole.shape[0]), np.arange(hole.shape[1])) % 2
+    h = torch.from_numpy(hole)
+    return _Level(hole, torch.from_numpy(sources.astype(np.float32)), torch.from_numpy(w),
+                  (h & torch.from_numpy(parity == 0), h & torch.from_numpy(parity == 1)))
+
+
+class FillPlan:
+    """The geometry of one harmonic fill (see ``harmonic_fill``), worked out once and applied to any tensor on
+    that grid: the hole's bounding box, a pyramid of grids halved until the hole has at most ``DIRECT_CELLS``
+    cells, and the sparse factorisation of the coarsest one.  The coarsest grid is solved exactly; each finer one
+    starts from the coarser solution and relaxes by ``SWEEPS`` red-black Gauss-Seidel sweeps.  All channels at
+    once; a hole that small is solved exactly."""
+
+    def __init__(self, hole: np.ndarray, vertical: float = 1.0, sources: np.ndarray | None = None,
+                 groups: np.ndarray | None = None, channels: int | None = None):
+        hole = np.asarray(hole, dtype=bool)
+        if not vertical > 0:
+            raise ValueError(f"vertical must be > 0, got {vertical}")
+        if groups is not None and np.shape(groups) != hole.shape:
+            raise ValueError(f"groups are {np.shape(groups)}; the hole is {hole.shape}")
+        self.shape = hole.shape
+        sources = ~hole if sources is None else np.asarray(sources, dtype=bool) & ~hole
+        self.empty = not hole.any() or not sources.any()
+        if self.empty:
+            return
+        self.sources = torch.from_numpy(sources)
+        ys, xs = np.nonzero(hole)
+        m = BOX_MARGIN               # known cells around the hole, enough to stay known on the coarser grids
+        self.box = (slice(max(ys.min() - m, 0), ys.max() + m + 1), slice(max(xs.min() - m, 0), xs.max() + m + 1))
+        hole, sources = hole[self.box], sources[self.box]
+        groups = None if groups is None else np.asarray(groups)[self.box]
+        self.hole = torch.from_numpy(hole)
+        self.levels = [_level(hole, sources, vertical, groups)]
+        direct = DIRECT_CELLS if channels is None else min(DIRECT_CELLS, max(64, DIRECT_WORK // channels))
+        while hole.sum() > direct and min(hole.shape) >= 4:
+            pad = ((0, hole.shape[0] % 2), (0, hole.shape[1] % 2))
+            hole, sources = np.pad(hole, pad), np.pad(sources, pad)
+            pooled = (hole.shape[0] // 2, 2, hole.shape[1] // 2, 2)
+            hole = hole.reshape(pooled).any(axis=(1, 3))
+            sources = sources.reshape(pooled).any(axis=(1, 3)) & ~hole
+            groups = None if groups is None else np.pad(groups, pad, mode="edge")[::2, ::2]
+            self.levels.append(_level(hole, sources, vertical, groups))
+        self._factor(self.levels[-1])
+
+    def _factor(self, level: _Level) -> None:
+        """The coarsest grid's system: (L + PULL) u = K x + PULL mean, factorised once."""
+        height, width = level.hole.shape
+        cells = np.flatnonzero(level.hole)
+        n = len(cells)
+        index = np.full(height * width, -1)
+        index[cells] = np.arange(n)
+        links = level.links.numpy().reshape(4, -1)[:, cells].astype(np.float64)
+        rows, cols, vals, krows, kcols, kvals = [np.arange(n)], [np.arange(n)], [links.sum(0) + PULL], [], [], []
+        for k, step in enumerate((-width, width, -1, 1)):
+            i = np.flatnonzero(links[k] > 0)
+            j = cells[i] + step
+            unknown = index[j] >= 0
+            rows.append(i[unknown])
+            cols.append(index[j[unknown]])
+            vals.append(-links[k][i[unknown]])
+            krows.append(i[~unknown])
+            kcols.append(j[~unknown])
+            kvals.append(links[k][i[~unknown]])
+        a = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+        self.lu = splu(a)
+        self.known_matrix = sparse.csr_matrix((np.concatenate(kvals), (np.concatenate(krows), np.concatenate(kcols))),
+                                              shape=(n, height * width))
+        self.cells = torch.from_numpy(cells)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-2:]) != self.shape:
+            raise ValueError(f"the hole is {self.shape}; the features' grid is {tuple(x.shape[-2:])}")
+        if self.empty:
+            return x.clone()
+        flat = x.detach().reshape(-1, *self.shape).float()
+        mean = flat[:, self.sources].mean(dim=1)                                     # (N,)
+        u = flat[:, self.box[0], self.box[1]]
+        values = [u]
+        for finer in self.levels[:-1]:               # the known values, pooled over each coarser grid's known cells
+            prev = values[-1]
+            known = F.pad(prev, (0, prev.shape[2] % 2, 0, prev.shape[1] % 2))
+            weight = F.pad(finer.known, (0, prev.shape[2] % 2, 0, prev.shape[1] % 2))
+            total = F.avg_pool2d((known * weight)[None], 2)[0]
+            share = F.avg_pool2d(weight[None, None], 2)[0]
+            values.append(torch.where(share > 0, total / share.clamp_min(1e-12), torch.zeros_like(total)))
+        solved = self._direct(values[-1], mean)
+        for depth in range(len(self.levels) - 2, -1, -1):
+            level, known = self.levels[depth], values[depth]
+            start = solved.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)[:, :known.shape[1], :known.shape[2]]
+            solved = self._relax(torch.where(torch.from_numpy(level.hole), start, known), level, mean)
+        out = flat.clone()
+        out[:, self.box[0], self.box[1]] = torch.where(self.hole, solved, u)
+        return out.reshape(x.shape).to(x.dtype)
+
+    def _direct(self, u: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+        flat = u.reshape(u.shape[0], -1)
+        rhs = self.known_matrix @ flat.double().numpy().T + PULL * mean.double().numpy()[None]
+        solved = self.lu.solve(np.ascontiguousarray(rhs))
+        out = flat.clone()
+        out[:, self.cells] = torch.from_numpy(solved.T).to(out.dtype)
+        return out.reshape(u.shape)
+
+    @staticmethod
+    def _relax(u: torch.Tensor, level: _Level, mean: torch.Tensor) -> torch.Tensor:
+        w = level.links
+        total = w.sum(0) + PULL
+        pull = PULL * mean[:, None, None]
+        for _ in range(SWEEPS):
+            for colour in level.colours:
+                p = F.pad(u, (1, 1, 1, 1))
+                around = w[0] * p[:, :-2, 1:-1] + w[1] * p[:, 2:, 1:-1] + w[2] * p[:, 1:-1, :-2] + w[3] * p[:, 1:-1, 2:]
+                u = torch.where(colour, (around + pull) / total, u)
+        return u
+
+
+def background_sources(photo: np.ndarray, hole: np.ndarray, ring: int | None = None) -> np.ndarray:
+    """bool HxW: the pixels of the ``ring`` px around ``hole`` whose colour is the surroundings' own (near their
+    median colour, ``BACKGROUND_SPREAD`` x the typical distance to it): the sky around a removed branch, not the
+    lit tower beside it, whose colour would otherwise run into the hole."""
+    hole = np.asarray(hole, bool)
+    around = dilate(hole, PHOTO_RING if ring is None else ring) & ~hole
+    if not around.any():
+        return around
+    colours = np.asarray(photo, np.float32)[around]
+    distance = np.linalg.norm(colours - np.median(colours, axis=0), axis=1)
+    limit = max(BACKGROUND_MIN_DISTANCE, BACKGROUND_SPREAD * float(np.median(distance)))
+    sources = np.zeros_like(hole)
+    sources[around] = distance <= limit
+    return sources
+
+
+def fill_photo(photo: np.ndarray, mask: np.ndarray, radius: int = 2) -> np.ndarray:
+    """uint8 HxWx3: ``photo`` with the ``mask`` (grown by ``radius``) filled from its surroundings: the harmonic
+    continuation (rows weighted over columns) of the pixels around it that have the surroundings' own colour
+    (``background_sources``); outside the grown mask the photo itself."""
     hole = dilate(np.asarray(mask, dtype=bool), radius)
-    if not hole.any():
+    sources = background_sources(photo, hole)
+    if not hole.any() or not sources.any():
         return np.asarray(photo).copy()
-    return cv2.inpaint(np.ascontiguousarray(photo, dtype=np.uint8), hole.astype(np.uint8) * 255, reach,
-                       cv2.INPAINT_TELEA)
+    x = torch.from_numpy(np.asarray(photo, np.float32)).permute(2, 0, 1)[None]
+    filled = harmonic_fill(x, hole, VERTICAL, sources)[0].permute(1, 2, 0).numpy()
+    return np.clip(np.round(filled), 0, 255).astype(np.uint8)
 
 
 # How far back each concept of the scene world lies: what a removed object may show is what lies behind it
@@ -118,6 +242,11 @@ VERTICAL = 0.2          # vertical neighbours' weight in the fill: scenes contin
 OBJECT_GROW = 3         # px the segmenter's object grows by inside the mask
 OBJECT_MIN_SHARE = 0.1  # below this share of the mask the segmenter does not see the object: the whole mask goes
 DELTA_RADIUS = 4        # px around the hole where G''s perturbations are continued from outside, not kept
+LABEL_GROUPS = True     # each hole pixel continues only the surroundings of the label predicted there
+LABEL_VERTICAL = 0.2    # vertical neighbours' weight in the fill that predicts the hole's labels
+LABEL_REACH = 8         # px around the hole whose labels may be continued into it
+REPLACED_BY = {"dome": "roof"}   # a removed dome leaves a pitched roof on the wall it crowned (``roof_region``)
+DOME_WIDTH, ROOF_WIDTH, ROOF_HEIGHT = 0.72, 1.06, 0.66
 
 
 def fill_layer(generator, layer: str) -> str:
@@ -156,6 +285,64 @@ def _cells(pixels: np.ndarray, size: int, share: float = 0.5) -> np.ndarray:
     return to_grid(pixels, size, "area")[0, 0].numpy() > share
 
 
+def predicted_labels(labels: np.ndarray, hole: np.ndarray, sources: np.ndarray | None,
+                     candidates: np.ndarray | None = None) -> np.ndarray:
+    """int SxS: the segmenter's ``labels`` of the photo with each ``hole`` pixel given the label the surroundings
+    continue into it (the anisotropic fill of each source label's indicator, the most likely one): a removed tree
+    shows sky where the sky beside it runs on and grass below the horizon.  ``candidates`` (label ids): the labels
+    a hole may take (the scene's backdrop, not objects such as windows), where any lies around it."""
+    hole = np.asarray(hole, bool)
+    src = ~hole if sources is None else np.asarray(sources, bool) & ~hole
+    out = np.asarray(labels).astype(np.int64)
+    if not hole.any() or not src.any():
+        return out
+    around = src & dilate(hole, LABEL_REACH)
+    present = np.unique(out[around if around.any() else src])
+    if candidates is not None and np.isin(present, candidates).any():
+        present = present[np.isin(present, candidates)]
+    onehot = torch.from_numpy(np.stack([out == k for k in present]).astype(np.float32))[None]
+    likely = harmonic_fill(onehot, hole, LABEL_VERTICAL, src)[0].argmax(0).numpy()
+    out[hole] = present[likely[hole]]
+    return out
+
+
+def label_groups(groups: np.ndarray | None, size: int) -> np.ndarray | None:
+    """int size x size: the most common of the pixel ``groups`` in each cell of a layer's grid."""
+    if groups is None:
+        return None
+    if groups.shape[-1] == size:
+        return groups
+    present = np.unique(groups)
+    shares = torch.cat([to_grid(groups == k, size, "area") for k in present], dim=1)[0]
+    return present[shares.argmax(0).numpy()]
+
+
+def roof_region(labels: np.ndarray, hole: np.ndarray, mask: np.ndarray, dome: int, building: int) -> np.ndarray | None:
+    """bool SxS: where a pitched roof goes once the dome in ``hole`` is gone (None where none is seen): a triangle
+    on the dome's base line as wide as the wall under it (``ROOF_WIDTH`` x) and ``ROOF_HEIGHT`` x the dome's height
+    (the scene world's own proportions: a dome 0.72 of the wall wide, a roof 0.8 of its height), inside ``mask``."""
+    ys, xs = np.nonzero(np.asarray(hole, bool) & (labels == dome))
+    if len(ys) < 8:
+        return None
+    base, top = ys.max(), ys.min()
+    low = ys >= base - max(1, (base - top) // 3)
+    centre = float(xs[low].mean())
+    half = (xs[low].max() - xs[low].min() + 1) / 2 / DOME_WIDTH
+    below = labels[base + 1:base + 4] == building if base + 1 < labels.shape[0] else np.zeros((0, labels.shape[1]))
+    cols = np.flatnonzero(below.any(axis=0)) if len(below) else np.zeros(0, int)
+    if len(cols):                          # the wall under the dome: the run of columns around its centre
+        runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
+        run = min(runs, key=lambda c: 0 if c[0] <= centre <= c[-1] else min(abs(c - centre)))
+        if run[0] - 1 <= centre <= run[-1] + 1:
+            half = (run[-1] - run[0] + 1) / 2
+    height = max(2.0, ROOF_HEIGHT * (base - top + 1))
+    yy, xx = np.mgrid[0:labels.shape[0], 0:labels.shape[1]]
+    rise = (base + 0.5 - yy) / height                     # 0 on the base line, 1 at the apex
+    roof = (rise >= 0) & (rise <= 1) & (np.abs(xx + 0.5 - centre) <= ROOF_WIDTH * half * (1 - rise))
+    roof &= np.asarray(mask, bool)
+    return roof if roof.any() else None
+
+
 @dataclass
 class Removal(Operation):
     """A remove edit: the generator draws what lies around ``hole`` (pixels) into it, at ``blend`` (the strength).
@@ -166,16 +353,42 @@ class Removal(Operation):
     hole: np.ndarray | None = None
     sources: np.ndarray | None = None      # bool SxS: pixels the fill may continue (None: all around the hole)
     keep: np.ndarray | None = None         # bool SxS: pixels in the mask in front of the object, kept as they were
+    groups: np.ndarray | None = None       # int SxS: the labels each pixel continues (``predicted_labels``), or None
     blend: float = 1.0
+    drawn: Operation | None = None         # what the generator draws in the object's place (a dome's roof), or None
+    offset: int | None = None              # px: the photo shifted by it repeats the surroundings into the hole
 
     def apply(self, r: torch.Tensor) -> torch.Tensor:
-        return r
+        return r if self.drawn is None else self.drawn.apply(r)
+
+    plans: dict = field(default_factory=dict, repr=False, compare=False)   # FillPlans of earlier renders
+
+    def plan(self, kind: str, size: int, hole: np.ndarray, channels: int | None = None) -> FillPlan:
+        """The fill on a layer's ``size`` grid of ``hole`` (pixels), for the features at the fill layer (``kind``
+        "features") or G''s perturbations around it ("deltas"), of ``channels``; planned once, reused by every
+        later render."""
+        key = (kind, size, channels, np.packbits(hole).tobytes())
+        if key not in self.plans:
+            if len(self.plans) >= 16:
+                self.plans.clear()
+            zone = hole if kind == "features" else dilate(hole | self.drawn_region(), DELTA_RADIUS)
+            sources = None if self.sources is None else _cells(self.sources, size)
+            self.plans[key] = FillPlan(hole_cells(zone, size), VERTICAL, sources, label_groups(self.groups, size),
+                                       channels)
+        return self.plans[key]
+
+    def drawn_region(self) -> np.ndarray:
+        """bool SxS: where ``drawn`` draws (as painted), none without it."""
+        if self.drawn is None:
+            return np.zeros_like(self.mask, dtype=bool)
+        return self.drawn.painted if self.drawn.painted is not None else self.drawn.mask
 
 
 def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarray | None,
-                      vocabulary: list[str], dissection: dict | None) -> Removal:
+                      vocabulary: list[str], dissection: dict | None, draw=None) -> Removal:
     """The remove edit of ``concept`` painted over ``mask`` (bool SxS); ``labels``: the segmenter's labels of the
-    photo (None: the whole mask is the object and every surrounding continues into it).
+    photo (None: the whole mask is the object and every surrounding continues into it).  ``draw(mask, concept)``:
+    the add operation that draws what replaces the object (``REPLACED_BY``: a dome's roof), where given.
 
     Strength: ``low`` half removes the object (blend 0.5), ``medium`` removes it, ``high`` continues the
     surroundings over the whole painted mask (shadow and all); a number in [0, 1] is read as the units edits read it.
@@ -192,8 +405,24 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
         keep = None if occluders is None else part & occluders
         if not hole.any():
             hole, keep = part, None
+    drawn, roof = None, None
+    if part is not None and draw is not None and name in REPLACED_BY and REPLACED_BY[name] in vocabulary:
+        roof = roof_region(labels, hole, mask, label, vocabulary.index("building"))
+        drawn = None if roof is None else draw(roof, REPLACED_BY[name])
+    groups = None
+    if labels is not None and LABEL_GROUPS:
+        behind = [i for i, c in enumerate(vocabulary) if c == name or DEPTH.get(c, 9) < DEPTH.get(name, 9)]
+        groups = predicted_labels(labels, hole, sources, np.array(behind))
+        if drawn is not None:
+            groups[roof] = vocabulary.index(REPLACED_BY[name])
+    if drawn is not None:
+        hole = hole & ~roof
+    offset = None
+    if part is not None and drawn is None and name in OFFSET_CONCEPTS:
+        offset = copy_offset(labels, hole, sources, label)
     return Removal("remove", mask, torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), name,
-                   strength, hole=hole, sources=sources, keep=keep, blend=min(1.0, n / table["medium"]))
+                   strength, fine=None if drawn is None else drawn.fine, hole=hole, sources=sources, keep=keep,
+                   groups=groups, blend=min(1.0, n / table["medium"]), drawn=drawn, offset=offset)
 
 
 # The closed-form last layer (``adaptation.solve_last_layer``) sets factors far from 1 where an activation is near 0;
@@ -233,22 +462,60 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
                 d = d * (1 - to_grid(clear, size, "max").to(d))
             if fill_deltas:
                 for op, hole in removals:
-                    src = None if op.sources is None else _cells(op.sources, size)
-                    zone = hole_cells(dilate(hole, DELTA_RADIUS), size)
-                    d = d + op.blend * (harmonic_fill(d.clamp(-DELTA_CAP, DELTA_CAP), zone, VERTICAL, src) - d)
+                    d = d + op.blend * (op.plan("deltas", size, hole, d.shape[1])(d.clamp(-DELTA_CAP, DELTA_CAP)) - d)
             x = x * (1 + d)
         if edit is not None and name in edit:
             x = edit[name](x)
         if name == target:
             for op, hole in removals:
-                src = None if op.sources is None else _cells(op.sources, size)
-                x = x + op.blend * (harmonic_fill(x, hole_cells(hole, size), VERTICAL, src) - x)
+                x = x + op.blend * (op.plan("features", size, hole, x.shape[1])(x) - x)
     return x
+
+
+OFFSET_RING = 4         # px around the hole whose labels an offset copy must match
+OFFSET_MATCH = 0.9      # the least share of that ring whose labels the copy's ring repeats
+OFFSET_CONCEPTS = ("door", "window")   # objects on a facade, whose pattern repeats sideways
+
+
+def copy_offset(labels: np.ndarray, hole: np.ndarray, sources: np.ndarray | None, concept: int) -> int | None:
+    """The horizontal shift (px) of the photo that repeats its surroundings into ``hole`` (a facade's next
+    window column where a door was), or None where none does: the hole shifted by it lies on ``sources`` away
+    from the object, and the ring of ``OFFSET_RING`` px around it has the labels of the ring around the hole
+    on at least ``OFFSET_MATCH`` of it (the best such shift, the nearest on a tie)."""
+    hole = np.asarray(hole, bool)
+    if not hole.any():
+        return None
+    width = hole.shape[1]
+    ring = dilate(hole, OFFSET_RING) & ~hole
+    usable = (np.ones_like(hole) if sources is None else np.asarray(sources, bool)) & ~hole & (labels != concept)
+    ys, xs = np.nonzero(hole)
+    ry, rx = np.nonzero(ring)
+    best, best_score = None, OFFSET_MATCH
+    for dx in sorted(range(-width + 1, width), key=abs):
+        if dx == 0 or xs.min() + dx < 0 or xs.max() + dx >= width or rx.min() + dx < 0 or rx.max() + dx >= width:
+            continue
+        if not usable[ys, xs + dx].all():
+            continue
+        score = float((labels[ry, rx + dx] == labels[ry, rx]).mean())
+        if score > best_score:
+            best, best_score = dx, score
+    return best
+
+
+def offset_fill(image: np.ndarray, photo: np.ndarray, hole: np.ndarray, dx: int) -> np.ndarray:
+    """uint8 SxSx3: ``image`` with ``hole`` taken from ``photo`` shifted by ``dx`` px (``copy_offset``)."""
+    out = image.copy()
+    ys, xs = np.nonzero(hole)
+    out[ys, xs] = photo[ys, xs + dx]
+    return out
 
 
 TRUST_PSNR = (16.0, 18.0)   # dB of plain G's inversion: below the first the generator's render is not trusted at all
 GREY_SPREAD = 6             # a photo whose channels never differ by more than this is grey
 DETAIL_SIGMA = 1.5          # px: the generator's detail above this scale goes onto the pixel fill
+PHOTO_RING = 4              # px around the hole whose pixels a photo's fill continues
+BACKGROUND_SPREAD = 2.0     # ring pixels this many typical distances from the ring's median colour are left out
+BACKGROUND_MIN_DISTANCE = 24.0   # ... but never those nearer than this (RGB units)
 
 
 def generator_trust(inversion_psnr: float, span: tuple[float, float] | None = None) -> float:
@@ -270,8 +537,14 @@ def photo_fill(photo: np.ndarray, render: np.ndarray, hole: np.ndarray, trust: f
     if np.ptp(photo.astype(np.int16), axis=-1).max() <= GREY_SPREAD:       # a grey photo: no colours of the render
         render = np.repeat(render.astype(np.float32).mean(axis=-1, keepdims=True).round().astype(np.uint8), 3, -1)
     base = fill_photo(photo, hole, radius=2).astype(np.float32)
+    sigma = DETAIL_SIGMA if sigma is None else sigma
     grey = render.astype(np.float32).mean(axis=-1)
-    detail = grey - cv2.GaussianBlur(grey, (0, 0), DETAIL_SIGMA if sigma is None else sigma)
+    detail = grey - cv2.GaussianBlur(grey, (0, 0), sigma)
+    own = photo.astype(np.float32).mean(axis=-1)          # the surroundings' own texture sets the detail's strength
+    own = own - cv2.GaussianBlur(own, (0, 0), sigma)
+    sources, inside = background_sources(photo, dilate(np.asarray(hole, bool), 2)), dilate(np.asarray(hole, bool), 2)
+    if sources.any() and inside.any():
+        detail = detail * min(1.0, float(own[sources].std()) / max(float(detail[inside].std()), 1e-6))
     pixel = np.clip(base + detail[..., None], 0, 255)
     zone = dilate(np.asarray(hole, bool), 2) & (True if keep is None else ~np.asarray(keep, bool))
     zone = zone[..., None]
