@@ -246,3 +246,71 @@ def test_a_finer_layer_edit_runs_inside_every_kind_of_render():
         weights = WeightAdaptation(g, "layer4").render(r, edit={layer: lambda x: x * 0})
     assert torch.equal(plain, same) and not torch.allclose(plain, edited)
     assert torch.allclose(weights, edited, atol=1e-6)
+
+
+def _objective(placed_shape: np.ndarray, top: int, left: int, target: np.ndarray, penalty: float) -> float:
+    """|E & T| - penalty |E \\ T| of a shape placed at (top, left) over ``target`` (the search's objective)."""
+    canvas = np.zeros((target.shape[0] + 2 * placed_shape.shape[0], target.shape[1] + 2 * placed_shape.shape[1]),
+                      bool)
+    oy, ox = placed_shape.shape[0], placed_shape.shape[1]
+    canvas[oy + top:oy + top + placed_shape.shape[0], ox + left:ox + left + placed_shape.shape[1]] = placed_shape
+    inside = canvas[oy:oy + target.shape[0], ox:ox + target.shape[1]]
+    return float((inside & target).sum() - penalty * (placed_shape.sum() - (inside & target).sum()))
+
+
+def test_the_coarse_to_fine_search_finds_what_an_exhaustive_search_finds():
+    """Every height, exemplar and position tried at full size against the search's coarse-then-refine answer."""
+    from ganpaint_core.editing import placement as P
+
+    rng = np.random.default_rng(0)
+    shapes = np.stack([shape_of(tree_shape(30, 20), 24), shape_of(tree_shape(30, 30), 24),
+                       shape_of(np.ones((10, 30), bool), 24)])
+    exemplars = {"shapes": shapes, "sizes": np.array([[30, 20], [30, 30], [10, 30]], np.float32)}
+    aspects = exemplars["sizes"][:, 1] / exemplars["sizes"][:, 0]
+    for trial in range(4):
+        target = np.zeros((64, 64), bool)
+        h, w = rng.integers(20, 40), rng.integers(14, 36)
+        top, left = rng.integers(2, 64 - h), rng.integers(2, 64 - w)
+        target[top:top + h, left:left + w] = tree_shape(h, w)
+        target[top + h - 4:top + h, max(0, left - 8):left + w] |= True           # a shadow band at its foot
+        best = -np.inf
+        for e in range(len(shapes)):
+            for fh in range(8, 45):
+                fw = max(1, min(64, int(round(fh * aspects[e]))))
+                k = P._resized(shapes[e], fh, fw)
+                score = 3 * F.conv2d(F.pad(torch.from_numpy(target.astype(np.float32))[None, None],
+                                           (fw - 1, fw - 1, fh - 1, fh - 1)), k[None, None]) - 2 * k.sum()
+                best = max(best, float(score.max()))
+        found = P._place(target, P.templates(exemplars), P.PENALTY, P.SCALES, 8, P.KEEP)
+        assert not (found & ~target).any() and found.any()
+        value, e, fh, y, x = P.search_placement(target, P.templates(exemplars), search=8)
+        shape = P.templates(exemplars).stack(e, (fh,), 64)[0][0, 0].numpy() > 0
+        assert value == pytest.approx(_objective(shape, y, x, target, P.PENALTY), abs=1e-3)   # what it claims
+        assert value >= 0.95 * best, (trial, value, best)
+
+
+def test_a_region_placed_again_is_not_searched_again_and_a_new_one_is():
+    from ganpaint_core.editing import placement as P
+
+    shapes = np.stack([shape_of(tree_shape(30, 20), 24), shape_of(tree_shape(30, 30), 24)])
+    exemplars = {"shapes": shapes, "sizes": np.array([[30, 20], [30, 30]], np.float32)}
+    mask = np.zeros((128, 128), bool)
+    mask[30:100, 20:70] = True
+    searches = []
+    real = P._place
+
+    def counted(*args):
+        searches.append(1)
+        return real(*args)
+
+    P._place = counted
+    try:
+        first = fit_exemplar(mask, exemplars)
+        first[:] = False                                # the caller's copy: what is kept stays intact
+        again = fit_exemplar(mask, exemplars)
+        moved = fit_exemplar(np.roll(mask, 30, axis=1), exemplars)
+    finally:
+        P._place = real
+    assert len(searches) == 2 and again.any() and not (again & ~mask).any()
+    assert np.array_equal(np.roll(again, 30, axis=1), moved)
+    assert [P.fft_size(n) for n in (1, 7, 11, 13, 17, 31, 97)] == [1, 8, 12, 15, 18, 32, 100]
