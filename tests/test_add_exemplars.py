@@ -281,7 +281,7 @@ def test_the_coarse_to_fine_search_finds_what_an_exhaustive_search_finds():
                 score = 3 * F.conv2d(F.pad(torch.from_numpy(target.astype(np.float32))[None, None],
                                            (fw - 1, fw - 1, fh - 1, fh - 1)), k[None, None]) - 2 * k.sum()
                 best = max(best, float(score.max()))
-        found = P._place(target, P.templates(exemplars), P.PENALTY, P.SCALES, 8, P.KEEP)
+        found = P.place(target, exemplars, search=8).region
         assert not (found & ~target).any() and found.any()
         value, e, fh, y, x = P.search_placement(target, P.templates(exemplars), search=8)
         shape = P.templates(exemplars).stack(e, (fh,), 64)[0][0, 0].numpy() > 0
@@ -314,3 +314,8 @@ def test_a_region_placed_again_is_not_searched_again_and_a_new_one_is():
     assert len(searches) == 2 and again.any() and not (again & ~mask).any()
     assert np.array_equal(np.roll(again, 30, axis=1), moved)
     assert [P.fft_size(n) for n in (1, 7, 11, 13, 17, 31, 97)] == [1, 8, 12, 15, 18, 32, 100]
+    placed = P.place(mask, exemplars)                     # the region lies in the placed exemplar's box
+    box = np.zeros_like(mask)
+    box[max(0, placed.top):placed.top + placed.height, max(0, placed.left):placed.left + placed.width] = True
+    assert np.array_equal(placed.region, again) and not (placed.region & ~box).any()
+    assert placed.region.sum() > 0.5 * box[mask].sum()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -193,18 +194,38 @@ def _refine(target: torch.Tensor, bank: Templates, candidates, penalty: float, s
     return sorted(found, key=lambda f: f[0], reverse=True)[:keep]
 
 
+@dataclass(frozen=True)
+class Placement:
+    """An exemplar placed in a painted region: its pixels there (cut to the region) and its box."""
+
+    region: np.ndarray      # bool SxS
+    index: int              # which exemplar of the concept
+    top: int                # its box at the model's size (may reach beyond the picture)
+    left: int
+    height: int
+    width: int
+
+
 def fit_exemplar(target: np.ndarray, exemplars: dict, penalty: float = PENALTY, scales=SCALES,
                  search: int = SEARCH, keep: int = KEEP) -> np.ndarray:
-    """The best-fitting exemplar shape placed in ``target`` (bool SxS), cut to it; bool SxS.
+    """The best-fitting exemplar shape placed in ``target`` (bool SxS), cut to it; bool SxS."""
+    return place(target, exemplars, penalty, scales, search, keep).region
+
+
+def place(target: np.ndarray, exemplars: dict, penalty: float = PENALTY, scales=SCALES,
+          search: int = SEARCH, keep: int = KEEP) -> Placement:
+    """The best-fitting exemplar of ``exemplars`` (one concept's) placed in ``target`` (bool SxS).
 
     A coarse search at ``search`` px over every exemplar, scale and position keeps the ``keep`` best; they are
-    refined at 2x, 4x, ... the resolution up to full size, over nearby heights and positions."""
+    refined at 2x, 4x, ... the resolution up to full size, over nearby heights and positions.  Where the shape
+    misses the target altogether, the region is the whole target."""
     if not target.any():
         raise ValueError("the region to place an object in is empty")
     bank = templates(exemplars)
     key = (hashlib.blake2b(np.packbits(target).tobytes(), digest_size=16).digest(), target.shape, penalty,
            tuple(scales), search, keep)       # the same region again (another strength, an undo): no search
-    return bank.kept("placed", key, lambda: _place(target, bank, penalty, scales, search, keep), PLACED_KEPT).copy()
+    found = bank.kept("placed", key, lambda: _place(target, bank, penalty, scales, search, keep), PLACED_KEPT)
+    return replace(found, region=found.region.copy())
 
 
 def search_placement(target: np.ndarray, bank: Templates, penalty: float = PENALTY, scales=SCALES,
@@ -223,7 +244,7 @@ def search_placement(target: np.ndarray, bank: Templates, penalty: float = PENAL
     return candidates[0]
 
 
-def _place(target: np.ndarray, bank: Templates, penalty: float, scales, search: int, keep: int) -> np.ndarray:
+def _place(target: np.ndarray, bank: Templates, penalty: float, scales, search: int, keep: int) -> Placement:
     size = target.shape[0]
     _, e, h, top, left = search_placement(target, bank, penalty, scales, search, keep)
     shape = bank.stack(e, (h,), size)[0][0, 0].numpy() > 0
@@ -233,14 +254,22 @@ def _place(target: np.ndarray, bank: Templates, penalty: float, scales, search: 
     if ty1 > ty0 and tx1 > tx0:
         out[ty0:ty1, tx0:tx1] = shape[ty0 - top:ty1 - top, tx0 - left:tx1 - left]
     out &= target
-    return out if out.any() else target.copy()
+    return Placement(out if out.any() else target.copy(), e, top, left, shape.shape[0], shape.shape[1])
+
+
+def place_object(mask: np.ndarray, concept: str, exemplars: dict | None, photo_labels: np.ndarray | None = None,
+                 names: tuple[str, ...] | None = None, penalty: float = PENALTY) -> Placement | None:
+    """Where an added ``concept`` goes inside the painted ``mask``: its best exemplar placed there, or None
+    when the model keeps no exemplars of it."""
+    entry = (exemplars or {}).get(concept)
+    if entry is None or not len(entry["shapes"]):
+        return None
+    return place(target_region(mask, concept, photo_labels, names), entry, penalty)
 
 
 def object_region(mask: np.ndarray, concept: str, exemplars: dict | None, photo_labels: np.ndarray | None = None,
                   names: tuple[str, ...] | None = None, penalty: float = PENALTY) -> np.ndarray:
     """Where an added ``concept`` goes inside the painted ``mask``: its best exemplar shape, or the whole
     mask when the model keeps no exemplars of it."""
-    entry = (exemplars or {}).get(concept)
-    if entry is None or not len(entry["shapes"]):
-        return np.asarray(mask, dtype=bool).copy()
-    return fit_exemplar(target_region(mask, concept, photo_labels, names), entry, penalty)
+    found = place_object(mask, concept, exemplars, photo_labels, names, penalty)
+    return np.asarray(mask, dtype=bool).copy() if found is None else found.region
