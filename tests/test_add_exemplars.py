@@ -319,3 +319,25 @@ def test_a_region_placed_again_is_not_searched_again_and_a_new_one_is():
     box[max(0, placed.top):placed.top + placed.height, max(0, placed.left):placed.left + placed.width] = True
     assert np.array_equal(placed.region, again) and not (placed.region & ~box).any()
     assert placed.region.sum() > 0.5 * box[mask].sum()
+
+
+def test_placements_from_several_threads_at_once_are_those_of_one_thread():
+    """The demo's sessions edit side by side: the kept templates and placements are shared by them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    shapes = np.stack([shape_of(tree_shape(30, 20), 24), shape_of(tree_shape(30, 30), 24),
+                       shape_of(tree_shape(20, 30), 24)])
+    sizes = np.array([[30, 20], [30, 30], [20, 30]], np.float32)
+    rng = np.random.default_rng(1)
+    masks = []
+    for _ in range(12):
+        m = np.zeros((128, 128), bool)
+        h, w = rng.integers(24, 80), rng.integers(16, 70)
+        top, left = rng.integers(0, 128 - h), rng.integers(0, 128 - w)
+        m[top:top + h, left:left + w] = tree_shape(h, w)
+        masks.append(m)
+    alone = [fit_exemplar(m, {"shapes": shapes, "sizes": sizes}) for m in masks]
+    shared = {"shapes": shapes, "sizes": sizes}
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda m: fit_exemplar(m, shared), masks * 2))
+    assert all(np.array_equal(a, b) for a, b in zip(alone * 2, together, strict=True))
