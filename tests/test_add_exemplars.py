@@ -91,13 +91,21 @@ def test_the_tree_goes_where_the_painting_says_and_leaves_its_shadow_out():
         fit_exemplar(np.zeros((128, 128), bool), exemplars)
 
 
-def test_a_dome_leaves_the_walls_and_a_concept_without_exemplars_the_whole_mask():
+def test_a_dome_leaves_the_walls_stays_on_its_roof_and_a_concept_without_exemplars_takes_the_whole_mask():
+    from ganpaint_core.editing.placement import REPLACE_REACH
+
     mask = np.zeros((64, 64), bool)
     mask[10:50, 10:50] = True
     labels = np.full((64, 64), concept_id("roof"), np.uint8)
     labels[30:, :] = concept_id("building")
     target = target_region(mask, "dome", labels, NAMES)
     assert target[10:30, 10:50].all() and not target[30:].any()
+    labels[:24] = SKY                                 # a low roof (rows 24-29) under a painting that takes in sky
+    target = target_region(mask, "dome", labels, NAMES)
+    assert target[24 - REPLACE_REACH:30, 10:50].all() and not target[:24 - REPLACE_REACH].any()
+    assert not target[30:].any()
+    labels[24:30] = SKY                               # no roof at all under the painting: the sky stays in
+    assert np.array_equal(target_region(mask, "dome", labels, NAMES), mask & (np.arange(64) < 30)[:, None])
     assert np.array_equal(target_region(mask, "tree", labels, NAMES), mask)
     assert np.array_equal(object_region(mask, "dome", None, labels, NAMES), mask)
 

@@ -12,7 +12,9 @@ refines the best few at twice the resolution, and again, up to full size.
 
 The target is the painted mask less what the concept leaves in place in the
 photo (``KEEPS``, read from the segmenter's labels of the photo): a dome
-replaces a roof and leaves the walls, windows and door below it.
+replaces a roof and leaves the walls, windows and door below it; and it stays
+within ``REPLACE_REACH`` px of what it replaces (``REPLACES``: the roof), so it
+does not grow into the sky the painting took in above the roof.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ganpaint_core.morphology import dilate
+
 SCALES = (0.45, 0.55, 0.65, 0.75, 0.85, 0.95, 1.0)   # exemplar height as a share of the target's
 PENALTY = 2.0           # cost of an exemplar pixel outside the target against the gain of one inside
 SEARCH = 16             # the coarse search's resolution (then refined at 2x, 4x, ... up to full size)
@@ -33,17 +37,26 @@ SPECTRA_KEPT = 8        # batched exemplar spectra a concept keeps (the oldest g
 PLACED_KEPT = 32        # placements a concept remembers by their region (the oldest goes first)
 STACKS_KEPT = 1024      # resampled exemplar stacks a concept keeps for the refinement (the oldest goes first)
 KEEPS = {"dome": ("building", "window", "door")}    # labels of the photo a concept's add leaves in place
+REPLACES = {"dome": ("roof", "dome")}   # labels of the photo an add replaces: the object stays near them ...
+REPLACE_REACH = 6       # ... within this many px (a dome on its roof, not in the sky above it: docs/edits.md)
+REPLACED_MIN = 16       # ... where the painted region holds at least this many of their pixels
 
 
 def target_region(mask: np.ndarray, concept: str, photo_labels: np.ndarray | None = None,
                   names: tuple[str, ...] | None = None) -> np.ndarray:
-    """The painted ``mask`` less the photo's pixels that ``concept`` leaves in place (``KEEPS``)."""
-    keep = KEEPS.get(concept, ())
-    if photo_labels is None or not keep or names is None:
+    """The painted ``mask`` less the photo's pixels that ``concept`` leaves in place (``KEEPS``) and, for a
+    concept that replaces something (``REPLACES``), less what lies beyond ``REPLACE_REACH`` px of it."""
+    keep, replaced = KEEPS.get(concept, ()), REPLACES.get(concept, ())
+    if photo_labels is None or not (keep or replaced) or names is None:
         return mask.copy()
-    ids = [i for i, n in enumerate(names) if n in keep]
-    target = mask & ~np.isin(photo_labels, ids)
-    return target if target.sum() >= max(8, 0.05 * mask.sum()) else mask.copy()
+    target = mask & ~np.isin(photo_labels, [i for i, n in enumerate(names) if n in keep])
+    if target.sum() < max(8, 0.05 * mask.sum()):
+        return mask.copy()
+    under = mask & np.isin(photo_labels, [i for i, n in enumerate(names) if n in replaced])
+    if under.sum() >= REPLACED_MIN:
+        near = target & dilate(under, REPLACE_REACH)
+        return near if near.sum() >= REPLACED_MIN else target
+    return target
 
 
 def _resized(shape: np.ndarray, height: int, width: int) -> torch.Tensor:
