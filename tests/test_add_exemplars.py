@@ -349,3 +349,23 @@ def test_placements_from_several_threads_at_once_are_those_of_one_thread():
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda m: fit_exemplar(m, shared), masks * 2))
     assert all(np.array_equal(a, b) for a, b in zip(alone * 2, together, strict=True))
+
+
+@shipped
+def test_the_placement_bench_writes_its_times_and_refuses_bad_sizes(tmp_path):
+    import argparse
+    import json
+
+    from eval.bench import placement as bench
+
+    out = tmp_path / "bench.json"
+    args = argparse.Namespace(out=str(out), masks=1, repeats=1, sizes="64")
+    assert bench.run(args) == 0
+    result = json.loads(out.read_text())
+    assert result["cpu_model"] and result["masks"] == 2 and set(result["sizes"]) == {"64"}
+    assert set(result["sizes"]["64"]) == {"cold", "new_mask", "again"}
+    assert all(v["cpu_ms"] >= 0 for v in result["sizes"]["64"].values())
+    with pytest.raises(ValueError, match="16 px or more"):
+        bench.run(argparse.Namespace(out=str(out), masks=1, repeats=1, sizes="8"))
+    with pytest.raises(ValueError, match="at least 1"):
+        bench.run(argparse.Namespace(out=str(out), masks=0, repeats=1, sizes="64"))
