@@ -8,6 +8,7 @@ from ganpaint_core.cpu import prepare_openmp
 COMMANDS = {
     "run": ("eval.run.runner", "render every task with every method and write metrics, strips and plots"),
     "bench": ("eval.bench.editor", "time fitting and editing; write JSON"),
+    "placement-bench": ("eval.bench.placement", "time where an add puts its object (the exemplar search); JSON"),
     "speed": ("eval.studies.speed", "fit step counts vs. reconstruction and edit quality, and the cost of a step"),
     "generator-report": ("eval.studies.generator_report", "pixel shares and Fréchet distance vs. the scene world"),
     "add-study": ("eval.studies.add_study", "what holds add edits back: edit variants on held-out scene pairs"),

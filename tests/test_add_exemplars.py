@@ -91,13 +91,21 @@ def test_the_tree_goes_where_the_painting_says_and_leaves_its_shadow_out():
         fit_exemplar(np.zeros((128, 128), bool), exemplars)
 
 
-def test_a_dome_leaves_the_walls_and_a_concept_without_exemplars_the_whole_mask():
+def test_a_dome_leaves_the_walls_stays_on_its_roof_and_a_concept_without_exemplars_takes_the_whole_mask():
+    from ganpaint_core.editing.placement import REPLACE_REACH
+
     mask = np.zeros((64, 64), bool)
     mask[10:50, 10:50] = True
     labels = np.full((64, 64), concept_id("roof"), np.uint8)
     labels[30:, :] = concept_id("building")
     target = target_region(mask, "dome", labels, NAMES)
     assert target[10:30, 10:50].all() and not target[30:].any()
+    labels[:24] = SKY                                 # a low roof (rows 24-29) under a painting that takes in sky
+    target = target_region(mask, "dome", labels, NAMES)
+    assert target[24 - REPLACE_REACH:30, 10:50].all() and not target[:24 - REPLACE_REACH].any()
+    assert not target[30:].any()
+    labels[24:30] = SKY                               # no roof at all under the painting: the sky stays in
+    assert np.array_equal(target_region(mask, "dome", labels, NAMES), mask & (np.arange(64) < 30)[:, None])
     assert np.array_equal(target_region(mask, "tree", labels, NAMES), mask)
     assert np.array_equal(object_region(mask, "dome", None, labels, NAMES), mask)
 
@@ -246,3 +254,118 @@ def test_a_finer_layer_edit_runs_inside_every_kind_of_render():
         weights = WeightAdaptation(g, "layer4").render(r, edit={layer: lambda x: x * 0})
     assert torch.equal(plain, same) and not torch.allclose(plain, edited)
     assert torch.allclose(weights, edited, atol=1e-6)
+
+
+def _objective(placed_shape: np.ndarray, top: int, left: int, target: np.ndarray, penalty: float) -> float:
+    """|E & T| - penalty |E \\ T| of a shape placed at (top, left) over ``target`` (the search's objective)."""
+    canvas = np.zeros((target.shape[0] + 2 * placed_shape.shape[0], target.shape[1] + 2 * placed_shape.shape[1]),
+                      bool)
+    oy, ox = placed_shape.shape[0], placed_shape.shape[1]
+    canvas[oy + top:oy + top + placed_shape.shape[0], ox + left:ox + left + placed_shape.shape[1]] = placed_shape
+    inside = canvas[oy:oy + target.shape[0], ox:ox + target.shape[1]]
+    return float((inside & target).sum() - penalty * (placed_shape.sum() - (inside & target).sum()))
+
+
+def test_the_coarse_to_fine_search_finds_what_an_exhaustive_search_finds():
+    """Every height, exemplar and position tried at full size against the search's coarse-then-refine answer."""
+    from ganpaint_core.editing import placement as P
+
+    rng = np.random.default_rng(0)
+    shapes = np.stack([shape_of(tree_shape(30, 20), 24), shape_of(tree_shape(30, 30), 24),
+                       shape_of(np.ones((10, 30), bool), 24)])
+    exemplars = {"shapes": shapes, "sizes": np.array([[30, 20], [30, 30], [10, 30]], np.float32)}
+    aspects = exemplars["sizes"][:, 1] / exemplars["sizes"][:, 0]
+    for trial in range(4):
+        target = np.zeros((64, 64), bool)
+        h, w = rng.integers(20, 40), rng.integers(14, 36)
+        top, left = rng.integers(2, 64 - h), rng.integers(2, 64 - w)
+        target[top:top + h, left:left + w] = tree_shape(h, w)
+        target[top + h - 4:top + h, max(0, left - 8):left + w] |= True           # a shadow band at its foot
+        best = -np.inf
+        for e in range(len(shapes)):
+            for fh in range(8, 45):
+                fw = max(1, min(64, int(round(fh * aspects[e]))))
+                k = P._resized(shapes[e], fh, fw)
+                score = 3 * F.conv2d(F.pad(torch.from_numpy(target.astype(np.float32))[None, None],
+                                           (fw - 1, fw - 1, fh - 1, fh - 1)), k[None, None]) - 2 * k.sum()
+                best = max(best, float(score.max()))
+        found = P.place(target, exemplars, search=8).region
+        assert not (found & ~target).any() and found.any()
+        value, e, fh, y, x = P.search_placement(target, P.templates(exemplars), search=8)
+        shape = P.templates(exemplars).stack(e, (fh,), 64)[0][0, 0].numpy() > 0
+        assert value == pytest.approx(_objective(shape, y, x, target, P.PENALTY), abs=1e-3)   # what it claims
+        assert value >= 0.95 * best, (trial, value, best)
+
+
+def test_a_region_placed_again_is_not_searched_again_and_a_new_one_is():
+    from ganpaint_core.editing import placement as P
+
+    shapes = np.stack([shape_of(tree_shape(30, 20), 24), shape_of(tree_shape(30, 30), 24)])
+    exemplars = {"shapes": shapes, "sizes": np.array([[30, 20], [30, 30]], np.float32)}
+    mask = np.zeros((128, 128), bool)
+    mask[30:100, 20:70] = True
+    searches = []
+    real = P._place
+
+    def counted(*args):
+        searches.append(1)
+        return real(*args)
+
+    P._place = counted
+    try:
+        first = fit_exemplar(mask, exemplars)
+        first[:] = False                                # the caller's copy: what is kept stays intact
+        again = fit_exemplar(mask, exemplars)
+        moved = fit_exemplar(np.roll(mask, 30, axis=1), exemplars)
+    finally:
+        P._place = real
+    assert len(searches) == 2 and again.any() and not (again & ~mask).any()
+    assert np.array_equal(np.roll(again, 30, axis=1), moved)
+    assert [P.fft_size(n) for n in (1, 7, 11, 13, 17, 31, 97)] == [1, 8, 12, 15, 18, 32, 100]
+    placed = P.place(mask, exemplars)                     # the region lies in the placed exemplar's box
+    box = np.zeros_like(mask)
+    box[max(0, placed.top):placed.top + placed.height, max(0, placed.left):placed.left + placed.width] = True
+    assert np.array_equal(placed.region, again) and not (placed.region & ~box).any()
+    assert placed.region.sum() > 0.5 * box[mask].sum()
+
+
+def test_placements_from_several_threads_at_once_are_those_of_one_thread():
+    """The demo's sessions edit side by side: the kept templates and placements are shared by them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    shapes = np.stack([shape_of(tree_shape(30, 20), 24), shape_of(tree_shape(30, 30), 24),
+                       shape_of(tree_shape(20, 30), 24)])
+    sizes = np.array([[30, 20], [30, 30], [20, 30]], np.float32)
+    rng = np.random.default_rng(1)
+    masks = []
+    for _ in range(12):
+        m = np.zeros((128, 128), bool)
+        h, w = rng.integers(24, 80), rng.integers(16, 70)
+        top, left = rng.integers(0, 128 - h), rng.integers(0, 128 - w)
+        m[top:top + h, left:left + w] = tree_shape(h, w)
+        masks.append(m)
+    alone = [fit_exemplar(m, {"shapes": shapes, "sizes": sizes}) for m in masks]
+    shared = {"shapes": shapes, "sizes": sizes}
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda m: fit_exemplar(m, shared), masks * 2))
+    assert all(np.array_equal(a, b) for a, b in zip(alone * 2, together, strict=True))
+
+
+@shipped
+def test_the_placement_bench_writes_its_times_and_refuses_bad_sizes(tmp_path):
+    import argparse
+    import json
+
+    from eval.bench import placement as bench
+
+    out = tmp_path / "bench.json"
+    args = argparse.Namespace(out=str(out), masks=1, repeats=1, sizes="64")
+    assert bench.run(args) == 0
+    result = json.loads(out.read_text())
+    assert result["cpu_model"] and result["masks"] == 2 and set(result["sizes"]) == {"64"}
+    assert set(result["sizes"]["64"]) == {"cold", "new_mask", "again"}
+    assert all(v["cpu_ms"] >= 0 for v in result["sizes"]["64"].values())
+    with pytest.raises(ValueError, match="16 px or more"):
+        bench.run(argparse.Namespace(out=str(out), masks=1, repeats=1, sizes="8"))
+    with pytest.raises(ValueError, match="at least 1"):
+        bench.run(argparse.Namespace(out=str(out), masks=0, repeats=1, sizes="64"))

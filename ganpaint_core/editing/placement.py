@@ -5,35 +5,58 @@ concept's exemplar shapes (``ganpaint_core.dissection.exemplars``), each scaled 
 a share of the target's height (its aspect kept) and slid over every position,
 the one that best covers the target while leaving it least is chosen:
 score = |E & T| - ``penalty`` |E \\ T|.  The object region is that shape cut to
-the target (never beyond the painted mask).  The search runs coarse at 32 px,
-then refines the best few at full size.
+the target (never beyond the painted mask).  The search runs coarse at 16 px
+(one batched FFT correlation over every exemplar, scale and position, the
+exemplars' resampled shapes and spectra made once and kept: ``Templates``), then
+refines the best few at twice the resolution, and again, up to full size.
 
 The target is the painted mask less what the concept leaves in place in the
 photo (``KEEPS``, read from the segmenter's labels of the photo): a dome
-replaces a roof and leaves the walls, windows and door below it.
+replaces a roof and leaves the walls, windows and door below it; and it stays
+within ``REPLACE_REACH`` px of what it replaces (``REPLACES``: the roof), so it
+does not grow into the sky the painting took in above the roof.
 """
 
 from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ganpaint_core.morphology import dilate
+
 SCALES = (0.45, 0.55, 0.65, 0.75, 0.85, 0.95, 1.0)   # exemplar height as a share of the target's
 PENALTY = 2.0           # cost of an exemplar pixel outside the target against the gain of one inside
-SEARCH = 32             # the coarse search's resolution (then refined at full size)
+SEARCH = 16             # the coarse search's resolution (then refined at 2x, 4x, ... up to full size)
+KEEP = 4                # placements carried from one resolution to the next
+SPECTRA_KEPT = 8        # batched exemplar spectra a concept keeps (the oldest goes first)
+PLACED_KEPT = 32        # placements a concept remembers by their region (the oldest goes first)
+STACKS_KEPT = 1024      # resampled exemplar stacks a concept keeps for the refinement (the oldest goes first)
 KEEPS = {"dome": ("building", "window", "door")}    # labels of the photo a concept's add leaves in place
+REPLACES = {"dome": ("roof", "dome")}   # labels of the photo an add replaces: the object stays near them ...
+REPLACE_REACH = 6       # ... within this many px (a dome on its roof, not in the sky above it: docs/edits.md)
+REPLACED_MIN = 16       # ... where the painted region holds at least this many of their pixels
 
 
 def target_region(mask: np.ndarray, concept: str, photo_labels: np.ndarray | None = None,
                   names: tuple[str, ...] | None = None) -> np.ndarray:
-    """The painted ``mask`` less the photo's pixels that ``concept`` leaves in place (``KEEPS``)."""
-    keep = KEEPS.get(concept, ())
-    if photo_labels is None or not keep or names is None:
+    """The painted ``mask`` less the photo's pixels that ``concept`` leaves in place (``KEEPS``) and, for a
+    concept that replaces something (``REPLACES``), less what lies beyond ``REPLACE_REACH`` px of it."""
+    keep, replaced = KEEPS.get(concept, ()), REPLACES.get(concept, ())
+    if photo_labels is None or not (keep or replaced) or names is None:
         return mask.copy()
-    ids = [i for i, n in enumerate(names) if n in keep]
-    target = mask & ~np.isin(photo_labels, ids)
-    return target if target.sum() >= max(8, 0.05 * mask.sum()) else mask.copy()
+    target = mask & ~np.isin(photo_labels, [i for i, n in enumerate(names) if n in keep])
+    if target.sum() < max(8, 0.05 * mask.sum()):
+        return mask.copy()
+    under = mask & np.isin(photo_labels, [i for i, n in enumerate(names) if n in replaced])
+    if under.sum() >= REPLACED_MIN:
+        near = target & dilate(under, REPLACE_REACH)
+        return near if near.sum() >= REPLACED_MIN else target
+    return target
 
 
 def _resized(shape: np.ndarray, height: int, width: int) -> torch.Tensor:
@@ -42,83 +65,224 @@ def _resized(shape: np.ndarray, height: int, width: int) -> torch.Tensor:
     return (F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False)[0, 0] > 0.5).float()
 
 
-def _correlate(image: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
-    """Valid cross-correlation of an (H, W) image with (n, h, w) kernels by FFT: (n, H - h + 1, W - w + 1)."""
-    (big_h, big_w), (h, w) = image.shape, kernels.shape[-2:]
-    spectrum = torch.fft.rfft2(image)[None] * torch.fft.rfft2(kernels, s=(big_h, big_w)).conj()
-    return torch.fft.irfft2(spectrum, s=(big_h, big_w))[:, :big_h - h + 1, :big_w - w + 1]
+def fft_size(n: int) -> int:
+    """The smallest length >= ``n`` with no prime factor above 5 (where FFTs are fast)."""
+    while True:
+        m = n
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
 
 
-def _coarse(small: torch.Tensor, shapes: np.ndarray, aspects: np.ndarray, height: int, penalty: float, scales,
+class Templates:
+    """One concept's exemplar shapes, resampled and transformed once and kept for the next edits.
+
+    ``at``: every exemplar at one coarse height; ``spectra``: their batched FFTs for the coarse search;
+    ``stack``: one exemplar at a few heights for the refinement; ``placed``: recent placements by region.
+    Each cache keeps its last ``limit`` entries (a lock guards them: sessions edit from several threads)."""
+
+    def __init__(self, shapes: np.ndarray, sizes: np.ndarray):
+        self.shapes = np.asarray(shapes)
+        self.aspects = sizes[:, 1] / np.maximum(sizes[:, 0], 1)
+        self._caches: dict[str, dict] = {"at": {}, "spectra": {}, "stack": {}, "placed": {}}
+        self._lock = threading.Lock()
+
+    def kept(self, cache: str, key, make, limit: int):
+        """``make()``'s value for ``key`` in ``cache``, made once; the oldest entry goes past ``limit``."""
+        entries = self._caches[cache]
+        with self._lock:
+            if key in entries:
+                return entries[key]
+        value = make()
+        with self._lock:
+            while len(entries) >= limit:
+                entries.pop(next(iter(entries)))
+            entries[key] = value
+        return value
+
+    def width(self, index: int, height: int, side: int) -> int:
+        return max(1, min(side, int(round(height * self.aspects[index]))))
+
+    def at(self, h: int, side: int) -> tuple[torch.Tensor, np.ndarray, torch.Tensor]:
+        """Every exemplar ``h`` px high (aspect kept, width at most ``side``), centred in a common width:
+        (kernels (n, h, kw) float 0/1, their left offsets, pixel sums)."""
+        def make():
+            widths = np.array([self.width(i, h, side) for i in range(len(self.shapes))])
+            kernels = torch.zeros(len(self.shapes), h, int(widths.max()))
+            lefts = (kernels.shape[-1] - widths) // 2
+            for i, (shape, w, left) in enumerate(zip(self.shapes, widths, lefts, strict=True)):
+                kernels[i, :, left:left + w] = _resized(shape, h, int(w))
+            return kernels, lefts, kernels.sum((1, 2))
+        return self.kept("at", (h, side), make, 4 * side)
+
+    def spectra(self, heights: tuple[int, ...], side: int, box: tuple[int, int]):
+        """The exemplars at every one of ``heights``, stacked top-left in one batch: (their left offsets per
+        height, pixel sums, conjugate spectra at the FFT size that correlates them with a ``box``-sized target
+        without wrapping, that size)."""
+        made = [self.at(h, side) for h in heights]
+        big_h, big_w = max(k.shape[1] for k, _, _ in made), max(k.shape[2] for k, _, _ in made)
+        size = (fft_size(box[0] + big_h - 1), fft_size(box[1] + big_w - 1))
+
+        def make():
+            stack = torch.zeros(len(heights) * len(self.shapes), big_h, big_w)
+            for i, (kernels, _, _) in enumerate(made):
+                stack[i * len(self.shapes):(i + 1) * len(self.shapes), :kernels.shape[1], :kernels.shape[2]] = kernels
+            return ([lefts for _, lefts, _ in made], torch.cat([s for _, _, s in made]),
+                    torch.fft.rfft2(stack, s=size).conj(), size)
+        return self.kept("spectra", (heights, side, size), make, SPECTRA_KEPT)
+
+    def stack(self, index: int, heights: tuple[int, ...], side: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exemplar ``index`` at each of ``heights`` (aspect kept, width at most ``side``), stacked top-left:
+        (kernels (n, 1, h, w) float 0/1, their pixel sums)."""
+        def make():
+            shapes = [_resized(self.shapes[index], h, self.width(index, h, side)) for h in heights]
+            stack = torch.zeros(len(shapes), 1, max(k.shape[0] for k in shapes), max(k.shape[1] for k in shapes))
+            for i, k in enumerate(shapes):
+                stack[i, 0, :k.shape[0], :k.shape[1]] = k
+            return stack, stack.sum((1, 2, 3))
+        return self.kept("stack", (index, heights, side), make, STACKS_KEPT)
+
+
+def templates(entry: dict) -> Templates:
+    """The concept's ``Templates``, made on first use and kept in its exemplar ``entry`` (under "templates")."""
+    made = entry.get("templates")
+    if made is None:
+        made = entry["templates"] = Templates(entry["shapes"], entry["sizes"])
+    return made
+
+
+def _coarse(small: torch.Tensor, bank: Templates, height: int, penalty: float, scales,
             keep: int) -> list[tuple[float, int, int, int, int]]:
     """The ``keep`` best (score, exemplar, height, top, left) over every exemplar, scale and position of the
-    downsampled target ``small`` (1, 1, s, s)."""
-    found = []
+    downsampled target ``small`` (s, s).
+
+    One batched FFT correlation over every exemplar and scale at once, on the target's bounding box."""
     side = small.shape[-1]
-    for s in scales:
-        h = max(2, int(round(s * height)))
-        widths = np.clip(np.round(h * aspects).astype(int), 1, side)
-        kw = int(widths.max())
-        kernels = torch.zeros(len(shapes), 1, h, kw)
-        lefts = (kw - widths) // 2
-        for i, (shape, w, left) in enumerate(zip(shapes, widths, lefts, strict=True)):
-            kernels[i, 0, :, left:left + w] = _resized(shape, h, int(w))
-        padded = F.pad(small, (kw - 1, kw - 1, h - 1, h - 1))[0, 0]
-        score = (1 + penalty) * _correlate(padded, kernels[:, 0]) - penalty * kernels.sum((1, 2, 3))[:, None, None]
-        best, flat = score.flatten(1).max(1)                       # each exemplar's best position at this scale
-        for n in torch.argsort(best, descending=True)[:keep].tolist():
-            y, x = divmod(int(flat[n]), score.shape[2])
-            found.append((float(best[n]), n, h, y - (h - 1), x - (kw - 1) + int(lefts[n])))
-    return sorted(found, reverse=True)[:keep]
+    rows, cols = np.nonzero(small.numpy() > 0)
+    y0, x0 = int(rows.min()), int(cols.min())
+    box = small[y0:rows.max() + 1, x0:cols.max() + 1]
+    heights = tuple(sorted({max(2, int(round(s * height))) for s in scales}))
+    lefts, sums, spectrum, size = bank.spectra(heights, side, box.shape)
+    corr = torch.fft.irfft2(torch.fft.rfft2(box, s=size)[None] * spectrum, s=size)
+    best, flat = ((1 + penalty) * corr.flatten(1).max(1).values - penalty * sums, corr.flatten(1).argmax(1))
+    found = []
+    n = len(bank.shapes)
+    for k in torch.argsort(best, descending=True)[:keep].tolist():
+        dy, dx = divmod(int(flat[k]), size[1])          # circular shifts: past the box they wrap to negative
+        dy, dx = dy - size[0] if dy >= box.shape[0] else dy, dx - size[1] if dx >= box.shape[1] else dx
+        h_index, e = divmod(k, n)
+        found.append((float(best[k]), e, heights[h_index], y0 + dy, x0 + dx + int(lefts[h_index][e])))
+    return found
+
+
+def _window(target: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
+    """``target`` (1, 1, S, S) from (top, left), ``height`` x ``width``, zero beyond its border."""
+    size = target.shape[-1]
+    y0, x0, y1, x1 = max(0, top), max(0, left), min(size, top + height), min(size, left + width)
+    if y1 <= y0 or x1 <= x0:
+        return target.new_zeros(1, 1, height, width)
+    return F.pad(target[..., y0:y1, x0:x1], (x0 - left, left + width - x1, y0 - top, top + height - y1))
+
+
+def _refine(target: torch.Tensor, bank: Templates, candidates, penalty: float, spread: int,
+            keep: int) -> list[tuple[float, int, int, int, int]]:
+    """The ``keep`` best placements at twice the candidates' resolution in ``target`` (1, 1, S, S): each
+    candidate's height doubled within +-``spread`` px and its position doubled within +-2 px (one convolution
+    per candidate over all its heights)."""
+    reach, size = 2, target.shape[-1]
+    found = []
+    for _, e, h, y, x in candidates:
+        heights = tuple(range(max(2, 2 * h - spread), 2 * h + spread + 1))
+        stack, sums = bank.stack(e, heights, size)
+        y0, x0 = 2 * y - reach, 2 * x - reach
+        window = _window(target, y0, x0, stack.shape[-2] + 2 * reach, stack.shape[-1] + 2 * reach)
+        score = (1 + penalty) * F.conv2d(window, stack)[0].flatten(1) - penalty * sums[:, None]
+        values, flats = score.max(1)
+        width = 2 * reach + 1                           # positions per row of the score
+        for fh, value, flat in zip(heights, values.tolist(), flats.tolist(), strict=True):
+            found.append((value, e, fh, y0 + flat // width, x0 + flat % width))
+    return sorted(found, key=lambda f: f[0], reverse=True)[:keep]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """An exemplar placed in a painted region: its pixels there (cut to the region) and its box."""
+
+    region: np.ndarray      # bool SxS
+    index: int              # which exemplar of the concept
+    top: int                # its box at the model's size (may reach beyond the picture)
+    left: int
+    height: int
+    width: int
 
 
 def fit_exemplar(target: np.ndarray, exemplars: dict, penalty: float = PENALTY, scales=SCALES,
-                 search: int = SEARCH, keep: int = 2) -> np.ndarray:
-    """The best-fitting exemplar shape placed in ``target`` (bool SxS), cut to it; bool SxS.
+                 search: int = SEARCH, keep: int = KEEP) -> np.ndarray:
+    """The best-fitting exemplar shape placed in ``target`` (bool SxS), cut to it; bool SxS."""
+    return place(target, exemplars, penalty, scales, search, keep).region
 
-    A coarse search at ``search`` px over every exemplar, scale and position keeps the ``keep`` best; each is
-    refined at full size over nearby heights and positions."""
-    size = target.shape[0]
+
+def place(target: np.ndarray, exemplars: dict, penalty: float = PENALTY, scales=SCALES,
+          search: int = SEARCH, keep: int = KEEP) -> Placement:
+    """The best-fitting exemplar of ``exemplars`` (one concept's) placed in ``target`` (bool SxS).
+
+    A coarse search at ``search`` px over every exemplar, scale and position keeps the ``keep`` best; they are
+    refined at 2x, 4x, ... the resolution up to full size, over nearby heights and positions.  Where the shape
+    misses the target altogether, the region is the whole target."""
     if not target.any():
         raise ValueError("the region to place an object in is empty")
-    shapes, sizes = exemplars["shapes"], exemplars["sizes"]
-    aspects = sizes[:, 1] / np.maximum(sizes[:, 0], 1)
-    factor = max(1, size // search)
+    bank = templates(exemplars)
+    key = (hashlib.blake2b(np.packbits(target).tobytes(), digest_size=16).digest(), target.shape, penalty,
+           tuple(scales), search, keep)       # the same region again (another strength, an undo): no search
+    found = bank.kept("placed", key, lambda: _place(target, bank, penalty, scales, search, keep), PLACED_KEPT)
+    return replace(found, region=found.region.copy())
+
+
+def search_placement(target: np.ndarray, bank: Templates, penalty: float = PENALTY, scales=SCALES,
+                     search: int = SEARCH, keep: int = KEEP) -> tuple[float, int, int, int, int]:
+    """The best placement in ``target`` (bool SxS): (score, exemplar, height, top, left) at full size, the
+    exemplar's left edge at ``left`` and its width its aspect times ``height`` (at most S)."""
     full = torch.from_numpy(target.astype(np.float32))[None, None]
-    small = F.avg_pool2d(full, factor) if factor > 1 else full
-    ys = np.nonzero(small[0, 0].numpy() > 0)[0]
-    candidates = _coarse(small, shapes, aspects, ys.max() - ys.min() + 1, penalty, scales, keep)
-    reach = 2 * factor                      # the refinement's reach in pixels around each coarse placement
-    best = (-np.inf, None)
-    for _, n, h, y, x in candidates:
-        for dh in (-factor // 2, 0, factor // 2):
-            fh = max(2, h * factor + dh)
-            fw = max(1, min(size, int(round(fh * aspects[n]))))
-            kernel = _resized(shapes[n], fh, fw)[None, None]
-            y0, x0 = y * factor - reach, x * factor - reach
-            pad = fh + fw + 2 * reach
-            window = F.pad(full, (pad, pad, pad, pad))[..., y0 + pad:y0 + pad + fh + 2 * reach,
-                                                         x0 + pad:x0 + pad + fw + 2 * reach]
-            score = (1 + penalty) * F.conv2d(window, kernel)[0, 0] - penalty * kernel.sum()
-            value, flat = score.flatten().max(0)
-            if float(value) > best[0]:
-                dy, dx = divmod(int(flat), score.shape[1])
-                best = (float(value), (kernel[0, 0].numpy() > 0, y0 + dy, x0 + dx))
-    shape, top, left = best[1]
+    levels = [full]
+    while levels[-1].shape[-1] > search and levels[-1].shape[-1] % 2 == 0:
+        levels.append(F.avg_pool2d(levels[-1], 2))
+    ys = np.nonzero(levels[-1][0, 0].numpy() > 0)[0]
+    candidates = _coarse(levels[-1][0, 0], bank, ys.max() - ys.min() + 1, penalty, scales, keep)
+    for step, level in enumerate(reversed(levels[:-1])):
+        candidates = _refine(level, bank, candidates, penalty, 2 if step == 0 else 1,
+                             keep if step < len(levels) - 2 else 1)
+    return candidates[0]
+
+
+def _place(target: np.ndarray, bank: Templates, penalty: float, scales, search: int, keep: int) -> Placement:
+    size = target.shape[0]
+    _, e, h, top, left = search_placement(target, bank, penalty, scales, search, keep)
+    shape = bank.stack(e, (h,), size)[0][0, 0].numpy() > 0
     out = np.zeros_like(target)
     ty0, tx0 = max(0, top), max(0, left)
     ty1, tx1 = min(size, top + shape.shape[0]), min(size, left + shape.shape[1])
     if ty1 > ty0 and tx1 > tx0:
         out[ty0:ty1, tx0:tx1] = shape[ty0 - top:ty1 - top, tx0 - left:tx1 - left]
     out &= target
-    return out if out.any() else target.copy()
+    return Placement(out if out.any() else target.copy(), e, top, left, shape.shape[0], shape.shape[1])
+
+
+def place_object(mask: np.ndarray, concept: str, exemplars: dict | None, photo_labels: np.ndarray | None = None,
+                 names: tuple[str, ...] | None = None, penalty: float = PENALTY) -> Placement | None:
+    """Where an added ``concept`` goes inside the painted ``mask``: its best exemplar placed there, or None
+    when the model keeps no exemplars of it."""
+    entry = (exemplars or {}).get(concept)
+    if entry is None or not len(entry["shapes"]):
+        return None
+    return place(target_region(mask, concept, photo_labels, names), entry, penalty)
 
 
 def object_region(mask: np.ndarray, concept: str, exemplars: dict | None, photo_labels: np.ndarray | None = None,
                   names: tuple[str, ...] | None = None, penalty: float = PENALTY) -> np.ndarray:
     """Where an added ``concept`` goes inside the painted ``mask``: its best exemplar shape, or the whole
     mask when the model keeps no exemplars of it."""
-    entry = (exemplars or {}).get(concept)
-    if entry is None or not len(entry["shapes"]):
-        return np.asarray(mask, dtype=bool).copy()
-    return fit_exemplar(target_region(mask, concept, photo_labels, names), entry, penalty)
+    found = place_object(mask, concept, exemplars, photo_labels, names, penalty)
+    return np.asarray(mask, dtype=bool).copy() if found is None else found.region
