@@ -21,6 +21,7 @@ continues the scene around the object into it, while G' renders (``render_remove
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import cv2
 import numpy as np
@@ -28,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from scipy import sparse
 from scipy.sparse.linalg import splu
+from threadpoolctl import ThreadpoolController
 
 from ganpaint_core.editing.edits import Operation, concept_name, strength_units, units_for
 from ganpaint_core.editing.masks import dilate, to_grid
@@ -94,6 +96,18 @@ def _level(hole: np.ndarray, sources: np.ndarray, vertical: float, groups: np.nd
                   (h & torch.from_numpy(parity == 0), h & torch.from_numpy(parity == 1)))
 
 
+@cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """A context in which numpy's and scipy's BLAS run on one thread: the fill's sparse solves are small, and
+    OpenBLAS's threads, waiting for a core on a shared machine, made one solve cost up to 80 ms instead of 0.3 ms
+    (docs/edits.md, "Remove": speed)."""
+    return _blas().limit(limits=1, user_api="blas")
+
+
 class FillPlan:
     """The geometry of one harmonic fill (see ``harmonic_fill``), worked out once and applied to any tensor on
     that grid: the hole's bounding box, a pyramid of grids halved until the hole has at most ``DIRECT_CELLS``
@@ -152,7 +166,8 @@ class FillPlan:
             kcols.append(j[~unknown])
             kvals.append(links[k][i[~unknown]])
         a = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
-        self.lu = splu(a)
+        with one_blas_thread():
+            self.lu = splu(a)
         self.known_matrix = sparse.csr_matrix((np.concatenate(kvals), (np.concatenate(krows), np.concatenate(kcols))),
                                               shape=(n, height * width))
         self.cells = torch.from_numpy(cells)
@@ -185,7 +200,8 @@ class FillPlan:
     def _direct(self, u: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         flat = u.reshape(u.shape[0], -1)
         rhs = self.known_matrix @ flat.double().numpy().T + PULL * mean.double().numpy()[None]
-        solved = self.lu.solve(np.ascontiguousarray(rhs))
+        with one_blas_thread():
+            solved = self.lu.solve(np.ascontiguousarray(rhs))
         out = flat.clone()
         out[:, self.cells] = torch.from_numpy(solved.T).to(out.dtype)
         return out.reshape(u.shape)
