@@ -74,7 +74,8 @@ class _Level:
     hole: np.ndarray            # bool h x w
     known: torch.Tensor         # float h x w: 1 on the cells whose values are given
     links: torch.Tensor         # (4, h, w): weights on the upper, lower, left and right neighbour
-    colours: tuple              # the hole's cells of the two colours of a checkerboard (bool tensors)
+    colours: tuple              # per colour of a checkerboard, its hole cells as a relaxation sweep reads them:
+                                # (flat cells (k,), their 4 neighbours' flat cells (4, k), links (4, k), total (k,))
 
 
 def _level(hole: np.ndarray, sources: np.ndarray, vertical: float, groups: np.ndarray | None) -> _Level:
@@ -90,10 +91,18 @@ def _level(hole: np.ndarray, sources: np.ndarray, vertical: float, groups: np.nd
         w[2, :, 1:] *= groups[:, 1:] == groups[:, :-1]
         w[3, :, :-1] *= groups[:, :-1] == groups[:, 1:]
     w *= hole
-    parity = np.add.outer(np.arange(hole.shape[0]), np.arange(hole.shape[1])) % 2
-    h = torch.from_numpy(hole)
-    return _Level(hole, torch.from_numpy(sources.astype(np.float32)), torch.from_numpy(w),
-                  (h & torch.from_numpy(parity == 0), h & torch.from_numpy(parity == 1)))
+    links = torch.from_numpy(w)
+    total = (links.sum(0) + PULL).flatten()
+    height, width = hole.shape
+    parity = np.add.outer(np.arange(height), np.arange(width)) % 2
+    colours = []
+    for colour in (0, 1):                     # a colour's cells neighbour only the other's: each sweep is exact
+        ys, xs = np.nonzero(hole & (parity == colour))
+        around = np.stack([np.maximum(ys - 1, 0) * width + xs, np.minimum(ys + 1, height - 1) * width + xs,
+                           ys * width + np.maximum(xs - 1, 0), ys * width + np.minimum(xs + 1, width - 1)])
+        cells = torch.from_numpy(ys * width + xs)
+        colours.append((cells, torch.from_numpy(around), links.reshape(4, -1)[:, cells], total[cells]))
+    return _Level(hole, torch.from_numpy(sources.astype(np.float32)), links, tuple(colours))
 
 
 @cache
@@ -208,15 +217,14 @@ class FillPlan:
 
     @staticmethod
     def _relax(u: torch.Tensor, level: _Level, mean: torch.Tensor) -> torch.Tensor:
-        w = level.links
-        total = w.sum(0) + PULL
-        pull = PULL * mean[:, None, None]
+        """``SWEEPS`` red-black Gauss-Seidel sweeps over the hole's cells of ``u`` (C, h, w); the rest stays."""
+        flat = u.reshape(u.shape[0], -1).clone()
+        pull = PULL * mean[:, None]
         for _ in range(SWEEPS):
-            for colour in level.colours:
-                p = F.pad(u, (1, 1, 1, 1))
-                around = w[0] * p[:, :-2, 1:-1] + w[1] * p[:, 2:, 1:-1] + w[2] * p[:, 1:-1, :-2] + w[3] * p[:, 1:-1, 2:]
-                u = torch.where(colour, (around + pull) / total, u)
-        return u
+            for cells, around, w, total in level.colours:
+                near = [flat.index_select(1, a) for a in around]
+                flat[:, cells] = (w[0] * near[0] + w[1] * near[1] + w[2] * near[2] + w[3] * near[3] + pull) / total
+        return flat.reshape(u.shape)
 
 
 def background_sources(photo: np.ndarray, hole: np.ndarray, ring: int | None = None) -> np.ndarray:
