@@ -33,6 +33,7 @@ from threadpoolctl import ThreadpoolController
 
 from ganpaint_core.editing.edits import Operation, concept_name, strength_units, units_for
 from ganpaint_core.editing.masks import dilate, to_grid
+from ganpaint_core.networks.window_render import Activations, Window, render_window
 
 # A grid cell is part of the hole when the painted mask covers more than this share of it.
 HOLE_SHARE = 0.0
@@ -464,7 +465,8 @@ def blocks_after(adapted, layer: str) -> list[tuple[str, torch.nn.Module]]:
 
 def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Removal, np.ndarray]],
                    clear: np.ndarray | None = None, fill_deltas: bool = True,
-                   edit: dict | None = None) -> torch.Tensor:
+                   edit: dict | None = None, base: Activations | None = None,
+                   changed: np.ndarray | None = None) -> torch.Tensor:
     """Render the edit layer's features ``r`` by ``adapted`` (G', or G) with ``removals`` applied, each a
     ``(Removal, hole)``: at the ``fill_layer`` the hole (bool SxS) takes the harmonic continuation of its
     surroundings (``blend`` of the way).
@@ -472,28 +474,64 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
     G''s perturbations are zeroed inside ``clear`` (the other edits' region, as its ``factors`` does) and, with
     ``fill_deltas``, continued from around each hole inside it (grown by ``DELTA_RADIUS``), so the photo's own
     tones go on into the region.  ``edit``: functions applied to later layers' outputs after the factors, as in
-    ``render_from`` (the finer-layer part of adds).
+    ``render_from`` (the finer-layer part of adds).  ``base`` (``adapted.record`` of the unedited features): only
+    the window that the removals, ``clear`` and ``changed`` (bool SxS: where ``edit`` acts) change is re-rendered
+    (``window_render``; each ``edit`` function then takes ``(x, window)``); the same picture to float rounding.
     """
     target = fill_layer(adapted.generator, layer)
     deltas = getattr(adapted, "deltas", None) or {}
-    x = r
-    for name, block in blocks_after(adapted, layer):
-        x = block(x)
-        size = x.shape[-1]
-        if name in deltas:
+    factors: dict[str, torch.Tensor] = {}
+
+    def factor(name: str) -> torch.Tensor:          # 1 + G''s perturbations, cleared and continued
+        if name not in factors:
             d = deltas[name]
+            size = d.shape[-1]
             if clear is not None and clear.any():
                 d = d * (1 - to_grid(clear, size, "max").to(d))
             if fill_deltas:
                 for op, hole in removals:
                     d = d + op.blend * (op.plan("deltas", size, hole, d.shape[1])(d.clamp(-DELTA_CAP, DELTA_CAP)) - d)
-            x = x * (1 + d)
-        if edit is not None and name in edit:
-            x = edit[name](x)
-        if name == target:
-            for op, hole in removals:
-                x = x + op.blend * (op.plan("features", size, hole, x.shape[1])(x) - x)
-    return x
+            factors[name] = 1 + d
+        return factors[name]
+
+    def filled(x: torch.Tensor) -> torch.Tensor:    # the fill layer's output with every hole continued
+        for op, hole in removals:
+            x = x + op.blend * (op.plan("features", x.shape[-1], hole, x.shape[1])(x) - x)
+        return x
+
+    if base is None or getattr(adapted, "blocks", None) is not None:
+        x = r
+        for name, block in blocks_after(adapted, layer):
+            x = block(x)
+            if name in deltas:
+                x = x * factor(name)
+            if edit is not None and name in edit:
+                x = edit[name](x)
+            if name == target:
+                x = filled(x)
+        return x
+    region = np.zeros((adapted.generator.resolution,) * 2, bool) if changed is None else np.asarray(changed, bool)
+    if clear is not None:
+        region = region | np.asarray(clear, bool)
+    for op, hole in removals:                        # the holes and the perturbations continued around them
+        region = region | dilate(np.asarray(hole, bool) | op.drawn_region(), DELTA_RADIUS)
+
+    def scale(name: str, window: Window) -> torch.Tensor | None:
+        return window.of(factor(name)) if name in deltas else None
+
+    def windowed(name: str):
+        def run(x: torch.Tensor, window: Window) -> torch.Tensor:
+            if edit is not None and name in edit:
+                x = edit[name](x, window)
+            if name != target:
+                return x
+            full = base.outputs[name].clone()        # beyond the window the render is the unedited one
+            window.of(full).copy_(x)
+            return window.of(filled(full))
+        return run
+
+    names = set(edit or ()) | {target}
+    return render_window(adapted.generator, r, base, region, scale, {name: windowed(name) for name in names})
 
 
 OFFSET_RING = 4         # px around the hole whose labels an offset copy must match
