@@ -242,19 +242,22 @@ class Session:
             fine, features = fine_edits(ops), self.features()
             base = self._base(generator)
 
+            windowed = base is not None and self.windowed()
+            changed = np.zeros((self.editor.size,) * 2, dtype=bool)
+            for op in ops:
+                if op.fine is not None:
+                    changed |= op.fine.mask
+
             def edited():       # only the part that the edits change is re-rendered (window_render)
-                if base is None or not self.windowed():
+                if not windowed:
                     return generator.render(features, region, fine)
-                changed = np.zeros((self.editor.size,) * 2, dtype=bool)
-                for op in ops:
-                    if op.fine is not None:
-                        changed |= op.fine.mask
                 return generator.render(features, region, fine, base=base, changed=changed)
 
             if not removals:
                 return edited()
             filled = render_removed(generator, features, self.editor.layer, removals, region,
-                                    fill_deltas=adapted and clear, edit=fine)
+                                    fill_deltas=adapted and clear, edit=fine, base=base if windowed else None,
+                                    changed=changed)
             keep = np.zeros((self.editor.size,) * 2, dtype=bool)
             for op, _ in removals:
                 keep |= op.keep if op.keep is not None else False

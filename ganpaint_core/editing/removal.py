@@ -21,6 +21,7 @@ continues the scene around the object into it, while G' renders (``render_remove
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import cv2
 import numpy as np
@@ -28,9 +29,11 @@ import torch
 import torch.nn.functional as F
 from scipy import sparse
 from scipy.sparse.linalg import splu
+from threadpoolctl import ThreadpoolController
 
 from ganpaint_core.editing.edits import Operation, concept_name, strength_units, units_for
 from ganpaint_core.editing.masks import dilate, to_grid
+from ganpaint_core.networks.window_render import Activations, Window, render_window
 
 # A grid cell is part of the hole when the painted mask covers more than this share of it.
 HOLE_SHARE = 0.0
@@ -72,7 +75,8 @@ class _Level:
     hole: np.ndarray            # bool h x w
     known: torch.Tensor         # float h x w: 1 on the cells whose values are given
     links: torch.Tensor         # (4, h, w): weights on the upper, lower, left and right neighbour
-    colours: tuple              # the hole's cells of the two colours of a checkerboard (bool tensors)
+    colours: tuple              # per colour of a checkerboard, its hole cells as a relaxation sweep reads them:
+                                # (flat cells (k,), their 4 neighbours' flat cells (4, k), links (4, k), total (k,))
 
 
 def _level(hole: np.ndarray, sources: np.ndarray, vertical: float, groups: np.ndarray | None) -> _Level:
@@ -88,10 +92,30 @@ def _level(hole: np.ndarray, sources: np.ndarray, vertical: float, groups: np.nd
         w[2, :, 1:] *= groups[:, 1:] == groups[:, :-1]
         w[3, :, :-1] *= groups[:, :-1] == groups[:, 1:]
     w *= hole
-    parity = np.add.outer(np.arange(hole.shape[0]), np.arange(hole.shape[1])) % 2
-    h = torch.from_numpy(hole)
-    return _Level(hole, torch.from_numpy(sources.astype(np.float32)), torch.from_numpy(w),
-                  (h & torch.from_numpy(parity == 0), h & torch.from_numpy(parity == 1)))
+    links = torch.from_numpy(w)
+    total = (links.sum(0) + PULL).flatten()
+    height, width = hole.shape
+    parity = np.add.outer(np.arange(height), np.arange(width)) % 2
+    colours = []
+    for colour in (0, 1):                     # a colour's cells neighbour only the other's: each sweep is exact
+        ys, xs = np.nonzero(hole & (parity == colour))
+        around = np.stack([np.maximum(ys - 1, 0) * width + xs, np.minimum(ys + 1, height - 1) * width + xs,
+                           ys * width + np.maximum(xs - 1, 0), ys * width + np.minimum(xs + 1, width - 1)])
+        cells = torch.from_numpy(ys * width + xs)
+        colours.append((cells, torch.from_numpy(around), links.reshape(4, -1)[:, cells], total[cells]))
+    return _Level(hole, torch.from_numpy(sources.astype(np.float32)), links, tuple(colours))
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """A context in which numpy's and scipy's BLAS run on one thread: the fill's sparse solves are small, and
+    OpenBLAS's threads, waiting for a core on a shared machine, made one solve cost up to 80 ms instead of 0.3 ms
+    (docs/edits.md, "Remove": speed)."""
+    return _blas().limit(limits=1, user_api="blas")
 
 
 class FillPlan:
@@ -152,7 +176,8 @@ class FillPlan:
             kcols.append(j[~unknown])
             kvals.append(links[k][i[~unknown]])
         a = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
-        self.lu = splu(a)
+        with one_blas_thread():
+            self.lu = splu(a)
         self.known_matrix = sparse.csr_matrix((np.concatenate(kvals), (np.concatenate(krows), np.concatenate(kcols))),
                                               shape=(n, height * width))
         self.cells = torch.from_numpy(cells)
@@ -185,22 +210,22 @@ class FillPlan:
     def _direct(self, u: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         flat = u.reshape(u.shape[0], -1)
         rhs = self.known_matrix @ flat.double().numpy().T + PULL * mean.double().numpy()[None]
-        solved = self.lu.solve(np.ascontiguousarray(rhs))
+        with one_blas_thread():
+            solved = self.lu.solve(np.ascontiguousarray(rhs))
         out = flat.clone()
         out[:, self.cells] = torch.from_numpy(solved.T).to(out.dtype)
         return out.reshape(u.shape)
 
     @staticmethod
     def _relax(u: torch.Tensor, level: _Level, mean: torch.Tensor) -> torch.Tensor:
-        w = level.links
-        total = w.sum(0) + PULL
-        pull = PULL * mean[:, None, None]
+        """``SWEEPS`` red-black Gauss-Seidel sweeps over the hole's cells of ``u`` (C, h, w); the rest stays."""
+        flat = u.reshape(u.shape[0], -1).clone()
+        pull = PULL * mean[:, None]
         for _ in range(SWEEPS):
-            for colour in level.colours:
-                p = F.pad(u, (1, 1, 1, 1))
-                around = w[0] * p[:, :-2, 1:-1] + w[1] * p[:, 2:, 1:-1] + w[2] * p[:, 1:-1, :-2] + w[3] * p[:, 1:-1, 2:]
-                u = torch.where(colour, (around + pull) / total, u)
-        return u
+            for cells, around, w, total in level.colours:
+                near = [flat.index_select(1, a) for a in around]
+                flat[:, cells] = (w[0] * near[0] + w[1] * near[1] + w[2] * near[2] + w[3] * near[3] + pull) / total
+        return flat.reshape(u.shape)
 
 
 def background_sources(photo: np.ndarray, hole: np.ndarray, ring: int | None = None) -> np.ndarray:
@@ -440,7 +465,8 @@ def blocks_after(adapted, layer: str) -> list[tuple[str, torch.nn.Module]]:
 
 def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Removal, np.ndarray]],
                    clear: np.ndarray | None = None, fill_deltas: bool = True,
-                   edit: dict | None = None) -> torch.Tensor:
+                   edit: dict | None = None, base: Activations | None = None,
+                   changed: np.ndarray | None = None) -> torch.Tensor:
     """Render the edit layer's features ``r`` by ``adapted`` (G', or G) with ``removals`` applied, each a
     ``(Removal, hole)``: at the ``fill_layer`` the hole (bool SxS) takes the harmonic continuation of its
     surroundings (``blend`` of the way).
@@ -448,28 +474,64 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
     G''s perturbations are zeroed inside ``clear`` (the other edits' region, as its ``factors`` does) and, with
     ``fill_deltas``, continued from around each hole inside it (grown by ``DELTA_RADIUS``), so the photo's own
     tones go on into the region.  ``edit``: functions applied to later layers' outputs after the factors, as in
-    ``render_from`` (the finer-layer part of adds).
+    ``render_from`` (the finer-layer part of adds).  ``base`` (``adapted.record`` of the unedited features): only
+    the window that the removals, ``clear`` and ``changed`` (bool SxS: where ``edit`` acts) change is re-rendered
+    (``window_render``; each ``edit`` function then takes ``(x, window)``); the same picture to float rounding.
     """
     target = fill_layer(adapted.generator, layer)
     deltas = getattr(adapted, "deltas", None) or {}
-    x = r
-    for name, block in blocks_after(adapted, layer):
-        x = block(x)
-        size = x.shape[-1]
-        if name in deltas:
+    factors: dict[str, torch.Tensor] = {}
+
+    def factor(name: str) -> torch.Tensor:          # 1 + G''s perturbations, cleared and continued
+        if name not in factors:
             d = deltas[name]
+            size = d.shape[-1]
             if clear is not None and clear.any():
                 d = d * (1 - to_grid(clear, size, "max").to(d))
             if fill_deltas:
                 for op, hole in removals:
                     d = d + op.blend * (op.plan("deltas", size, hole, d.shape[1])(d.clamp(-DELTA_CAP, DELTA_CAP)) - d)
-            x = x * (1 + d)
-        if edit is not None and name in edit:
-            x = edit[name](x)
-        if name == target:
-            for op, hole in removals:
-                x = x + op.blend * (op.plan("features", size, hole, x.shape[1])(x) - x)
-    return x
+            factors[name] = 1 + d
+        return factors[name]
+
+    def filled(x: torch.Tensor) -> torch.Tensor:    # the fill layer's output with every hole continued
+        for op, hole in removals:
+            x = x + op.blend * (op.plan("features", x.shape[-1], hole, x.shape[1])(x) - x)
+        return x
+
+    if base is None or getattr(adapted, "blocks", None) is not None:
+        x = r
+        for name, block in blocks_after(adapted, layer):
+            x = block(x)
+            if name in deltas:
+                x = x * factor(name)
+            if edit is not None and name in edit:
+                x = edit[name](x)
+            if name == target:
+                x = filled(x)
+        return x
+    region = np.zeros((adapted.generator.resolution,) * 2, bool) if changed is None else np.asarray(changed, bool)
+    if clear is not None:
+        region = region | np.asarray(clear, bool)
+    for op, hole in removals:                        # the holes and the perturbations continued around them
+        region = region | dilate(np.asarray(hole, bool) | op.drawn_region(), DELTA_RADIUS)
+
+    def scale(name: str, window: Window) -> torch.Tensor | None:
+        return window.of(factor(name)) if name in deltas else None
+
+    def windowed(name: str):
+        def run(x: torch.Tensor, window: Window) -> torch.Tensor:
+            if edit is not None and name in edit:
+                x = edit[name](x, window)
+            if name != target:
+                return x
+            full = base.outputs[name].clone()        # beyond the window the render is the unedited one
+            window.of(full).copy_(x)
+            return window.of(filled(full))
+        return run
+
+    names = set(edit or ()) | {target}
+    return render_window(adapted.generator, r, base, region, scale, {name: windowed(name) for name in names})
 
 
 OFFSET_RING = 4         # px around the hole whose labels an offset copy must match

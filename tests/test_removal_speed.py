@@ -1,0 +1,146 @@
+"""The removal's speed work leaves its output as it was (ganpaint_core.editing.removal, docs/edits.md "Remove").
+
+``tests/data/removal_reference.npz`` holds the pictures the removal drew before that work (commit bcbb813), made by
+running this file as a script there: ``PYTHONPATH=. python tests/test_removal_speed.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganpaint_core.editing import removal
+
+REFERENCE = Path(__file__).parent / "data" / "removal_reference.npz"
+TOLERANCE = 1          # uint8 levels: the largest difference allowed from the reference pictures (a rounding flip)
+
+
+def pictures(sizes=(128, 256), window: bool = False) -> dict[str, np.ndarray]:
+    """uint8 pictures of remove edits as ``eval removal-bench`` makes them (a tree-sized and a large hole) on the
+    shipped 128 px model and a random-weight 256 px generator in the paper's layout, and the labels each hole
+    continues; plus a remove edit in a session of the tiny test editor (fit, edit, paste back).  ``window``: the
+    renders re-render only the window the removal changes (``render_removed``'s ``base``)."""
+    from editor_support import blob, tiny_editor
+
+    from eval.bench import removal as bench
+    from eval.bench.editor import GAN_DISSECTION_SIZES
+    from ganpaint_core.concepts import NAMES, concept_id
+    from ganpaint_core.editing.adaptation import ActivationAdaptation
+    from ganpaint_core.editing.editor import Editor
+    from ganpaint_core.imaging import to_uint8
+    from ganpaint_core.networks.proggan import ProgressiveGenerator
+
+    out = {}
+    editor = Editor.from_pretrained("default")
+    for size in sizes:
+        torch.manual_seed(0)
+        generator, layer = ((editor.generator, editor.layer) if size == 128 else
+                            (ProgressiveGenerator(GAN_DISSECTION_SIZES).eval(), "layer4"))
+        torch.manual_seed(0)
+        with torch.inference_mode():
+            r = generator.features(torch.randn(1, generator.z_dim), layer)
+        adapted = ActivationAdaptation(generator, layer, r)
+        adapted.deltas = {k: 0.1 * torch.randn_like(v) for k, v in adapted.deltas.items()}
+        for name, spec in bench.BLOBS.items():
+            labels, mask = bench.scene_labels(size), bench.blob_mask(size, spec)
+            labels[mask] = concept_id("tree")
+            op = removal.removal_operation(mask, "tree", "medium", labels, list(NAMES), editor.dissection)
+            with torch.inference_mode():
+                base = adapted.record(r) if window else None
+                x = removal.render_removed(adapted, r, layer, [(op, op.hole)], **({"base": base} if window else {}))
+                out[f"{size}_{name}"] = to_uint8(x)[0]
+            out[f"{size}_{name}_labels"] = op.groups.astype(np.uint8)
+    from conftest import make_photo
+
+    session = tiny_editor(**({"window_render": True} if window else {})).fit(make_photo(64, 64, seed=3))
+    labels = np.full((64, 64), concept_id("sky"), np.uint8)
+    labels[16:32, 16:28] = concept_id("cloud")
+    labels[16:32, 28:36] = concept_id("roof")
+    session._cache_labels.update(labels=labels, trust=1.0)
+    out["session_64"] = session.edit(blob(64, 14, 14, 24), "cloud", "remove").image
+    return out
+
+
+def _needs_models():
+    from ganpaint_core.models import MODELS_DIR
+
+    if not (MODELS_DIR / "default" / "dissection.json").is_file():
+        pytest.skip("the default model is not shipped")
+
+
+@pytest.mark.parametrize("window", [False, True])
+def test_removal_draws_what_it_drew_before_the_speed_work(window):
+    """The bench's edits at 128 and 256 px and a session's edit differ from the pictures of before by at most
+    ``TOLERANCE`` uint8 levels (measured: bit-identical in full, at most 1 level re-rendering only the window the
+    removal changes), and every hole continues the same labels."""
+    _needs_models()
+    reference = np.load(REFERENCE)
+    now = pictures(window=window)
+    assert sorted(now) == sorted(reference.files)
+    for key, picture in now.items():
+        if key.endswith("_labels"):
+            np.testing.assert_array_equal(picture, reference[key], err_msg=key)
+        else:
+            difference = np.abs(picture.astype(int) - reference[key].astype(int)).max()
+            assert difference <= TOLERANCE, f"{key}: {difference} uint8 levels from the reference"
+
+
+def _full_grid_relax(u, level, mean):
+    """The red-black sweeps as they were: every cell of the box updated, then the colour's cells kept."""
+    w = level.links
+    total = w.sum(0) + removal.PULL
+    pull = removal.PULL * mean[:, None, None]
+    parity = torch.from_numpy(np.add.outer(np.arange(u.shape[1]), np.arange(u.shape[2])) % 2 == 1)
+    hole = torch.from_numpy(level.hole)
+    for _ in range(removal.SWEEPS):
+        for colour in (hole & ~parity, hole & parity):
+            p = F.pad(u, (1, 1, 1, 1))
+            around = w[0] * p[:, :-2, 1:-1] + w[1] * p[:, 2:, 1:-1] + w[2] * p[:, 1:-1, :-2] + w[3] * p[:, 1:-1, 2:]
+            u = torch.where(colour, (around + pull) / total, u)
+    return u
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sweeps_over_the_hole_cells_equal_the_sweeps_over_the_whole_grid(seed):
+    """A relaxation that reads and writes only the hole's cells gives the whole grid's sweeps bit for bit, hole
+    on the grid's border, groups and cells that are no source included."""
+    rng = np.random.default_rng(seed)
+    hole = rng.random((13, 17)) < 0.4
+    hole[0, :5] = hole[:, -1] = True
+    sources = rng.random((13, 17)) < 0.8
+    groups = rng.integers(0, 3, (13, 17))
+    level = removal._level(hole, sources & ~hole, 0.2, groups)
+    u = torch.from_numpy(rng.standard_normal((5, 13, 17)).astype(np.float32))
+    mean = torch.from_numpy(rng.standard_normal(5).astype(np.float32))
+    assert torch.equal(removal.FillPlan._relax(u, level, mean), _full_grid_relax(u, level, mean))
+    outside = ~torch.from_numpy(hole)
+    assert torch.equal(removal.FillPlan._relax(u, level, mean)[:, outside], u[:, outside])
+
+
+def test_the_fills_solves_run_on_one_blas_thread(monkeypatch):
+    """OpenBLAS's threads cost a small solve up to 80 ms on a shared machine: the solves run on one thread."""
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    factor = removal.splu
+
+    def spy(matrix):
+        seen.append([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"])
+        return factor(matrix)
+
+    monkeypatch.setattr(removal, "splu", spy)
+    x = torch.randn(1, 64, 24, 24)
+    hole = np.zeros((24, 24), bool)
+    hole[6:18, 5:19] = True
+    removal.harmonic_fill(x, hole)
+    assert seen and all(threads and max(threads) == 1 for threads in seen)
+
+
+if __name__ == "__main__":
+    REFERENCE.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(REFERENCE, **pictures())
+    print("wrote", REFERENCE)
