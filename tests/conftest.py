@@ -71,6 +71,18 @@ def browser():
 
 
 @pytest.fixture
+def without_plots(monkeypatch) -> list:
+    """``eval run`` without its two matplotlib plots (seconds per run on a busy 2-core machine), for tests of
+    something else; the plots themselves are tested in test_eval_report.py and test_eval_runner.py.  Yields the
+    output folders the plots would have been written to."""
+    from eval.run import report
+
+    skipped: list = []
+    monkeypatch.setattr(report, "write_plots", lambda out, *args, **kwargs: skipped.append(out))
+    return skipped
+
+
+@pytest.fixture
 def artifacts():
     """A folder for test artefacts (screenshots), kept after the run: test-artifacts/."""
     from pathlib import Path

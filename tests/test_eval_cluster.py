@@ -21,6 +21,7 @@ FIT = "z_steps=2,r_steps=2,adapt_steps=2"          # tiny: the scheduling is und
 METHODS = "ours,plain_g,copy_paste"
 TIMINGS = ["seconds", "fit_seconds"]               # wall times differ from run to run; every other column must not
 WORKER_MEMORY = "1.2GB"                            # a worker holds ~0.35 GB after loading the tiny model
+pytestmark = pytest.mark.usefixtures("without_plots")   # the scheduling is under test, not the report's plots
 
 
 @pytest.fixture(scope="module")
