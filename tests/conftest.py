@@ -70,6 +70,20 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="session")
+def served_tiny_demo(tmp_path_factory):
+    """``python app.py`` on the tiny model with an empty model cache and no way to download, started once for the
+    modules that drive a served demo (test_app, test_app_first_use, test_upload_corpus): yields (url, log, cache)."""
+    from editor_support import save_tiny_model, served_demo
+
+    cache = tmp_path_factory.mktemp("cache")
+    logs = tmp_path_factory.mktemp("log")
+    env = {"GANPAINT_CACHE": str(cache), "http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+           "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+    with served_demo(save_tiny_model(tmp_path_factory.mktemp("model") / "tiny"), logs, env) as url:
+        yield url, logs / "app.log", cache
+
+
 @pytest.fixture
 def without_plots(monkeypatch) -> list:
     """``eval run`` without its two matplotlib plots (seconds per run on a busy 2-core machine), for tests of

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 from conftest import make_photo
-from editor_support import save_tiny_model, served_demo, tiny_editor
+from editor_support import tiny_editor
 from PIL import Image
 from test_app import no_progress, painted, read
 from upload_corpus import _huge_png
@@ -138,14 +138,9 @@ def test_fit_cache_is_bounded_by_memory(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def offline_server(tmp_path_factory):
-    """``python app.py`` on a tiny model with an empty model cache and no way to download; yields (url, log)."""
-    cache = tmp_path_factory.mktemp("cache")
-    logs = tmp_path_factory.mktemp("log")
-    env = {"GANPAINT_CACHE": str(cache), "http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-           "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
-    with served_demo(save_tiny_model(tmp_path_factory.mktemp("model") / "tiny"), logs, env) as url:
-        yield url, logs / "app.log", cache
+def offline_server(served_tiny_demo):
+    """``python app.py`` on a tiny model with an empty model cache and no way to download; yields (url, log, cache)."""
+    return served_tiny_demo
 
 
 def test_bad_files_through_the_api_are_sentences_and_one_log_line_each(offline_server, tmp_path):

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import upload_corpus
-from editor_support import save_tiny_model, served_demo, tiny_editor
+from editor_support import save_tiny_model, tiny_editor
 from PIL import Image
 
 import app
@@ -56,9 +56,9 @@ def test_the_handler_reads_uploads_with_the_loader(corpus, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def served(model_dir, tmp_path_factory):
-    with served_demo(model_dir, tmp_path_factory.mktemp("log")) as url:
-        yield url
+def served(served_tiny_demo):
+    """The session's served demo on the tiny model (conftest.py)."""
+    return served_tiny_demo[0]
 
 
 def test_gradio_client_uploads_give_the_loaded_photo_or_a_sentence(served, corpus):
