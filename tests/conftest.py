@@ -70,18 +70,53 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="session")
-def served_tiny_demo(tmp_path_factory):
-    """``python app.py`` on the tiny model with an empty model cache and no way to download, started once for the
-    modules that drive a served demo (test_app, test_app_first_use, test_upload_corpus): yields (url, log, cache)."""
-    from editor_support import save_tiny_model, served_demo
+class _TinyDemo:
+    """``python app.py`` on the tiny model with an empty model cache and no way to download, started on first use."""
 
-    cache = tmp_path_factory.mktemp("cache")
-    logs = tmp_path_factory.mktemp("log")
-    env = {"GANPAINT_CACHE": str(cache), "http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-           "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
-    with served_demo(save_tiny_model(tmp_path_factory.mktemp("model") / "tiny"), logs, env) as url:
-        yield url, logs / "app.log", cache
+    def __init__(self, tmp_path_factory):
+        self.factory, self.running, self.value = tmp_path_factory, None, None
+
+    def start(self) -> tuple:
+        from contextlib import ExitStack
+
+        from editor_support import save_tiny_model, served_demo
+
+        if self.running is None:
+            cache, logs = self.factory.mktemp("cache"), self.factory.mktemp("log")
+            env = {"GANPAINT_CACHE": str(cache), "http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+                   "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+            self.running = ExitStack()
+            url = self.running.enter_context(served_demo(save_tiny_model(self.factory.mktemp("model") / "tiny"),
+                                                         logs, env))
+            self.value = (url, logs / "app.log", cache)
+        return self.value
+
+    def stop(self) -> None:
+        if self.running is not None:
+            self.running.close()
+            self.running = None
+
+
+@pytest.fixture(scope="session")
+def _tiny_demo(tmp_path_factory):
+    demo = _TinyDemo(tmp_path_factory)
+    yield demo
+    demo.stop()
+
+
+DEMO_GAP = 10     # tests between two modules that share one served demo rather than each starting its own
+
+
+@pytest.fixture(scope="module")
+def served_tiny_demo(_tiny_demo, request):
+    """One served tiny demo for the modules that drive one (test_app, test_app_first_use, test_upload_corpus):
+    yields (url, log, cache).  It stays up across a gap of at most DEMO_GAP tests to the next module that uses it
+    (an idle demo still costs ~5% of a core), and is stopped otherwise."""
+    yield _tiny_demo.start()
+    items = request.session.items
+    last = max(i for i, item in enumerate(items) if item.module is request.module)
+    if not any("served_tiny_demo" in item.fixturenames for item in items[last + 1:last + 1 + DEMO_GAP]):
+        _tiny_demo.stop()
 
 
 @pytest.fixture
