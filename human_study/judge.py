@@ -44,7 +44,8 @@ def picture_scores(study: Path, model, size: int | None = None) -> dict[str, flo
     return dict(zip(names, (float(s) for s in model.score(np.stack(pictures))), strict=True))
 
 
-def _check(workers: int, noise: float) -> None:
+def check_arguments(workers: int, noise: float) -> None:
+    """The judge's ``--workers`` and ``--noise``, checked before any model is loaded."""
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     if noise < 0:
@@ -53,7 +54,7 @@ def _check(workers: int, noise: float) -> None:
 
 def judge(study: Path, scores: dict[str, float], workers: int, noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
     """Answers (ANSWER_COLUMNS) of ``workers`` judge passes over the study, by ``scores`` plus noise."""
-    _check(workers, noise)
+    check_arguments(workers, noise)
     spread = float(np.std(list(scores.values()))) or 1.0
     rng = np.random.default_rng(seed)
     clock = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -76,7 +77,7 @@ def realism_judge(study: Path, model, workers: int, noise: float = 0.0, seed: in
                   size: int | None = None) -> pd.DataFrame:
     """The realism judge's answers to ``study``, by ``model`` (a RealismModel: its caller builds it); ``size``: the
     model's resolution, at which the study's (upscaled) pictures are scored."""
-    _check(workers, noise)
+    check_arguments(workers, noise)
     read_manifest(study)
     return judge(study, picture_scores(study, model, size), workers, noise, seed)
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from human_study.common import ANSWER_COLUMNS, REFERENCE, assign_sessions, read_manifest, write_frame
-from human_study.judge import JUDGES, realism_judge
+from human_study.judge import JUDGES, check_arguments, realism_judge
 from human_study.mturk import to_results
 from human_study.responses import with_key, write_export
 
@@ -126,6 +126,7 @@ def run(args):
 
         if args.references < 8:
             raise ValueError(f"--references must be at least 8, got {args.references}")
+        check_arguments(args.workers, args.noise)            # before the model and its references are built
         bundle = load_model(args.model)
         model = RealismModel.from_model(bundle, n=args.references)
         answers = realism_judge(study, model, args.workers, args.noise, args.seed, bundle.generator.resolution)

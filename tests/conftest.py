@@ -70,6 +70,67 @@ def browser():
         b.close()
 
 
+class _TinyDemo:
+    """``python app.py`` on the tiny model with an empty model cache and no way to download, started on first use."""
+
+    def __init__(self, tmp_path_factory):
+        self.factory, self.running, self.value = tmp_path_factory, None, None
+
+    def start(self) -> tuple:
+        from contextlib import ExitStack
+
+        from editor_support import save_tiny_model, served_demo
+
+        if self.running is None:
+            cache, logs = self.factory.mktemp("cache"), self.factory.mktemp("log")
+            env = {"GANPAINT_CACHE": str(cache), "http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+                   "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+            self.running = ExitStack()
+            url = self.running.enter_context(served_demo(save_tiny_model(self.factory.mktemp("model") / "tiny"),
+                                                         logs, env))
+            self.value = (url, logs / "app.log", cache)
+        return self.value
+
+    def stop(self) -> None:
+        if self.running is not None:
+            self.running.close()
+            self.running = None
+
+
+@pytest.fixture(scope="session")
+def _tiny_demo(tmp_path_factory):
+    demo = _TinyDemo(tmp_path_factory)
+    yield demo
+    demo.stop()
+
+
+DEMO_GAP = 10     # tests between two modules that share one served demo rather than each starting its own
+
+
+@pytest.fixture(scope="module")
+def served_tiny_demo(_tiny_demo, request):
+    """One served tiny demo for the modules that drive one (test_app, test_app_first_use, test_upload_corpus):
+    yields (url, log, cache).  It stays up across a gap of at most DEMO_GAP tests to the next module that uses it
+    (an idle demo still costs ~5% of a core), and is stopped otherwise."""
+    yield _tiny_demo.start()
+    items = request.session.items
+    last = max(i for i, item in enumerate(items) if item.module is request.module)
+    if not any("served_tiny_demo" in item.fixturenames for item in items[last + 1:last + 1 + DEMO_GAP]):
+        _tiny_demo.stop()
+
+
+@pytest.fixture
+def without_plots(monkeypatch) -> list:
+    """``eval run`` without its two matplotlib plots (seconds per run on a busy 2-core machine), for tests of
+    something else; the plots themselves are tested in test_eval_report.py and test_eval_runner.py.  Yields the
+    output folders the plots would have been written to."""
+    from eval.run import report
+
+    skipped: list = []
+    monkeypatch.setattr(report, "write_plots", lambda out, *args, **kwargs: skipped.append(out))
+    return skipped
+
+
 @pytest.fixture
 def artifacts():
     """A folder for test artefacts (screenshots), kept after the run: test-artifacts/."""

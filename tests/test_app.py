@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import make_photo
-from editor_support import save_tiny_model, served_demo, tiny_editor
+from editor_support import tiny_editor
 from PIL import Image
 
 import app
@@ -135,10 +135,9 @@ def test_non_image_upload_is_a_readable_message(tiny_app):
 
 
 @pytest.fixture(scope="module")
-def served_app(tmp_path_factory):
-    """``python app.py`` on a tiny model folder, on a free 127.0.0.1 port."""
-    with served_demo(save_tiny_model(tmp_path_factory.mktemp("model") / "tiny"), tmp_path_factory.mktemp("log")) as url:
-        yield url
+def served_app(served_tiny_demo):
+    """``python app.py`` on a tiny model folder, on a free 127.0.0.1 port (one for the session: conftest.py)."""
+    return served_tiny_demo[0]
 
 
 def test_served_app_edits_through_gradio_client(served_app, tmp_path):

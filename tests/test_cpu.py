@@ -16,13 +16,18 @@ PROBE = ("import os, ganpaint_core.shared_cpu as s, torch; print(os.environ.get(
          "os.environ.get('GOMP_SPINCOUNT'), s.THREADS, torch.get_num_threads())")
 
 
-def probe(**env) -> list[str]:
+def probes(*envs: dict) -> list[list[str]]:
+    """What PROBE prints in a fresh interpreter under each of ``envs`` (the interpreters run side by side)."""
     clean = {k: v for k, v in os.environ.items()
              if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "GANPAINT_OMP_WAIT", "GANPAINT_THREADS")}
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=ROOT,
-                          env={**clean, "PYTHONPATH": str(ROOT), **env}, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.split()
+    running = [subprocess.Popen([sys.executable, "-c", PROBE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, cwd=ROOT, env={**clean, "PYTHONPATH": str(ROOT), **env}) for env in envs]
+    outputs = []
+    for proc in running:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        outputs.append(out.split())
+    return outputs
 
 
 def test_wait_settings():
@@ -35,11 +40,14 @@ def test_wait_settings():
 
 
 def test_the_demo_import_waits_passively_unless_told_otherwise():
-    assert probe()[:2] == ["PASSIVE", "None"]
-    assert probe(GANPAINT_OMP_WAIT="20000")[:2] == ["None", "20000"]
-    assert probe(GANPAINT_OMP_WAIT="default")[:2] == ["None", "None"]
-    assert probe(OMP_WAIT_POLICY="ACTIVE")[:2] == ["ACTIVE", "None"]       # the user's own setting wins
-    assert probe(GANPAINT_THREADS="1")[2:] == ["1", "1"]
+    default, spin, torch_default, users, threads = probes({}, {"GANPAINT_OMP_WAIT": "20000"},
+                                                          {"GANPAINT_OMP_WAIT": "default"},
+                                                          {"OMP_WAIT_POLICY": "ACTIVE"}, {"GANPAINT_THREADS": "1"})
+    assert default[:2] == ["PASSIVE", "None"]
+    assert spin[:2] == ["None", "20000"]
+    assert torch_default[:2] == ["None", "None"]
+    assert users[:2] == ["ACTIVE", "None"]       # the user's own setting wins
+    assert threads[2:] == ["1", "1"]
 
 
 def test_too_late_sets_nothing_and_threads_are_checked(monkeypatch):

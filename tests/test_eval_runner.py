@@ -64,7 +64,7 @@ def test_scene_world_run_writes_every_output_and_resumes(tmp_path, model, monkey
     assert (out / "edits.csv").read_text() == before           # nothing redone, nothing duplicated
 
 
-def test_a_corrupt_photo_is_reported_and_skipped(tmp_path, model):
+def test_a_corrupt_photo_is_reported_and_skipped(tmp_path, model, without_plots):
     photos = tmp_path / "photos"
     photos.mkdir()
     rng = np.random.default_rng(0)
@@ -89,7 +89,7 @@ def test_bad_arguments_are_clear_errors(tmp_path, capsys, model):
     assert "NAME=VALUE" in capsys.readouterr().err
 
 
-def test_photos_of_your_own_with_a_tasks_csv(tmp_path, capsys, model):
+def test_photos_of_your_own_with_a_tasks_csv(tmp_path, capsys, model, without_plots):
     from ganpaint_core.editing.editor import Editor
 
     concept = Editor.from_pretrained(model).concepts[0]

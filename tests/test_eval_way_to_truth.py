@@ -115,7 +115,7 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
-def test_eval_run_summary_has_the_label_headline_and_the_ground_truth_judge_row(tmp_path):
+def test_eval_run_summary_has_the_label_headline_and_the_ground_truth_judge_row(tmp_path, without_plots):
     from eval.__main__ import COMMANDS
     from ganpaint_core.commands.cli import main
 

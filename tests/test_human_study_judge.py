@@ -75,7 +75,11 @@ def test_judge_prefers_the_planted_better_method_and_is_indifferent_to_identical
     assert position["wilson_low"].iloc[0] < 0.5 < position["wilson_high"].iloc[0]   # no left/right preference
 
 
-def test_bad_noise_is_a_clear_error(study, capsys):
+def test_bad_noise_is_a_clear_error(study, capsys, monkeypatch):
+    def no_model(*_, **__):
+        raise AssertionError("the arguments are checked before any model is loaded")
+
+    monkeypatch.setattr("ganpaint_core.models.load_model", no_model)
     code = main("python -m human_study", "", COMMANDS, ["simulate", str(study / "study"), "--judge", "realism",
                                                          "--workers", "1", "--noise", "-1", "--out",
                                                          str(study / "x.csv")])

@@ -50,7 +50,7 @@ def test_without_cached_weights_lpips_is_na_and_says_why(tmp_path, monkeypatch):
     assert np.isnan(scorer(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)))
 
 
-def test_an_eval_run_fills_the_lpips_columns(torch_home, tmp_path):
+def test_an_eval_run_fills_the_lpips_columns(torch_home, tmp_path, without_plots):
     from eval.__main__ import COMMANDS
     from eval.bench.editor import write_random_model
     from ganpaint_core.commands.cli import main

@@ -34,8 +34,11 @@ def add_arguments(p):
 
 
 @torch.inference_mode()
-def segmenter_stats(segmenter, images: np.ndarray, batch: int = 50) -> tuple[np.ndarray, np.ndarray]:
-    """(pixel share per concept, pooled feature vectors (N, D)) of uint8 images."""
+def segmenter_stats(segmenter, images: np.ndarray, batch: int = 50,
+                    shares: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+    """(pixel share per concept, pooled feature vectors (N, D)) of uint8 images; no shares (None) if not ``shares``.
+
+    The encoder runs once per batch: its activations give the pooled features and, decoded, the labels."""
     counts = np.zeros(NUM_CONCEPTS, np.int64)
     feats = []
     segmenter.eval()
@@ -43,9 +46,10 @@ def segmenter_stats(segmenter, images: np.ndarray, batch: int = 50) -> tuple[np.
         x = to_tensor(np.asarray(images[i:i + batch]))
         levels = segmenter.features(x)
         feats.append(torch.cat([f.mean(dim=(2, 3)) for f in levels], 1).numpy())
-        labels = segmenter(x).argmax(1).numpy()
-        counts += np.bincount(labels.ravel(), minlength=NUM_CONCEPTS)
-    return counts / counts.sum(), np.concatenate(feats).astype(np.float64)
+        if shares:
+            labels = segmenter.decode(levels).argmax(1).numpy()
+            counts += np.bincount(labels.ravel(), minlength=NUM_CONCEPTS)
+    return (counts / counts.sum() if shares else None), np.concatenate(feats).astype(np.float64)
 
 
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
@@ -77,7 +81,7 @@ def report(bundle, samples: int = 1000, seed: int = 0) -> dict:
     real_b, _ = render_batch(range(HELDOUT_SEED_START + samples, HELDOUT_SEED_START + 2 * samples), size)
     share_fake, feat_fake = segmenter_stats(bundle.segmenter, fake)
     share_real, feat_a = segmenter_stats(bundle.segmenter, real_a)
-    _, feat_b = segmenter_stats(bundle.segmenter, real_b)
+    _, feat_b = segmenter_stats(bundle.segmenter, real_b, shares=False)
     ratio = {n: float(share_fake[i] / max(share_real[i], 1e-9)) for i, n in enumerate(NAMES)}
     return {
         "model": bundle.name, "samples": samples, "resolution": size,

@@ -43,7 +43,10 @@ class Segmenter(nn.Module):
         return feats
 
     def forward(self, x):
-        feats = self.features(x)
+        return self.decode(self.features(x))
+
+    def decode(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """Logits from the encoder activations ``features`` returned (callers that need both run the encoder once)."""
         x = feats[-1]
         for block, skip in zip(self.up, reversed(feats[:-1]), strict=True):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
