@@ -40,6 +40,16 @@ def tiny_editor(seed: int = 0, **options) -> Editor:
                   options=FitOptions(**{**FAST, **options}))
 
 
+def app_on_tiny_editor(monkeypatch, cache_size: int):
+    """``app`` serving ``tiny_editor`` with a fresh session cache of ``cache_size`` photos (for one test)."""
+    import app
+    from ganpaint_core.editing.session_cache import SessionCache
+
+    monkeypatch.setattr(app, "_editors", {app.MODEL: tiny_editor()})
+    monkeypatch.setattr(app, "CACHE", SessionCache(cache_size))
+    return app
+
+
 def blob(size: int, top: int, left: int, side: int) -> np.ndarray:
     mask = np.zeros((size, size), dtype=bool)
     mask[top:top + side, left:left + side] = True

@@ -7,13 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import make_photo
-from editor_support import tiny_editor
+from editor_support import app_on_tiny_editor
 from PIL import Image
 
-import app
 from eval.bench.app_latency import paint_example
 from ganpaint_core.editing.masks import dilate
-from ganpaint_core.editing.session_cache import SessionCache
 from ganpaint_core.editing.strokes import EDIT_COLOR, REFERENCE_COLOR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,9 +45,7 @@ def box_mask(shape, top, left, side):
 
 @pytest.fixture
 def tiny_app(monkeypatch):
-    monkeypatch.setattr(app, "_editors", {app.MODEL: tiny_editor()})
-    monkeypatch.setattr(app, "CACHE", SessionCache(2))
-    return app
+    return app_on_tiny_editor(monkeypatch, 2)
 
 
 def test_fit_then_edit_changes_only_the_painted_region(tiny_app):

@@ -10,13 +10,12 @@ import re
 import numpy as np
 import pytest
 from conftest import make_photo
-from editor_support import tiny_editor
+from editor_support import app_on_tiny_editor, tiny_editor
 from PIL import Image
 from test_app import no_progress, painted, read
 from upload_corpus import _huge_png
 
 import app
-from ganpaint_core.editing.session_cache import SessionCache
 from ganpaint_core.editing.strokes import EDIT_COLOR
 from ganpaint_core.models.registry import lookup
 
@@ -39,9 +38,7 @@ def bad_files(folder) -> dict:
 
 @pytest.fixture
 def tiny_app(monkeypatch):
-    monkeypatch.setattr(app, "_editors", {app.MODEL: tiny_editor()})
-    monkeypatch.setattr(app, "CACHE", SessionCache(4))
-    return app
+    return app_on_tiny_editor(monkeypatch, 4)
 
 
 def test_bad_files_are_named_in_the_persons_words_and_logged_in_one_line(tiny_app, tmp_path, caplog):

@@ -7,14 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import make_photo
-from editor_support import tiny_editor
+from editor_support import app_on_tiny_editor
 from PIL import Image
 from test_app import no_progress, read
 
 import app
 from ganpaint_core.editing.compose import multiband_blend, paste_into_photo
 from ganpaint_core.editing.masks import feather
-from ganpaint_core.editing.session_cache import SessionCache
 from ganpaint_core.editing.strokes import EDIT_COLOR
 from ganpaint_core.photo import Crop
 
@@ -56,9 +55,7 @@ def test_paste_back_on_the_edit_support_equals_the_whole_square_blend(width, hei
 
 @pytest.fixture
 def tiny_app(monkeypatch):
-    monkeypatch.setattr(app, "_editors", {app.MODEL: tiny_editor()})
-    monkeypatch.setattr(app, "CACHE", SessionCache(2))
-    return app
+    return app_on_tiny_editor(monkeypatch, 2)
 
 
 def test_a_large_photo_opens_as_a_working_copy_and_comes_back_at_its_own_size(tiny_app, tmp_path, monkeypatch):

@@ -365,24 +365,25 @@ class Session:
         time per stage: labels (the segmenter's labels of the photo, on a session's first edit that needs them),
         operation (the placement or the removal's hole), render, fill, paste."""
         start, painted = self.clock(), self.mask(mask)
-        fill, mode = action == "remove" and self.options.remove == "fill", self.options.add_mode
-        wants = fill or (action == "add" and mode == "exemplar" and self.editor.exemplars)
-        if wants:
-            self.photo_labels()
+        fill = action == "remove" and self.options.remove == "fill"
+        labels = self.photo_labels() if fill or self._places(action) else None
         labelled = self.clock()
         if fill:
-            op = removal_operation(painted, concept, strength, self.photo_labels(), list(NAMES),
-                                   self.editor.dissection, lambda m, c: self._concept_op(m, c, "add", strength))
+            op = removal_operation(painted, concept, strength, labels, list(NAMES), self.editor.dissection,
+                                   lambda m, c: self._concept_op(m, c, "add", strength))
         else:
             op = self._concept_op(painted, concept, action, strength)
         return self._apply(op, self.clock() - labelled, labelled - start)
 
+    def _places(self, action: str) -> bool:
+        """Whether this action places one of the generator's own instances (it then reads the photo's labels)."""
+        return action == "add" and self.options.add_mode == "exemplar" and bool(self.editor.exemplars)
+
     def _concept_op(self, mask: np.ndarray, concept: str, action: str, strength) -> Operation:
-        mode = self.options.add_mode
-        labels = self.photo_labels() if action == "add" and mode == "exemplar" and self.editor.exemplars else None
+        labels = self.photo_labels() if self._places(action) else None
         return concept_operation(self.features(), self.editor.dissection, mask, concept, action, strength,
-                                 add_mode=mode, exemplars=self.editor.exemplars, photo_labels=labels, names=NAMES,
-                                 fine=self.options.fine_edit)
+                                 add_mode=self.options.add_mode, exemplars=self.editor.exemplars,
+                                 photo_labels=labels, names=NAMES, fine=self.options.fine_edit)
 
     def copy_appearance(self, target_mask, reference_mask) -> Result:
         """The target region takes the feature means of the reference region; the edited state."""
