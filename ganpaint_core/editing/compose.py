@@ -56,9 +56,10 @@ def multiband_blend(photo: np.ndarray, source: np.ndarray, alpha: np.ndarray, le
 
 
 def paste_into_photo(photo: np.ndarray, crop: Crop, image: np.ndarray, region: np.ndarray, radius: int = 2,
-                     sigma: float = 1.0, blend: str = "multiband") -> np.ndarray:
+                     sigma: float = 1.0, blend: str = "multiband", levels: int | None = None) -> np.ndarray:
     """``photo`` (uint8 HxWx3, the size ``crop`` was made for) with the model-sized ``image`` blended in over
-    ``region`` (bool SxS) grown by ``radius`` and feathered by ``sigma``, by ``blend`` (``BLENDS``); a new array.
+    ``region`` (bool SxS) grown by ``radius`` and feathered by ``sigma``, by ``blend`` (``BLENDS``; ``levels``:
+    the multiband blend's bands, None for all down to about 4 px); a new array.
     Beyond the feathered region's support every pixel is the photo's own."""
     if blend not in BLENDS:
         raise ValueError(f"unknown blend {blend!r}; choose from {', '.join(BLENDS)}")
@@ -77,7 +78,7 @@ def paste_into_photo(photo: np.ndarray, crop: Crop, image: np.ndarray, region: n
     if blend == "multiband":   # at the model's size, so its cost does not grow with the photo (4.5 s at 12 MP)
         small = box if side == crop.size else np.asarray(
             Image.fromarray(box).resize((crop.size, crop.size), Image.Resampling.LANCZOS))
-        image = multiband_blend(small, image, alpha)
+        image = multiband_blend(small, image, alpha, levels)
     # Only the alpha's support (grown by the bilinear upscale's one-pixel reach) is resized and blended: on a
     # 24-megapixel photo resizing and blending the whole square took seconds.  ``box=`` resizes a part of the
     # picture exactly as the whole resize would, so the result is the same.

@@ -323,8 +323,9 @@ class Session:
 
     def _paste(self, photo: np.ndarray, crop: Crop, image: np.ndarray) -> np.ndarray:
         o = self.options
+        levels = [op.paste_levels for op in self.operations if getattr(op, "paste_levels", None) is not None]
         return paste_into_photo(photo, crop, image, self.edited_region(), o.paste_radius, o.paste_sigma,
-                                o.paste_blend)
+                                o.paste_blend, min(levels) if levels else None)
 
     def result(self) -> Result:
         """The current state: the render as the session's options say, the edited region, the edit count."""

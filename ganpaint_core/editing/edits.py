@@ -133,6 +133,7 @@ class Operation:
     strength: str | float = ""
     painted: np.ndarray | None = None   # the mask as painted, where ``mask`` is the object placed in it
     fine: FineEdit | None = None        # the same add at the dissection's finer layer, where it has levels
+    paste_levels: int | None = None     # the paste-back's multiband levels for this object (None: all)
 
     def apply(self, r: torch.Tensor) -> torch.Tensor:
         a, values = self.alpha.to(r), self.values.to(r)
@@ -156,6 +157,15 @@ def level_blend(strength: str | float, dissection: dict | None = None, cap: floa
 
 
 EXEMPLAR_BLEND_CAP = 1.25   # an exemplar add at strength high goes a quarter beyond the levels (docs/add_study)
+# The paste-back's multiband bands for an added object (at 128 px; one more per doubling of the size): a small object
+# blended in its coarse bands takes the photo's colour (a tree on grass fades to grass).  None: every band.
+PASTE_LEVELS = {"tree": 2}      # docs/edits.md (Add): trees 0.80 -> 0.88 with the inset; domes lose at 2 or 3
+
+
+def paste_levels(concept: str, size: int) -> int | None:
+    """The paste-back's multiband levels for an added ``concept`` at the model's ``size``; None for all."""
+    levels = PASTE_LEVELS.get(concept)
+    return None if levels is None else levels + max(0, int(round(np.log2(size / 128))))
 
 
 def concept_operation(r: torch.Tensor, dissection: dict | None, mask: np.ndarray, concept: str, action: str,
@@ -181,7 +191,8 @@ def concept_operation(r: torch.Tensor, dissection: dict | None, mask: np.ndarray
         finer = fine_levels(dissection, name) if fine and add_mode == "exemplar" else None
         return Operation(action, mask, to_grid(mask, r.shape[-1], pool) * blend, None, levels.view(1, -1, 1, 1),
                          name, strength, painted if add_mode == "exemplar" else None,
-                         FineEdit(finer[0], mask, blend, finer[1], pool) if finer else None)
+                         FineEdit(finer[0], mask, blend, finer[1], pool) if finer else None,
+                         paste_levels(name, mask.shape[0]) if add_mode == "exemplar" else None)
     alpha = to_grid(mask, r.shape[-1], pool)
     units, high = concept_units(dissection, concept, units_for(strength, dissection), action)
     values = high if action == "add" else torch.zeros_like(high)

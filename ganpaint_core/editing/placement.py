@@ -14,7 +14,11 @@ The target is the painted mask less what the concept leaves in place in the
 photo (``KEEPS``, read from the segmenter's labels of the photo): a dome
 replaces a roof and leaves the walls, windows and door below it; and it stays
 within ``REPLACE_REACH`` px of what it replaces (``REPLACES``: the roof), so it
-does not grow into the sky the painting took in above the roof.
+does not grow into the sky the painting took in above the roof.  An object that
+replaces nothing in particular (a tree) sits ``INSET`` px inside the painted rim:
+a painting reaches beyond the object it asks for (a scene-world mask by the
+blur's reach, a stroke by the brush), and the paste-back grows the object by
+its own radius again (docs/edits.md measures it).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ganpaint_core.morphology import dilate
+from ganpaint_core.morphology import dilate, erode
 
 SCALES = (0.45, 0.55, 0.65, 0.75, 0.85, 0.95, 1.0)   # exemplar height as a share of the target's
 PENALTY = 2.0           # cost of an exemplar pixel outside the target against the gain of one inside
@@ -40,12 +44,22 @@ KEEPS = {"dome": ("building", "window", "door")}    # labels of the photo a conc
 REPLACES = {"dome": ("roof", "dome")}   # labels of the photo an add replaces: the object stays near them ...
 REPLACE_REACH = 6       # ... within this many px (a dome on its roof, not in the sky above it: docs/edits.md)
 REPLACED_MIN = 16       # ... where the painted region holds at least this many of their pixels
+INSET = {"tree": 2}     # px (at 128 px) an object keeps inside the painted rim (docs/edits.md: trees 0.80 -> 0.88)
+INSET_MIN = 16          # ... unless fewer pixels than this would be left (then the target as painted)
 
 
 def target_region(mask: np.ndarray, concept: str, photo_labels: np.ndarray | None = None,
                   names: tuple[str, ...] | None = None) -> np.ndarray:
     """The painted ``mask`` less the photo's pixels that ``concept`` leaves in place (``KEEPS``) and, for a
-    concept that replaces something (``REPLACES``), less what lies beyond ``REPLACE_REACH`` px of it."""
+    concept that replaces something (``REPLACES``), less what lies beyond ``REPLACE_REACH`` px of it; for a
+    concept with an ``INSET``, shrunk by that many px (where ``INSET_MIN`` px are left)."""
+    target = _kept_out(mask, concept, photo_labels, names)
+    inset = erode(target, round(INSET.get(concept, 0) * target.shape[0] / 128))
+    return inset if inset.sum() >= INSET_MIN else target
+
+
+def _kept_out(mask: np.ndarray, concept: str, photo_labels: np.ndarray | None,
+              names: tuple[str, ...] | None) -> np.ndarray:
     keep, replaced = KEEPS.get(concept, ()), REPLACES.get(concept, ())
     if photo_labels is None or not (keep or replaced) or names is None:
         return mask.copy()
