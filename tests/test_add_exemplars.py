@@ -12,6 +12,7 @@ from ganpaint_core.dissection.exemplars import collect_exemplars, instances, loa
 from ganpaint_core.editing.edits import concept_operation
 from ganpaint_core.editing.placement import fit_exemplar, object_region, target_region
 from ganpaint_core.models import MODELS_DIR
+from ganpaint_core.morphology import dilate
 
 TREE, SKY = concept_id("tree"), concept_id("sky")
 
@@ -106,7 +107,7 @@ def test_a_dome_leaves_the_walls_stays_on_its_roof_and_a_concept_without_exempla
     assert not target[30:].any()
     labels[24:30] = SKY                               # no roof at all under the painting: the sky stays in
     assert np.array_equal(target_region(mask, "dome", labels, NAMES), mask & (np.arange(64) < 30)[:, None])
-    assert np.array_equal(target_region(mask, "tree", labels, NAMES), mask)
+    assert np.array_equal(target_region(mask, "door", labels, NAMES), mask)
     assert np.array_equal(object_region(mask, "dome", None, labels, NAMES), mask)
 
 
@@ -369,3 +370,71 @@ def test_the_placement_bench_writes_its_times_and_refuses_bad_sizes(tmp_path):
         bench.run(argparse.Namespace(out=str(out), masks=1, repeats=1, sizes="8"))
     with pytest.raises(ValueError, match="at least 1"):
         bench.run(argparse.Namespace(out=str(out), masks=0, repeats=1, sizes="64"))
+
+
+def test_a_tree_sits_inside_the_painted_rim_and_a_dome_does_not_shrink():
+    from ganpaint_core.editing.placement import INSET, INSET_MIN
+    from ganpaint_core.morphology import erode
+
+    for size in (128, 256):
+        mask = np.zeros((size, size), bool)
+        mask[size // 4:size // 2, size // 3:size // 2] = True
+        inset = INSET["tree"] * size // 128
+        target = target_region(mask, "tree")
+        assert np.array_equal(target, erode(mask, inset)) and target.sum() < mask.sum()
+        rows = np.nonzero(target.any(1))[0]
+        assert rows.min() == size // 4 + inset and rows.max() == size // 2 - 1 - inset
+    assert np.array_equal(target_region(mask, "dome"), mask)        # no inset: a dome is cut to its roof instead
+    small = np.zeros((128, 128), bool)
+    small[60:65, 60:66] = True                                       # eroded, fewer than INSET_MIN px would be left
+    assert erode(small, INSET["tree"]).sum() < INSET_MIN
+    assert np.array_equal(target_region(small, "tree"), small)
+
+
+def test_an_added_tree_keeps_its_own_colour_where_the_full_pyramid_took_the_photos():
+    from ganpaint_core.editing.compose import paste_into_photo
+    from ganpaint_core.editing.edits import PASTE_LEVELS, paste_levels
+    from ganpaint_core.photo import Crop
+
+    grass, tree = np.array([110, 170, 60], np.uint8), np.array([30, 80, 30], np.uint8)
+    photo = np.broadcast_to(grass, (128, 128, 3)).copy()
+    render = np.broadcast_to(tree, (128, 128, 3)).copy()
+    region = np.zeros((128, 128), bool)
+    region[50:80, 50:72] = True                                      # a tree-sized object
+    crop = Crop.centred(128, 128, 128)
+    full = paste_into_photo(photo, crop, render, region)
+    few = paste_into_photo(photo, crop, render, region, levels=paste_levels("tree", 128))
+    error = {k: float(np.abs(v[region].astype(float) - tree).mean()) for k, v in (("full", full), ("few", few))}
+    assert error["few"] < 0.5 * error["full"] and error["few"] < 8, error
+    outside = ~dilate(region, 2 + 2)
+    assert np.array_equal(few[outside], photo[outside])              # the photo beyond the feathered region stays
+    assert paste_levels("tree", 128) == PASTE_LEVELS["tree"] and paste_levels("tree", 256) == PASTE_LEVELS["tree"] + 1
+    assert paste_levels("dome", 128) is None
+
+    dissection = {"units": [{"unit": u, "high": 5.0} for u in range(3)],
+                  "concepts": {c: {"units": [0], "levels": [1.0, -2.0, 3.0]} for c in ("tree", "dome")}}
+    exemplars = {"tree": {"shapes": shape_of(tree_shape(30, 20), 24)[None], "sizes": np.array([[30, 20]], np.float32)}}
+    mask = np.zeros((128, 128), bool)
+    mask[30:90, 40:80] = True
+    r = torch.zeros(1, 3, 8, 8)
+    assert concept_operation(r, dissection, mask, "tree", "add", exemplars=exemplars).paste_levels == 2
+    assert concept_operation(r, dissection, mask, "dome", "add", exemplars=exemplars).paste_levels is None
+    assert concept_operation(r, dissection, mask, "tree", "add", add_mode="levels").paste_levels is None
+
+
+def test_a_sessions_tree_add_is_pasted_with_the_trees_levels(editor):
+    from ganpaint_core.editing.compose import paste_into_photo
+    from ganpaint_core.imaging import to_uint8
+
+    with torch.inference_mode():
+        sample = to_uint8(editor.generator(torch.randn(1, editor.generator.z_dim,
+                                                       generator=torch.Generator().manual_seed(3))))[0]
+    session = editor.fit(sample, **QUICK)
+    mask = np.zeros((128, 128), bool)
+    mask[70:118, 44:84] = True
+    session.edit(mask, "tree", "add")
+    o, raw = session.options, session.render(paste_back=False)
+    expected = paste_into_photo(session.original, session.crop, raw, session.edited_region(), o.paste_radius,
+                                o.paste_sigma, o.paste_blend, session.operations[-1].paste_levels)
+    assert session.operations[-1].paste_levels is not None
+    assert np.array_equal(session.to_photo(), expected)
