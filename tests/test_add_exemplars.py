@@ -438,3 +438,22 @@ def test_a_sessions_tree_add_is_pasted_with_the_trees_levels(editor):
                                 o.paste_sigma, o.paste_blend, session.operations[-1].paste_levels)
     assert session.operations[-1].paste_levels is not None
     assert np.array_equal(session.to_photo(), expected)
+
+
+def test_the_added_trees_figure_turns_the_levers_off_and_back_on_and_refuses_bad_arguments(tmp_path):
+    from argparse import Namespace
+
+    from eval.studies.added_trees import levers_off, run
+    from ganpaint_core.editing import edits, placement
+
+    mask = np.zeros((128, 128), bool)
+    mask[40:90, 40:80] = True
+    with levers_off():
+        assert not placement.INSET and not edits.PASTE_LEVELS
+        assert np.array_equal(target_region(mask, "tree"), mask)
+    assert placement.INSET["tree"] > 0 and edits.PASTE_LEVELS["tree"] > 0
+    assert target_region(mask, "tree").sum() < mask.sum()
+    with pytest.raises(ValueError, match="tasks"):
+        run(Namespace(out=str(tmp_path / "a.jpg"), model="default", tasks=0, fit=""))
+    with pytest.raises(ValueError, match="jpg"):
+        run(Namespace(out=str(tmp_path / "a.png"), model="default", tasks=2, fit=""))
