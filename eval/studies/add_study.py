@@ -144,7 +144,8 @@ def render_variant(session, pair, variant: Variant) -> np.ndarray:
         image = to_uint8(session.adapted.render(op.apply(session.r), dilate(op.mask, variant.clear_radius),
                                                 fine_edits([op])))[0]
     square = Crop.centred(editor.size, editor.size, editor.size)
-    return paste_into_photo(session.photo, square, image, op.mask, o.paste_radius, o.paste_sigma, variant.blend)
+    return paste_into_photo(session.photo, square, image, op.mask, o.paste_radius, o.paste_sigma, variant.blend,
+                            op.paste_levels)
 
 
 def score(editor, session, pair, image: np.ndarray, realism) -> dict:
