@@ -439,6 +439,17 @@ def test_a_sessions_tree_add_is_pasted_with_the_trees_levels(editor):
     assert session.operations[-1].paste_levels is not None
     assert np.array_equal(session.to_photo(), expected)
 
+    removed = np.zeros((128, 128), bool)                 # a removal beside it keeps the paste of every band
+    removed[20:50, 4:40] = True
+    session.reset()
+    session.edit(removed, "tree", "remove")
+    session.edit(mask, "tree", "add")
+    raw, out = session.render(paste_back=False), session.to_photo()
+    every = paste_into_photo(session.original, session.crop, raw, session.edited_region(), o.paste_radius,
+                             o.paste_sigma, o.paste_blend)
+    tree = dilate(session.operations[-1].mask, o.paste_radius + 2 * int(np.ceil(o.paste_sigma)) + 1)
+    assert np.array_equal(out[~tree], every[~tree]) and not np.array_equal(out[tree], every[tree])
+
 
 def test_the_added_trees_figure_turns_the_levers_off_and_back_on_and_refuses_bad_arguments(tmp_path):
     from argparse import Namespace

@@ -322,10 +322,21 @@ class Session:
         return img.copy()
 
     def _paste(self, photo: np.ndarray, crop: Crop, image: np.ndarray) -> np.ndarray:
+        """The render pasted into ``photo`` over the edited region; an object that asks for its own multiband
+        levels (``Operation.paste_levels``: an added tree) is pasted again over its own region with them."""
         o = self.options
-        levels = [op.paste_levels for op in self.operations if getattr(op, "paste_levels", None) is not None]
-        return paste_into_photo(photo, crop, image, self.edited_region(), o.paste_radius, o.paste_sigma,
-                                o.paste_blend, min(levels) if levels else None)
+        own: dict[int | None, np.ndarray] = {}
+        for op in self.operations:
+            levels = getattr(op, "paste_levels", None)
+            own[levels] = own.get(levels, False) | op.mask
+        if len(own) == 1:                      # one kind of paste for every edit (the usual case): one pass
+            return paste_into_photo(photo, crop, image, self.edited_region(), o.paste_radius, o.paste_sigma,
+                                    o.paste_blend, next(iter(own)))
+        out = paste_into_photo(photo, crop, image, self.edited_region(), o.paste_radius, o.paste_sigma, o.paste_blend)
+        for levels, region in own.items():
+            if levels is not None:
+                out = paste_into_photo(out, crop, image, region, o.paste_radius, o.paste_sigma, o.paste_blend, levels)
+        return out
 
     def result(self) -> Result:
         """The current state: the render as the session's options say, the edited region, the edit count."""
