@@ -159,7 +159,7 @@ def level_blend(strength: str | float, dissection: dict | None = None, cap: floa
 EXEMPLAR_BLEND_CAP = 1.25   # an exemplar add at strength high goes a quarter beyond the levels (docs/add_study)
 # The paste-back's multiband bands for an added object (at 128 px; one more per doubling of the size): a small object
 # blended in its coarse bands takes the photo's colour (a tree on grass fades to grass).  None: every band.
-PASTE_LEVELS = {"tree": 2}      # docs/edits.md (Add): trees 0.80 -> 0.88 with the inset; domes lose at 2 or 3
+PASTE_LEVELS = {"tree": 2}      # docs/edits.md (Add): trees 0.79 -> 0.88 with placement.INSET; domes lose at 2
 
 
 def paste_levels(concept: str, size: int) -> int | None:

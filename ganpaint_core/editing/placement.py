@@ -44,7 +44,7 @@ KEEPS = {"dome": ("building", "window", "door")}    # labels of the photo a conc
 REPLACES = {"dome": ("roof", "dome")}   # labels of the photo an add replaces: the object stays near them ...
 REPLACE_REACH = 6       # ... within this many px (a dome on its roof, not in the sky above it: docs/edits.md)
 REPLACED_MIN = 16       # ... where the painted region holds at least this many of their pixels
-INSET = {"tree": 2}     # px (at 128 px) an object keeps inside the painted rim (docs/edits.md: trees 0.80 -> 0.88)
+INSET = {"tree": 2}     # px (at 128 px) an object keeps inside the painted rim (with edits.PASTE_LEVELS: docs/edits.md)
 INSET_MIN = 16          # ... unless fewer pixels than this would be left (then the target as painted)
 
 
