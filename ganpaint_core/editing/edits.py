@@ -10,7 +10,8 @@ grid cells to the concept's own level (its mean where the generator draws the
 concept: the dissection's ``levels``, see ``ganpaint_core.dissection.levels``),
 the strength setting the blend ``a`` (low 0.5, medium 1, high 1.25: beyond the
 level); the operation's mask is then the object's region, so the editor draws
-and pastes back there alone.  ``levels`` does the same over the whole painted
+and pastes back there alone (a tree with the multiband blend's finest bands only,
+``PASTE_LEVELS``, so the photo's coarse colour does not fade it).  ``levels`` does the same over the whole painted
 mask; ``units`` (and a dissection without levels) sets the concept's top-n
 units to their ``high`` level.  ``remove`` sets the top-n units to zero, ``appearance`` sets
 every channel in the target region to its mean over a reference region.  Units are ranked by their causal
