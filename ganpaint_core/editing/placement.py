@@ -87,7 +87,7 @@ class Templates:
     def __init__(self, shapes: np.ndarray, sizes: np.ndarray):
         self.shapes = np.asarray(shapes)
         self.aspects = sizes[:, 1] / np.maximum(sizes[:, 0], 1)
-        self._caches: dict[str, dict] = {"at": {}, "spectra": {}, "stack": {}, "placed": {}}
+        self._caches: dict[str, dict] = {"at": {}, "spectra": {}, "stack": {}, "placed": {}, "source": {}}
         self._lock = threading.Lock()
 
     def kept(self, cache: str, key, make, limit: int):
@@ -137,11 +137,14 @@ class Templates:
     def stack(self, index: int, heights: tuple[int, ...], side: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Exemplar ``index`` at each of ``heights`` (aspect kept, width at most ``side``), stacked top-left:
         (kernels (n, 1, h, w) float 0/1, their pixel sums)."""
-        def make():
-            shapes = [_resized(self.shapes[index], h, self.width(index, h, side)) for h in heights]
-            stack = torch.zeros(len(shapes), 1, max(k.shape[0] for k in shapes), max(k.shape[1] for k in shapes))
-            for i, k in enumerate(shapes):
-                stack[i, 0, :k.shape[0], :k.shape[1]] = k
+        def make():         # ``_resized`` at each height, written straight into the stack (the same values)
+            source = self.kept("source", index, lambda: torch.from_numpy(self.shapes[index].astype(np.float32) / 255)
+                               [None, None], len(self.shapes))
+            widths = [self.width(index, h, side) for h in heights]
+            stack = torch.zeros(len(heights), 1, max(heights), max(widths))
+            for i, (h, w) in enumerate(zip(heights, widths, strict=True)):
+                resampled = F.interpolate(source, size=(h, w), mode="bilinear", align_corners=False)
+                stack[i, 0, :h, :w] = resampled[0, 0] > 0.5
             return stack, stack.sum((1, 2, 3))
         return self.kept("stack", (index, heights, side), make, STACKS_KEPT)
 
@@ -167,7 +170,8 @@ def _coarse(small: torch.Tensor, bank: Templates, height: int, penalty: float, s
     heights = tuple(sorted({max(2, int(round(s * height))) for s in scales}))
     lefts, sums, spectrum, size = bank.spectra(heights, side, box.shape)
     corr = torch.fft.irfft2(torch.fft.rfft2(box, s=size)[None] * spectrum, s=size)
-    best, flat = ((1 + penalty) * corr.flatten(1).max(1).values - penalty * sums, corr.flatten(1).argmax(1))
+    peak, flat = corr.flatten(1).max(1)                 # one pass: the first maximum's value and index
+    best = (1 + penalty) * peak - penalty * sums
     found = []
     n = len(bank.shapes)
     for k in torch.argsort(best, descending=True)[:keep].tolist():
@@ -187,6 +191,17 @@ def _window(target: torch.Tensor, top: int, left: int, height: int, width: int) 
     return F.pad(target[..., y0:y1, x0:x1], (x0 - left, left + width - x1, y0 - top, top + height - y1))
 
 
+def correlate(window: torch.Tensor, stack: torch.Tensor) -> torch.Tensor:
+    """``F.conv2d(window, stack)`` (no padding) as (n, positions): every patch of ``window`` (1, 1, H, W) times
+    every kernel of ``stack`` (n, 1, h, w), as one matrix product (im2col).
+
+    The same values bit for bit: the kernels are 0/1 and the targets multiples of 1/4**k (averages of 0/1 pixels),
+    so every partial sum is exact in float32 in any order.  Faster than ``conv2d``, whose oneDNN kernels are
+    generated anew for every new shape (each refinement has its own)."""
+    patches = F.unfold(window, stack.shape[-2:])[0]                  # (h * w, positions)
+    return stack.reshape(stack.shape[0], -1) @ patches
+
+
 def _refine(target: torch.Tensor, bank: Templates, candidates, penalty: float, spread: int,
             keep: int) -> list[tuple[float, int, int, int, int]]:
     """The ``keep`` best placements at twice the candidates' resolution in ``target`` (1, 1, S, S): each
@@ -199,7 +214,7 @@ def _refine(target: torch.Tensor, bank: Templates, candidates, penalty: float, s
         stack, sums = bank.stack(e, heights, size)
         y0, x0 = 2 * y - reach, 2 * x - reach
         window = _window(target, y0, x0, stack.shape[-2] + 2 * reach, stack.shape[-1] + 2 * reach)
-        score = (1 + penalty) * F.conv2d(window, stack)[0].flatten(1) - penalty * sums[:, None]
+        score = (1 + penalty) * correlate(window, stack) - penalty * sums[:, None]
         values, flats = score.max(1)
         width = 2 * reach + 1                           # positions per row of the score
         for fh, value, flat in zip(heights, values.tolist(), flats.tolist(), strict=True):
