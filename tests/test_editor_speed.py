@@ -194,3 +194,21 @@ def test_the_shared_dilation_is_scipys():
     cube = np.zeros((5, 6, 7), bool)
     cube[2, 3, 3] = True
     assert np.array_equal(dilate(cube, 1), binary_dilation(cube))
+
+
+def test_a_windowed_render_takes_the_kept_factors_bit_for_bit(fitted):
+    """Without gradients a windowed render reads ``render_factors``' windows; with them, ``1 + delta * keep`` made
+    on each window as before: the same picture."""
+    session = fitted.fork(window_render=True)
+    session.edit(blob(64, 20, 12, 18), "tree", "add")
+    adapted, base = session.adapted, session._base(session.adapted)
+    clear = np.zeros((64, 64), bool)
+    clear[16:44, 8:36] = True
+    changed = session.operations[-1].fine.mask if session.operations[-1].fine is not None else None
+    with torch.no_grad():
+        r = session.features()
+        fast = adapted.render(r, clear, base=base, changed=changed)
+        with torch.enable_grad():
+            before = adapted.render(r, clear, base=base, changed=changed)
+    assert torch.equal(fast, before)
+    assert not torch.equal(fast, base.image)

@@ -157,10 +157,13 @@ class ActivationAdaptation(PlainGenerator):
         if clear is not None and np.asarray(clear).any():
             m = torch.as_tensor(np.asarray(clear, dtype=np.float32))[None, None].to(self.generator.device)
             changed = np.asarray(clear, bool) if changed is None else changed | np.asarray(clear, bool)
+        kept = None if torch.is_grad_enabled() else self.render_factors(clear)
 
         def scale(name: str, window) -> torch.Tensor | None:
             if name not in self.deltas:
                 return None
+            if kept is not None:            # the same values, in the activations' memory format
+                return window.of(kept[name])
             d = window.of(self.deltas[name])
             if m is None:
                 return 1 + d
