@@ -87,3 +87,30 @@ def test_the_shipped_exemplars_place_scene_adds_as_before(monkeypatch):
     ours = search({c: dict(e) for c, e in shipped.items()})
     _conv_refine(monkeypatch)
     assert ours == search({c: {"shapes": e["shapes"], "sizes": e["sizes"]} for c, e in shipped.items()})
+
+
+def test_the_search_runs_on_one_thread_and_gives_the_callers_back(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from eval.run.tasks import random_blob
+
+    seen = []
+    coarse = P._coarse
+
+    def spy(*args):
+        seen.append(torch.get_num_threads())
+        return coarse(*args)
+
+    monkeypatch.setattr(P, "_coarse", spy)
+    exemplars = _shapes(4)
+    mask = random_blob(64, np.random.default_rng(3))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        alone = P.search_placement(mask, P.templates(exemplars))
+        assert seen == [1] and torch.get_num_threads() == 2
+        with ThreadPoolExecutor(2) as pool:     # another thread's count is its own
+            assert pool.submit(P.search_placement, mask, P.templates(exemplars)).result() == alone
+        assert torch.get_num_threads() == 2 and seen == [1, 1]
+    finally:
+        torch.set_num_threads(before)

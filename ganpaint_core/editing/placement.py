@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ganpaint_core.cpu import torch_threads
 from ganpaint_core.morphology import dilate
 
 SCALES = (0.45, 0.55, 0.65, 0.75, 0.85, 0.95, 1.0)   # exemplar height as a share of the target's
@@ -260,6 +261,12 @@ def search_placement(target: np.ndarray, bank: Templates, penalty: float = PENAL
                      search: int = SEARCH, keep: int = KEEP) -> tuple[float, int, int, int, int]:
     """The best placement in ``target`` (bool SxS): (score, exemplar, height, top, left) at full size, the
     exemplar's left edge at ``left`` and its width its aspect times ``height`` (at most S)."""
+    with torch_threads(1):      # tensors of 16-128 px and one channel: a second thread costs more than it gives
+        return _search(target, bank, penalty, scales, search, keep)
+
+
+def _search(target: np.ndarray, bank: Templates, penalty: float, scales, search: int,
+            keep: int) -> tuple[float, int, int, int, int]:
     full = torch.from_numpy(target.astype(np.float32))[None, None]
     levels = [full]
     while levels[-1].shape[-1] > search and levels[-1].shape[-1] % 2 == 0:
