@@ -212,3 +212,19 @@ def test_a_windowed_render_takes_the_kept_factors_bit_for_bit(fitted):
             before = adapted.render(r, clear, base=base, changed=changed)
     assert torch.equal(fast, before)
     assert not torch.equal(fast, base.image)
+
+
+def test_the_pooled_clear_masks_are_the_adaptive_max_pools():
+    from torch.nn import functional as F
+
+    from ganpaint_core.editing.adaptation import _pooled
+
+    rng = np.random.default_rng(2)
+    for side in (64, 96, 128, 100):
+        mask = rng.random((side, side)) > 0.995
+        sizes = [s for s in (4, 8, 12, 16, 25, 32, 50, 64, 128) if s <= 2 * side]
+        grids = _pooled(mask, sizes)
+        m = torch.from_numpy(mask.astype(np.float32))[None, None]
+        for size in sizes:
+            want = F.adaptive_max_pool2d(m, size) if side > size else F.interpolate(m, size=(size, size))
+            assert np.array_equal(grids[size], want[0, 0].numpy() > 0), (side, size)

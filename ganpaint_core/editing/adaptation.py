@@ -43,6 +43,24 @@ def adaptation_layers(generator: ProgressiveGenerator, layer: str) -> list[str]:
     return [last_of[res] for res in sorted(last_of) if res > generator.resolution_of(layer)]
 
 
+def _pooled(mask: np.ndarray, sizes) -> dict[int, np.ndarray]:
+    """A bool SxS mask on each ``size`` grid as ``factors`` pools it (a cell is set where any of its pixels is: the
+    adaptive max pool; nearest where the grid is finer): halved by OR-ing 2x2 cells where the sides allow."""
+    out, grid = {}, np.asarray(mask, dtype=bool)
+    for size in sorted(set(sizes), reverse=True):
+        while grid.shape[0] > size and grid.shape[0] % 2 == 0 and grid.shape[0] // 2 >= size and \
+                (grid.shape[0] // 2) % size == 0 and grid.shape[0] == grid.shape[1]:
+            grid = grid[0::2, 0::2] | grid[1::2, 0::2] | grid[0::2, 1::2] | grid[1::2, 1::2]
+        if grid.shape == (size, size):
+            out[size] = grid
+            continue
+        m = torch.from_numpy(np.asarray(mask, dtype=np.float32))[None, None]
+        pooled = F.adaptive_max_pool2d(m, size) if m.shape[-1] > size else \
+            F.interpolate(m, size=(size, size), mode="nearest")
+        out[size] = pooled[0, 0].numpy() > 0
+    return out
+
+
 def _memory_format(generator: ProgressiveGenerator) -> torch.memory_format:
     """The memory format the generator's activations come out in (that of its first 3x3 conv's weight)."""
     for block in generator.children():
@@ -133,15 +151,14 @@ class ActivationAdaptation(PlainGenerator):
             out[name] = kept[1]
         if clear is None or not np.asarray(clear).any():
             return out
-        m = torch.as_tensor(np.asarray(clear, dtype=np.float32))[None, None].to(self.generator.device)
+        grids = _pooled(clear, [f.shape[-1] for f in out.values()])
         for name, f in out.items():
-            hit = F.adaptive_max_pool2d(m, f.shape[-1]) if m.shape[-1] > f.shape[-1] else \
-                F.interpolate(m, size=f.shape[-2:], mode="nearest")
+            hit = grids[f.shape[-1]]
             f = out[name] = f.clone()                   # the same memory format
             if fmt != torch.channels_last:
-                f.masked_fill_(hit > 0, 1.0)
+                f.masked_fill_(torch.from_numpy(hit).to(f.device), 1.0)
                 continue
-            pixels = (hit[0, 0] > 0).flatten().nonzero()[:, 0]
+            pixels = torch.from_numpy(np.flatnonzero(hit)).to(f.device)
             for image in f:                 # whole pixels' rows of C (a fill broadcast over C runs 3x slower)
                 image.permute(1, 2, 0).view(-1, f.shape[1]).index_fill_(0, pixels, 1.0)
         return out
