@@ -112,7 +112,7 @@ class ActivationAdaptation(PlainGenerator):
         self.layers = layers or adaptation_layers(generator, layer)
         self.deltas = {name: torch.zeros(r.shape[0], *generator.output_shape(name), device=r.device)
                        for name in self.layers}
-        self._kept: dict = {}       # layer -> ((id, version, format) of its delta, 1 + delta): render_factors
+        self._kept: dict = {}       # layer -> (its delta, the delta's version, format, 1 + delta): render_factors
 
     def parameters(self) -> list[torch.Tensor]:
         return list(self.deltas.values())
@@ -140,15 +140,15 @@ class ActivationAdaptation(PlainGenerator):
         out = {}
         for name, d in self.deltas.items():
             try:
-                key = (id(d), d._version, fmt)
+                version = d._version
             except RuntimeError:            # an inference tensor keeps no version: nothing is kept for it
-                key = None
-            kept = self._kept.get(name)
-            if key is None or kept is None or kept[0] != key:
-                kept = (key, (1 + d).contiguous(memory_format=fmt))
-                if key is not None:
+                version = None
+            kept = self._kept.get(name)     # (the delta itself, held so that its id cannot be reused, version, ...)
+            if version is None or kept is None or kept[0] is not d or kept[1:3] != (version, fmt):
+                kept = (d, version, fmt, (1 + d).contiguous(memory_format=fmt))
+                if version is not None:
                     self._kept[name] = kept
-            out[name] = kept[1]
+            out[name] = kept[3]
         if clear is None or not np.asarray(clear).any():
             return out
         grids = _pooled(clear, [f.shape[-1] for f in out.values()])
