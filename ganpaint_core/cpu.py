@@ -9,12 +9,16 @@ at load).  ``set_threads`` sets torch's thread count at run time.  Both are sett
   a number (``GOMP_SPINCOUNT``: spin that many iterations, then sleep).  An ``OMP_WAIT_POLICY`` or
   ``GOMP_SPINCOUNT`` already in the environment wins over both this and the caller's default.
 - ``GANPAINT_THREADS``: torch threads (default: torch's, one per core).
+
+``torch_threads(n)`` runs a block of small work (the add's placement search) on ``n`` threads and restores the
+count after; OpenMP keeps the count per calling thread, so other threads' work keeps its own.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 
 WAIT_ENV = "GANPAINT_OMP_WAIT"
 THREADS_ENV = "GANPAINT_THREADS"
@@ -63,3 +67,19 @@ def set_threads(threads: int | None = None) -> int:
             raise ValueError(f"threads must be at least 1, got {threads}")
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+@contextmanager
+def torch_threads(threads: int):
+    """torch's threads set to ``threads`` for the calling thread's work inside the block, then restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    if before == threads:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -131,3 +131,100 @@ def test_the_windowed_render_is_on_by_size_unless_set(fitted):
     assert fitted.fork(window_render=True).windowed() and not fitted.fork(window_render="false").windowed()
     with pytest.raises(ValueError, match="window_render is auto, true or false"):
         fitted.fork(window_render="sometimes").windowed()
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_render_factors_are_the_factors_bit_for_bit_and_follow_the_deltas(channels_last):
+    """G''s renders take ``1 + delta`` kept in the activations' memory format, the cleared cells set to 1: the same
+    values as ``factors`` (``1 + delta * keep``), remade when a delta changes (in place or replaced)."""
+    from conftest import make_photo
+
+    from ganpaint_core.editing.editor import Editor
+
+    editor = tiny_editor()
+    if not channels_last:
+        editor = Editor(editor.generator, editor.segmenter, dissection=editor.dissection, options=editor.options,
+                        channels_last=False)
+    session = editor.fit(make_photo(64, 64, seed=5))
+    adapted = session.adapted
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    region = np.zeros((64, 64), bool)
+    region[5:30, 17:41] = True
+    region[50:, :3] = True
+    with torch.inference_mode():
+        for clear in (None, region, np.zeros_like(region)):
+            kept, plain = adapted.render_factors(clear), adapted.factors(clear)
+            assert kept.keys() == plain.keys()
+            for name in plain:
+                assert torch.equal(kept[name], plain[name]), name
+                assert kept[name].is_contiguous(memory_format=fmt)
+        first = adapted.render_factors()
+        assert all(adapted.render_factors()[k] is v for k, v in first.items())     # made once
+    name = adapted.layers[0]
+    adapted.deltas[name].add_(0.25)                                                  # changed in place
+    with torch.inference_mode():
+        assert torch.equal(adapted.render_factors()[name], 1 + adapted.deltas[name])
+    adapted.deltas[name] = adapted.deltas[name] * 0                                  # replaced
+    with torch.inference_mode():
+        assert torch.equal(adapted.render_factors(region)[name], adapted.factors(region)[name])
+        r = session.features()
+        assert torch.equal(adapted.render(r, region), adapted.generator.render_from(
+            r, adapted.layer, scale=adapted.factors(region)))
+    clone = adapted.clone()
+    clone.deltas[name].fill_(0.5)
+    with torch.inference_mode():
+        assert torch.equal(clone.render_factors()[name], torch.full_like(clone.deltas[name], 1.5))
+        assert not torch.equal(adapted.render_factors()[name], clone.render_factors()[name])
+
+
+def test_the_shared_dilation_is_scipys():
+    from scipy.ndimage import binary_dilation
+
+    from ganpaint_core.morphology import dilate
+
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        mask = rng.random((37 + trial, 64)) > 0.97
+        mask[0, 5] = mask[-1, -1] = True                # on the border: nothing grows in from beyond it
+        for radius in (0, 1, 2, 4, 9):
+            grown = dilate(mask, radius)
+            assert grown.dtype == bool and grown is not mask
+            assert np.array_equal(grown, binary_dilation(mask, iterations=radius) if radius else mask)
+    assert not dilate(np.zeros((8, 8), bool), 3).any()
+    cube = np.zeros((5, 6, 7), bool)
+    cube[2, 3, 3] = True
+    assert np.array_equal(dilate(cube, 1), binary_dilation(cube))
+
+
+def test_a_windowed_render_takes_the_kept_factors_bit_for_bit(fitted):
+    """Without gradients a windowed render reads ``render_factors``' windows; with them, ``1 + delta * keep`` made
+    on each window as before: the same picture."""
+    session = fitted.fork(window_render=True)
+    session.edit(blob(64, 20, 12, 18), "tree", "add")
+    adapted, base = session.adapted, session._base(session.adapted)
+    clear = np.zeros((64, 64), bool)
+    clear[16:44, 8:36] = True
+    changed = session.operations[-1].fine.mask if session.operations[-1].fine is not None else None
+    with torch.no_grad():
+        r = session.features()
+        fast = adapted.render(r, clear, base=base, changed=changed)
+        with torch.enable_grad():
+            before = adapted.render(r, clear, base=base, changed=changed)
+    assert torch.equal(fast, before)
+    assert not torch.equal(fast, base.image)
+
+
+def test_the_pooled_clear_masks_are_the_adaptive_max_pools():
+    from torch.nn import functional as F
+
+    from ganpaint_core.editing.adaptation import _pooled
+
+    rng = np.random.default_rng(2)
+    for side in (64, 96, 128, 100):
+        mask = rng.random((side, side)) > 0.995
+        sizes = [s for s in (4, 8, 12, 16, 25, 32, 50, 64, 128) if s <= 2 * side]
+        grids = _pooled(mask, sizes)
+        m = torch.from_numpy(mask.astype(np.float32))[None, None]
+        for size in sizes:
+            want = F.adaptive_max_pool2d(m, size) if side > size else F.interpolate(m, size=(size, size))
+            assert np.array_equal(grids[size], want[0, 0].numpy() > 0), (side, size)

@@ -67,3 +67,30 @@ def test_edit_stages_writes_both_forms_per_action(tiny_model, tmp_path):
         row = result[key]
         assert row["today"] > 0 and row["plain"] > 0 and row["ratio"] == pytest.approx(row["today"] / row["plain"],
                                                                                         abs=1e-3)
+
+
+@pytest.mark.skipif(not HAS_EDITOR, reason="ganpaint_core/editing/editor.py is not written yet")
+def test_bench_compares_with_another_checkout(tiny_model, tmp_path):
+    """``--before``: each configuration in both checkouts, alternately; the ratios of this one's medians."""
+    from pathlib import Path
+
+    from eval.bench.editor import comparison
+
+    out, root = tmp_path / "bench.json", Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "eval", "bench", "--model", str(tiny_model), "--fits", "1",
+                           "--edits", "2", "--scaling", "none", "--threads", "1", "--fit",
+                           "z_steps=1,r_steps=1,adapt_steps=1", "--before", str(root), "--rounds", "1",
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert [r["checkout"] for r in report["results"]] == ["before", "this"] and report["before"] == str(root)
+    [(label, ratios)] = report["comparison"].items()
+    assert "model" in label and ratios["edit_seconds_median"] > 0 and "add.render" in ratios
+    rows = [{"label": "m", "channels_last": True, "checkout": c, "edit_seconds_median": t, "add_seconds_median": t,
+             "edit_stage_seconds_median": {"add": {"render": t / 2}}} for c, t in (("before", 4.0), ("this", 1.0),
+                                                                                   ("before", 2.0), ("this", 1.0))]
+    assert comparison(rows) == {"m (channels_last=True)": pytest.approx(
+        {"edit_seconds_median": 0.333, "add_seconds_median": 0.333, "add.render": 0.333})}      # 1 / median(4, 2)
+    bad = subprocess.run([sys.executable, "-m", "eval", "bench", "--before", str(tmp_path), "--out", str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "not a checkout of this repository" in bad.stderr

@@ -6,6 +6,9 @@ random-weight Progressive GAN in the GAN-dissection 256 px layout (widths
 512 … 32, semantic layer ``layer4``) to show how the cost scales.  Edits alternate add
 and remove on random blobs, each ``Session.edit`` on a fitted photo as the demo makes it;
 the JSON has their medians overall and per action, and per stage (``Session.stage_seconds``).
+``--before PATH`` times another checkout too (e.g. ``git worktree add /tmp/before <commit>``): each
+configuration runs there and here alternately, ``--rounds`` times each, and the JSON's ``comparison`` holds
+this checkout's medians over the other's, per configuration (before/after in one run).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ganpaint_core.commands.fit_option import add_fit_argument, parse_fit_option
 from ganpaint_core.machine import cpu_model
 
 GAN_DISSECTION_SIZES = [512, 512, 512, 512, 256, 128, 64, 32]   # z, then one width per resolution 4..256
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def add_arguments(p):
@@ -46,6 +50,10 @@ def add_arguments(p):
     p.add_argument("--memory-format", choices=("auto", "channels_last", "contiguous", "both"), default="auto",
                    help="the editor's memory format: auto (channels-last on a CPU), one of the two, or both "
                         "(each configuration timed in each, for a before/after in one run)")
+    p.add_argument("--before", default=None,
+                   help="another checkout of this repository (e.g. `git worktree add /tmp/before <commit>`): each "
+                        "configuration runs there and here alternately; the JSON adds this/before ratios")
+    p.add_argument("--rounds", type=int, default=2, help="with --before: runs per checkout and configuration")
     add_fit_argument(p)
 
 
@@ -154,12 +162,47 @@ def _stage_medians(stages: list[dict]) -> dict:
     return out
 
 
-def _in_fresh_process(spec: dict, timeout: float) -> dict:
+MEDIANS = ("edit_seconds_median", "add_seconds_median", "remove_seconds_median", "fit_seconds_median")
+
+
+def comparison(results: list[dict]) -> dict:
+    """Per configuration (label, memory format): this checkout's median over the runs of each of ``MEDIANS`` and
+    of each action's stages, divided by the other checkout's (``checkout``: this | before)."""
+    groups: dict = {}
+    for r in results:
+        if "error" not in r:
+            groups.setdefault(f"{r['label']} (channels_last={r['channels_last']})", {}).setdefault(
+                r["checkout"], []).append(r)
+    out = {}
+    for label, by in groups.items():
+        if not ("this" in by and "before" in by):
+            continue
+
+        def median(rows, get):
+            values = [v for v in (get(r) for r in rows) if v]
+            return statistics.median(values) if values else None
+
+        getters = {key: (lambda r, key=key: r.get(key)) for key in MEDIANS}
+        for action in ("add", "remove"):
+            stages = {k for r in by["this"] for k in r["edit_stage_seconds_median"].get(action, {})}
+            for stage in sorted(stages):
+                getters[f"{action}.{stage}"] = lambda r, a=action, s=stage: \
+                    r["edit_stage_seconds_median"].get(a, {}).get(s)
+        ratios = {}
+        for key, get in getters.items():
+            now, then = median(by["this"], get), median(by["before"], get)
+            if now is not None and then:
+                ratios[key] = round(now / then, 3)
+        out[label] = ratios
+    return out
+
+
+def _in_fresh_process(spec: dict, timeout: float, root: Path = ROOT) -> dict:
+    """One configuration measured by the checkout at ``root`` (its code, its bench) in a fresh process."""
     cmd = [sys.executable, "-m", "eval.bench.editor", json.dumps(spec)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]),
-                                                                      os.environ.get("PYTHONPATH", "")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))}
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=root)
     except subprocess.TimeoutExpired:
         return {"model": spec["model"], "error": f"timed out after {timeout:.0f} s"}
     if done.returncode != 0:
@@ -173,8 +216,13 @@ def run(args):
 
     from ganpaint_core.precision import resolve_device
 
-    if min(args.fits, args.edits, args.scaling_fits) < 1:
-        raise ValueError("--fits, --scaling-fits and --edits must be at least 1")
+    if min(args.fits, args.edits, args.scaling_fits, args.rounds) < 1:
+        raise ValueError("--fits, --scaling-fits, --edits and --rounds must be at least 1")
+    before = None
+    if args.before is not None:
+        before = Path(args.before).resolve()
+        if not (before / "eval" / "bench" / "editor.py").is_file():
+            raise ValueError(f"--before {args.before}: not a checkout of this repository (no eval/bench/editor.py)")
     parse_fit_options(args.fit)         # a bad --fit is an error before any process starts
     device = str(resolve_device(args.device))
     formats = {"auto": [None], "channels_last": [True], "contiguous": [False], "both": [True, False]}
@@ -187,10 +235,17 @@ def run(args):
             specs.append({**specs[0], "model": str(folder), "fits": args.scaling_fits,
                           "label": "random-weight 256 px Progressive GAN (GAN-dissection layout)"})
         specs = [{**spec, "channels_last": f} for spec in specs for f in formats[args.memory_format]]
-        for spec in tqdm(specs, desc="bench", unit="config"):
+        runs = [(spec, "this", ROOT) for spec in specs]
+        if before is not None:      # before and this checkout alternately, so that a changing load hits both alike
+            runs = [(spec, *where) for spec in specs for n in range(args.rounds)
+                    for where in ((("before", before), ("this", ROOT)) if n % 2 == 0 else
+                                  (("this", ROOT), ("before", before)))]
+        for spec, checkout, root in tqdm(runs, desc="bench", unit="config"):
             result = _in_fresh_process({k: spec[k] for k in ("model", "fits", "edits", "threads", "device",
-                                                             "channels_last", "fit")}, args.timeout)
+                                                             "channels_last", "fit")}, args.timeout, root)
             result["label"] = spec["label"]
+            if before is not None:
+                result["checkout"] = checkout
             if "error" in result:
                 tqdm.write(f"{spec['label']}: {result['error']}")
             else:
@@ -205,6 +260,10 @@ def run(args):
                "python": platform.python_version(), "load_average_before": load_before,
                "load_average_after": os.getloadavg()}
     report = {"machine": machine, "results": results}
+    if before is not None:
+        report["before"], report["comparison"] = str(before), comparison(results)
+        for label, ratios in report["comparison"].items():
+            print(f"{label}: this/before " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1))
     print(f"wrote {args.out}")

@@ -43,6 +43,34 @@ def adaptation_layers(generator: ProgressiveGenerator, layer: str) -> list[str]:
     return [last_of[res] for res in sorted(last_of) if res > generator.resolution_of(layer)]
 
 
+def _pooled(mask: np.ndarray, sizes) -> dict[int, np.ndarray]:
+    """A bool SxS mask on each ``size`` grid as ``factors`` pools it (a cell is set where any of its pixels is: the
+    adaptive max pool; nearest where the grid is finer): halved by OR-ing 2x2 cells where the sides allow."""
+    out, grid = {}, np.asarray(mask, dtype=bool)
+    for size in sorted(set(sizes), reverse=True):
+        while grid.shape[0] > size and grid.shape[0] % 2 == 0 and grid.shape[0] // 2 >= size and \
+                (grid.shape[0] // 2) % size == 0 and grid.shape[0] == grid.shape[1]:
+            grid = grid[0::2, 0::2] | grid[1::2, 0::2] | grid[0::2, 1::2] | grid[1::2, 1::2]
+        if grid.shape == (size, size):
+            out[size] = grid
+            continue
+        m = torch.from_numpy(np.asarray(mask, dtype=np.float32))[None, None]
+        pooled = F.adaptive_max_pool2d(m, size) if m.shape[-1] > size else \
+            F.interpolate(m, size=(size, size), mode="nearest")
+        out[size] = pooled[0, 0].numpy() > 0
+    return out
+
+
+def _memory_format(generator: ProgressiveGenerator) -> torch.memory_format:
+    """The memory format the generator's activations come out in (that of its first 3x3 conv's weight)."""
+    for block in generator.children():
+        w = block.conv.weight
+        if w.shape[-1] > 1:
+            return torch.channels_last if w.is_contiguous(memory_format=torch.channels_last) and \
+                not w.is_contiguous() else torch.contiguous_format
+    return torch.contiguous_format
+
+
 class PlainGenerator:
     """G itself: the 'no adaptation' ablation."""
 
@@ -84,6 +112,7 @@ class ActivationAdaptation(PlainGenerator):
         self.layers = layers or adaptation_layers(generator, layer)
         self.deltas = {name: torch.zeros(r.shape[0], *generator.output_shape(name), device=r.device)
                        for name in self.layers}
+        self._kept: dict = {}       # layer -> (its delta, the delta's version, format, 1 + delta): render_factors
 
     def parameters(self) -> list[torch.Tensor]:
         return list(self.deltas.values())
@@ -103,20 +132,55 @@ class ActivationAdaptation(PlainGenerator):
             out[name] = 1 + d * keep
         return out
 
+    def render_factors(self, clear: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+        """``factors(clear)`` bit for bit, for a render without gradients: ``1 + delta`` made once per state of
+        the deltas and kept in the activations' memory format (a multiply of two formats runs several times
+        slower), the cleared cells then set to 1 (``1 + delta * 0``)."""
+        fmt = _memory_format(self.generator)
+        out = {}
+        for name, d in self.deltas.items():
+            try:
+                version = d._version
+            except RuntimeError:            # an inference tensor keeps no version: nothing is kept for it
+                version = None
+            kept = self._kept.get(name)     # (the delta itself, held so that its id cannot be reused, version, ...)
+            if version is None or kept is None or kept[0] is not d or kept[1:3] != (version, fmt):
+                kept = (d, version, fmt, (1 + d).contiguous(memory_format=fmt))
+                if version is not None:
+                    self._kept[name] = kept
+            out[name] = kept[3]
+        if clear is None or not np.asarray(clear).any():
+            return out
+        grids = _pooled(clear, [f.shape[-1] for f in out.values()])
+        for name, f in out.items():
+            hit = grids[f.shape[-1]]
+            f = out[name] = f.clone()                   # the same memory format
+            if fmt != torch.channels_last:
+                f.masked_fill_(torch.from_numpy(hit).to(f.device), 1.0)
+                continue
+            pixels = torch.from_numpy(np.flatnonzero(hit)).to(f.device)
+            for image in f:                 # whole pixels' rows of C (a fill broadcast over C runs 3x slower)
+                image.permute(1, 2, 0).view(-1, f.shape[1]).index_fill_(0, pixels, 1.0)
+        return out
+
     def render(self, r: torch.Tensor, clear: np.ndarray | None = None, edit: dict | None = None,
                base: Activations | None = None, changed: np.ndarray | None = None) -> torch.Tensor:
         """G''s render of ``r``, its deltas zeroed inside ``clear``; ``base`` and ``changed`` as for G, where
         ``changed`` need not hold ``clear`` (it is added here)."""
         if base is None:
-            return self.generator.render_from(r, self.layer, scale=self.factors(clear), edit=edit)
+            factors = self.factors(clear) if torch.is_grad_enabled() else self.render_factors(clear)
+            return self.generator.render_from(r, self.layer, scale=factors, edit=edit)
         m = None
         if clear is not None and np.asarray(clear).any():
             m = torch.as_tensor(np.asarray(clear, dtype=np.float32))[None, None].to(self.generator.device)
             changed = np.asarray(clear, bool) if changed is None else changed | np.asarray(clear, bool)
+        kept = None if torch.is_grad_enabled() else self.render_factors(clear)
 
         def scale(name: str, window) -> torch.Tensor | None:
             if name not in self.deltas:
                 return None
+            if kept is not None:            # the same values, in the activations' memory format
+                return window.of(kept[name])
             d = window.of(self.deltas[name])
             if m is None:
                 return 1 + d
@@ -127,11 +191,13 @@ class ActivationAdaptation(PlainGenerator):
         return render_window(self.generator, r, base, changed, scale, edit)
 
     def record(self, r: torch.Tensor) -> Activations:
-        return record(self.generator, r, self.layer, scale=self.factors())
+        return record(self.generator, r, self.layer,
+                      scale=self.factors() if torch.is_grad_enabled() else self.render_factors())
 
     def clone(self) -> ActivationAdaptation:
         other = copy.copy(self)
         other.deltas = {k: v.detach().clone() for k, v in self.deltas.items()}
+        other._kept = {}
         return other
 
 

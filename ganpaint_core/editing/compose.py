@@ -32,12 +32,13 @@ def multiband_blend(photo: np.ndarray, source: np.ndarray, alpha: np.ndarray, le
     [0, 1] (1: ``source``), ``levels`` bands (default: down to about 4 px); uint8 HxWx3.
 
     Each band is ``m L(source) + (1 - m) L(photo)`` (m: the alpha's Gaussian pyramid); the bands are linear, so
-    their sum is the photo plus the blend of ``m L(source - photo)``: one pyramid, of the difference (the two
-    pyramids' result to float64 rounding, tests/test_editor_photo.py)."""
+    their sum is the photo plus the blend of ``m L(source - photo)``: one pyramid, of the difference.  In float32
+    (5x faster than float64 at 128 px): against the two pyramids' blend in float64 a pixel's rounding differs by
+    at most one level, on 2 of 983,040 values of 20 scene pictures (tests/test_editor_photo.py, docs/speed.md)."""
     most = max(1, int(np.log2(max(min(alpha.shape), 1))) - 2)
     n = most if levels is None else max(1, min(levels, most))
-    base = photo.astype(np.float64)
-    gp_d, gp_m = [source.astype(np.float64) - base], [alpha.astype(np.float64)]
+    gp_d = [cv2.subtract(np.asarray(source), np.asarray(photo), dtype=cv2.CV_32F)]
+    gp_m = [np.asarray(alpha, dtype=np.float32)]
     for _ in range(n - 1):
         gp_d.append(cv2.pyrDown(gp_d[-1]))
         gp_m.append(cv2.pyrDown(gp_m[-1]))
@@ -50,9 +51,10 @@ def multiband_blend(photo: np.ndarray, source: np.ndarray, alpha: np.ndarray, le
         d = gp_d[level]
         if level < n - 1:
             d = d - up(gp_d[level + 1], d)
-        band = gp_m[level][..., None] * d
-        blended = band if blended is None else band + up(blended, band)
-    return np.clip(np.round(base + blended), 0, 255).astype(np.uint8)
+        band = (gp_m[level][..., None] if d.ndim == 3 else gp_m[level]) * d
+        blended = band if blended is None else band + up(blended, band).reshape(band.shape)
+    blended += photo
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
 def paste_into_photo(photo: np.ndarray, crop: Crop, image: np.ndarray, region: np.ndarray, radius: int = 2,

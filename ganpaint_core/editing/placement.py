@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ganpaint_core.cpu import torch_threads
 from ganpaint_core.morphology import dilate, erode
 
 SCALES = (0.45, 0.55, 0.65, 0.75, 0.85, 0.95, 1.0)   # exemplar height as a share of the target's
@@ -101,7 +102,7 @@ class Templates:
     def __init__(self, shapes: np.ndarray, sizes: np.ndarray):
         self.shapes = np.asarray(shapes)
         self.aspects = sizes[:, 1] / np.maximum(sizes[:, 0], 1)
-        self._caches: dict[str, dict] = {"at": {}, "spectra": {}, "stack": {}, "placed": {}}
+        self._caches: dict[str, dict] = {"at": {}, "spectra": {}, "stack": {}, "placed": {}, "source": {}}
         self._lock = threading.Lock()
 
     def kept(self, cache: str, key, make, limit: int):
@@ -151,11 +152,14 @@ class Templates:
     def stack(self, index: int, heights: tuple[int, ...], side: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Exemplar ``index`` at each of ``heights`` (aspect kept, width at most ``side``), stacked top-left:
         (kernels (n, 1, h, w) float 0/1, their pixel sums)."""
-        def make():
-            shapes = [_resized(self.shapes[index], h, self.width(index, h, side)) for h in heights]
-            stack = torch.zeros(len(shapes), 1, max(k.shape[0] for k in shapes), max(k.shape[1] for k in shapes))
-            for i, k in enumerate(shapes):
-                stack[i, 0, :k.shape[0], :k.shape[1]] = k
+        def make():         # ``_resized`` at each height, written straight into the stack (the same values)
+            source = self.kept("source", index, lambda: torch.from_numpy(self.shapes[index].astype(np.float32) / 255)
+                               [None, None], len(self.shapes))
+            widths = [self.width(index, h, side) for h in heights]
+            stack = torch.zeros(len(heights), 1, max(heights), max(widths))
+            for i, (h, w) in enumerate(zip(heights, widths, strict=True)):
+                resampled = F.interpolate(source, size=(h, w), mode="bilinear", align_corners=False)
+                stack[i, 0, :h, :w] = resampled[0, 0] > 0.5
             return stack, stack.sum((1, 2, 3))
         return self.kept("stack", (index, heights, side), make, STACKS_KEPT)
 
@@ -181,7 +185,8 @@ def _coarse(small: torch.Tensor, bank: Templates, height: int, penalty: float, s
     heights = tuple(sorted({max(2, int(round(s * height))) for s in scales}))
     lefts, sums, spectrum, size = bank.spectra(heights, side, box.shape)
     corr = torch.fft.irfft2(torch.fft.rfft2(box, s=size)[None] * spectrum, s=size)
-    best, flat = ((1 + penalty) * corr.flatten(1).max(1).values - penalty * sums, corr.flatten(1).argmax(1))
+    peak, flat = corr.flatten(1).max(1)                 # one pass: the first maximum's value and index
+    best = (1 + penalty) * peak - penalty * sums
     found = []
     n = len(bank.shapes)
     for k in torch.argsort(best, descending=True)[:keep].tolist():
@@ -201,6 +206,17 @@ def _window(target: torch.Tensor, top: int, left: int, height: int, width: int) 
     return F.pad(target[..., y0:y1, x0:x1], (x0 - left, left + width - x1, y0 - top, top + height - y1))
 
 
+def correlate(window: torch.Tensor, stack: torch.Tensor) -> torch.Tensor:
+    """``F.conv2d(window, stack)`` (no padding) as (n, positions): every patch of ``window`` (1, 1, H, W) times
+    every kernel of ``stack`` (n, 1, h, w), as one matrix product (im2col).
+
+    The same values bit for bit: the kernels are 0/1 and the targets multiples of 1/4**k (averages of 0/1 pixels),
+    so every partial sum is exact in float32 in any order.  Faster than ``conv2d``, whose oneDNN kernels are
+    generated anew for every new shape (each refinement has its own)."""
+    patches = F.unfold(window, stack.shape[-2:])[0]                  # (h * w, positions)
+    return stack.reshape(stack.shape[0], -1) @ patches
+
+
 def _refine(target: torch.Tensor, bank: Templates, candidates, penalty: float, spread: int,
             keep: int) -> list[tuple[float, int, int, int, int]]:
     """The ``keep`` best placements at twice the candidates' resolution in ``target`` (1, 1, S, S): each
@@ -213,7 +229,7 @@ def _refine(target: torch.Tensor, bank: Templates, candidates, penalty: float, s
         stack, sums = bank.stack(e, heights, size)
         y0, x0 = 2 * y - reach, 2 * x - reach
         window = _window(target, y0, x0, stack.shape[-2] + 2 * reach, stack.shape[-1] + 2 * reach)
-        score = (1 + penalty) * F.conv2d(window, stack)[0].flatten(1) - penalty * sums[:, None]
+        score = (1 + penalty) * correlate(window, stack) - penalty * sums[:, None]
         values, flats = score.max(1)
         width = 2 * reach + 1                           # positions per row of the score
         for fh, value, flat in zip(heights, values.tolist(), flats.tolist(), strict=True):
@@ -259,6 +275,12 @@ def search_placement(target: np.ndarray, bank: Templates, penalty: float = PENAL
                      search: int = SEARCH, keep: int = KEEP) -> tuple[float, int, int, int, int]:
     """The best placement in ``target`` (bool SxS): (score, exemplar, height, top, left) at full size, the
     exemplar's left edge at ``left`` and its width its aspect times ``height`` (at most S)."""
+    with torch_threads(1):      # tensors of 16-128 px and one channel: a second thread costs more than it gives
+        return _search(target, bank, penalty, scales, search, keep)
+
+
+def _search(target: np.ndarray, bank: Templates, penalty: float, scales, search: int,
+            keep: int) -> tuple[float, int, int, int, int]:
     full = torch.from_numpy(target.astype(np.float32))[None, None]
     levels = [full]
     while levels[-1].shape[-1] > search and levels[-1].shape[-1] % 2 == 0:
