@@ -263,7 +263,9 @@ class Session:
                 keep |= op.keep if op.keep is not None else False
             if not keep.any():
                 return filled
-            out = edited()          # what stands in front of a removed object stays
+            # what stands in front of a removed object stays: the render without the fill, re-rendered only
+            # where the other edits change it (window_render, to float rounding; none for removals alone)
+            out = edited() if base is None else generator.render(features, region, fine, base=base, changed=changed)
             return torch.where(torch.from_numpy(keep).to(out.device), out, filled)
 
     def _hole(self, index: int) -> np.ndarray:
