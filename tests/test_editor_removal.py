@@ -229,30 +229,52 @@ def test_removing_doors_and_trees_on_held_out_scenes_shows_what_is_behind():
     assert len(behind["grass"]) == 3 and np.mean(behind["grass"]) >= 0.65
 
 
-def test_extreme_factors_around_a_hole_are_continued_capped():
+@pytest.mark.parametrize("shared", [True, False])
+def test_extreme_factors_around_a_hole_are_continued_capped(monkeypatch, shared):
     """The closed-form last layer can leave factors far from 1 where an activation is near 0; a removal continues
-    the factors around its hole into it capped at ``DELTA_CAP``, so those extremes are not painted into the hole."""
+    the factors around its hole into it capped at ``DELTA_CAP``, so those extremes are not painted into the hole
+    (each layer on its own grid, or the fine ones together on the fill layer's, ``SHARED_DELTA_GRID``)."""
+    monkeypatch.setattr(removal, "SHARED_DELTA_GRID", shared)
     editor = tiny_editor()
     session = editor.fit(np.full((64, 64, 3), 120, np.uint8))
     adapted = session._states[-1].adapted
     name = list(adapted.deltas)[-1]
     hole = blob(64, 32, 32, 10)
-    seen = []
-    spy = removal.FillPlan.__call__
-
-    def recording(plan, x):
-        if x.shape[1] == adapted.deltas[name].shape[1] and x.shape[-1] == adapted.deltas[name].shape[-1]:
-            seen.append(float(x.abs().max()))
-        return spy(plan, x)
-
     adapted.deltas[name] = torch.full_like(adapted.deltas[name], 1000.0)
     op = removal_operation(hole, "tree", "high", None, list(NAMES), editor.dissection)
-    removal.FillPlan.__call__ = recording
-    try:
-        removal.render_removed(adapted, session.features(), editor.layer, [(op, hole)])
-    finally:
-        removal.FillPlan.__call__ = spy
-    assert seen and max(seen) <= removal.DELTA_CAP
+    grid = editor.generator.resolution_of(removal.fill_layer(editor.generator, editor.layer)) if shared else None
+    assert not shared or adapted.deltas[name].shape[-1] > grid          # the last layer is finer than the fill's
+    filled = removal.continued_deltas(adapted.deltas, [(op, hole)], None, True, grid)[name]
+    zone = torch.from_numpy(removal.hole_cells(op.zone(hole), filled.shape[-1]))
+    assert zone.any() and float(filled[..., zone].abs().max()) <= removal.DELTA_CAP
+
+
+def _removal(hole: np.ndarray) -> Removal:
+    return Removal("remove", hole, torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), "tree", "high", hole=hole)
+
+
+def test_perturbations_finer_than_the_fill_layer_are_continued_on_its_grid():
+    """``continued_deltas`` with a shared grid: on linear fields (harmonic whatever the rows' weight) at 16, 32, 64
+    and 128 cells, every layer's zone takes the field, the rest stays (capped), and the layers at the grid
+    or finer are solved by one plan."""
+    yy, xx = np.mgrid[0:128, 0:128].astype(np.float32) / 128
+    deltas = {}
+    for name, size in (("a", 16), ("b", 32), ("c", 64), ("d", 128)):
+        y, x = yy[::128 // size, ::128 // size], xx[::128 // size, ::128 // size]
+        deltas[name] = torch.from_numpy(np.stack([0.6 * x - 0.3 * y, 0.2 + 0.4 * y, 0.5 - x])).unsqueeze(0)
+    hole = np.zeros((128, 128), bool)
+    hole[40:80, 50:90] = True
+    op = _removal(hole)
+    noisy = {k: v.clone() for k, v in deltas.items()}
+    for d in noisy.values():
+        d[..., torch.from_numpy(removal.hole_cells(op.zone(hole), d.shape[-1]))] = 0.9
+    filled = removal.continued_deltas(noisy, [(op, hole)], None, True, 32)
+    assert {key[:2] for key in op.plans} == {("deltas", 16), ("deltas", 32)}       # 64 and 128 solved at 32
+    for name, d in filled.items():
+        zone = torch.from_numpy(removal.hole_cells(op.zone(hole), d.shape[-1]))
+        error = (d - deltas[name])[..., zone].abs()
+        assert float(error.max()) < 1e-3, name              # pooled, solved and upsampled bilinearly: exact
+        torch.testing.assert_close(d[..., ~zone], deltas[name][..., ~zone])
 
 
 # ---- the fill's plan, the labels a hole continues, a dome's roof, a facade's offset, a photo's surroundings ---

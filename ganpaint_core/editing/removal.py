@@ -556,7 +556,7 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
     return render_window(adapted.generator, r, base, region, scale, {name: windowed(name) for name in names})
 
 
-SHARED_DELTA_GRID = False  # perturbations at the fill layer's grid or finer are continued together on that grid
+SHARED_DELTA_GRID = True  # perturbations at the fill layer's grid or finer are continued together on that grid
 
 
 def continued_deltas(deltas: dict[str, torch.Tensor], removals: list[tuple[Removal, np.ndarray]],
