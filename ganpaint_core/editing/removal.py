@@ -405,6 +405,7 @@ class Removal(Operation):
     blend: float = 1.0
     drawn: Operation | None = None         # what the generator draws in the object's place (a dome's roof), or None
     offset: int | None = None              # px: the photo shifted by it repeats the surroundings into the hole
+    copied: np.ndarray | None = None       # bool SxS: where that shifted photo goes (None: the hole)
 
     def apply(self, r: torch.Tensor) -> torch.Tensor:
         return r if self.drawn is None else self.drawn.apply(r)
@@ -470,12 +471,14 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
             groups[roof] = vocabulary.index(REPLACED_BY[name])
     if drawn is not None:
         hole = hole & ~roof
-    offset = None
+    offset, copied = None, None
     if part is not None and drawn is None and name in OFFSET_CONCEPTS:
-        offset = copy_offset(labels, hole, sources, label)
+        copied = facade_region(labels, hole, mask, keep, vocabulary, name) if OFFSET_FACADE else None
+        offset = copy_offset(labels, hole if copied is None else copied, sources, label)
     return Removal("remove", mask, torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), name,
                    strength, fine=None if drawn is None else drawn.fine, hole=hole, sources=sources, keep=keep,
-                   groups=groups, blend=min(1.0, n / table["medium"]), drawn=drawn, offset=offset)
+                   groups=groups, blend=min(1.0, n / table["medium"]), drawn=drawn, offset=offset,
+                   copied=None if offset is None else copied)
 
 
 # The closed-form last layer (``adaptation.solve_last_layer``) sets factors far from 1 where an activation is near 0;
@@ -604,6 +607,18 @@ def continued_deltas(deltas: dict[str, torch.Tensor], removals: list[tuple[Remov
 OFFSET_RING = 4         # px around the hole whose labels an offset copy must match
 OFFSET_MATCH = 0.9      # the least share of that ring whose labels the copy's ring repeats
 OFFSET_CONCEPTS = ("door", "window")   # objects on a facade, whose pattern repeats sideways
+OFFSET_FACADE = True    # the offset copy covers the facade in the painted mask, not only the object's hole
+FACADE = ("building", "window", "door")
+
+
+def facade_region(labels: np.ndarray, hole: np.ndarray, mask: np.ndarray, keep: np.ndarray | None,
+                  vocabulary: list[str], concept: str) -> np.ndarray:
+    """bool SxS: the ``hole`` and the facade in the painted ``mask`` (``FACADE`` labels), less what stands in
+    front (``keep``): where a door's column goes, the scene repeats its windows above it too (the ground truth of
+    a removed door shows the next window column there), so the offset copy covers them."""
+    facade = np.isin(labels, [vocabulary.index(c) for c in (*FACADE, concept) if c in vocabulary])
+    region = np.asarray(hole, bool) | (np.asarray(mask, bool) & facade)
+    return region if keep is None else region & ~np.asarray(keep, bool)
 
 
 def copy_offset(labels: np.ndarray, hole: np.ndarray, sources: np.ndarray | None, concept: int) -> int | None:
