@@ -369,6 +369,36 @@ def test_a_removed_door_repeats_the_facade_from_the_matching_offset():
     assert removal.copy_offset(labels, np.zeros_like(hole), None, door) is None
 
 
+def test_a_removed_doors_offset_copy_covers_the_facade_in_the_mask(monkeypatch):
+    """The scene world leaves out the windows of a door's column; a removed door's offset copy covers the facade
+    in the painted mask (those windows' place too), not only the door, and a session pastes it there."""
+    building, window, door, grass = (concept_id(c) for c in ("building", "window", "door", "grass"))
+    labels = np.full((64, 64), building, np.uint8)
+    labels[54:] = grass
+    photo = np.zeros((64, 64, 3), np.uint8)
+    photo[:] = (180, 120, 100)
+    for left in (4, 16, 40, 52):                         # windows every 12 px in two rows, none in the door's column
+        for top in (14, 30):
+            labels[top:top + 8, left:left + 6] = window
+            photo[top:top + 8, left:left + 6] = (30, 40, 80)
+    labels[40:54, 28:34] = door
+    photo[40:54, 28:34] = (120, 60, 20)
+    mask = np.zeros((64, 64), bool)
+    mask[10:56, 25:37] = True                            # the door's column, up to the roof
+    editor = tiny_editor()
+    op = removal_operation(mask, "door", "medium", labels, list(NAMES), editor.dissection)
+    assert op.offset is not None and abs(op.offset) == 12
+    assert op.copied[mask & (labels != grass)].all() and not op.copied[~mask].any()
+    assert not op.hole[14:22, 28:34].any()               # the fill's hole is the door's, as before
+    session = editor.fit(photo)
+    session._cache_labels.update(labels=labels, trust=1.0)
+    out = session.edit(mask, "door", "remove").image
+    for top in (14, 30):                                 # the upper windows repeated into the door's column
+        assert np.abs(out[top + 2:top + 6, 29:33].astype(int) - (30, 40, 80)).max() <= 40
+    monkeypatch.setattr(removal, "OFFSET_FACADE", False)         # as before: the door's hole only
+    assert removal_operation(mask, "door", "medium", labels, list(NAMES), editor.dissection).copied is None
+
+
 def test_a_photo_removal_takes_the_surroundings_colour_not_the_lit_tower_beside_it():
     photo = np.zeros((64, 64, 3), np.uint8)
     photo[:] = (90, 150, 200)                            # sky
