@@ -596,11 +596,23 @@ def continued_deltas(deltas: dict[str, torch.Tensor], removals: list[tuple[Remov
             filled = c
             if solved is not None:
                 part, size = solved[:, at:at + c.shape[1]], c.shape[-1]
-                filled = part if size == grid else torch.where(
-                    torch.from_numpy(hole_cells(op.zone(hole), size)).to(c.device),
-                    F.interpolate(part, size=(size, size), mode="bilinear", align_corners=False), c)
+                filled = part if size == grid else _upsampled_into_zone(part, c, plan.box, op.zone(hole))
             at += c.shape[1]
-            out[name] = out[name] + op.blend * (filled - out[name])
+            out[name] = filled if op.blend == 1 else out[name] + op.blend * (filled - out[name])
+    return out
+
+
+def _upsampled_into_zone(coarse: torch.Tensor, fine: torch.Tensor, box: tuple[slice, slice],
+                         zone: np.ndarray) -> torch.Tensor:
+    """``fine`` (B, C, s, s) with its cells in the pixel ``zone`` taken from ``coarse`` (on a coarser grid)
+    upsampled bilinearly; only the coarse ``box`` (the fill's, 8 cells beyond the zone) is upsampled, which gives
+    the whole grid's upsampling there to float rounding."""
+    step = fine.shape[-1] // coarse.shape[-1]
+    rows, cols = slice(box[0].start * step, box[0].stop * step), slice(box[1].start * step, box[1].stop * step)
+    up = F.interpolate(coarse[..., box[0], box[1]], scale_factor=step, mode="bilinear", align_corners=False)
+    cells = torch.from_numpy(hole_cells(zone, fine.shape[-1])[rows, cols]).to(fine.device)
+    out = fine.clone()
+    out[..., rows, cols] = torch.where(cells, up, fine[..., rows, cols])
     return out
 
 
@@ -690,7 +702,8 @@ def photo_fill(photo: np.ndarray, render: np.ndarray, hole: np.ndarray, trust: f
     grey photo the render's grey levels stand for it."""
     if trust >= 1.0 or not np.asarray(hole).any():
         return render
-    if np.ptp(photo.astype(np.int16), axis=-1).max() <= GREY_SPREAD:       # a grey photo: no colours of the render
+    photo = np.asarray(photo)
+    if int((photo.max(axis=-1).astype(np.int16) - photo.min(axis=-1)).max()) <= GREY_SPREAD:   # grey: no colours
         render = np.repeat(render.astype(np.float32).mean(axis=-1, keepdims=True).round().astype(np.uint8), 3, -1)
     base = fill_photo(photo, hole, radius=2).astype(np.float32)
     sigma = DETAIL_SIGMA if sigma is None else sigma
