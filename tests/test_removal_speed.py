@@ -77,10 +77,12 @@ def test_removal_draws_what_it_drew_before_the_speed_work(window, monkeypatch):
     """The bench's edits at 128 and 256 px and a session's edit differ from the pictures of before by at most
     ``TOLERANCE`` uint8 levels (measured: bit-identical in full, at most 1 level re-rendering only the window the
     removal changes), and every hole continues the same labels.  Each perturbation layer is filled on its own grid
-    here, as before; the shared grid (``SHARED_DELTA_GRID``, the default since) changes the picture and is tested in
-    test_editor_removal.py."""
+    and the features over the hole alone here, as before; the shared grid and the features' fill over the
+    perturbations' zone (``SHARED_DELTA_GRID``, ``FEATURES_ON_ZONE``, the defaults since) change the picture and
+    are tested in test_editor_removal.py."""
     _needs_models()
     monkeypatch.setattr(removal, "SHARED_DELTA_GRID", False)
+    monkeypatch.setattr(removal, "FEATURES_ON_ZONE", False)
     reference = np.load(REFERENCE)
     now = pictures(window=window)
     assert sorted(now) == sorted(reference.files)

@@ -520,8 +520,14 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
         return factors[name]
 
     def filled(x: torch.Tensor) -> torch.Tensor:    # the fill layer's output with every hole continued
+        size = x.shape[-1]
+        shared = sum(d.shape[1] for d in deltas.values() if d.shape[-1] >= size) if SHARED_DELTA_GRID else 0
         for op, hole in removals:
-            x = x + op.blend * (op.plan("features", x.shape[-1], hole, x.shape[1])(x) - x)
+            if FEATURES_ON_ZONE and op.drawn is None:     # over the perturbations' zone, by their plan
+                plan = op.plan("deltas", size, hole, shared if fill_deltas and shared else x.shape[1])
+            else:
+                plan = op.plan("features", size, hole, x.shape[1])
+            x = x + op.blend * (plan(x) - x)
         return x
 
     if base is None or getattr(adapted, "blocks", None) is not None:
@@ -559,6 +565,8 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
     return render_window(adapted.generator, r, base, region, scale, {name: windowed(name) for name in names})
 
 
+FEATURES_ON_ZONE = True    # the fill layer's features are continued over the perturbations' zone (the hole grown
+                           # by DELTA_RADIUS: the object's rim goes too) where nothing is drawn in the object's place
 SHARED_DELTA_GRID = True  # perturbations at the fill layer's grid or finer are continued together on that grid
 
 
