@@ -350,32 +350,32 @@ def test_a_removed_dome_leaves_a_pitched_roof_as_wide_as_its_wall():
     assert torch.equal(op.apply(torch.full((1, 4, 8, 8), 5.0)), torch.zeros(1, 4, 8, 8))    # the roof is drawn
 
 
-def test_the_features_are_continued_over_the_perturbations_zone_by_their_plan_unless_something_is_drawn():
-    """Where nothing is drawn in the object's place, the fill layer's features are continued over the hole grown
-    by ``DELTA_RADIUS`` (the object's rim goes too), by the plan that continues the perturbations there: one plan
-    for both.  A dome's roof is drawn: its features fill the hole alone, so the fill does not wipe the roof."""
+def test_a_doors_features_are_continued_over_the_perturbations_zone_by_their_plan():
+    """A removed door's features at the fill layer are continued over the hole grown by ``DELTA_RADIUS`` (its frame
+    goes too), by the plan that continues the perturbations there: one plan for both.  A tree's keep the ring (a
+    tree beside it stays), and so do those of an object with something drawn in its place (a dome's roof)."""
     editor = tiny_editor()
     session = editor.fit(np.full((64, 64, 3), 120, np.uint8))
     adapted = session._states[-1].adapted
     target = removal.fill_layer(editor.generator, editor.layer)
     size = editor.generator.resolution_of(target)
     hole = blob(64, 30, 30, 12)
-    plain = _removal(hole)
+    plain, tree, drawn = _removal(hole), _removal(hole), _removal(hole)
+    plain.concept = drawn.concept = "door"
     roof = np.zeros((64, 64), bool)
     roof[10:16, 24:36] = True
-    drawn = _removal(hole)
     drawn.drawn = Operation("add", roof, torch.zeros(1, 1, 8, 8), None, torch.zeros(1, 4, 1, 1), "roof")
-    for name, op in (("plain", plain), ("drawn", drawn)):
+    for name, op in (("plain", plain), ("tree", tree), ("drawn", drawn)):
         removal.render_removed(adapted, session.features(), editor.layer, [(op, hole)])
         kinds = {key[0] for key in op.plans if key[1] == size}
         assert kinds == ({"deltas"} if name == "plain" else {"deltas", "features"}), name
     ring = removal.hole_cells(plain.zone(hole), size) & ~removal.hole_cells(hole, size)
     assert ring.any()
-    for name, op in (("plain", plain), ("drawn", drawn)):      # which cells the features' fill continues
+    for name, op in (("plain", plain), ("tree", tree), ("drawn", drawn)):      # the cells the features' fill takes
         plan = next(p for key, p in op.plans.items() if key[:2] == ("deltas" if name == "plain" else "features", size))
         filled = np.zeros((size, size), bool)
         filled[plan.box] = plan.hole.numpy()
-        assert filled[ring].all() == (name == "plain") and not (name == "drawn" and filled[ring].any()), name
+        assert filled[ring].all() if name == "plain" else not filled[ring].any(), name
 
 
 def test_a_removed_door_repeats_the_facade_from_the_matching_offset():

@@ -82,7 +82,7 @@ def test_removal_draws_what_it_drew_before_the_speed_work(window, monkeypatch):
     are tested in test_editor_removal.py."""
     _needs_models()
     monkeypatch.setattr(removal, "SHARED_DELTA_GRID", False)
-    monkeypatch.setattr(removal, "FEATURES_ON_ZONE", False)
+    monkeypatch.setattr(removal, "FEATURES_ON_ZONE", ())
     reference = np.load(REFERENCE)
     now = pictures(window=window)
     assert sorted(now) == sorted(reference.files)

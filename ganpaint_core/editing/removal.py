@@ -523,7 +523,7 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
         size = x.shape[-1]
         shared = sum(d.shape[1] for d in deltas.values() if d.shape[-1] >= size) if SHARED_DELTA_GRID else 0
         for op, hole in removals:
-            if FEATURES_ON_ZONE and op.drawn is None:     # over the perturbations' zone, by their plan
+            if op.concept in FEATURES_ON_ZONE and op.drawn is None:    # over the perturbations' zone, their plan
                 plan = op.plan("deltas", size, hole, shared if fill_deltas and shared else x.shape[1])
             else:
                 plan = op.plan("features", size, hole, x.shape[1])
@@ -565,8 +565,10 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
     return render_window(adapted.generator, r, base, region, scale, {name: windowed(name) for name in names})
 
 
-FEATURES_ON_ZONE = True    # the fill layer's features are continued over the perturbations' zone (the hole grown
-                           # by DELTA_RADIUS: the object's rim goes too) where nothing is drawn in the object's place
+# Objects on a facade whose features at the fill layer are continued over the perturbations' zone (the hole grown
+# by DELTA_RADIUS: the frame and the step around a door go too; the ring is wall, as the fill); other objects keep
+# the ring (the next cloud or tree beside a removed one stays).
+FEATURES_ON_ZONE = ("door", "window")
 SHARED_DELTA_GRID = True  # perturbations at the fill layer's grid or finer are continued together on that grid
 
 
