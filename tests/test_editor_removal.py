@@ -229,30 +229,52 @@ def test_removing_doors_and_trees_on_held_out_scenes_shows_what_is_behind():
     assert len(behind["grass"]) == 3 and np.mean(behind["grass"]) >= 0.65
 
 
-def test_extreme_factors_around_a_hole_are_continued_capped():
+@pytest.mark.parametrize("shared", [True, False])
+def test_extreme_factors_around_a_hole_are_continued_capped(monkeypatch, shared):
     """The closed-form last layer can leave factors far from 1 where an activation is near 0; a removal continues
-    the factors around its hole into it capped at ``DELTA_CAP``, so those extremes are not painted into the hole."""
+    the factors around its hole into it capped at ``DELTA_CAP``, so those extremes are not painted into the hole
+    (each layer on its own grid, or the fine ones together on the fill layer's, ``SHARED_DELTA_GRID``)."""
+    monkeypatch.setattr(removal, "SHARED_DELTA_GRID", shared)
     editor = tiny_editor()
     session = editor.fit(np.full((64, 64, 3), 120, np.uint8))
     adapted = session._states[-1].adapted
     name = list(adapted.deltas)[-1]
     hole = blob(64, 32, 32, 10)
-    seen = []
-    spy = removal.FillPlan.__call__
-
-    def recording(plan, x):
-        if x.shape[1] == adapted.deltas[name].shape[1] and x.shape[-1] == adapted.deltas[name].shape[-1]:
-            seen.append(float(x.abs().max()))
-        return spy(plan, x)
-
     adapted.deltas[name] = torch.full_like(adapted.deltas[name], 1000.0)
     op = removal_operation(hole, "tree", "high", None, list(NAMES), editor.dissection)
-    removal.FillPlan.__call__ = recording
-    try:
-        removal.render_removed(adapted, session.features(), editor.layer, [(op, hole)])
-    finally:
-        removal.FillPlan.__call__ = spy
-    assert seen and max(seen) <= removal.DELTA_CAP
+    grid = editor.generator.resolution_of(removal.fill_layer(editor.generator, editor.layer)) if shared else None
+    assert not shared or adapted.deltas[name].shape[-1] > grid          # the last layer is finer than the fill's
+    filled = removal.continued_deltas(adapted.deltas, [(op, hole)], None, True, grid)[name]
+    zone = torch.from_numpy(removal.hole_cells(op.zone(hole), filled.shape[-1]))
+    assert zone.any() and float(filled[..., zone].abs().max()) <= removal.DELTA_CAP
+
+
+def _removal(hole: np.ndarray) -> Removal:
+    return Removal("remove", hole, torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), "tree", "high", hole=hole)
+
+
+def test_perturbations_finer_than_the_fill_layer_are_continued_on_its_grid():
+    """``continued_deltas`` with a shared grid: on linear fields (harmonic whatever the rows' weight) at 16, 32, 64
+    and 128 cells, every layer's zone takes the field, the rest stays (capped), and the layers at the grid
+    or finer are solved by one plan."""
+    yy, xx = np.mgrid[0:128, 0:128].astype(np.float32) / 128
+    deltas = {}
+    for name, size in (("a", 16), ("b", 32), ("c", 64), ("d", 128)):
+        y, x = yy[::128 // size, ::128 // size], xx[::128 // size, ::128 // size]
+        deltas[name] = torch.from_numpy(np.stack([0.6 * x - 0.3 * y, 0.2 + 0.4 * y, 0.5 - x])).unsqueeze(0)
+    hole = np.zeros((128, 128), bool)
+    hole[40:80, 50:90] = True
+    op = _removal(hole)
+    noisy = {k: v.clone() for k, v in deltas.items()}
+    for d in noisy.values():
+        d[..., torch.from_numpy(removal.hole_cells(op.zone(hole), d.shape[-1]))] = 0.9
+    filled = removal.continued_deltas(noisy, [(op, hole)], None, True, 32)
+    assert {key[:2] for key in op.plans} == {("deltas", 16), ("deltas", 32)}       # 64 and 128 solved at 32
+    for name, d in filled.items():
+        zone = torch.from_numpy(removal.hole_cells(op.zone(hole), d.shape[-1]))
+        error = (d - deltas[name])[..., zone].abs()
+        assert float(error.max()) < 1e-3, name              # pooled, solved and upsampled bilinearly: exact
+        torch.testing.assert_close(d[..., ~zone], deltas[name][..., ~zone])
 
 
 # ---- the fill's plan, the labels a hole continues, a dome's roof, a facade's offset, a photo's surroundings ---
@@ -328,6 +350,34 @@ def test_a_removed_dome_leaves_a_pitched_roof_as_wide_as_its_wall():
     assert torch.equal(op.apply(torch.full((1, 4, 8, 8), 5.0)), torch.zeros(1, 4, 8, 8))    # the roof is drawn
 
 
+def test_a_doors_features_are_continued_over_the_perturbations_zone_by_their_plan():
+    """A removed door's features at the fill layer are continued over the hole grown by ``DELTA_RADIUS`` (its frame
+    goes too), by the plan that continues the perturbations there: one plan for both.  A tree's keep the ring (a
+    tree beside it stays), and so do those of an object with something drawn in its place (a dome's roof)."""
+    editor = tiny_editor()
+    session = editor.fit(np.full((64, 64, 3), 120, np.uint8))
+    adapted = session._states[-1].adapted
+    target = removal.fill_layer(editor.generator, editor.layer)
+    size = editor.generator.resolution_of(target)
+    hole = blob(64, 30, 30, 12)
+    plain, tree, drawn = _removal(hole), _removal(hole), _removal(hole)
+    plain.concept = drawn.concept = "door"
+    roof = np.zeros((64, 64), bool)
+    roof[10:16, 24:36] = True
+    drawn.drawn = Operation("add", roof, torch.zeros(1, 1, 8, 8), None, torch.zeros(1, 4, 1, 1), "roof")
+    for name, op in (("plain", plain), ("tree", tree), ("drawn", drawn)):
+        removal.render_removed(adapted, session.features(), editor.layer, [(op, hole)])
+        kinds = {key[0] for key in op.plans if key[1] == size}
+        assert kinds == ({"deltas"} if name == "plain" else {"deltas", "features"}), name
+    ring = removal.hole_cells(plain.zone(hole), size) & ~removal.hole_cells(hole, size)
+    assert ring.any()
+    for name, op in (("plain", plain), ("tree", tree), ("drawn", drawn)):      # the cells the features' fill takes
+        plan = next(p for key, p in op.plans.items() if key[:2] == ("deltas" if name == "plain" else "features", size))
+        filled = np.zeros((size, size), bool)
+        filled[plan.box] = plan.hole.numpy()
+        assert filled[ring].all() if name == "plain" else not filled[ring].any(), name
+
+
 def test_a_removed_door_repeats_the_facade_from_the_matching_offset():
     building, window, door, grass = (concept_id(c) for c in ("building", "window", "door", "grass"))
     labels = np.full((64, 64), building, np.uint8)
@@ -345,6 +395,36 @@ def test_a_removed_door_repeats_the_facade_from_the_matching_offset():
     out = removal.offset_fill(photo, photo, hole, dx)
     assert (out[40:44, 29:33] == (30, 40, 80)).all()      # a window where the door was
     assert removal.copy_offset(labels, np.zeros_like(hole), None, door) is None
+
+
+def test_a_removed_doors_offset_copy_covers_the_facade_in_the_mask(monkeypatch):
+    """The scene world leaves out the windows of a door's column; a removed door's offset copy covers the facade
+    in the painted mask (those windows' place too), not only the door, and a session pastes it there."""
+    building, window, door, grass = (concept_id(c) for c in ("building", "window", "door", "grass"))
+    labels = np.full((64, 64), building, np.uint8)
+    labels[54:] = grass
+    photo = np.zeros((64, 64, 3), np.uint8)
+    photo[:] = (180, 120, 100)
+    for left in (4, 16, 40, 52):                         # windows every 12 px in two rows, none in the door's column
+        for top in (14, 30):
+            labels[top:top + 8, left:left + 6] = window
+            photo[top:top + 8, left:left + 6] = (30, 40, 80)
+    labels[40:54, 28:34] = door
+    photo[40:54, 28:34] = (120, 60, 20)
+    mask = np.zeros((64, 64), bool)
+    mask[10:56, 25:37] = True                            # the door's column, up to the roof
+    editor = tiny_editor()
+    op = removal_operation(mask, "door", "medium", labels, list(NAMES), editor.dissection)
+    assert op.offset is not None and abs(op.offset) == 12
+    assert op.copied[mask & (labels != grass)].all() and not op.copied[~mask].any()
+    assert not op.hole[14:22, 28:34].any()               # the fill's hole is the door's, as before
+    session = editor.fit(photo)
+    session._cache_labels.update(labels=labels, trust=1.0)
+    out = session.edit(mask, "door", "remove").image
+    for top in (14, 30):                                 # the upper windows repeated into the door's column
+        assert np.abs(out[top + 2:top + 6, 29:33].astype(int) - (30, 40, 80)).max() <= 40
+    monkeypatch.setattr(removal, "OFFSET_FACADE", False)         # as before: the door's hole only
+    assert removal_operation(mask, "door", "medium", labels, list(NAMES), editor.dissection).copied is None
 
 
 def test_a_photo_removal_takes_the_surroundings_colour_not_the_lit_tower_beside_it():

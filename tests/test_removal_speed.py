@@ -73,11 +73,16 @@ def _needs_models():
 
 
 @pytest.mark.parametrize("window", [False, True])
-def test_removal_draws_what_it_drew_before_the_speed_work(window):
+def test_removal_draws_what_it_drew_before_the_speed_work(window, monkeypatch):
     """The bench's edits at 128 and 256 px and a session's edit differ from the pictures of before by at most
     ``TOLERANCE`` uint8 levels (measured: bit-identical in full, at most 1 level re-rendering only the window the
-    removal changes), and every hole continues the same labels."""
+    removal changes), and every hole continues the same labels.  Each perturbation layer is filled on its own grid
+    and the features over the hole alone here, as before; the shared grid and the features' fill over the
+    perturbations' zone (``SHARED_DELTA_GRID``, ``FEATURES_ON_ZONE``, the defaults since) change the picture and
+    are tested in test_editor_removal.py."""
     _needs_models()
+    monkeypatch.setattr(removal, "SHARED_DELTA_GRID", False)
+    monkeypatch.setattr(removal, "FEATURES_ON_ZONE", ())
     reference = np.load(REFERENCE)
     now = pictures(window=window)
     assert sorted(now) == sorted(reference.files)
@@ -138,6 +143,86 @@ def test_the_fills_solves_run_on_one_blas_thread(monkeypatch):
     hole[6:18, 5:19] = True
     removal.harmonic_fill(x, hole)
     assert seen and all(threads and max(threads) == 1 for threads in seen)
+
+
+def _label_groups_by_shares(groups, size):
+    """The cells' most common labels as they were computed: each label's area share per cell, the first largest."""
+    from ganpaint_core.editing.masks import to_grid
+
+    present = np.unique(groups)
+    shares = torch.cat([to_grid(groups == k, size, "area") for k in present], dim=1)[0]
+    return present[shares.argmax(0).numpy()]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_label_groups_by_counts_equal_the_area_shares(seed):
+    """Counting each label's pixels per cell picks the label the area shares picked, ties (2x2 cells split two
+    ways) included."""
+    rng = np.random.default_rng(seed)
+    groups = rng.integers(0, 3, (16, 16)).repeat(8, 0).repeat(8, 1) * 3
+    groups[rng.random((128, 128)) < 0.2] = 4
+    groups[:2, :2], groups[2:4, :2] = 9, 0          # a tie on the 64-grid's first cell
+    for size in (16, 32, 64, 128):
+        np.testing.assert_array_equal(removal.label_groups(groups, size), _label_groups_by_shares(groups, size))
+
+
+def _copy_offset_by_loop(labels, hole, sources, concept):
+    """The facade offset as it was found: every shift tried in turn, nearest first."""
+    from ganpaint_core.editing.masks import dilate
+
+    width = hole.shape[1]
+    ring = dilate(hole, removal.OFFSET_RING) & ~hole
+    usable = (np.ones_like(hole) if sources is None else sources) & ~hole & (labels != concept)
+    ys, xs = np.nonzero(hole)
+    ry, rx = np.nonzero(ring)
+    best, best_score = None, removal.OFFSET_MATCH
+    for dx in sorted(range(-width + 1, width), key=abs):
+        if dx == 0 or xs.min() + dx < 0 or xs.max() + dx >= width or rx.min() + dx < 0 or rx.max() + dx >= width:
+            continue
+        if not usable[ys, xs + dx].all():
+            continue
+        score = float((labels[ry, rx + dx] == labels[ry, rx]).mean())
+        if score > best_score:
+            best, best_score = dx, score
+    return best
+
+
+def test_copy_offset_by_fft_counts_equals_trying_every_shift():
+    """On facades with a repeating window column (found, nearest of equal matches) and on random labels (mostly
+    none), the counted shifts pick what the loop over shifts picked."""
+    rng = np.random.default_rng(0)
+    found = 0
+    for trial in range(60):
+        labels = np.zeros((64, 64), np.int64)
+        labels[20:60] = 2                                  # a wall
+        period = int(rng.integers(10, 20))
+        for x in range(int(rng.integers(0, 6)), 64 - 6, period):
+            labels[30:40, x:x + 6] = 3                     # its windows
+        if trial % 3 == 0:
+            labels = np.where(rng.random((64, 64)) < 0.1, rng.integers(0, 5, (64, 64)), labels)
+        hole = np.zeros((64, 64), bool)
+        x0 = int(rng.integers(4, 50))
+        hole[30:40, x0:x0 + 6] = True
+        labels[hole] = 7
+        sources = rng.random((64, 64)) < 0.98 if trial % 2 else None
+        expected = _copy_offset_by_loop(labels, hole, sources, 7)
+        assert removal.copy_offset(labels, hole, sources, 7) == expected, trial
+        found += expected is not None
+    assert found >= 10                                     # the facades' repeats were found, not only None
+
+
+def test_the_dense_solution_operator_solves_as_the_sparse_factor_does():
+    """A plan for more channels than the hole has border cells solves by its dense operator; the fill is the
+    sparse solve's to float rounding."""
+    rng = np.random.default_rng(0)
+    hole = np.zeros((32, 32), bool)
+    hole[9:21, 11:19] = True
+    groups = (np.arange(32)[:, None] >= 15).repeat(32, 1).astype(int)
+    x = torch.from_numpy(rng.standard_normal((1, 80, 32, 32)).astype(np.float32))
+    dense, sparse_solve = removal.FillPlan(hole, 0.2, None, groups, 80), removal.FillPlan(hole, 0.2, None, groups, 4)
+    assert dense.operator is not None and sparse_solve.operator is None
+    torch.testing.assert_close(dense(x), sparse_solve(x), atol=1e-5, rtol=0)
+    assert not torch.equal(dense(x), x)
 
 
 if __name__ == "__main__":

@@ -263,12 +263,15 @@ class Session:
                 keep |= op.keep if op.keep is not None else False
             if not keep.any():
                 return filled
-            out = edited()          # what stands in front of a removed object stays
+            # what stands in front of a removed object stays: the render without the fill, re-rendered only
+            # where the other edits change it (window_render, to float rounding; none for removals alone)
+            out = edited() if base is None else generator.render(features, region, fine, base=base, changed=changed)
             return torch.where(torch.from_numpy(keep).to(out.device), out, filled)
 
-    def _hole(self, index: int) -> np.ndarray:
-        """The hole of the removal at ``index``, less what later edits painted (they draw there)."""
-        hole = self.operations[index].hole.copy()
+    def _hole(self, index: int, region: np.ndarray | None = None) -> np.ndarray:
+        """The hole of the removal at ``index`` (or its ``region``), less what later edits painted (they draw
+        there)."""
+        hole = (self.operations[index].hole if region is None else region).copy()
         for op in self.operations[index + 1:]:
             if not isinstance(op, Removal):
                 hole &= ~op.mask
@@ -308,9 +311,9 @@ class Session:
             hole = np.any([h for _, h in removals], axis=0)
             keep = np.any([op.keep if op.keep is not None else np.zeros_like(h) for op, h in removals], axis=0)
             img = photo_fill(self.photo, img, hole, self.generator_trust(), keep=keep)
-            for op, h in removals:
-                if op.offset is not None and op.blend >= 1:
-                    img = offset_fill(img, self.photo, h, op.offset)
+            for i, op in enumerate(self.operations):      # a facade repeated from the matching offset
+                if isinstance(op, Removal) and op.offset is not None and op.blend >= 1:
+                    img = offset_fill(img, self.photo, self._hole(i, op.copied), op.offset)
             times["fill"] = self.clock() - t
         if paste_back and self.operations:
             state.images[(adapted, False, clear, self.options)] = img     # to_photo pastes this one (the demo)

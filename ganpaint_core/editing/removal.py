@@ -154,10 +154,13 @@ class FillPlan:
             sources = sources.reshape(pooled).any(axis=(1, 3)) & ~hole
             groups = None if groups is None else np.pad(groups, pad, mode="edge")[::2, ::2]
             self.levels.append(_level(hole, sources, vertical, groups))
-        self._factor(self.levels[-1])
+        self._factor(self.levels[-1], channels)
 
-    def _factor(self, level: _Level) -> None:
-        """The coarsest grid's system: (L + PULL) u = K x + PULL mean, factorised once."""
+    def _factor(self, level: _Level, channels: int | None) -> None:
+        """The coarsest grid's system: (L + PULL) u = K x_border + PULL mean, factorised once.  For a fill of at
+        least as many ``channels`` as the hole has border cells (K's columns), it is also solved for each border
+        cell and the pull, so that a fill is the product u = x_border @ operator + mean pull (the same solution to
+        float rounding; a plan reused by later renders then costs no solve)."""
         height, width = level.hole.shape
         cells = np.flatnonzero(level.hole)
         n = len(cells)
@@ -176,11 +179,15 @@ class FillPlan:
             kcols.append(j[~unknown])
             kvals.append(links[k][i[~unknown]])
         a = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+        border, at = np.unique(np.concatenate(kcols), return_inverse=True)      # the known cells next to the hole
+        self.known = sparse.csr_matrix((np.concatenate(kvals), (np.concatenate(krows), at)), shape=(n, len(border)))
+        self.border, self.cells = torch.from_numpy(border), torch.from_numpy(cells)
         with one_blas_thread():
             self.lu = splu(a)
-        self.known_matrix = sparse.csr_matrix((np.concatenate(kvals), (np.concatenate(krows), np.concatenate(kcols))),
-                                              shape=(n, height * width))
-        self.cells = torch.from_numpy(cells)
+            self.operator = None
+            if len(border) <= (channels or 0):   # a fill of more channels than border cells: solve for the border
+                self.operator = torch.from_numpy(self.lu.solve(np.ascontiguousarray(self.known.toarray())).T.copy())
+                self.pull = torch.from_numpy(self.lu.solve(np.full(n, PULL)))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) != self.shape:
@@ -209,11 +216,15 @@ class FillPlan:
 
     def _direct(self, u: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         flat = u.reshape(u.shape[0], -1)
-        rhs = self.known_matrix @ flat.double().numpy().T + PULL * mean.double().numpy()[None]
-        with one_blas_thread():
-            solved = self.lu.solve(np.ascontiguousarray(rhs))
+        border = flat[:, self.border].double()
+        if self.operator is not None:       # the dense solution operator: one small product
+            solved = border @ self.operator + mean.double()[:, None] * self.pull[None]
+        else:
+            rhs = self.known @ border.numpy().T + PULL * mean.double().numpy()[None]
+            with one_blas_thread():
+                solved = torch.from_numpy(self.lu.solve(np.ascontiguousarray(rhs)).T)
         out = flat.clone()
-        out[:, self.cells] = torch.from_numpy(solved.T).to(out.dtype)
+        out[:, self.cells] = solved.to(out.dtype)
         return out.reshape(u.shape)
 
     @staticmethod
@@ -325,9 +336,9 @@ def predicted_labels(labels: np.ndarray, hole: np.ndarray, sources: np.ndarray |
     present = np.unique(out[around if around.any() else src])
     if candidates is not None and np.isin(present, candidates).any():
         present = present[np.isin(present, candidates)]
-    onehot = torch.from_numpy(np.stack([out == k for k in present]).astype(np.float32))[None]
-    likely = harmonic_fill(onehot, hole, LABEL_VERTICAL, src)[0].argmax(0).numpy()
-    out[hole] = present[likely[hole]]
+    onehot = torch.from_numpy((out[None] == present[:, None, None]).astype(np.float32))[None]
+    shares = harmonic_fill(onehot, hole, LABEL_VERTICAL, src)[0]
+    out[hole] = present[shares[:, torch.from_numpy(hole)].argmax(0).numpy()]     # the hole's pixels only
     return out
 
 
@@ -337,9 +348,21 @@ def label_groups(groups: np.ndarray | None, size: int) -> np.ndarray | None:
         return None
     if groups.shape[-1] == size:
         return groups
-    present = np.unique(groups)
-    shares = torch.cat([to_grid(groups == k, size, "area") for k in present], dim=1)[0]
-    return present[shares.argmax(0).numpy()]
+    side = groups.shape[-1]
+    if groups.shape != (side, side) or side % size or groups.min() < 0:   # cells that do not tile the pixels
+        present = np.unique(groups)
+        shares = torch.cat([to_grid(groups == k, size, "area") for k in present], dim=1)[0]
+        return present[shares.argmax(0).numpy()]
+    counts = np.bincount((groups * (size * size) + _cell_index(side, size)).ravel())   # per label and cell
+    counts = np.pad(counts, (0, -len(counts) % (size * size)))
+    return counts.reshape(-1, size, size).argmax(0)        # a tie goes to the lower label, as the shares' argmax
+
+
+@cache
+def _cell_index(side: int, size: int) -> np.ndarray:
+    """int side x side: the flat index of each pixel's cell on a size x size grid."""
+    step = side // size
+    return (np.arange(side) // step)[:, None] * size + np.arange(side)[None, :] // step
 
 
 def roof_region(labels: np.ndarray, hole: np.ndarray, mask: np.ndarray, dome: int, building: int) -> np.ndarray | None:
@@ -382,6 +405,7 @@ class Removal(Operation):
     blend: float = 1.0
     drawn: Operation | None = None         # what the generator draws in the object's place (a dome's roof), or None
     offset: int | None = None              # px: the photo shifted by it repeats the surroundings into the hole
+    copied: np.ndarray | None = None       # bool SxS: where that shifted photo goes (None: the hole)
 
     def apply(self, r: torch.Tensor) -> torch.Tensor:
         return r if self.drawn is None else self.drawn.apply(r)
@@ -396,11 +420,16 @@ class Removal(Operation):
         if key not in self.plans:
             if len(self.plans) >= 16:
                 self.plans.clear()
-            zone = hole if kind == "features" else dilate(hole | self.drawn_region(), DELTA_RADIUS)
+            zone = hole if kind == "features" else self.zone(hole)
             sources = None if self.sources is None else _cells(self.sources, size)
             self.plans[key] = FillPlan(hole_cells(zone, size), VERTICAL, sources, label_groups(self.groups, size),
                                        channels)
         return self.plans[key]
+
+    def zone(self, hole: np.ndarray) -> np.ndarray:
+        """bool SxS: where G''s perturbations are continued: ``hole`` and what ``drawn`` draws, grown by
+        ``DELTA_RADIUS``."""
+        return dilate(hole | self.drawn_region(), DELTA_RADIUS)
 
     def drawn_region(self) -> np.ndarray:
         """bool SxS: where ``drawn`` draws (as painted), none without it."""
@@ -442,12 +471,14 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
             groups[roof] = vocabulary.index(REPLACED_BY[name])
     if drawn is not None:
         hole = hole & ~roof
-    offset = None
+    offset, copied = None, None
     if part is not None and drawn is None and name in OFFSET_CONCEPTS:
-        offset = copy_offset(labels, hole, sources, label)
+        copied = facade_region(labels, hole, mask, keep, vocabulary, name) if OFFSET_FACADE else None
+        offset = copy_offset(labels, hole if copied is None else copied, sources, label)
     return Removal("remove", mask, torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), name,
                    strength, fine=None if drawn is None else drawn.fine, hole=hole, sources=sources, keep=keep,
-                   groups=groups, blend=min(1.0, n / table["medium"]), drawn=drawn, offset=offset)
+                   groups=groups, blend=min(1.0, n / table["medium"]), drawn=drawn, offset=offset,
+                   copied=None if offset is None else copied)
 
 
 # The closed-form last layer (``adaptation.solve_last_layer``) sets factors far from 1 where an activation is near 0;
@@ -483,20 +514,20 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
     factors: dict[str, torch.Tensor] = {}
 
     def factor(name: str) -> torch.Tensor:          # 1 + G''s perturbations, cleared and continued
-        if name not in factors:
-            d = deltas[name]
-            size = d.shape[-1]
-            if clear is not None and clear.any():
-                d = d * (1 - to_grid(clear, size, "max").to(d))
-            if fill_deltas:
-                for op, hole in removals:
-                    d = d + op.blend * (op.plan("deltas", size, hole, d.shape[1])(d.clamp(-DELTA_CAP, DELTA_CAP)) - d)
-            factors[name] = 1 + d
+        if not factors:
+            grid = adapted.generator.resolution_of(target) if SHARED_DELTA_GRID else None
+            factors.update({k: 1 + d for k, d in continued_deltas(deltas, removals, clear, fill_deltas, grid).items()})
         return factors[name]
 
     def filled(x: torch.Tensor) -> torch.Tensor:    # the fill layer's output with every hole continued
+        size = x.shape[-1]
+        shared = sum(d.shape[1] for d in deltas.values() if d.shape[-1] >= size) if SHARED_DELTA_GRID else 0
         for op, hole in removals:
-            x = x + op.blend * (op.plan("features", x.shape[-1], hole, x.shape[1])(x) - x)
+            if op.concept in FEATURES_ON_ZONE and op.drawn is None:    # over the perturbations' zone, their plan
+                plan = op.plan("deltas", size, hole, shared if fill_deltas and shared else x.shape[1])
+            else:
+                plan = op.plan("features", size, hole, x.shape[1])
+            x = x + op.blend * (plan(x) - x)
         return x
 
     if base is None or getattr(adapted, "blocks", None) is not None:
@@ -514,7 +545,7 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
     if clear is not None:
         region = region | np.asarray(clear, bool)
     for op, hole in removals:                        # the holes and the perturbations continued around them
-        region = region | dilate(np.asarray(hole, bool) | op.drawn_region(), DELTA_RADIUS)
+        region = region | op.zone(np.asarray(hole, bool))
 
     def scale(name: str, window: Window) -> torch.Tensor | None:
         return window.of(factor(name)) if name in deltas else None
@@ -534,9 +565,82 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
     return render_window(adapted.generator, r, base, region, scale, {name: windowed(name) for name in names})
 
 
+# Objects on a facade whose features at the fill layer are continued over the perturbations' zone (the hole grown
+# by DELTA_RADIUS: the frame and the step around a door go too; the ring is wall, as the fill); other objects keep
+# the ring (the next cloud or tree beside a removed one stays).
+FEATURES_ON_ZONE = ("door", "window")
+SHARED_DELTA_GRID = True  # perturbations at the fill layer's grid or finer are continued together on that grid
+
+
+def continued_deltas(deltas: dict[str, torch.Tensor], removals: list[tuple[Removal, np.ndarray]],
+                     clear: np.ndarray | None, fill: bool, grid: int | None) -> dict[str, torch.Tensor]:
+    """G''s perturbations per layer, zeroed inside ``clear`` and, with ``fill``, continued from around each hole
+    (grown by ``DELTA_RADIUS``; ``blend`` of the way) and capped at ``DELTA_CAP``.
+
+    Each layer coarser than ``grid`` is filled on its own grid.  Those at ``grid`` or finer are filled together on
+    ``grid`` (one plan for all their channels; the finer ones average-pooled to it) and a finer layer's zone takes
+    that solution upsampled bilinearly: the continuation is smooth, so the finer grid adds little to it (docs/edits.md,
+    "Remove").  ``grid`` None: every layer on its own grid."""
+    out = {}
+    for name, d in deltas.items():
+        if clear is not None and clear.any():
+            d = d * (1 - to_grid(clear, d.shape[-1], "max").to(d))
+        out[name] = d
+    if not fill:
+        return out
+    for op, hole in removals:
+        shared = [n for n, d in out.items() if grid is not None and d.shape[-1] >= grid]
+        for name in out:
+            if name not in shared:
+                d = out[name]
+                own = op.plan("deltas", d.shape[-1], hole, d.shape[1])
+                out[name] = d + op.blend * (own(d.clamp(-DELTA_CAP, DELTA_CAP)) - d)
+        if not shared:
+            continue
+        capped = [out[n].clamp(-DELTA_CAP, DELTA_CAP) for n in shared]
+        pooled = torch.cat([F.avg_pool2d(c, c.shape[-1] // grid) if c.shape[-1] > grid else c for c in capped], 1)
+        plan = op.plan("deltas", grid, hole, pooled.shape[1])
+        solved = plan(pooled) if not plan.empty else None
+        at = 0
+        for name, c in zip(shared, capped, strict=True):
+            filled = c
+            if solved is not None:
+                part, size = solved[:, at:at + c.shape[1]], c.shape[-1]
+                filled = part if size == grid else _upsampled_into_zone(part, c, plan.box, op.zone(hole))
+            at += c.shape[1]
+            out[name] = filled if op.blend == 1 else out[name] + op.blend * (filled - out[name])
+    return out
+
+
+def _upsampled_into_zone(coarse: torch.Tensor, fine: torch.Tensor, box: tuple[slice, slice],
+                         zone: np.ndarray) -> torch.Tensor:
+    """``fine`` (B, C, s, s) with its cells in the pixel ``zone`` taken from ``coarse`` (on a coarser grid)
+    upsampled bilinearly; only the coarse ``box`` (the fill's, 8 cells beyond the zone) is upsampled, which gives
+    the whole grid's upsampling there to float rounding."""
+    step = fine.shape[-1] // coarse.shape[-1]
+    rows, cols = slice(box[0].start * step, box[0].stop * step), slice(box[1].start * step, box[1].stop * step)
+    up = F.interpolate(coarse[..., box[0], box[1]], scale_factor=step, mode="bilinear", align_corners=False)
+    cells = torch.from_numpy(hole_cells(zone, fine.shape[-1])[rows, cols]).to(fine.device)
+    out = fine.clone()
+    out[..., rows, cols] = torch.where(cells, up, fine[..., rows, cols])
+    return out
+
+
 OFFSET_RING = 4         # px around the hole whose labels an offset copy must match
 OFFSET_MATCH = 0.9      # the least share of that ring whose labels the copy's ring repeats
 OFFSET_CONCEPTS = ("door", "window")   # objects on a facade, whose pattern repeats sideways
+OFFSET_FACADE = True    # the offset copy covers the facade in the painted mask, not only the object's hole
+FACADE = ("building", "window", "door")
+
+
+def facade_region(labels: np.ndarray, hole: np.ndarray, mask: np.ndarray, keep: np.ndarray | None,
+                  vocabulary: list[str], concept: str) -> np.ndarray:
+    """bool SxS: the ``hole`` and the facade in the painted ``mask`` (``FACADE`` labels), less what stands in
+    front (``keep``): where a door's column goes, the scene repeats its windows above it too (the ground truth of
+    a removed door shows the next window column there), so the offset copy covers them."""
+    facade = np.isin(labels, [vocabulary.index(c) for c in (*FACADE, concept) if c in vocabulary])
+    region = np.asarray(hole, bool) | (np.asarray(mask, bool) & facade)
+    return region if keep is None else region & ~np.asarray(keep, bool)
 
 
 def copy_offset(labels: np.ndarray, hole: np.ndarray, sources: np.ndarray | None, concept: int) -> int | None:
@@ -550,18 +654,30 @@ def copy_offset(labels: np.ndarray, hole: np.ndarray, sources: np.ndarray | None
     width = hole.shape[1]
     ring = dilate(hole, OFFSET_RING) & ~hole
     usable = (np.ones_like(hole) if sources is None else np.asarray(sources, bool)) & ~hole & (labels != concept)
-    ys, xs = np.nonzero(hole)
-    ry, rx = np.nonzero(ring)
-    best, best_score = None, OFFSET_MATCH
-    for dx in sorted(range(-width + 1, width), key=abs):
-        if dx == 0 or xs.min() + dx < 0 or xs.max() + dx >= width or rx.min() + dx < 0 or rx.max() + dx >= width:
-            continue
-        if not usable[ys, xs + dx].all():
-            continue
-        score = float((labels[ry, rx + dx] == labels[ry, rx]).mean())
-        if score > best_score:
-            best, best_score = dx, score
-    return best
+    xs, rx = np.nonzero(hole)[1], np.nonzero(ring)[1]
+    if not len(rx):
+        return None
+    landed = _shift_counts(hole[None], usable[None])       # per shift: the hole's pixels landing on usable ones
+    kinds = np.unique(labels[ring])
+    kept = _shift_counts(ring & (labels == kinds[:, None, None]), labels == kinds[:, None, None])
+    shifts = np.array(sorted(range(-width + 1, width), key=abs))     # the nearest first: a tie keeps it
+    fits = (shifts != 0) & (landed[shifts] == len(xs))
+    fits &= (min(xs.min(), rx.min()) + shifts >= 0) & (max(xs.max(), rx.max()) + shifts < width)
+    scores = np.where(fits, kept[shifts] / len(rx), -np.inf)
+    best = int(np.argmax(scores))
+    return int(shifts[best]) if scores[best] > OFFSET_MATCH else None
+
+
+def _shift_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """int (2W,): per horizontal shift dx (index dx, a negative one from the end) the pixels set in both ``a`` and
+    in ``b`` shifted by dx (``a[k, y, x] & b[k, y, x + dx]``, summed over k, y, x), for bool K x H x W masks;
+    counted by FFT over the rows where ``a`` has pixels."""
+    k, y = np.nonzero(a.any(axis=2))
+    n = 2 * a.shape[2]
+    if not len(y):
+        return np.zeros(n, np.int64)
+    spectrum = np.conj(np.fft.rfft(a[k, y].astype(np.float64), n)) * np.fft.rfft(b[k, y].astype(np.float64), n)
+    return np.rint(np.fft.irfft(spectrum.sum(axis=0), n)).astype(np.int64)
 
 
 def offset_fill(image: np.ndarray, photo: np.ndarray, hole: np.ndarray, dx: int) -> np.ndarray:
@@ -596,7 +712,8 @@ def photo_fill(photo: np.ndarray, render: np.ndarray, hole: np.ndarray, trust: f
     grey photo the render's grey levels stand for it."""
     if trust >= 1.0 or not np.asarray(hole).any():
         return render
-    if np.ptp(photo.astype(np.int16), axis=-1).max() <= GREY_SPREAD:       # a grey photo: no colours of the render
+    photo = np.asarray(photo)
+    if int((photo.max(axis=-1).astype(np.int16) - photo.min(axis=-1)).max()) <= GREY_SPREAD:   # grey: no colours
         render = np.repeat(render.astype(np.float32).mean(axis=-1, keepdims=True).round().astype(np.uint8), 3, -1)
     base = fill_photo(photo, hole, radius=2).astype(np.float32)
     sigma = DETAIL_SIGMA if sigma is None else sigma

@@ -1,0 +1,31 @@
+"""The shared dilation grows a mask as scipy's iterated cross does (ganpaint_core.morphology)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import binary_dilation
+
+from ganpaint_core.morphology import dilate
+
+
+@pytest.mark.parametrize("radius", [1, 2, 4, 8, 13])
+@pytest.mark.parametrize("shape", [(128, 128), (37, 61)])
+def test_dilate_equals_scipys_iterated_cross(radius, shape):
+    """Pixel for pixel, masks touching the border and a non-contiguous view included."""
+    rng = np.random.default_rng(radius)
+    mask = rng.random(shape) < 0.01
+    mask[0, 3] = mask[-1, -1] = mask[5, 0] = True
+    np.testing.assert_array_equal(dilate(mask, radius), binary_dilation(mask, iterations=radius))
+    view = mask[::2, ::-1]
+    np.testing.assert_array_equal(dilate(view, radius), binary_dilation(view, iterations=radius))
+
+
+def test_dilate_leaves_empty_masks_and_radius_zero_alone():
+    mask = np.zeros((9, 9), bool)
+    assert not dilate(mask, 3).any()
+    mask[4, 4] = True
+    grown = dilate(mask, 0)
+    np.testing.assert_array_equal(grown, mask)
+    assert grown is not mask
+    assert dilate(mask, 2).sum() == 13        # the diamond of radius 2
