@@ -86,3 +86,17 @@ def test_the_default_models_domes_come_in_looks_and_the_chosen_one_is_not_the_gr
     assert spread.max() >= 40, spread              # the looks differ in colour (gold against grey-blue)
     mean = np.asarray(dome["levels"])
     assert np.abs(np.asarray(chosen_look(dome)["levels"]) - mean).mean() > 0.05
+
+
+def test_the_added_domes_figure_sets_the_looks_aside_and_back_and_refuses_other_concepts(tmp_path):
+    from argparse import Namespace
+
+    from eval.studies.added_trees import levers_off, run
+
+    dissection = {"concepts": {"dome": {"levels": [1.0], "looks": [{"levels": [2.0], "fine_levels": []}], "look": 0},
+                               "tree": {"levels": [3.0]}}}
+    with levers_off(dissection):
+        assert chosen_look(dissection["concepts"]["dome"]) is None
+    assert chosen_look(dissection["concepts"]["dome"])["levels"] == [2.0]
+    with pytest.raises(ValueError, match="concept"):
+        run(Namespace(out=str(tmp_path / "a.jpg"), model="default", tasks=2, fit="", concept="cupola"))
