@@ -7,7 +7,8 @@ generator's own instances of the concept in the painted mask (its shape fitted
 into the mask, less what the concept leaves in place in the photo:
 ``ganpaint_core.editing.placement``), then sets every unit on that object's
 grid cells to the concept's own level (its mean where the generator draws the
-concept: the dissection's ``levels``, see ``ganpaint_core.dissection.levels``),
+concept: the dissection's ``levels``, see ``ganpaint_core.dissection.levels``; for a concept G draws in several
+colours, a dome, the mean of one of them: its chosen look, ``ganpaint_core.dissection.looks``),
 the strength setting the blend ``a`` (low 0.5, medium 1, high 1.25: beyond the
 level); the operation's mask is then the object's region, so the editor draws
 and pastes back there alone (a tree with the multiband blend's finest bands only,
