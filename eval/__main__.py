@@ -12,7 +12,7 @@ COMMANDS = {
     "speed": ("eval.studies.speed", "fit step counts vs. reconstruction and edit quality, and the cost of a step"),
     "generator-report": ("eval.studies.generator_report", "pixel shares and Fréchet distance vs. the scene world"),
     "add-study": ("eval.studies.add_study", "what holds add edits back: edit variants on held-out scene pairs"),
-    "added-trees": ("eval.studies.added_trees", "added trees before and after the tree's add levers, beside the truth"),
+    "added-trees": ("eval.studies.added_trees", "added trees (or domes) before and after the add levers, by the truth"),
     "editor-study": ("eval.studies.editor_study", "measure the editor's design choices on held-out scene pairs"),
     "sharing-bench": ("eval.bench.sharing", "a fit's time alone and beside a busy core, per threads and OpenMP wait"),
     "cluster-bench": ("eval.bench.cluster", "wall time of one `eval run` on the local pool vs. a local Dask cluster"),

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from ganpaint_core.concepts import NAMES, NUM_CONCEPTS
+from ganpaint_core.dissection.looks import add_looks
 from ganpaint_core.imaging import to_uint8
 
 MIN_SHARE = 0.3     # a cell counts for a concept at this share of its pixels (at 0.5, domes fill few cells)
@@ -64,14 +65,17 @@ def fine_layer_of(generator, layer: str) -> str | None:
 def add_levels(dissection: dict, generator, segmenter, samples: int = LEVEL_SAMPLES, seed: int = 1,
                progress: bool = True, fine: bool = True) -> dict:
     """``dissection`` with each concept's ``levels`` (one per unit) and ``level_cells`` set, in place; with
-    ``fine``, also ``fine_layer`` and each concept's ``fine_levels`` there (``add_fine_levels``)."""
+    ``fine``, also ``fine_layer`` and each concept's ``fine_levels`` there (``add_fine_levels``); and the looks
+    of the concepts G draws in several colours (``ganpaint_core.dissection.looks``)."""
     levels, counts = concept_levels(generator, segmenter, dissection["layer"], samples, seed=seed, progress=progress)
     dissection.update(level_samples=samples, level_seed=seed, level_min_share=MIN_SHARE)
     for c, name in enumerate(NAMES):
         entry = dissection["concepts"].setdefault(name, {"units": []})
         entry["level_cells"] = int(counts[c])
         entry["levels"] = [round(float(v), 4) for v in levels[c]] if counts[c] > 0 else []
-    return add_fine_levels(dissection, generator, segmenter, samples, seed, progress) if fine else dissection
+    if fine:
+        add_fine_levels(dissection, generator, segmenter, samples, seed, progress)
+    return add_looks(dissection, generator, segmenter, 2 * samples, seed, progress)   # domes are rare: twice
 
 
 def add_fine_levels(dissection: dict, generator, segmenter, samples: int = LEVEL_SAMPLES, seed: int = 1,

@@ -7,7 +7,8 @@ generator's own instances of the concept in the painted mask (its shape fitted
 into the mask, less what the concept leaves in place in the photo:
 ``ganpaint_core.editing.placement``), then sets every unit on that object's
 grid cells to the concept's own level (its mean where the generator draws the
-concept: the dissection's ``levels``, see ``ganpaint_core.dissection.levels``),
+concept: the dissection's ``levels``, see ``ganpaint_core.dissection.levels``; for a concept G draws in several
+colours, a dome, the mean of one of them: its chosen look, ``ganpaint_core.dissection.looks``),
 the strength setting the blend ``a`` (low 0.5, medium 1, high 1.25: beyond the
 level); the operation's mask is then the object's region, so the editor draws
 and pastes back there alone (a tree with the multiband blend's finest bands only,
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ganpaint_core.dissection.looks import chosen_look
 from ganpaint_core.editing.masks import to_grid
 from ganpaint_core.editing.placement import object_region
 
@@ -147,8 +149,11 @@ class Operation:
 
 
 def concept_levels(dissection: dict | None, concept: str) -> torch.Tensor | None:
-    """The concept's level of every unit (C,) from the dissection's ``levels``, or None where it has none."""
-    levels = dissection["concepts"][concept_name(dissection, concept)].get("levels")
+    """The concept's level of every unit (C,): its chosen look's where the dissection groups it into looks
+    (``ganpaint_core.dissection.looks``), else the dissection's ``levels``; None where it has none."""
+    entry = dissection["concepts"][concept_name(dissection, concept)]
+    look = chosen_look(entry)
+    levels = look["levels"] if look else entry.get("levels")
     return torch.tensor(levels, dtype=torch.float32) if levels else None
 
 
@@ -237,7 +242,9 @@ def fine_edits(operations) -> dict | None:
 
 
 def fine_levels(dissection: dict | None, concept: str) -> tuple[str, torch.Tensor] | None:
-    """The dissection's finer layer and the concept's levels there (``fine_layer``, ``fine_levels``), or None."""
+    """The dissection's finer layer and the concept's levels there (``fine_layer``, its chosen look's
+    ``fine_levels`` or the concept's own), or None."""
     layer = (dissection or {}).get("fine_layer")
-    levels = dissection["concepts"][concept].get("fine_levels") if layer else None
+    look = chosen_look(dissection["concepts"][concept]) if layer else None
+    levels = (look["fine_levels"] if look else dissection["concepts"][concept].get("fine_levels")) if layer else None
     return (layer, torch.tensor(levels, dtype=torch.float32).view(1, -1, 1, 1)) if levels else None
