@@ -87,6 +87,8 @@ def test_bad_arguments_are_clear_errors(tmp_path, capsys, model):
     assert "unknown method" in capsys.readouterr().err
     assert _run(model, "--photos", "scenes:2", "--out", str(tmp_path / "o"), "--fit", "speed=9") == 2
     assert "NAME=VALUE" in capsys.readouterr().err
+    assert _run(model, "--photos", "scenes:2", "--out", str(tmp_path / "o"), "--references", "4") == 2
+    assert "--references must be at least 8" in capsys.readouterr().err
 
 
 def test_photos_of_your_own_with_a_tasks_csv(tmp_path, capsys, model, without_plots):
