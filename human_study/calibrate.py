@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from human_study.common import ACTIONS, least_used
-from human_study.stats import holm, preference_test
+from human_study.stats import holm, preference_tests
 
 ALPHA = 0.05
 WORKERS = (5, 10, 30)
@@ -89,16 +89,18 @@ def rates(design: Design, workers: int, worker_sd: float, item_sd: float, runs: 
     Holm-adjusted p < ALPHA, the share of studies where any baseline is significant after Holm, and how often the
     95% CI holds the true preference (``ci_coverage``)."""
     baseline_of_pair = pd.factorize(design.pairs["method_b"])[0]
-    raw, adjusted, covered = [], [], []
-    for _ in range(runs):
-        worker, pair, chose = design.answers(workers, prefer, worker_sd, item_sd, rng)
-        of = baseline_of_pair[pair]
-        tests = [preference_test(chose[of == b], worker[of == b], pair[of == b])
-                 for b in range(len(design.baselines))]
-        p = [t["p"] for t in tests]
-        raw.append(np.asarray(p) < ALPHA)
-        adjusted.append(holm(p) < ALPHA)
-        covered.append([t["ci_low"] < prefer < t["ci_high"] for t in tests])
+    studies = [design.answers(workers, prefer, worker_sd, item_sd, rng) for _ in range(runs)]
+    worker, pair, _ = studies[0]
+    if any(not (np.array_equal(w, worker) and np.array_equal(q, pair)) for w, q, _ in studies):
+        raise RuntimeError("simulated studies of one cell must share who answers which pair")
+    chose = np.stack([c for _, _, c in studies])
+    of = baseline_of_pair[pair]
+    # the runs share who answered what, so each baseline's tests run on all of them at once
+    tests = [preference_tests(chose[:, of == b], worker[of == b], pair[of == b]) for b in range(len(design.baselines))]
+    p = np.stack([t["p"] for t in tests], 1)
+    raw = p < ALPHA
+    adjusted = np.stack([holm(row) for row in p]) < ALPHA
+    covered = np.stack([(t["ci_low"] < prefer) & (prefer < t["ci_high"]) for t in tests], 1)
     return {"workers": workers, "worker_spread": worker_sd, "item_spread": item_sd, "preference": prefer,
             "runs": runs, "tests": runs * len(design.baselines), "rate": float(np.mean(raw)),
             "rate_holm": float(np.mean(adjusted)), "family_rate_holm": float(np.mean(np.any(adjusted, axis=1))),

@@ -52,12 +52,14 @@ def _invert(row: np.ndarray, value: float) -> float:
     return float(np.interp(value, row, BETAS))
 
 
-def _row_wise_inverse(table: np.ndarray, value: float) -> np.ndarray:
-    """For each increasing row of ``table`` (over BETAS), the beta where it reaches ``value`` (clipped to BETAS)."""
-    above = np.count_nonzero(table < value, axis=1).clip(1, len(BETAS) - 1)
-    rows = np.arange(len(table))
+def _row_wise_inverse(table: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each of ``values`` (R,) and each increasing row of ``table`` (over BETAS), the beta where the row reaches
+    the value (clipped to BETAS): (R, rows)."""
+    values = np.asarray(values, float)[:, None, None]
+    above = np.count_nonzero(table[None] < values, axis=2).clip(1, len(BETAS) - 1)
+    rows = np.arange(len(table))[None]
     left, right = table[rows, above - 1], table[rows, above]
-    t = np.clip((value - left) / np.where(right > left, right - left, 1.0), 0.0, 1.0)
+    t = np.clip((values[..., 0] - left) / np.where(right > left, right - left, 1.0), 0.0, 1.0)
     return BETAS[above - 1] + t * (BETAS[1] - BETAS[0])
 
 
@@ -65,6 +67,14 @@ def unbias(mean: float, variance: float, trials, values) -> tuple[float, list[fl
     """The worker spread ``sigma`` matching the workers' smoothed log-odds (``mean``, sample ``variance``, one
     ``trials`` count per worker) and, for each of ``values`` on the smoothed scale, the ``beta`` with
     ``g(beta, sigma)`` equal to it."""
+    sigmas, betas = unbias_studies([mean], [variance], trials, [values])
+    return float(sigmas[0]), [float(b) for b in betas[0]]
+
+
+def unbias_studies(means, variances, trials, values) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`unbias` for R studies with the same ``trials`` per worker (the calibration's simulated studies):
+    ``means`` and ``variances`` (R,), ``values`` (R, V); returns the spreads (R,) and the betas (R, V)."""
+    means, variances = np.asarray(means, float), np.asarray(variances, float)
     counts, how_many = np.unique(np.asarray(trials, int), return_counts=True)
     share = how_many / how_many.sum()
     tables = [moments(int(c)) for c in counts]
@@ -72,15 +82,16 @@ def unbias(mean: float, variance: float, trials, values) -> tuple[float, list[fl
     if len(tables) > 1:
         g = sum(s * t[0] for s, t in zip(share, tables, strict=True))
         spread = sum(s * t[1] for s, t in zip(share, tables, strict=True))
-    # per tabulated sigma: the beta that gives the observed mean, and the variance expected there
-    betas = _row_wise_inverse(g, mean)
+    # per study and tabulated sigma: the beta that gives the observed mean, and the variance expected there
+    betas = _row_wise_inverse(g, means)
     at = np.clip((betas - BETAS[0]) / (BETAS[1] - BETAS[0]), 0, len(BETAS) - 1.000001)
     low = at.astype(int)
-    rows = np.arange(len(SIGMAS))
+    rows = np.arange(len(SIGMAS))[None]
     expected = spread[rows, low] + (at - low) * (spread[rows, low + 1] - spread[rows, low])
-    expected = np.maximum.accumulate(expected)                  # increasing in sigma (it is, up to rounding)
-    sigma = float(np.interp(variance, expected, SIGMAS)) if np.isfinite(variance) else 0.0
-    j = min(int(np.searchsorted(SIGMAS, sigma, side="right")) - 1, len(SIGMAS) - 2)
-    t = (sigma - SIGMAS[j]) / (SIGMAS[j + 1] - SIGMAS[j])
-    row = (1 - t) * g[j] + t * g[j + 1]
-    return sigma, [_invert(row, float(v)) for v in values]
+    expected = np.maximum.accumulate(expected, axis=1)          # increasing in sigma (it is, up to rounding)
+    sigmas = np.array([float(np.interp(v, e, SIGMAS)) if np.isfinite(v) else 0.0
+                       for v, e in zip(variances, expected, strict=True)])
+    j = np.minimum(np.searchsorted(SIGMAS, sigmas, side="right") - 1, len(SIGMAS) - 2)
+    t = ((sigmas - SIGMAS[j]) / (SIGMAS[j + 1] - SIGMAS[j]))[:, None]
+    g_rows = (1 - t) * g[j] + t * g[j + 1]
+    return sigmas, np.array([[_invert(row, float(v)) for v in vs] for row, vs in zip(g_rows, values, strict=True)])

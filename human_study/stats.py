@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.special import expit, logit, stdtr, stdtrit
 from statsmodels.stats.proportion import proportion_confint
 
-from human_study.logit_bias import unbias
+from human_study.logit_bias import unbias_studies
 
 LEVEL = 0.95
 NULL = 0.5
@@ -55,41 +55,55 @@ def preference_test(y, workers, items) -> dict:
     smoothed worker log-odds, unbiased), ``worker_spread`` the worker spread that took, ``share`` the pooled share of
     1s.  NaN interval and p with fewer than 2 workers."""
     y = np.asarray(y, float)
+    return {k: (v[0].item() if isinstance(v, np.ndarray) else v)
+            for k, v in preference_tests(y[None], workers, items).items()}
+
+
+def preference_tests(answers, workers, items) -> dict:
+    """:func:`preference_test` of R studies at once that share who answered which item (the calibration's simulated
+    studies): ``answers`` (R, N) 0/1, ``workers`` and ``items`` (N,); the same keys, per-study values as (R,)
+    arrays (``n``, ``workers``, ``items`` and ``df`` are the same for all and stay numbers)."""
+    y = np.asarray(answers, float)
     worker_codes, worker_names = pd.factorize(np.asarray(workers))
     item_codes, item_names = pd.factorize(np.asarray(items))
-    n, n_workers, n_items = len(y), len(worker_names), len(item_names)
-    out = {"n": n, "k": int(y.sum()), "workers": n_workers, "items": n_items,
-           "share": float(y.mean()) if n else math.nan, "preference": math.nan, "ci_low": math.nan,
-           "ci_high": math.nan, "se_logit": math.nan, "df": math.nan, "p": math.nan, "worker_spread": math.nan}
+    runs, n = y.shape
+    n_workers, n_items = len(worker_names), len(item_names)
+    nan = np.full(runs, math.nan)
+    out = {"n": n, "k": y.sum(1).astype(int), "workers": n_workers, "items": n_items,
+           "share": y.mean(1) if n else nan, "preference": nan, "ci_low": nan, "ci_high": nan, "se_logit": nan,
+           "df": math.nan, "p": nan, "worker_spread": nan}
     if n == 0:
         return out
-    k = np.bincount(worker_codes, weights=y, minlength=n_workers)
+    rows = np.arange(runs)[:, None]
+    k = np.bincount((rows * n_workers + worker_codes).ravel(), weights=y.ravel(),
+                    minlength=runs * n_workers).reshape(runs, n_workers)
     m = np.bincount(worker_codes, minlength=n_workers)
     smoothed = (k + 0.5) / (m + 1)                     # Haldane-Anscombe: finite log-odds for 0 or all
     log_odds = np.log((k + 0.5) / (m - k + 0.5))
-    mean = float(log_odds.mean())
+    mean = log_odds.mean(1)
     if n_workers < 2:
-        out["preference"] = float(expit(unbias(mean, np.nan, m, (mean,))[1][0]))
+        out["preference"] = expit(unbias_studies(mean, nan, m, mean[:, None])[1][:, 0])
         return out
-    v_worker = float(log_odds.var(ddof=1) / n_workers)
+    v_worker = log_odds.var(1, ddof=1) / n_workers
     # each answer's influence on the mean log-odds; summed per item it shows the items' extra spread
-    influence = (y - smoothed[worker_codes]) / (n_workers * m[worker_codes] * smoothed[worker_codes] *
-                                                (1 - smoothed[worker_codes]))
-    v_extra = 0.0
+    per_answer = smoothed[:, worker_codes]
+    influence = (y - per_answer) / (n_workers * m[worker_codes] * per_answer * (1 - per_answer))
+    v_extra = np.zeros(runs)
     if n_items >= 2:
-        per_item = np.bincount(item_codes, weights=influence, minlength=n_items)
-        v_extra = max(0.0, float((per_item ** 2).sum() * n_items / (n_items - 1) - (influence ** 2).sum()))
-    se = math.sqrt(v_worker + v_extra)
+        per_item = np.bincount((rows * n_items + item_codes).ravel(), weights=influence.ravel(),
+                               minlength=runs * n_items).reshape(runs, n_items)
+        v_extra = np.maximum(0.0, (per_item ** 2).sum(1) * n_items / (n_items - 1) - (influence ** 2).sum(1))
+    se = np.sqrt(v_worker + v_extra)
     df = min(n_workers, n_items if n_items >= 2 else n_workers) - 1
     half = float(stdtrit(df, 0.5 + LEVEL / 2)) * se
-    distance = abs(mean - float(logit(NULL)))   # 0.5: the same on the smoothed and the unbiased scale
-    if se > 0:
-        p = float(2 * stdtr(df, -distance / se))
-    else:          # every worker and pair alike: the sign-flip test's p (all workers on one side by chance)
-        p = 1.0 if distance == 0 else min(1.0, 2 * 0.5 ** n_workers)
-    spread, (centre, low, high) = unbias(mean, float(log_odds.var(ddof=1)), m, (mean, mean - half, mean + half))
-    out.update(preference=float(expit(centre)), ci_low=float(expit(low)), ci_high=float(expit(high)), se_logit=se,
-               df=df, p=p, worker_spread=spread)
+    distance = np.abs(mean - float(logit(NULL)))   # 0.5: the same on the smoothed and the unbiased scale
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = 2 * stdtr(df, -distance / se)
+    # every worker and pair alike (se 0): the sign-flip test's p (all workers on one side by chance)
+    p = np.where(se > 0, p, np.where(distance == 0, 1.0, min(1.0, 2 * 0.5 ** n_workers)))
+    spread, betas = unbias_studies(mean, log_odds.var(1, ddof=1), m, np.stack([mean, mean - half, mean + half], 1))
+    centre, low, high = expit(betas).T
+    out.update(preference=centre, ci_low=low, ci_high=high, se_logit=se, df=df, p=p, worker_spread=spread)
     return out
 
 

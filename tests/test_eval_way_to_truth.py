@@ -122,7 +122,7 @@ def test_eval_run_summary_has_the_label_headline_and_the_ground_truth_judge_row(
     out = tmp_path / "run"
     assert main("python -m eval", "", COMMANDS, ["run", "--photos", "scenes:3", "--seed", "3", "--out", str(out),
                                                  "--methods", "ours,poisson", "--workers", "1",
-                                                 "--fit", CHEAP_FIT]) == 0
+                                                 "--fit", CHEAP_FIT, "--references", "32"]) == 0
     edits = _rows(out / "edits.csv")
     for task in {r["task_id"] for r in edits}:          # one reference value per task, shared by every method
         mine = [r for r in edits if r["task_id"] == task]
@@ -147,6 +147,7 @@ def test_eval_run_summary_has_the_label_headline_and_the_ground_truth_judge_row(
     row = next(line for line in judge.splitlines() if line.startswith("| ground truth"))
     assert row.split("|")[2].strip() == "3" and 0 <= float(row.split("|")[3]) <= 1
     assert "against the ground-truth edit itself" in summary
+    assert "machine judge against 32 held-out real scenes (`--references`)" in summary   # 256 by default
 
 
 # ---- add-study: the reference rows and the share of the way per action ----------------------------------

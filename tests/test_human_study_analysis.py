@@ -26,7 +26,8 @@ SAMPLES = 1000
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("hs_analysis")
-    build(write_demo_pairs(root / "pairs", tasks=24), root / "study", seed=1)   # 2 sessions of 36 + 4 catch
+    build(write_demo_pairs(root / "pairs", tasks=24), root / "study", seed=1,   # 2 sessions of 36 + 4 catch
+          display_px=0)   # the answers are under test, not the pictures (upscaling: test_human_study_build)
     return root / "study"
 
 

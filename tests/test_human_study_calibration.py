@@ -59,6 +59,26 @@ def test_a_test_that_counts_answers_as_independent_would_fail_the_calibration():
     assert np.mean(rejected) > NULL_BOUNDS[1] * 3
 
 
+def test_studies_tested_at_once_give_each_studys_own_test():
+    """The calibration tests the simulated studies of a cell at once (``preference_tests``): each study's row is
+    exactly what ``preference_test`` gives it alone, also with unanimous workers, one worker and one item."""
+    import numpy as np
+
+    from human_study.stats import preference_test, preference_tests
+
+    rng = np.random.default_rng(5)
+    for workers, items, n in ((12, 9, 140), (5, 30, 60), (1, 4, 12), (6, 1, 30)):
+        who, what = rng.integers(0, workers, n), rng.integers(0, items, n)
+        answers = (rng.random((7, n)) < rng.uniform(0.2, 0.9, (7, 1))).astype(float)
+        answers[0] = 1                                                  # every worker alike: se 0
+        together = preference_tests(answers, who, what)
+        for r, row in enumerate(answers):
+            alone = preference_test(row, who, what)
+            for key, value in alone.items():
+                mine = together[key][r] if isinstance(together[key], np.ndarray) else together[key]
+                assert mine == value or (np.isnan(mine) and np.isnan(value)), (workers, items, r, key, mine, value)
+
+
 def test_calibrate_command_writes_rates_power_settings_and_seed(tmp_path, capsys):
     out = tmp_path / "cal.json"
     assert main("hs", "", COMMANDS, ["calibrate", "--out", str(out), "--runs", "50", "--power-runs", "50",

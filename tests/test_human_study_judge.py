@@ -51,7 +51,8 @@ def study(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("judge")
     real = np.stack([render(sample_scene(HELDOUT_SEED_START + 7_000 + i), 128)[0] for i in range(TASKS)])
-    build(_pairs(root / "pairs", real), root / "study", trials_per_session=24, practice=2, seed=3)
+    build(_pairs(root / "pairs", real), root / "study", trials_per_session=24, practice=2, seed=3,
+          display_px=0)   # the pictures' own pixels, as judge_pairs builds its studies
     return root
 
 

@@ -28,8 +28,8 @@ SAMPLES = 200
 def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("hs_screening")
     pairs = write_demo_pairs(root / "pairs", tasks=12)
-    build(pairs, root / "study", seed=1, practice=2)
-    build(pairs, root / "rebuilt", seed=2, practice=2)        # same pairs, new sides and order
+    build(pairs, root / "study", seed=1, practice=2, display_px=0)     # answers under test, not pictures
+    build(pairs, root / "rebuilt", seed=2, practice=2, display_px=0)   # same pairs, new sides and order
     return root
 
 
@@ -129,7 +129,7 @@ def test_answers_of_a_rebuilt_study_are_refused(answers, study, tmp_path, capsys
 
 def test_study_version_and_build_time_are_checked(answers, study, tmp_path):
     folder = tmp_path / "versioned"
-    build(write_demo_pairs(tmp_path / "pairs", tasks=12), folder, seed=1, practice=2)
+    build(write_demo_pairs(tmp_path / "pairs", tasks=12), folder, seed=1, practice=2, display_px=0)
     config = json.loads((folder / "server.json").read_text())
     (folder / "server.json").write_text(json.dumps({**config, "study_version": "v2",
                                                     "built_at": "2030-01-01T00:00:00+00:00"}))

@@ -29,25 +29,36 @@ def test_psnr_of_known_errors():
     assert psnr(a, b)[1] == pytest.approx(20.0, abs=1e-4) and psnr(a, b)[0] > 90
 
 
-def test_train_encoder_cli_exports_resumes_and_reports_psnr(tmp_path):
+def _train_here(argv: list[str], capsys) -> str:
+    """``train encoder`` through the command's entry point in this process (its --threads restored after); the
+    first run of the test goes through a real process.  Returns what it printed."""
+    from ganpaint_core.__main__ import COMMANDS
+    from ganpaint_core.commands.cli import main
+
+    threads = torch.get_num_threads()
+    try:
+        assert main("python -m ganpaint_core", "", COMMANDS, argv) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return capsys.readouterr().out
+
+
+def test_train_encoder_cli_exports_resumes_and_reports_psnr(tmp_path, capsys):
     torch.manual_seed(0)
     g = ProgressiveGenerator([16, 16, 16, 8]).eval()
     folder = save_model(tmp_path / "m", ModelBundle(name="m", generator=g), half=False)
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "ganpaint_core", "train", "encoder",
-           "--generator", str(folder / "generator.safetensors"), "--out", str(run), "--batch", "4",
-           "--eval-samples", "6", "--threads", "1", "--export", str(folder / "encoder.safetensors")]
-    first = subprocess.run(cmd + ["--minutes", "0.02"], capture_output=True, text=True, timeout=120)
+    argv = ["train", "encoder", "--generator", str(folder / "generator.safetensors"), "--out", str(run), "--batch",
+            "4", "--eval-samples", "6", "--threads", "1", "--export", str(folder / "encoder.safetensors")]
+    first = subprocess.run([sys.executable, "-m", "ganpaint_core", *argv, "--minutes", "0.02"], capture_output=True,
+                           text=True, timeout=120)
     assert first.returncode == 0, first.stderr[-2000:]
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["samples"] == 6 and metrics["steps"] >= 1 and 0 < metrics["psnr_mean"] < 100
-    again = subprocess.run(cmd + ["--minutes", "0.04"], capture_output=True, text=True, timeout=120)
-    assert again.returncode == 0 and f"resumed at step {metrics['steps']}" in again.stdout
+    assert f"resumed at step {metrics['steps']}" in _train_here(argv + ["--minutes", "0.04"], capsys)
     assert json.loads((run / "metrics.json").read_text())["steps"] > metrics["steps"]
     encoder = load_model(folder).encoder
     assert encoder is not None and encoder(torch.zeros(1, 3, 16, 16)).shape == (1, 16)
-    warm_cmd = [*cmd[:cmd.index("--out")], "--out", str(tmp_path / "warm"), "--batch", "4", "--eval-samples", "6",
-                "--minutes", "0.01", "--init", str(folder / "encoder.safetensors")]
-    warm = subprocess.run(warm_cmd, capture_output=True, text=True, timeout=120)
-    assert warm.returncode == 0, warm.stderr[-2000:]
+    _train_here([*argv[:argv.index("--out")], "--out", str(tmp_path / "warm"), "--batch", "4", "--eval-samples", "6",
+                 "--minutes", "0.01", "--init", str(folder / "encoder.safetensors")], capsys)
     assert json.loads((tmp_path / "warm" / "metrics.json").read_text())["init"].endswith("encoder.safetensors")

@@ -34,6 +34,7 @@ from eval.run.worker import OURS_STAGE, PLAIN_STAGE, evaluate_photo, init_worker
 from ganpaint_core import metrics
 from ganpaint_core.commands.fit_option import parse_fit_options
 from ganpaint_core.machine import cpu_model
+from ganpaint_core.realism import REFERENCE_IMAGES
 
 EDIT_FIELDS = ("task_id", "photo_id", "action", "concept", "method", "psnr", "ssim", "l1", "lpips", "psnr_out",
                "ssim_out", "l1_out", "lpips_out", "psnr_band", "seam", "psnr_truth_in", "l1_truth_in", "concept_share",
@@ -80,6 +81,9 @@ def add_arguments(p):
     add_fit_argument(p)
     p.add_argument("--scheduler", default="", help="run on a Dask cluster: tcp://HOST:8786 (a running scheduler) "
                    "or local:N (a local cluster of N processes); default: the local pool of --workers")
+    p.add_argument("--references", type=int, default=REFERENCE_IMAGES,
+                   help=f"held-out real scenes behind the realism model and the machine judge (default "
+                   f"{REFERENCE_IMAGES}; at least 8)")
 
 
 # ---- bookkeeping ----------------------------------------------------------------------------------------
@@ -150,6 +154,8 @@ def run(args):
     device = str(resolve_device(args.device))
     threads = check_threads(args.threads)
     args.workers = pool_size(args.workers, threads)
+    if args.references < 8:
+        raise ValueError(f"--references must be at least 8, got {args.references}")
     if args.scheduler:
         from eval.run import cluster
 
@@ -212,10 +218,11 @@ def _sorted(frame: pd.DataFrame, keys: list[str], names: list[str]) -> pd.DataFr
                              kind="stable").reset_index(drop=True)
 
 
-def machine_measures(out: Path, edits: pd.DataFrame, names: list[str], editor, seed: int):
-    """Realism (per picture and KID per method), the machine judge's 2AFC tables on the human-study pairs and on
-    the ours-vs-ground-truth pairs (scene tasks); (None, None, None, None, note) when the model has no
-    discriminator or nothing was rendered."""
+def machine_measures(out: Path, edits: pd.DataFrame, names: list[str], editor, seed: int,
+                     references: int = REFERENCE_IMAGES):
+    """Realism (per picture and KID per method, against ``references`` held-out real scenes), the machine judge's
+    2AFC tables on the human-study pairs and on the ours-vs-ground-truth pairs (scene tasks); (None, None, None,
+    None, note) when the model has no discriminator or nothing was rendered."""
     from eval.measures.realism import RealismModel, SquareView, measure_run
     from human_study.judge import judge_pairs
 
@@ -223,7 +230,7 @@ def machine_measures(out: Path, edits: pd.DataFrame, names: list[str], editor, s
         return None, None, None, None, "realism and machine judge: n/a (the model has no discriminator)"
     if not len(edits):
         return None, None, None, None, "realism and machine judge: n/a (no edits)"
-    model = RealismModel.from_model(editor, seed=seed)
+    model = RealismModel.from_model(editor, n=references, seed=seed)
     per_picture, kid = measure_run(out, edits, names, model, size=editor.size)
     per_picture.to_csv(out / "realism.csv", index=False)
     kid.to_csv(out / "kid.csv", index=False)
@@ -262,7 +269,8 @@ def write_report(out: Path, names: list[str], args, editor, failures: list[dict]
         stages = list(firsts.sort_values("method", key=lambda col: col.map(names.index), kind="stable")["stage"])
     report.write_pairs_manifest(out, edits, names)
     with task_threads(check_threads(getattr(args, "threads", TASK_THREADS))):
-        per_picture, kid, judged, judged_truth, note = machine_measures(out, edits, names, editor, args.seed)
+        per_picture, kid, judged, judged_truth, note = machine_measures(out, edits, names, editor, args.seed,
+                                                                         getattr(args, "references", REFERENCE_IMAGES))
     if per_picture is not None:
         edits = edits.merge(per_picture, on=["task_id", "method"], how="left")
     scorer = metrics.LPIPS()
@@ -281,11 +289,14 @@ def write_report(out: Path, names: list[str], args, editor, failures: list[dict]
              f"{processed} tasks in {elapsed:.0f} s with {args.workers} worker(s) of "
              f"{getattr(args, 'threads', TASK_THREADS)} torch thread(s) per task on {cpu_model()}"
              + (f" on Dask ({args.scheduler})" if getattr(args, "scheduler", "") else ""),
+             f"realism, KID and the machine judge against {getattr(args, 'references', REFERENCE_IMAGES)} held-out "
+             "real scenes (`--references`)" if per_picture is not None else "",
              "LPIPS: available (photo size; AlexNet backbone)" if scorer.available else f"LPIPS: n/a ({scorer.reason})",
              "one region for every method: the editor's paste-back alpha (the mask dilated by "
              f"{options.paste_radius} px, blurred with sigma {options.paste_sigma}); compositing baselines paste G's "
              "render over it (feathered alpha with that very alpha, the others over its dilated mask), and nothing "
              "beyond its support changes"] + ([note] if note else [])
+    notes = [n for n in notes if n]
     report.write_summary(out, edits, recon, names, stages, labels, notes, failures, seed=args.seed,
                          recon_stages=(OURS_STAGE, PLAIN_STAGE), kid=kid, judged=judged, judged_truth=judged_truth)
     report.write_plots(out, edits, recon, names, stages, labels, seed=args.seed)
