@@ -168,3 +168,16 @@ def test_add_study_label_measures_put_doing_nothing_at_zero_and_the_truth_at_one
     assert summary["v"]["label_acc:add_tree"] == pytest.approx(0.8)
     table = label_markdown(list(summary.values()), ["add_tree", "remove_door"])
     assert "share of the way add" in table and f"| {UNEDITED} |" in table
+
+
+def test_add_study_variants_are_chosen_by_name_even_with_commas_or_by_number():
+    from eval.studies.add_study import VARIANTS, chosen_variants
+
+    with_comma = next(v for v in VARIANTS if "," in v.name)
+    assert chosen_variants("") == list(VARIANTS)
+    assert chosen_variants(with_comma.name) == [with_comma]                 # a name that holds a comma, alone
+    assert chosen_variants(f" 1 ; {with_comma.name}") == [VARIANTS[0], with_comma]
+    with pytest.raises(ValueError, match="unknown variant.*'nope'.*1 "):
+        chosen_variants("nope")
+    with pytest.raises(ValueError, match="unknown variant"):
+        chosen_variants(str(len(VARIANTS) + 1))

@@ -39,7 +39,8 @@ def add_arguments(p):
     p.add_argument("--model", default="default", help=model_help())
     p.add_argument("--pairs", type=int, default=3, help="scene pairs per kind (each fitted once)")
     p.add_argument("--kinds", default=",".join(KINDS), help="comma-separated pair kinds")
-    p.add_argument("--variants", default="", help="comma-separated variant names (default: all)")
+    p.add_argument("--variants", default="",
+                   help="variant names separated by ';' (names hold commas), or their numbers, 1-based (default: all)")
     p.add_argument("--cache", default="runs/add_study", help="folder of cached fits (per model name; empty it after "
                    "changing a model)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
@@ -111,6 +112,20 @@ VARIANTS = (
     Variant("exemplar: perturbations cleared 8 px around", "exemplar", clear_radius=8),
 )
 BEFORE = VARIANTS[0].name
+
+
+def chosen_variants(text: str) -> list[Variant]:
+    """The variants ``--variants`` names: names separated by ';' or their 1-based numbers (all when empty)."""
+    chosen = [v.strip() for v in text.split(";") if v.strip()]
+    if not chosen:
+        return list(VARIANTS)
+    by_name = {v.name: v for v in VARIANTS}
+    unknown = [c for c in chosen if c not in by_name and not (c.isdigit() and 1 <= int(c) <= len(VARIANTS))]
+    if unknown:
+        numbered = "; ".join(f"{k} {v.name}" for k, v in enumerate(VARIANTS, 1))
+        raise ValueError(f"unknown variant(s) {unknown}; choose names separated by ';' or numbers: {numbered}")
+    picked = {by_name[c].name if c in by_name else VARIANTS[int(c) - 1].name for c in chosen}
+    return [v for v in VARIANTS if v.name in picked]
 
 
 def editor_variant(action: str) -> str:
@@ -283,10 +298,7 @@ def run(args):
     if args.pairs < 1:
         raise ValueError("--pairs must be at least 1")
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    chosen = [v.strip() for v in args.variants.split(",") if v.strip()]
-    variants = [v for v in VARIANTS if not chosen or v.name in chosen]
-    if len(variants) < len(chosen):
-        raise ValueError(f"unknown variant(s); choose from: {'; '.join(v.name for v in VARIANTS)}")
+    variants = chosen_variants(args.variants)
     editor = Editor.from_pretrained(args.model)
     if not editor.concepts or editor.segmenter is None:
         raise ValueError("the add study needs a model with a dissection and a segmenter")
