@@ -177,25 +177,6 @@ def test_render_factors_are_the_factors_bit_for_bit_and_follow_the_deltas(channe
         assert not torch.equal(adapted.render_factors()[name], clone.render_factors()[name])
 
 
-def test_the_shared_dilation_is_scipys():
-    from scipy.ndimage import binary_dilation
-
-    from ganpaint_core.morphology import dilate
-
-    rng = np.random.default_rng(0)
-    for trial in range(20):
-        mask = rng.random((37 + trial, 64)) > 0.97
-        mask[0, 5] = mask[-1, -1] = True                # on the border: nothing grows in from beyond it
-        for radius in (0, 1, 2, 4, 9):
-            grown = dilate(mask, radius)
-            assert grown.dtype == bool and grown is not mask
-            assert np.array_equal(grown, binary_dilation(mask, iterations=radius) if radius else mask)
-    assert not dilate(np.zeros((8, 8), bool), 3).any()
-    cube = np.zeros((5, 6, 7), bool)
-    cube[2, 3, 3] = True
-    assert np.array_equal(dilate(cube, 1), binary_dilation(cube))
-
-
 def test_a_windowed_render_takes_the_kept_factors_bit_for_bit(fitted):
     """Without gradients a windowed render reads ``render_factors``' windows; with them, ``1 + delta * keep`` made
     on each window as before: the same picture."""

@@ -16,7 +16,9 @@ def test_dilate_equals_scipys_iterated_cross(radius, shape):
     rng = np.random.default_rng(radius)
     mask = rng.random(shape) < 0.01
     mask[0, 3] = mask[-1, -1] = mask[5, 0] = True
-    np.testing.assert_array_equal(dilate(mask, radius), binary_dilation(mask, iterations=radius))
+    grown = dilate(mask, radius)
+    assert grown.dtype == bool
+    np.testing.assert_array_equal(grown, binary_dilation(mask, iterations=radius))
     view = mask[::2, ::-1]
     np.testing.assert_array_equal(dilate(view, radius), binary_dilation(view, iterations=radius))
 
@@ -29,3 +31,9 @@ def test_dilate_leaves_empty_masks_and_radius_zero_alone():
     np.testing.assert_array_equal(grown, mask)
     assert grown is not mask
     assert dilate(mask, 2).sum() == 13        # the diamond of radius 2
+
+
+def test_dilate_grows_other_than_2d_masks_as_scipys_cross():
+    cube = np.zeros((5, 6, 7), bool)
+    cube[2, 3, 3] = True
+    assert np.array_equal(dilate(cube, 1), binary_dilation(cube))

@@ -79,16 +79,18 @@ def _grouped(items: list, k: int) -> list[dict]:
         members = [i for i, w in zip(items, which, strict=True) if w == j]
         if not members:
             continue
-        weights = np.array([m[2] for m in members], np.float64)
-        levels = (np.stack([m[1] for m in members]) * weights[:, None]).sum(0) / weights.sum()
-        fine = []
-        if members[0][3] is not None:
-            fine_weights = np.array([m[4] for m in members], np.float64)
-            fine = (np.stack([m[3] for m in members]) * fine_weights[:, None]).sum(0) / fine_weights.sum()
+        levels = _weighted_mean([m[1] for m in members], [m[2] for m in members])
+        fine = [] if members[0][3] is None else _weighted_mean([m[3] for m in members], [m[4] for m in members])
         looks.append({"rgb": [round(float(v), 1) for v in centres[j]], "instances": len(members),
                       "levels": [round(float(v), 4) for v in levels],
                       "fine_levels": [round(float(v), 4) for v in fine]})
     return sorted(looks, key=lambda look: -look["instances"])
+
+
+def _weighted_mean(vectors: list, weights: list) -> np.ndarray:
+    """The mean of ``vectors`` weighted by ``weights`` (each instance by its cell count)."""
+    w = np.array(weights, np.float64)
+    return (np.stack(vectors) * w[:, None]).sum(0) / w.sum()
 
 
 def add_looks(dissection: dict, generator, segmenter, samples: int = SAMPLES, seed: int = 1,

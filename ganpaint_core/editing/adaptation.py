@@ -163,36 +163,27 @@ class ActivationAdaptation(PlainGenerator):
                 image.permute(1, 2, 0).view(-1, f.shape[1]).index_fill_(0, pixels, 1.0)
         return out
 
+    def _render_scale(self, clear: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+        """The factors a render multiplies in: ``factors`` where gradients flow, else the kept ``render_factors``."""
+        return self.factors(clear) if torch.is_grad_enabled() else self.render_factors(clear)
+
     def render(self, r: torch.Tensor, clear: np.ndarray | None = None, edit: dict | None = None,
                base: Activations | None = None, changed: np.ndarray | None = None) -> torch.Tensor:
         """G''s render of ``r``, its deltas zeroed inside ``clear``; ``base`` and ``changed`` as for G, where
         ``changed`` need not hold ``clear`` (it is added here)."""
+        factors = self._render_scale(clear)
         if base is None:
-            factors = self.factors(clear) if torch.is_grad_enabled() else self.render_factors(clear)
             return self.generator.render_from(r, self.layer, scale=factors, edit=edit)
-        m = None
         if clear is not None and np.asarray(clear).any():
-            m = torch.as_tensor(np.asarray(clear, dtype=np.float32))[None, None].to(self.generator.device)
             changed = np.asarray(clear, bool) if changed is None else changed | np.asarray(clear, bool)
-        kept = None if torch.is_grad_enabled() else self.render_factors(clear)
 
         def scale(name: str, window) -> torch.Tensor | None:
-            if name not in self.deltas:
-                return None
-            if kept is not None:            # the same values, in the activations' memory format
-                return window.of(kept[name])
-            d = window.of(self.deltas[name])
-            if m is None:
-                return 1 + d
-            size = self.deltas[name].shape[-1]
-            hit = F.adaptive_max_pool2d(m, size) if m.shape[-1] > size else F.interpolate(m, size=(size, size))
-            return 1 + d * (1 - window.of(hit))
+            return window.of(factors[name]) if name in factors else None
 
         return render_window(self.generator, r, base, changed, scale, edit)
 
     def record(self, r: torch.Tensor) -> Activations:
-        return record(self.generator, r, self.layer,
-                      scale=self.factors() if torch.is_grad_enabled() else self.render_factors())
+        return record(self.generator, r, self.layer, scale=self._render_scale())
 
     def clone(self) -> ActivationAdaptation:
         other = copy.copy(self)
