@@ -8,6 +8,7 @@ import torch
 from editor_support import blob, tiny_editor
 
 from ganpaint_core.concepts import NAMES, concept_id
+from ganpaint_core.editing import harmonic_fill as fill
 from ganpaint_core.editing import removal
 from ganpaint_core.editing.edits import Operation
 from ganpaint_core.editing.masks import dilate
@@ -286,10 +287,10 @@ def test_coarse_to_fine_fill_continues_a_linear_field_as_the_exact_solve_does(mo
     hole[20:70, 30:80] = True
     noisy = x.clone()
     noisy[:, :, torch.from_numpy(hole)] = 100.0
-    monkeypatch.setattr(removal, "DIRECT_CELLS", 10 ** 6)
+    monkeypatch.setattr(fill, "DIRECT_CELLS", 10 ** 6)
     exact = harmonic_fill(noisy, hole, vertical=0.2)
-    monkeypatch.setattr(removal, "DIRECT_CELLS", 64)
-    plan = removal.FillPlan(hole, 0.2)
+    monkeypatch.setattr(fill, "DIRECT_CELLS", 64)
+    plan = fill.FillPlan(hole, 0.2)
     assert len(plan.levels) >= 3                         # 2500 cells, halved until at most 64
     torch.testing.assert_close(exact, x, atol=2e-2, rtol=0)                  # up to the weak pull to the mean
     h = torch.from_numpy(hole)

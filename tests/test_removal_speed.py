@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ganpaint_core.editing import harmonic_fill as fill
 from ganpaint_core.editing import removal
 
 REFERENCE = Path(__file__).parent / "data" / "removal_reference.npz"
@@ -97,11 +98,11 @@ def test_removal_draws_what_it_drew_before_the_speed_work(window, monkeypatch):
 def _full_grid_relax(u, level, mean):
     """The red-black sweeps as they were: every cell of the box updated, then the colour's cells kept."""
     w = level.links
-    total = w.sum(0) + removal.PULL
-    pull = removal.PULL * mean[:, None, None]
+    total = w.sum(0) + fill.PULL
+    pull = fill.PULL * mean[:, None, None]
     parity = torch.from_numpy(np.add.outer(np.arange(u.shape[1]), np.arange(u.shape[2])) % 2 == 1)
     hole = torch.from_numpy(level.hole)
-    for _ in range(removal.SWEEPS):
+    for _ in range(fill.SWEEPS):
         for colour in (hole & ~parity, hole & parity):
             p = F.pad(u, (1, 1, 1, 1))
             around = w[0] * p[:, :-2, 1:-1] + w[1] * p[:, 2:, 1:-1] + w[2] * p[:, 1:-1, :-2] + w[3] * p[:, 1:-1, 2:]
@@ -118,12 +119,12 @@ def test_sweeps_over_the_hole_cells_equal_the_sweeps_over_the_whole_grid(seed):
     hole[0, :5] = hole[:, -1] = True
     sources = rng.random((13, 17)) < 0.8
     groups = rng.integers(0, 3, (13, 17))
-    level = removal._level(hole, sources & ~hole, 0.2, groups)
+    level = fill._level(hole, sources & ~hole, 0.2, groups)
     u = torch.from_numpy(rng.standard_normal((5, 13, 17)).astype(np.float32))
     mean = torch.from_numpy(rng.standard_normal(5).astype(np.float32))
-    assert torch.equal(removal.FillPlan._relax(u, level, mean), _full_grid_relax(u, level, mean))
+    assert torch.equal(fill.FillPlan._relax(u, level, mean), _full_grid_relax(u, level, mean))
     outside = ~torch.from_numpy(hole)
-    assert torch.equal(removal.FillPlan._relax(u, level, mean)[:, outside], u[:, outside])
+    assert torch.equal(fill.FillPlan._relax(u, level, mean)[:, outside], u[:, outside])
 
 
 def test_the_fills_solves_run_on_one_blas_thread(monkeypatch):
@@ -131,17 +132,17 @@ def test_the_fills_solves_run_on_one_blas_thread(monkeypatch):
     from threadpoolctl import threadpool_info
 
     seen = []
-    factor = removal.splu
+    factor = fill.splu
 
     def spy(matrix):
         seen.append([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"])
         return factor(matrix)
 
-    monkeypatch.setattr(removal, "splu", spy)
+    monkeypatch.setattr(fill, "splu", spy)
     x = torch.randn(1, 64, 24, 24)
     hole = np.zeros((24, 24), bool)
     hole[6:18, 5:19] = True
-    removal.harmonic_fill(x, hole)
+    fill.harmonic_fill(x, hole)
     assert seen and all(threads and max(threads) == 1 for threads in seen)
 
 
@@ -219,7 +220,7 @@ def test_the_dense_solution_operator_solves_as_the_sparse_factor_does():
     hole[9:21, 11:19] = True
     groups = (np.arange(32)[:, None] >= 15).repeat(32, 1).astype(int)
     x = torch.from_numpy(rng.standard_normal((1, 80, 32, 32)).astype(np.float32))
-    dense, sparse_solve = removal.FillPlan(hole, 0.2, None, groups, 80), removal.FillPlan(hole, 0.2, None, groups, 4)
+    dense, sparse_solve = fill.FillPlan(hole, 0.2, None, groups, 80), fill.FillPlan(hole, 0.2, None, groups, 4)
     assert dense.operator is not None and sparse_solve.operator is None
     torch.testing.assert_close(dense(x), sparse_solve(x), atol=1e-5, rtol=0)
     assert not torch.equal(dense(x), x)

@@ -61,6 +61,7 @@ def measure(generator, layer: str, dissection, repeats: int) -> dict:
     import torch
 
     from ganpaint_core.concepts import NAMES, concept_id
+    from ganpaint_core.editing import harmonic_fill as fill
     from ganpaint_core.editing import removal
     from ganpaint_core.editing.adaptation import ActivationAdaptation
 
@@ -102,12 +103,12 @@ def measure(generator, layer: str, dissection, repeats: int) -> dict:
 
         render_ms, edit_ms, again_ms, window_ms = (_median_ms(f, repeats) for f in (plain, new_edit, again,
                                                                                     windowed_edit))
-        default = removal.DIRECT_CELLS
-        removal.DIRECT_CELLS = 10 ** 9
+        default = fill.DIRECT_CELLS
+        fill.DIRECT_CELLS = 10 ** 9
         try:
             exact_ms = _median_ms(new_edit, max(3, repeats // 3))
         finally:
-            removal.DIRECT_CELLS = default
+            fill.DIRECT_CELLS = default
         out[name] = {"hole_pixels": int(op.hole.sum()), "render_ms": render_ms, "edit_ms": edit_ms,
                      "removal_share_ms": round(edit_ms - render_ms, 2),
                      "rerender_share_ms": round(again_ms - render_ms, 2),

@@ -1,0 +1,208 @@
+"""The harmonic fill of a hole in a grid of features (docs/edits.md, "Remove"): each hole cell the weighted mean of
+its neighbours, the cells around it fixed.  ``FillPlan`` plans one hole's fill (a pyramid of grids, the coarsest
+solved exactly) and applies it to any tensor on that grid; ``harmonic_fill`` plans and fills once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import sparse
+from scipy.sparse.linalg import splu
+from threadpoolctl import ThreadpoolController
+
+DIRECT_CELLS = 1024     # holes of up to this many cells (a whole 32x32 grid) are solved exactly; larger coarse to fine
+DIRECT_WORK = 32768     # ... and of up to this many cells x channels (the exact solve's cost grows with both)
+SWEEPS = 6              # red-black Gauss-Seidel sweeps on each finer level of a coarse-to-fine fill
+BOX_MARGIN = 8          # cells of the surroundings a fill works on around the hole's bounding box
+PULL = 1e-6             # every hole cell's weak link to the sources' mean: a part that touches no source takes it
+
+
+def harmonic_fill(x: torch.Tensor, hole: np.ndarray, vertical: float = 1.0, sources: np.ndarray | None = None,
+                  groups: np.ndarray | None = None) -> torch.Tensor:
+    """``x`` (B, C, H, W) with the cells in ``hole`` (bool H x W) replaced by the harmonic continuation of the others.
+
+    Every channel inside the hole solves the discrete Laplace equation with the cells outside the hole fixed:
+    each cell is the weighted mean of its 4-neighbours, the vertical ones weighted ``vertical`` (below 1 the
+    fill runs along rows, continuing a horizon or a wall sideways).  The grid's border has no neighbour there (zero
+    normal derivative).  ``sources`` (bool H x W, default: every cell outside the hole) are the cells whose values
+    the fill continues; the others (an occluder in front of the removed object) are left out like the border.
+    ``groups`` (int H x W): a cell continues only cells of its own group (a hole cell that should show sky
+    continues the sky beside it, not the grass below).  A part of the hole that reaches no source of its group
+    takes the sources' mean.  ``FillPlan`` does the work; plan once to fill several tensors on the same hole.
+    """
+    return FillPlan(hole, vertical, sources, groups, x.shape[0] * x.shape[1])(x)
+
+
+@dataclass
+class _Level:
+    """One grid of a coarse-to-fine fill: its hole, the known cells and each cell's links to its neighbours."""
+
+    hole: np.ndarray            # bool h x w
+    known: torch.Tensor         # float h x w: 1 on the cells whose values are given
+    links: torch.Tensor         # (4, h, w): weights on the upper, lower, left and right neighbour
+    colours: tuple              # per colour of a checkerboard, its hole cells as a relaxation sweep reads them:
+                                # (flat cells (k,), their 4 neighbours' flat cells (4, k), links (4, k), total (k,))
+
+
+def _level(hole: np.ndarray, sources: np.ndarray, vertical: float, groups: np.ndarray | None) -> _Level:
+    usable = (hole | sources).astype(np.float32)
+    w = np.zeros((4, *hole.shape), np.float32)
+    w[0, 1:] = vertical * usable[:-1]
+    w[1, :-1] = vertical * usable[1:]
+    w[2, :, 1:] = usable[:, :-1]
+    w[3, :, :-1] = usable[:, 1:]
+    if groups is not None:                    # no link across a group's border
+        w[0, 1:] *= groups[1:] == groups[:-1]
+        w[1, :-1] *= groups[:-1] == groups[1:]
+        w[2, :, 1:] *= groups[:, 1:] == groups[:, :-1]
+        w[3, :, :-1] *= groups[:, :-1] == groups[:, 1:]
+    w *= hole
+    links = torch.from_numpy(w)
+    total = (links.sum(0) + PULL).flatten()
+    height, width = hole.shape
+    parity = np.add.outer(np.arange(height), np.arange(width)) % 2
+    colours = []
+    for colour in (0, 1):                     # a colour's cells neighbour only the other's: each sweep is exact
+        ys, xs = np.nonzero(hole & (parity == colour))
+        around = np.stack([np.maximum(ys - 1, 0) * width + xs, np.minimum(ys + 1, height - 1) * width + xs,
+                           ys * width + np.maximum(xs - 1, 0), ys * width + np.minimum(xs + 1, width - 1)])
+        cells = torch.from_numpy(ys * width + xs)
+        colours.append((cells, torch.from_numpy(around), links.reshape(4, -1)[:, cells], total[cells]))
+    return _Level(hole, torch.from_numpy(sources.astype(np.float32)), links, tuple(colours))
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """A context in which numpy's and scipy's BLAS run on one thread: the fill's sparse solves are small, and
+    OpenBLAS's threads, waiting for a core on a shared machine, made one solve cost up to 80 ms instead of 0.3 ms
+    (docs/edits.md, "Remove": speed)."""
+    return _blas().limit(limits=1, user_api="blas")
+
+
+class FillPlan:
+    """The geometry of one harmonic fill (see ``harmonic_fill``), worked out once and applied to any tensor on
+    that grid: the hole's bounding box, a pyramid of grids halved until the hole has at most ``DIRECT_CELLS``
+    cells, and the sparse factorisation of the coarsest one.  The coarsest grid is solved exactly; each finer one
+    starts from the coarser solution and relaxes by ``SWEEPS`` red-black Gauss-Seidel sweeps.  All channels at
+    once; a hole that small is solved exactly."""
+
+    def __init__(self, hole: np.ndarray, vertical: float = 1.0, sources: np.ndarray | None = None,
+                 groups: np.ndarray | None = None, channels: int | None = None):
+        hole = np.asarray(hole, dtype=bool)
+        if not vertical > 0:
+            raise ValueError(f"vertical must be > 0, got {vertical}")
+        if groups is not None and np.shape(groups) != hole.shape:
+            raise ValueError(f"groups are {np.shape(groups)}; the hole is {hole.shape}")
+        self.shape = hole.shape
+        sources = ~hole if sources is None else np.asarray(sources, dtype=bool) & ~hole
+        self.empty = not hole.any() or not sources.any()
+        if self.empty:
+            return
+        self.sources = torch.from_numpy(sources)
+        ys, xs = np.nonzero(hole)
+        m = BOX_MARGIN               # known cells around the hole, enough to stay known on the coarser grids
+        self.box = (slice(max(ys.min() - m, 0), ys.max() + m + 1), slice(max(xs.min() - m, 0), xs.max() + m + 1))
+        hole, sources = hole[self.box], sources[self.box]
+        groups = None if groups is None else np.asarray(groups)[self.box]
+        self.hole = torch.from_numpy(hole)
+        self.levels = [_level(hole, sources, vertical, groups)]
+        direct = DIRECT_CELLS if channels is None else min(DIRECT_CELLS, max(64, DIRECT_WORK // channels))
+        while hole.sum() > direct and min(hole.shape) >= 4:
+            pad = ((0, hole.shape[0] % 2), (0, hole.shape[1] % 2))
+            hole, sources = np.pad(hole, pad), np.pad(sources, pad)
+            pooled = (hole.shape[0] // 2, 2, hole.shape[1] // 2, 2)
+            hole = hole.reshape(pooled).any(axis=(1, 3))
+            sources = sources.reshape(pooled).any(axis=(1, 3)) & ~hole
+            groups = None if groups is None else np.pad(groups, pad, mode="edge")[::2, ::2]
+            self.levels.append(_level(hole, sources, vertical, groups))
+        self._factor(self.levels[-1], channels)
+
+    def _factor(self, level: _Level, channels: int | None) -> None:
+        """The coarsest grid's system: (L + PULL) u = K x_border + PULL mean, factorised once.  For a fill of at
+        least as many ``channels`` as the hole has border cells (K's columns), it is also solved for each border
+        cell and the pull, so that a fill is the product u = x_border @ operator + mean pull (the same solution to
+        float rounding; a plan reused by later renders then costs no solve)."""
+        height, width = level.hole.shape
+        cells = np.flatnonzero(level.hole)
+        n = len(cells)
+        index = np.full(height * width, -1)
+        index[cells] = np.arange(n)
+        links = level.links.numpy().reshape(4, -1)[:, cells].astype(np.float64)
+        rows, cols, vals, krows, kcols, kvals = [np.arange(n)], [np.arange(n)], [links.sum(0) + PULL], [], [], []
+        for k, step in enumerate((-width, width, -1, 1)):
+            i = np.flatnonzero(links[k] > 0)
+            j = cells[i] + step
+            unknown = index[j] >= 0
+            rows.append(i[unknown])
+            cols.append(index[j[unknown]])
+            vals.append(-links[k][i[unknown]])
+            krows.append(i[~unknown])
+            kcols.append(j[~unknown])
+            kvals.append(links[k][i[~unknown]])
+        a = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+        border, at = np.unique(np.concatenate(kcols), return_inverse=True)      # the known cells next to the hole
+        self.known = sparse.csr_matrix((np.concatenate(kvals), (np.concatenate(krows), at)), shape=(n, len(border)))
+        self.border, self.cells = torch.from_numpy(border), torch.from_numpy(cells)
+        with one_blas_thread():
+            self.lu = splu(a)
+            self.operator = None
+            if len(border) <= (channels or 0):   # a fill of more channels than border cells: solve for the border
+                self.operator = torch.from_numpy(self.lu.solve(np.ascontiguousarray(self.known.toarray())).T.copy())
+                self.pull = torch.from_numpy(self.lu.solve(np.full(n, PULL)))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-2:]) != self.shape:
+            raise ValueError(f"the hole is {self.shape}; the features' grid is {tuple(x.shape[-2:])}")
+        if self.empty:
+            return x.clone()
+        flat = x.detach().reshape(-1, *self.shape).float()
+        mean = flat[:, self.sources].mean(dim=1)                                     # (N,)
+        u = flat[:, self.box[0], self.box[1]]
+        values = [u]
+        for finer in self.levels[:-1]:               # the known values, pooled over each coarser grid's known cells
+            prev = values[-1]
+            known = F.pad(prev, (0, prev.shape[2] % 2, 0, prev.shape[1] % 2))
+            weight = F.pad(finer.known, (0, prev.shape[2] % 2, 0, prev.shape[1] % 2))
+            total = F.avg_pool2d((known * weight)[None], 2)[0]
+            share = F.avg_pool2d(weight[None, None], 2)[0]
+            values.append(torch.where(share > 0, total / share.clamp_min(1e-12), torch.zeros_like(total)))
+        solved = self._direct(values[-1], mean)
+        for depth in range(len(self.levels) - 2, -1, -1):
+            level, known = self.levels[depth], values[depth]
+            start = solved.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)[:, :known.shape[1], :known.shape[2]]
+            solved = self._relax(torch.where(torch.from_numpy(level.hole), start, known), level, mean)
+        out = flat.clone()
+        out[:, self.box[0], self.box[1]] = torch.where(self.hole, solved, u)
+        return out.reshape(x.shape).to(x.dtype)
+
+    def _direct(self, u: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+        flat = u.reshape(u.shape[0], -1)
+        border = flat[:, self.border].double()
+        if self.operator is not None:       # the dense solution operator: one small product
+            solved = border @ self.operator + mean.double()[:, None] * self.pull[None]
+        else:
+            rhs = self.known @ border.numpy().T + PULL * mean.double().numpy()[None]
+            with one_blas_thread():
+                solved = torch.from_numpy(self.lu.solve(np.ascontiguousarray(rhs)).T)
+        out = flat.clone()
+        out[:, self.cells] = solved.to(out.dtype)
+        return out.reshape(u.shape)
+
+    @staticmethod
+    def _relax(u: torch.Tensor, level: _Level, mean: torch.Tensor) -> torch.Tensor:
+        """``SWEEPS`` red-black Gauss-Seidel sweeps over the hole's cells of ``u`` (C, h, w); the rest stays."""
+        flat = u.reshape(u.shape[0], -1).clone()
+        pull = PULL * mean[:, None]
+        for _ in range(SWEEPS):
+            for cells, around, w, total in level.colours:
+                near = [flat.index_select(1, a) for a in around]
+                flat[:, cells] = (w[0] * near[0] + w[1] * near[1] + w[2] * near[2] + w[3] * near[3] + pull) / total
+        return flat.reshape(u.shape)
