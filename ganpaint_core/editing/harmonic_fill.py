@@ -5,13 +5,12 @@ solved exactly) and applies it to any tensor on that grid; ``harmonic_fill`` pla
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import sparse
-from scipy.sparse.linalg import splu
+from scipy.linalg import cho_solve_banded, cholesky_banded
 from threadpoolctl import ThreadpoolController
 
 DIRECT_CELLS = 1024     # holes of up to this many cells (a whole 32x32 grid) are solved exactly; larger coarse to fine
@@ -44,8 +43,24 @@ class _Level:
     hole: np.ndarray            # bool h x w
     known: torch.Tensor         # float h x w: 1 on the cells whose values are given
     links: torch.Tensor         # (4, h, w): weights on the upper, lower, left and right neighbour
-    colours: tuple              # per colour of a checkerboard, its hole cells as a relaxation sweep reads them:
-                                # (flat cells (k,), their 4 neighbours' flat cells (4, k), links (4, k), total (k,))
+
+    @cached_property
+    def colours(self) -> tuple:
+        """Per colour of a checkerboard, its hole cells as a relaxation sweep reads them: (flat cells (k,), their
+        4 neighbours' flat cells (4, k), links (4, k), total (k,)).  Made on a finer grid's first sweep (the
+        coarsest grid, solved directly, never sweeps)."""
+        hole, links = self.hole, self.links
+        total = (links.sum(0) + PULL).flatten()
+        height, width = hole.shape
+        parity = np.add.outer(np.arange(height), np.arange(width)) % 2
+        colours = []
+        for colour in (0, 1):                     # a colour's cells neighbour only the other's: each sweep is exact
+            ys, xs = np.nonzero(hole & (parity == colour))
+            around = np.stack([np.maximum(ys - 1, 0) * width + xs, np.minimum(ys + 1, height - 1) * width + xs,
+                               ys * width + np.maximum(xs - 1, 0), ys * width + np.minimum(xs + 1, width - 1)])
+            cells = torch.from_numpy(ys * width + xs)
+            colours.append((cells, torch.from_numpy(around), links.reshape(4, -1)[:, cells], total[cells]))
+        return tuple(colours)
 
 
 def _level(hole: np.ndarray, sources: np.ndarray, vertical: float, groups: np.ndarray | None) -> _Level:
@@ -61,18 +76,7 @@ def _level(hole: np.ndarray, sources: np.ndarray, vertical: float, groups: np.nd
         w[2, :, 1:] *= groups[:, 1:] == groups[:, :-1]
         w[3, :, :-1] *= groups[:, :-1] == groups[:, 1:]
     w *= hole
-    links = torch.from_numpy(w)
-    total = (links.sum(0) + PULL).flatten()
-    height, width = hole.shape
-    parity = np.add.outer(np.arange(height), np.arange(width)) % 2
-    colours = []
-    for colour in (0, 1):                     # a colour's cells neighbour only the other's: each sweep is exact
-        ys, xs = np.nonzero(hole & (parity == colour))
-        around = np.stack([np.maximum(ys - 1, 0) * width + xs, np.minimum(ys + 1, height - 1) * width + xs,
-                           ys * width + np.maximum(xs - 1, 0), ys * width + np.minimum(xs + 1, width - 1)])
-        cells = torch.from_numpy(ys * width + xs)
-        colours.append((cells, torch.from_numpy(around), links.reshape(4, -1)[:, cells], total[cells]))
-    return _Level(hole, torch.from_numpy(sources.astype(np.float32)), links, tuple(colours))
+    return _Level(hole, torch.from_numpy(sources.astype(np.float32)), torch.from_numpy(w))
 
 
 @cache
@@ -129,34 +133,55 @@ class FillPlan:
         """The coarsest grid's system: (L + PULL) u = K x_border + PULL mean, factorised once.  For a fill of at
         least as many ``channels`` as the hole has border cells (K's columns), it is also solved for each border
         cell and the pull, so that a fill is the product u = x_border @ operator + mean pull (the same solution to
-        float rounding; a plan reused by later renders then costs no solve)."""
+        float rounding; a plan reused by later renders then costs no solve).
+
+        L + PULL is symmetric positive definite (each link between two hole cells is weighted alike from both
+        sides), and with the hole's cells numbered along the grid's longer side each cell's neighbours lie within
+        the shorter side's length of it: a banded Cholesky factorisation (LAPACK's, ``cholesky_banded``), built
+        straight from the links.  It solves as the sparse LU did to float rounding (tests/test_fill_solver.py), in
+        a fraction of the time: the sparse matrices' construction cost more than their factorisation."""
         height, width = level.hole.shape
-        cells = np.flatnonzero(level.hole)
+        if width > height:      # numbered column by column: a neighbour lies at most ``height`` cells away
+            xs, ys = np.nonzero(level.hole.T)
+            cells = ys * width + xs
+        else:
+            cells = np.flatnonzero(level.hole)
         n = len(cells)
         index = np.full(height * width, -1)
         index[cells] = np.arange(n)
         links = level.links.numpy().reshape(4, -1)[:, cells].astype(np.float64)
-        rows, cols, vals, krows, kcols, kvals = [np.arange(n)], [np.arange(n)], [links.sum(0) + PULL], [], [], []
+        pairs, known = [], []
         for k, step in enumerate((-width, width, -1, 1)):
             i = np.flatnonzero(links[k] > 0)
             j = cells[i] + step
             unknown = index[j] >= 0
-            rows.append(i[unknown])
-            cols.append(index[j[unknown]])
-            vals.append(-links[k][i[unknown]])
-            krows.append(i[~unknown])
-            kcols.append(j[~unknown])
-            kvals.append(links[k][i[~unknown]])
-        a = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
-        border, at = np.unique(np.concatenate(kcols), return_inverse=True)      # the known cells next to the hole
-        self.known = sparse.csr_matrix((np.concatenate(kvals), (np.concatenate(krows), at)), shape=(n, len(border)))
+            if k in (1, 3):     # the lower and the right neighbour come later in either numbering: A's lower half
+                pairs.append((i[unknown], index[j[unknown]], links[k][i[unknown]]))
+            known.append((i[~unknown], j[~unknown], links[k][i[~unknown]]))
+        width_of_band = max([int((b - a).max()) for a, b, _ in pairs if len(a)] or [0])
+        band = np.zeros((width_of_band + 1, n))
+        band[0] = links.sum(0) + PULL
+        for a, b, w in pairs:
+            band[b - a, a] = -w
+        border, at = np.unique(np.concatenate([j for _, j, _ in known]), return_inverse=True)   # known cells near
+        self.known, start = [], 0                      # per direction: (hole cell, its border cell, link weight)
+        for i, _, w in known:
+            self.known.append((i, at[start:start + len(i)], w))
+            start += len(i)
         self.border, self.cells = torch.from_numpy(border), torch.from_numpy(cells)
         with one_blas_thread():
-            self.lu = splu(a)
+            self.factor = cholesky_banded(band, lower=True, check_finite=False)
             self.operator = None
             if len(border) <= (channels or 0):   # a fill of more channels than border cells: solve for the border
-                self.operator = torch.from_numpy(self.lu.solve(np.ascontiguousarray(self.known.toarray())).T.copy())
-                self.pull = torch.from_numpy(self.lu.solve(np.full(n, PULL)))
+                k = np.zeros((n, len(border)))
+                for i, b, w in self.known:
+                    k[i, b] = w
+                self.operator = torch.from_numpy(self.solve(k).T.copy())
+                self.pull = torch.from_numpy(self.solve(np.full(n, PULL)))
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        """(L + PULL)^-1 ``rhs`` (float64, n or n x k) by the banded factor."""
+        return cho_solve_banded((self.factor, True), rhs, check_finite=False)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) != self.shape:
@@ -181,7 +206,10 @@ class FillPlan:
             solved = self._relax(torch.where(torch.from_numpy(level.hole), start, known), level, mean)
         out = flat.clone()
         out[:, self.box[0], self.box[1]] = torch.where(self.hole, solved, u)
-        return out.reshape(x.shape).to(x.dtype)
+        out = out.reshape(x.shape).to(x.dtype)
+        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+            out = out.contiguous(memory_format=torch.channels_last)   # as the features came: the next conv's format
+        return out
 
     def _direct(self, u: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         flat = u.reshape(u.shape[0], -1)
@@ -189,9 +217,13 @@ class FillPlan:
         if self.operator is not None:       # the dense solution operator: one small product
             solved = border @ self.operator + mean.double()[:, None] * self.pull[None]
         else:
-            rhs = self.known @ border.numpy().T + PULL * mean.double().numpy()[None]
+            values = border.numpy().T                   # (border cells, N)
+            rhs = np.empty((len(self.cells), values.shape[1]))
+            rhs[:] = PULL * mean.double().numpy()[None]
+            for i, b, w in self.known:                  # K x_border: a hole cell meets each border cell once per side
+                rhs[i] += w[:, None] * values[b]
             with one_blas_thread():
-                solved = torch.from_numpy(self.lu.solve(np.ascontiguousarray(rhs)).T)
+                solved = torch.from_numpy(self.solve(rhs).T)
         out = flat.clone()
         out[:, self.cells] = solved.to(out.dtype)
         return out.reshape(u.shape)

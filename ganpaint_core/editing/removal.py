@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ganpaint_core.editing.adaptation import _memory_format
 from ganpaint_core.editing.edits import Operation, concept_name, strength_units, units_for
 from ganpaint_core.editing.harmonic_fill import FillPlan, harmonic_fill
 from ganpaint_core.editing.masks import dilate, to_grid
@@ -320,7 +321,9 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
     def factor(name: str) -> torch.Tensor:          # 1 + G''s perturbations, cleared and continued
         if not factors:
             grid = adapted.generator.resolution_of(target) if SHARED_DELTA_GRID else None
-            factors.update({k: 1 + d for k, d in continued_deltas(deltas, removals, clear, fill_deltas, grid).items()})
+            fmt = _memory_format(adapted.generator)     # the activations' format: a multiply of two runs slower
+            factors.update({k: (1 + d).contiguous(memory_format=fmt)
+                            for k, d in continued_deltas(deltas, removals, clear, fill_deltas, grid).items()})
         return factors[name]
 
     def filled(x: torch.Tensor) -> torch.Tensor:    # the fill layer's output with every hole continued
