@@ -68,3 +68,21 @@ def test_the_band_is_as_narrow_as_the_shorter_side():
     assert plan.factor.shape[0] - 1 <= 10
     tall = fill.FillPlan(hole.T.copy(), 0.2, channels=4)
     assert tall.factor.shape[0] - 1 <= 10
+
+
+def test_a_nested_one_thread_context_keeps_one_thread_and_restores_on_the_outer_exit(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    limits = []
+    real = fill._blas().limit
+    monkeypatch.setattr(fill._blas(), "limit", lambda **kw: limits.append(kw) or real(**kw))
+    with fill.one_blas_thread():
+        with fill.one_blas_thread():
+            assert max(blas_threads()) == 1
+        assert max(blas_threads()) == 1                  # the inner exit leaves the outer limit in place
+    assert len(limits) == 1                              # the limit was set once
+    assert blas_threads() == before

@@ -39,6 +39,7 @@ from ganpaint_core.editing.edits import (
     units_for,
 )
 from ganpaint_core.editing.fitting import Progress, ReconstructionLoss
+from ganpaint_core.editing.harmonic_fill import one_blas_thread
 from ganpaint_core.editing.inversion import initial_z, optimise_features, optimise_z
 from ganpaint_core.editing.masks import dilate, feather, to_model_mask
 from ganpaint_core.editing.removal import (
@@ -379,16 +380,17 @@ class Session:
         the object's place (``FitOptions.remove``, see ``removal``).  ``stage_seconds`` then holds its
         time per stage: labels (the segmenter's labels of the photo, on a session's first edit that needs them),
         operation (the placement or the removal's hole), render, fill, paste."""
-        start, painted = self.clock(), self.mask(mask)
-        fill = action == "remove" and self.options.remove == "fill"
-        labels = self.photo_labels() if fill or self._places(action) else None
-        labelled = self.clock()
-        if fill:
-            op = removal_operation(painted, concept, strength, labels, list(NAMES), self.editor.dissection,
-                                   lambda m, c: self._concept_op(m, c, "add", strength))
-        else:
-            op = self._concept_op(painted, concept, action, strength)
-        return self._apply(op, self.clock() - labelled, labelled - start)
+        with one_blas_thread():     # the fills' small solves, entered once per edit (docs/speed.md)
+            start, painted = self.clock(), self.mask(mask)
+            fill = action == "remove" and self.options.remove == "fill"
+            labels = self.photo_labels() if fill or self._places(action) else None
+            labelled = self.clock()
+            if fill:
+                op = removal_operation(painted, concept, strength, labels, list(NAMES), self.editor.dissection,
+                                       lambda m, c: self._concept_op(m, c, "add", strength))
+            else:
+                op = self._concept_op(painted, concept, action, strength)
+            return self._apply(op, self.clock() - labelled, labelled - start)
 
     def _places(self, action: str) -> bool:
         """Whether this action places one of the generator's own instances (it then reads the photo's labels)."""

@@ -4,6 +4,8 @@ solved exactly) and applies it to any tensor on that grid; ``harmonic_fill`` pla
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -84,11 +86,29 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+_inside = threading.local()     # how deep this thread is in ``one_blas_thread`` contexts
+
+
+@contextmanager
 def one_blas_thread():
     """A context in which numpy's and scipy's BLAS run on one thread: the fill's sparse solves are small, and
     OpenBLAS's threads, waiting for a core on a shared machine, made one solve cost up to 80 ms instead of 0.3 ms
-    (docs/edits.md, "Remove": speed)."""
-    return _blas().limit(limits=1, user_api="blas")
+    (docs/edits.md, "Remove": speed).  Nested in another it costs nothing (setting the limit costs ~0.1 ms: an
+    edit enters it once, ``Session.edit``, and its fills' own contexts are then free)."""
+    depth = getattr(_inside, "depth", 0)
+    if depth:
+        _inside.depth = depth + 1
+        try:
+            yield
+        finally:
+            _inside.depth = depth
+        return
+    with _blas().limit(limits=1, user_api="blas"):
+        _inside.depth = 1
+        try:
+            yield
+        finally:
+            _inside.depth = 0
 
 
 class FillPlan:
