@@ -86,3 +86,25 @@ def test_a_nested_one_thread_context_keeps_one_thread_and_restores_on_the_outer_
         assert max(blas_threads()) == 1                  # the inner exit leaves the outer limit in place
     assert len(limits) == 1                              # the limit was set once
     assert blas_threads() == before
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("channels", [3, 64])
+def test_a_one_grid_plan_fills_in_place_as_the_coarse_to_fine_path_does(channels_last, channels):
+    """A plan of one grid gathers and writes the hole's cells on the whole grid (``_fill_directly``), in the
+    features' memory format; the values are those of the general path (``_fill_by_levels``) to float rounding."""
+    rng = np.random.default_rng(channels)
+    hole = np.zeros((32, 32), bool)
+    hole[9:21, 11:19] = True
+    hole[3, 3] = True                                           # a second part, near the grid's corner
+    groups = (np.arange(32)[:, None] >= 15).repeat(32, 1).astype(int)
+    x = torch.from_numpy(rng.standard_normal((1, channels, 32, 32)).astype(np.float32))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    plan = fill.FillPlan(hole, 0.2, None, groups, channels)
+    assert len(plan.levels) == 1 and (plan.operator is not None) == (channels == 64)
+    out = plan(x)
+    torch.testing.assert_close(out, plan._fill_by_levels(x), atol=1e-5, rtol=1e-6)
+    assert out.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    assert torch.equal(out[..., torch.from_numpy(~hole)], x[..., torch.from_numpy(~hole)])
+    assert not torch.equal(out, x)

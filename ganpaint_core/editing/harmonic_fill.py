@@ -148,6 +148,12 @@ class FillPlan:
             groups = None if groups is None else np.pad(groups, pad, mode="edge")[::2, ::2]
             self.levels.append(_level(hole, sources, vertical, groups))
         self._factor(self.levels[-1], channels)
+        if len(self.levels) == 1:           # solved directly: the cells it reads and writes, on the whole grid
+            def whole(cells: np.ndarray) -> torch.Tensor:
+                ys, xs = np.divmod(cells, hole.shape[1])
+                return torch.from_numpy((ys + self.box[0].start) * self.shape[1] + xs + self.box[1].start)
+            self.hole_cells, self.border_cells = whole(self.cells.numpy()), whole(self.border.numpy())
+            self.source_cells = torch.from_numpy(np.flatnonzero(self.sources.numpy()))
 
     def _factor(self, level: _Level, channels: int | None) -> None:
         """The coarsest grid's system: (L + PULL) u = K x_border + PULL mean, factorised once.  For a fill of at
@@ -196,7 +202,7 @@ class FillPlan:
                 k = np.zeros((n, len(border)))
                 for i, b, w in self.known:
                     k[i, b] = w
-                self.operator = torch.from_numpy(self.solve(k).T.copy())
+                self.operator = torch.from_numpy(self.solve(k))           # (hole cells, border cells)
                 self.pull = torch.from_numpy(self.solve(np.full(n, PULL)))
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
@@ -208,6 +214,10 @@ class FillPlan:
             raise ValueError(f"the hole is {self.shape}; the features' grid is {tuple(x.shape[-2:])}")
         if self.empty:
             return x.clone()
+        return self._fill_directly(x) if len(self.levels) == 1 else self._fill_by_levels(x)
+
+    def _fill_by_levels(self, x: torch.Tensor) -> torch.Tensor:
+        """The coarsest grid solved, each finer one relaxed from it (any plan; one of one grid solves directly)."""
         flat = x.detach().reshape(-1, *self.shape).float()
         mean = flat[:, self.sources].mean(dim=1)                                     # (N,)
         u = flat[:, self.box[0], self.box[1]]
@@ -231,21 +241,41 @@ class FillPlan:
             out = out.contiguous(memory_format=torch.channels_last)   # as the features came: the next conv's format
         return out
 
+    def _fill_directly(self, x: torch.Tensor) -> torch.Tensor:
+        """A plan of one grid: the border cells gathered, the hole's cells solved and written back, in the
+        features' own memory format (a channels-last picture is read as rows of pixels without a copy)."""
+        height, width = self.shape
+        pixels = x.dim() == 4 and x.shape[0] == 1 and x.is_contiguous(memory_format=torch.channels_last) and \
+            not x.is_contiguous()
+        rows = x.detach()[0].permute(1, 2, 0).reshape(height * width, -1) if pixels else \
+            x.detach().reshape(-1, height * width).t()                      # (cells, N)
+        rows = rows.float()
+        mean = rows.index_select(0, self.source_cells).mean(0)
+        solved = self._solved(rows.index_select(0, self.border_cells), mean)
+        out = rows.clone()
+        out.index_copy_(0, self.hole_cells, solved.to(out.dtype))
+        out = out.reshape(height, width, -1).permute(2, 0, 1)[None] if pixels else out.t().reshape(x.shape)
+        return out.to(x.dtype)
+
+    def _solved(self, border: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+        """float64 (hole cells, N): the solution from the border cells' values (border cells, N) and the
+        sources' mean (N,)."""
+        border, mean = border.double(), mean.double()
+        if self.operator is not None:       # the dense solution operator: one small product
+            return self.operator @ border + self.pull[:, None] * mean[None]
+        values = border.numpy()
+        rhs = np.empty((len(self.cells), values.shape[1]))
+        rhs[:] = PULL * mean.numpy()[None]
+        for i, b, w in self.known:                      # K x_border: a hole cell meets each border cell once per side
+            rhs[i] += w[:, None] * values[b]
+        with one_blas_thread():
+            return torch.from_numpy(self.solve(rhs))
+
     def _direct(self, u: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         flat = u.reshape(u.shape[0], -1)
-        border = flat[:, self.border].double()
-        if self.operator is not None:       # the dense solution operator: one small product
-            solved = border @ self.operator + mean.double()[:, None] * self.pull[None]
-        else:
-            values = border.numpy().T                   # (border cells, N)
-            rhs = np.empty((len(self.cells), values.shape[1]))
-            rhs[:] = PULL * mean.double().numpy()[None]
-            for i, b, w in self.known:                  # K x_border: a hole cell meets each border cell once per side
-                rhs[i] += w[:, None] * values[b]
-            with one_blas_thread():
-                solved = torch.from_numpy(self.solve(rhs).T)
+        solved = self._solved(flat[:, self.border].t(), mean)
         out = flat.clone()
-        out[:, self.cells] = solved.to(out.dtype)
+        out[:, self.cells] = solved.t().to(out.dtype)
         return out.reshape(u.shape)
 
     @staticmethod
