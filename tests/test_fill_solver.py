@@ -108,3 +108,17 @@ def test_a_one_grid_plan_fills_in_place_as_the_coarse_to_fine_path_does(channels
     assert out.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     assert torch.equal(out[..., torch.from_numpy(~hole)], x[..., torch.from_numpy(~hole)])
     assert not torch.equal(out, x)
+
+
+@pytest.mark.parametrize("share", [0.1, 0.9])
+def test_the_sources_mean_from_the_fewer_cells_is_the_masked_mean(share):
+    """Few sources: their own mean; many: the sum over all cells less the others' (to float rounding)."""
+    rng = np.random.default_rng(1)
+    hole = np.zeros((40, 40), bool)
+    hole[10:20, 10:20] = True
+    sources = rng.random((40, 40)) < share
+    plan = fill.FillPlan(hole, 0.2, sources, None, 5)
+    assert (len(plan.other_cells) < len(plan.source_cells)) == (share > 0.5)
+    rows = torch.from_numpy(rng.standard_normal((40 * 40, 5)).astype(np.float32))
+    expected = rows[torch.from_numpy((sources & ~hole).ravel())].mean(0)
+    torch.testing.assert_close(plan._mean(rows), expected, atol=1e-5, rtol=1e-5)

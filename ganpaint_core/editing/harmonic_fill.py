@@ -131,6 +131,8 @@ class FillPlan:
         if self.empty:
             return
         self.sources = torch.from_numpy(sources)
+        self.source_cells = torch.from_numpy(np.flatnonzero(sources))       # the sources' mean reads the fewer of
+        self.other_cells = torch.from_numpy(np.flatnonzero(~sources))        # these (a gather costs by the cell)
         ys, xs = np.nonzero(hole)
         m = BOX_MARGIN               # known cells around the hole, enough to stay known on the coarser grids
         self.box = (slice(max(ys.min() - m, 0), ys.max() + m + 1), slice(max(xs.min() - m, 0), xs.max() + m + 1))
@@ -153,7 +155,6 @@ class FillPlan:
                 ys, xs = np.divmod(cells, hole.shape[1])
                 return torch.from_numpy((ys + self.box[0].start) * self.shape[1] + xs + self.box[1].start)
             self.hole_cells, self.border_cells = whole(self.cells.numpy()), whole(self.border.numpy())
-            self.source_cells = torch.from_numpy(np.flatnonzero(self.sources.numpy()))
 
     def _factor(self, level: _Level, channels: int | None) -> None:
         """The coarsest grid's system: (L + PULL) u = K x_border + PULL mean, factorised once.  For a fill of at
@@ -219,7 +220,7 @@ class FillPlan:
     def _fill_by_levels(self, x: torch.Tensor) -> torch.Tensor:
         """The coarsest grid solved, each finer one relaxed from it (any plan; one of one grid solves directly)."""
         flat = x.detach().reshape(-1, *self.shape).float()
-        mean = flat[:, self.sources].mean(dim=1)                                     # (N,)
+        mean = self._mean(flat.reshape(flat.shape[0], -1).t())                       # (N,)
         u = flat[:, self.box[0], self.box[1]]
         values = [u]
         for finer in self.levels[:-1]:               # the known values, pooled over each coarser grid's known cells
@@ -250,12 +251,19 @@ class FillPlan:
         rows = x.detach()[0].permute(1, 2, 0).reshape(height * width, -1) if pixels else \
             x.detach().reshape(-1, height * width).t()                      # (cells, N)
         rows = rows.float()
-        mean = rows.index_select(0, self.source_cells).mean(0)
+        mean = self._mean(rows)
         solved = self._solved(rows.index_select(0, self.border_cells), mean)
         out = rows.clone()
         out.index_copy_(0, self.hole_cells, solved.to(out.dtype))
         out = out.reshape(height, width, -1).permute(2, 0, 1)[None] if pixels else out.t().reshape(x.shape)
         return out.to(x.dtype)
+
+    def _mean(self, rows: torch.Tensor) -> torch.Tensor:
+        """(N,): the mean over the source cells of ``rows`` (cells, N), from whichever of the sources and the
+        other cells are fewer (the sum over all cells less the others': the same to float rounding)."""
+        if len(self.other_cells) < len(self.source_cells):
+            return (rows.sum(0) - rows.index_select(0, self.other_cells).sum(0)) / len(self.source_cells)
+        return rows.index_select(0, self.source_cells).mean(0)
 
     def _solved(self, border: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         """float64 (hole cells, N): the solution from the border cells' values (border cells, N) and the
