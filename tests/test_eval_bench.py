@@ -97,3 +97,23 @@ def test_bench_compares_with_another_checkout(tiny_model, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "eval", "bench", "--before", str(tmp_path), "--out", str(out)],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "not a checkout of this repository" in bad.stderr
+
+
+@pytest.mark.skipif(not HAS_EDITOR, reason="ganpaint_core/editing/editor.py is not written yet")
+def test_bench_reads_cpu_time_in_both_checkouts(tiny_model, tmp_path):
+    """``--clock cpu``: the edits and their stages read CPU time, in the other checkout too (this bench runs on
+    that checkout's code, so an older one without the option compares on the same clock)."""
+    from pathlib import Path
+
+    out, root = tmp_path / "bench.json", Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "eval", "bench", "--model", str(tiny_model), "--fits", "1",
+                           "--edits", "2", "--scaling", "none", "--threads", "1", "--fit",
+                           "z_steps=1,r_steps=1,adapt_steps=1", "--before", str(root), "--rounds", "1",
+                           "--clock", "cpu", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert [(r["checkout"], r["clock"]) for r in report["results"]] == [("before", "cpu"), ("this", "cpu")]
+    assert all(r["edit_seconds_median"] > 0 for r in report["results"])
+    bad = subprocess.run([sys.executable, "-m", "eval", "bench", "--clock", "sundial", "--out", str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "--clock" in bad.stderr

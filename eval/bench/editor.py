@@ -31,6 +31,7 @@ from ganpaint_core.machine import cpu_model
 
 GAN_DISSECTION_SIZES = [512, 512, 512, 512, 256, 128, 64, 32]   # z, then one width per resolution 4..256
 ROOT = Path(__file__).resolve().parents[2]
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def add_arguments(p):
@@ -54,6 +55,10 @@ def add_arguments(p):
                    help="another checkout of this repository (e.g. `git worktree add /tmp/before <commit>`): each "
                         "configuration runs there and here alternately; the JSON adds this/before ratios")
     p.add_argument("--rounds", type=int, default=2, help="with --before: runs per checkout and configuration")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="what the edits' and their stages' times read: wall time, or the process's CPU time "
+                        "(steadier on a busy machine, with --threads 1; with --before this checkout's bench then "
+                        "times the other checkout's library, so that both read the same clock)")
     add_fit_argument(p)
 
 
@@ -95,8 +100,9 @@ def write_random_model(folder: Path, sizes: list[int] = GAN_DISSECTION_SIZES, se
 
 
 def measure(model: str, fits: int, edits: int, threads: int, device: str = "cpu", channels_last: bool | None = None,
-            fit: str = "") -> dict:
-    """Fit ``fits`` scene photos and time ``edits`` edits on each (run this in a fresh process)."""
+            fit: str = "", clock: str = "wall") -> dict:
+    """Fit ``fits`` scene photos and time ``edits`` edits on each (run this in a fresh process); ``clock``:
+    the edits read wall time or this process's CPU time (``Session.clock`` too)."""
     import torch
 
     from eval.run.tasks import random_blob
@@ -104,8 +110,12 @@ def measure(model: str, fits: int, edits: int, threads: int, device: str = "cpu"
 
     if threads > 0:
         torch.set_num_threads(threads)
-    from ganpaint_core.editing.editor import Editor
+    from ganpaint_core.editing.editor import Editor, Session
 
+    if clock not in CLOCKS:
+        raise ValueError(f"clock is one of {', '.join(CLOCKS)}, not {clock!r}")
+    now = CLOCKS[clock]
+    Session.clock = staticmethod(now)
     overrides = parse_fit_options(fit)
     start = time.perf_counter()
     editor = Editor.from_pretrained(model, device=device, channels_last=channels_last)
@@ -126,9 +136,9 @@ def measure(model: str, fits: int, edits: int, threads: int, device: str = "cpu"
         for j in range(edits):
             mask = random_blob(editor.size, rng)
             action = ("add", "remove")[j % 2]
-            start = time.perf_counter()
+            start = now()
             session.edit(mask, concepts[j % len(concepts)], action)
-            seconds = time.perf_counter() - start
+            seconds = now() - start
             edit_times.append(seconds)
             actions.append(action)
             stages.append(dict(session.stage_seconds, action=action))
@@ -137,7 +147,8 @@ def measure(model: str, fits: int, edits: int, threads: int, device: str = "cpu"
             session.reset()
     by_action = {a: [t for t, b in zip(edit_times, actions, strict=True) if b == a] for a in ("add", "remove")}
     return {
-        "model": model, "size": editor.size, "threads": torch.get_num_threads(), "device": str(editor.device),
+        "model": model, "size": editor.size, "threads": torch.get_num_threads(), "clock": clock,
+        "device": str(editor.device),
         "channels_last": editor.channels_last, "steps": [session.options.z_steps, session.options.r_steps,
                                                          session.options.adapt_steps],
         "load_seconds": load_seconds,
@@ -198,8 +209,12 @@ def comparison(results: list[dict]) -> dict:
 
 
 def _in_fresh_process(spec: dict, timeout: float, root: Path = ROOT) -> dict:
-    """One configuration measured by the checkout at ``root`` (its code, its bench) in a fresh process."""
-    cmd = [sys.executable, "-m", "eval.bench.editor", json.dumps(spec)]
+    """One configuration measured by the checkout at ``root`` (its code, its bench) in a fresh process; on the
+    CPU clock by this bench (``--clock``: an older checkout's bench reads wall time only), on ``root``'s code."""
+    bench = ["-m", "eval.bench.editor"] if spec.get("clock", "wall") == "wall" else \
+        ["-c", "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
+         str(Path(__file__).resolve())]          # this file, importing ``root``'s code (cwd and PYTHONPATH)
+    cmd = [sys.executable, *bench, json.dumps(spec)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))}
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=root)
@@ -227,7 +242,7 @@ def run(args):
     device = str(resolve_device(args.device))
     formats = {"auto": [None], "channels_last": [True], "contiguous": [False], "both": [True, False]}
     specs = [{"model": args.model, "label": f"{args.model} model", "fits": args.fits, "edits": args.edits,
-              "threads": args.threads, "device": device, "fit": args.fit}]
+              "threads": args.threads, "device": device, "fit": args.fit, "clock": args.clock}]
     results, load_before = [], os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ganpaint-bench-") as tmp:
         if args.scaling == "random256":
@@ -242,7 +257,7 @@ def run(args):
                                   (("this", ROOT), ("before", before)))]
         for spec, checkout, root in tqdm(runs, desc="bench", unit="config"):
             result = _in_fresh_process({k: spec[k] for k in ("model", "fits", "edits", "threads", "device",
-                                                             "channels_last", "fit")}, args.timeout, root)
+                                                             "channels_last", "fit", "clock")}, args.timeout, root)
             result["label"] = spec["label"]
             if before is not None:
                 result["checkout"] = checkout
@@ -273,4 +288,4 @@ def run(args):
 if __name__ == "__main__":   # the fresh process of one configuration: JSON spec in, JSON result out
     spec = json.loads(sys.argv[1])
     print(json.dumps(measure(spec["model"], spec["fits"], spec["edits"], spec["threads"], spec["device"],
-                             spec["channels_last"], spec["fit"])))
+                             spec["channels_last"], spec["fit"], spec.get("clock", "wall"))))
