@@ -93,7 +93,7 @@ _inside = threading.local()     # how deep this thread is in ``one_blas_thread``
 def one_blas_thread():
     """A context in which numpy's and scipy's BLAS run on one thread: the fill's sparse solves are small, and
     OpenBLAS's threads, waiting for a core on a shared machine, made one solve cost up to 80 ms instead of 0.3 ms
-    (docs/edits.md, "Remove": speed).  Nested in another it costs nothing (setting the limit costs ~0.1 ms: an
+    (docs/edits.md, "Remove": speed).  Nested in another it costs nothing (setting the limit costs ~16 µs: an
     edit enters it once, ``Session.edit``, and its fills' own contexts are then free)."""
     depth = getattr(_inside, "depth", 0)
     if depth:
