@@ -143,7 +143,8 @@ def predicted_labels(labels: np.ndarray, hole: np.ndarray, sources: np.ndarray |
         present = present[np.isin(present, candidates)]
     onehot = torch.from_numpy((out[None] == present[:, None, None]).astype(np.float32))[None]
     shares = harmonic_fill(onehot, hole, LABEL_VERTICAL, src)[0]
-    out[hole] = present[shares[:, torch.from_numpy(hole)].argmax(0).numpy()]     # the hole's pixels only
+    cells = torch.from_numpy(np.flatnonzero(hole))      # the hole's pixels only, gathered by index (a boolean
+    out[hole] = present[shares.reshape(len(present), -1).index_select(1, cells).argmax(0).numpy()]   # mask: 2x)
     return out
 
 
