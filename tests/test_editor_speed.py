@@ -209,3 +209,29 @@ def test_the_pooled_clear_masks_are_the_adaptive_max_pools():
         for size in sizes:
             want = F.adaptive_max_pool2d(m, size) if side > size else F.interpolate(m, size=(size, size))
             assert np.array_equal(grids[size], want[0, 0].numpy() > 0), (side, size)
+
+
+@pytest.mark.parametrize("radius, sigma", [(2, 1.0), (8, 4.0), (0, 0.7), (3, 2.5)])
+def test_the_feather_blurs_only_near_the_mask_bit_for_bit(radius, sigma):
+    from scipy.ndimage import gaussian_filter
+
+    from ganpaint_core.editing.masks import dilate, feather
+
+    rng = np.random.default_rng(7)
+    masks = [np.zeros((40, 40), bool), np.ones((40, 40), bool)]
+    for i in range(24):
+        m = rng.random((40, 40)) < (0.002, 0.02, 0.3)[i % 3]
+        m[:, 0] |= i % 4 == 0                   # the picture's borders, where the blur reflects
+        m[-1, 5:9] |= i % 5 == 0
+        masks.append(m)
+    for m in masks:
+        grown = dilate(m, radius).astype(np.float32)
+        whole = np.maximum(gaussian_filter(grown, sigma, truncate=2.0), m.astype(np.float32)).clip(0, 1)
+        got = feather(m, radius, sigma)
+        assert got.dtype == whole.dtype and np.array_equal(got, whole)
+
+
+def test_layer_names_are_the_named_children(editor):
+    g = editor.generator
+    assert g.layer_names == [name for name, _ in g.named_children()]
+    assert g.layer_names[-1].startswith("output_") and g.resolution_of(g.layer_names[-1]) == g.resolution

@@ -67,8 +67,23 @@ def feather(mask: np.ndarray, radius: int, sigma: float) -> np.ndarray:
     The blur is cut at 2 sigma, so the alpha is exactly 0 beyond ``radius + ceil(2 sigma)`` pixels of the mask.
     """
     grown = dilate(mask, radius).astype(np.float32)
-    soft = gaussian_filter(grown, sigma, truncate=2.0) if sigma > 0 else grown
+    soft = _blurred_near(grown, sigma) if sigma > 0 else grown
     return np.maximum(soft, np.asarray(mask, dtype=np.float32)).clip(0, 1)
+
+
+def _blurred_near(grown: np.ndarray, sigma: float, truncate: float = 2.0) -> np.ndarray:
+    """``gaussian_filter(grown, sigma, truncate=truncate)`` bit for bit, filtered on the set pixels' bounding box
+    grown by the blur's reach only: beyond it the blur of zeros is exactly 0, and inside it every pixel reads the
+    same values (the box's own edges are the picture's or lie ``reach`` zeros out, which reflect to zeros).
+    A 128 px paste's feather: 0.10 ms against 0.16 on the whole grid (CPU time; tests/test_editor_speed.py)."""
+    rows, cols = np.flatnonzero(grown.any(1)), np.flatnonzero(grown.any(0))
+    out = np.zeros_like(grown)
+    if not len(rows):
+        return out
+    reach = int(truncate * float(sigma) + 0.5) + 1        # scipy's kernel radius, and one to spare
+    box = (slice(max(0, rows[0] - reach), rows[-1] + 1 + reach), slice(max(0, cols[0] - reach), cols[-1] + 1 + reach))
+    out[box] = gaussian_filter(grown[box], sigma, truncate=truncate)
+    return out
 
 
 def paste_alpha(mask: np.ndarray, options) -> np.ndarray:
