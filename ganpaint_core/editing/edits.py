@@ -9,8 +9,8 @@ into the mask, less what the concept leaves in place in the photo:
 grid cells to the concept's own level (its mean where the generator draws the
 concept: the dissection's ``levels``, see ``ganpaint_core.dissection.levels``; for a concept G draws in several
 colours, a dome, the mean of one of them: its chosen look, ``ganpaint_core.dissection.looks``),
-the strength setting the blend ``a`` up to medium (low 0.5, medium 1) and, beyond medium, how much of the
-painting the object fills (``exemplar_strength``); the operation's mask is then the object's region, so the editor draws
+the strength setting the blend ``a`` up to medium (low 0.5, medium 1) and how much of the painting the object
+fills (``exemplar_strength``); the operation's mask is then the object's region, so the editor draws
 and pastes back there alone (a tree with the multiband blend's finest bands only,
 ``PASTE_LEVELS``, so the photo's coarse colour does not fade it).  ``levels`` does the same over the whole painted
 mask; ``units`` (and a dissection without levels) sets the concept's top-n
@@ -163,12 +163,13 @@ def level_blend(strength: str | float, dissection: dict | None = None, cap: floa
 
 
 def exemplar_strength(strength: str | float, dissection: dict | None = None) -> tuple[float, float]:
-    """An exemplar add's (blend, growth) for ``strength``: its units as a share of ``medium``'s blend the levels in up
-    to medium (low 0.5, medium 1); beyond medium the blend stays 1 and the object grows to fill more of the
-    painting (``placement.concept_penalty``'s growth: 1.5 at high).  A blend beyond the levels drew less of the
-    concept, not more, and looked the same (docs/edits.md, round 4: adds)."""
+    """An exemplar add's (blend, growth) for ``strength``, from its units as a share of ``medium``'s: the blend of
+    the levels, that share up to 1 (low 0.5, medium 1); the growth, the share squared (low 0.25, medium 1, high
+    2.25), divides the placement's penalty (``placement.concept_penalty``): a weak add draws a small, faded object,
+    a strong one fills more of the painting.  A blend beyond the levels drew less of the concept, not more, and
+    looked the same (docs/edits.md, round 4: adds)."""
     share = units_for(strength, dissection) / strength_units(dissection)["medium"]
-    return min(1.0, share), max(1.0, share)
+    return min(1.0, share), share ** 2
 
 
 # The paste-back's multiband bands for an added object (at 128 px; one more per doubling of the size): a small object

@@ -5,7 +5,7 @@ concept's exemplar shapes (``ganpaint_core.dissection.exemplars``), each scaled 
 a share of the target's height (its aspect kept) and slid over every position,
 the one that best covers the target while leaving it least is chosen:
 score = |E & T| - ``penalty`` |E \\ T| (``PENALTY``; a concept may have its own, ``PENALTIES``, and an
-add's strength beyond medium lowers it: ``concept_penalty``).  The object region is that shape cut to
+add's strength scales it: ``concept_penalty``).  The object region is that shape cut to
 the target (never beyond the painted mask).  The search runs coarse at 16 px
 (one batched FFT correlation over every exemplar, scale and position, the
 exemplars' resampled shapes and spectra made once and kept: ``Templates``), then
@@ -52,10 +52,10 @@ PENALTIES = {"tree": 1.5}   # a concept's own ``PENALTY``: a tree fills more of 
 
 
 def concept_penalty(concept: str, growth: float = 1.0) -> float:
-    """The placement's penalty for ``concept`` (``PENALTIES``, else ``PENALTY``), divided by ``growth`` >= 1: the
-    larger the growth, the more of the painted region the object fills (an add's strength beyond medium)."""
-    if not growth >= 1.0:
-        raise ValueError(f"growth must be at least 1, got {growth}")
+    """The placement's penalty for ``concept`` (``PENALTIES``, else ``PENALTY``), divided by ``growth`` > 0: the
+    larger the growth, the more of the painted region the object fills (an add's strength sets it)."""
+    if not growth > 0:
+        raise ValueError(f"growth must be positive, got {growth}")
     return PENALTIES.get(concept, PENALTY) / growth
 
 
