@@ -8,7 +8,8 @@ colour and its mean features over the edit layer's cells and the finer layer's c
 ``MIN_SHARE`` of it; k-means on the colours groups the instances into ``LOOKS[concept]`` looks, ordered by how
 many instances each holds; a look's levels are its instances' features averaged over their cells.  The
 dissection keeps them (``concepts.<c>.looks``: rgb, instances, levels, fine_levels) and the look an add
-uses (``concepts.<c>.look``: ``DEFAULT_LOOK``, chosen by measurement, docs/edits.md).
+uses (``concepts.<c>.look``: ``DEFAULT_LOOK``, chosen by measurement, docs/edits.md): a dome's grey-teal look, a
+tree's darkest (the segmenter reads more of it as tree), at the edit layer only (``FINE_LOOK``).
 """
 
 from __future__ import annotations
