@@ -465,9 +465,10 @@ def test_the_added_trees_figure_turns_the_levers_off_and_back_on_and_refuses_bad
     mask = np.zeros((128, 128), bool)
     mask[40:90, 40:80] = True
     with levers_off():
-        assert not placement.INSET and not edits.PASTE_LEVELS
+        assert not placement.INSET and not edits.PASTE_LEVELS and placement.concept_penalty("tree") == placement.PENALTY
         assert np.array_equal(target_region(mask, "tree"), mask)
     assert placement.INSET["tree"] > 0 and edits.PASTE_LEVELS["tree"] > 0
+    assert placement.concept_penalty("tree") < placement.PENALTY
     assert target_region(mask, "tree").sum() < mask.sum()
     with pytest.raises(ValueError, match="tasks"):
         run(Namespace(out=str(tmp_path / "a.jpg"), model="default", tasks=0, fit=""))
