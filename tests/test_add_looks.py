@@ -100,3 +100,20 @@ def test_the_added_domes_figure_sets_the_looks_aside_and_back_and_refuses_other_
     assert chosen_look(dissection["concepts"]["dome"])["levels"] == [2.0]
     with pytest.raises(ValueError, match="concept"):
         run(Namespace(out=str(tmp_path / "a.jpg"), model="default", tasks=2, fit="", concept="cupola"))
+
+
+@pytest.mark.skipif(not (DEFAULT / "dissection.json").is_file(), reason="the default model is not shipped")
+def test_the_default_models_added_tree_takes_the_darkest_look_at_the_edit_layer_only():
+    """A tree add sets its darkest look's levels on the edit layer (the segmenter reads more of it as tree: docs/
+    edits.md, round 4: adds) and the concept's own at the finer layer; a dome's look sets both."""
+    import json
+
+    dissection = json.loads((DEFAULT / "dissection.json").read_text())
+    tree = dissection["concepts"]["tree"]
+    darkest = min(tree["looks"], key=lambda look: sum(look["rgb"]))
+    assert len(tree["looks"]) >= 3 and chosen_look(tree) is darkest
+    assert concept_levels(dissection, "tree").tolist() == pytest.approx(darkest["levels"])
+    assert np.abs(np.asarray(darkest["levels"]) - tree["levels"]).mean() > 0.02
+    assert fine_levels(dissection, "tree")[1].flatten().tolist() == pytest.approx(tree["fine_levels"])
+    dome = dissection["concepts"]["dome"]
+    assert fine_levels(dissection, "dome")[1].flatten().tolist() == pytest.approx(chosen_look(dome)["fine_levels"])

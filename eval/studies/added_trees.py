@@ -2,8 +2,9 @@
 
 One row per ``add_<concept>`` scene task (``--concept``: tree, or dome; seeds from ``HELDOUT_SEED_START +
 GALLERY_SEED_OFFSET + SEED_OFFSET``, away from ``eval run``'s): the photo with the painted mask, the ground-truth
-edit, the add as it was before the levers (a tree's inset and paste-back levels, ``placement.INSET`` and
-``edits.PASTE_LEVELS`` emptied; a dome's look, ``dissection.looks``, set aside: the dissection's mean levels) and
+edit, the add as it was before the levers (a tree's inset, paste-back levels and placement penalty,
+``placement.INSET``, ``edits.PASTE_LEVELS`` and ``placement.PENALTIES`` emptied; the looks, ``dissection.looks``,
+set aside: the dissection's mean levels) and
 the add as it is now, each through ``Session.to_photo``; the segmenter's share of the concept inside the mask
 under each.  Writes ``--out`` (default ``docs/edits/add_trees.jpg``; ``docs/edits/add_domes.jpg`` for domes).
 Seeded: a rerun with the same code and model writes the same file.
@@ -34,20 +35,22 @@ def add_arguments(p):
 
 @contextmanager
 def levers_off(dissection: dict | None = None):
-    """The add path as before the tree's inset and paste-back levels and, in ``dissection``, the concepts'
-    looks (restored on leaving)."""
+    """The add path as before the tree's inset, paste-back levels and placement penalty and, in ``dissection``,
+    the concepts' looks (restored on leaving)."""
     from ganpaint_core.editing import edits, placement
 
-    saved = dict(placement.INSET), dict(edits.PASTE_LEVELS)
+    saved = dict(placement.INSET), dict(edits.PASTE_LEVELS), dict(placement.PENALTIES)
     looks = {name: entry.pop("looks") for name, entry in (dissection or {}).get("concepts", {}).items()
              if "looks" in entry}
     placement.INSET.clear()
     edits.PASTE_LEVELS.clear()
+    placement.PENALTIES.clear()
     try:
         yield
     finally:
         placement.INSET.update(saved[0])
         edits.PASTE_LEVELS.update(saved[1])
+        placement.PENALTIES.update(saved[2])
         for name, entry in looks.items():
             dissection["concepts"][name]["looks"] = entry
 

@@ -8,7 +8,8 @@ colour and its mean features over the edit layer's cells and the finer layer's c
 ``MIN_SHARE`` of it; k-means on the colours groups the instances into ``LOOKS[concept]`` looks, ordered by how
 many instances each holds; a look's levels are its instances' features averaged over their cells.  The
 dissection keeps them (``concepts.<c>.looks``: rgb, instances, levels, fine_levels) and the look an add
-uses (``concepts.<c>.look``: ``DEFAULT_LOOK``, chosen by measurement, docs/edits.md).
+uses (``concepts.<c>.look``: ``DEFAULT_LOOK``, chosen by measurement, docs/edits.md): a dome's grey-teal look, a
+tree's darkest (the segmenter reads more of it as tree), at the edit layer only (``FINE_LOOK``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ from tqdm import tqdm
 from ganpaint_core.concepts import NAMES
 from ganpaint_core.imaging import to_uint8
 
-LOOKS = {"dome": 4}         # concepts grouped by colour, and into how many looks
-DEFAULT_LOOK = {"dome": 1}  # the look an add uses (by instances, most first): measured, docs/edits.md (Add, round 4)
+LOOKS = {"dome": 4, "tree": 4}          # concepts grouped by colour, and into how many looks
+# The look an add uses (by instances, most first): measured, docs/edits.md (Add: "a dome in one of G's own looks",
+# "round 4: adds" for trees)
+DEFAULT_LOOK = {"dome": 1, "tree": 2}
+FINE_LOOK = {"tree": False}  # False: the look sets the edit layer only, the finer layer keeps the concept's own levels
 MIN_PIXELS = 40             # smaller instances are left out (at the model's size)
 MIN_SHARE = 0.3             # a cell belongs to an instance at this share of its pixels (as for the levels)
 SAMPLES = 1000             # (add_levels: twice its level samples, 500 by default)
@@ -110,3 +114,10 @@ def chosen_look(entry: dict) -> dict | None:
     """The look a concept's add uses (its dissection ``entry``'s ``looks[look]``), or None without looks."""
     looks = entry.get("looks") or []
     return looks[int(entry.get("look", 0))] if looks else None
+
+
+def chosen_fine_look(entry: dict, concept: str) -> dict | None:
+    """The look whose ``fine_levels`` a ``concept``'s add sets at the finer layer: its ``chosen_look``, or None
+    where ``FINE_LOOK`` keeps the concept's own levels there (a tree: its dark look at the finer layer too draws a
+    tree the realism judge likes less, docs/edits.md)."""
+    return chosen_look(entry) if FINE_LOOK.get(concept, True) else None

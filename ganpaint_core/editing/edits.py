@@ -9,8 +9,8 @@ into the mask, less what the concept leaves in place in the photo:
 grid cells to the concept's own level (its mean where the generator draws the
 concept: the dissection's ``levels``, see ``ganpaint_core.dissection.levels``; for a concept G draws in several
 colours, a dome, the mean of one of them: its chosen look, ``ganpaint_core.dissection.looks``),
-the strength setting the blend ``a`` (low 0.5, medium 1, high 1.25: beyond the
-level); the operation's mask is then the object's region, so the editor draws
+the strength setting the blend ``a`` up to medium (low 0.5, medium 1) and how much of the painting the object
+fills (``exemplar_strength``); the operation's mask is then the object's region, so the editor draws
 and pastes back there alone (a tree with the multiband blend's finest bands only,
 ``PASTE_LEVELS``, so the photo's coarse colour does not fade it).  ``levels`` does the same over the whole painted
 mask; ``units`` (and a dissection without levels) sets the concept's top-n
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ganpaint_core.dissection.looks import chosen_look
+from ganpaint_core.dissection.looks import chosen_fine_look, chosen_look
 from ganpaint_core.editing.masks import to_grid
-from ganpaint_core.editing.placement import object_region
+from ganpaint_core.editing.placement import concept_penalty, object_region
 
 ACTIONS = ("add", "remove")
 # Units per concept for each named strength, for a dissection without its own ``strength_units`` (remove, and
@@ -162,7 +162,16 @@ def level_blend(strength: str | float, dissection: dict | None = None, cap: floa
     return min(cap, units_for(strength, dissection) / strength_units(dissection)["medium"])
 
 
-EXEMPLAR_BLEND_CAP = 1.25   # an exemplar add at strength high goes a quarter beyond the levels (docs/add_study)
+def exemplar_strength(strength: str | float, dissection: dict | None = None) -> tuple[float, float]:
+    """An exemplar add's (blend, growth) for ``strength``, from its units as a share of ``medium``'s: the blend of
+    the levels, that share up to 1 (low 0.5, medium 1); the growth, the share squared (low 0.25, medium 1, high
+    2.25), divides the placement's penalty (``placement.concept_penalty``): a weak add draws a small, faded object,
+    a strong one fills more of the painting.  A blend beyond the levels drew less of the concept, not more, and
+    looked the same (docs/edits.md, round 4: adds)."""
+    share = units_for(strength, dissection) / strength_units(dissection)["medium"]
+    return min(1.0, share), share ** 2
+
+
 # The paste-back's multiband bands for an added object (at 128 px; one more per doubling of the size): a small object
 # blended in its coarse bands takes the photo's colour (a tree on grass fades to grass).  None: every band.
 PASTE_LEVELS = {"tree": 2}      # docs/edits.md (Add): trees 0.79 -> 0.88 with placement.INSET; domes lose at 2
@@ -190,10 +199,10 @@ def concept_operation(r: torch.Tensor, dissection: dict | None, mask: np.ndarray
     if levels is not None:
         if levels.numel() != r.shape[1]:
             raise ValueError(f"the dissection's {name} levels have {levels.numel()} units; the layer has {r.shape[1]}")
-        painted, cap = mask, 1.0
+        painted, blend = mask, level_blend(strength, dissection)
         if add_mode == "exemplar":
-            mask, cap = object_region(mask, name, exemplars, photo_labels, names), EXEMPLAR_BLEND_CAP
-        blend = level_blend(strength, dissection, cap)
+            blend, growth = exemplar_strength(strength, dissection)
+            mask = object_region(mask, name, exemplars, photo_labels, names, concept_penalty(name, growth))
         finer = fine_levels(dissection, name) if fine and add_mode == "exemplar" else None
         return Operation(action, mask, to_grid(mask, r.shape[-1], pool) * blend, None, levels.view(1, -1, 1, 1),
                          name, strength, painted if add_mode == "exemplar" else None,
@@ -243,8 +252,8 @@ def fine_edits(operations) -> dict | None:
 
 def fine_levels(dissection: dict | None, concept: str) -> tuple[str, torch.Tensor] | None:
     """The dissection's finer layer and the concept's levels there (``fine_layer``, its chosen look's
-    ``fine_levels`` or the concept's own), or None."""
+    ``fine_levels`` where ``looks.FINE_LOOK`` lets it set them, else the concept's own), or None."""
     layer = (dissection or {}).get("fine_layer")
-    look = chosen_look(dissection["concepts"][concept]) if layer else None
+    look = chosen_fine_look(dissection["concepts"][concept], concept) if layer else None
     levels = (look["fine_levels"] if look else dissection["concepts"][concept].get("fine_levels")) if layer else None
     return (layer, torch.tensor(levels, dtype=torch.float32).view(1, -1, 1, 1)) if levels else None

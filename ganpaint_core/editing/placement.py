@@ -4,7 +4,8 @@ The painting says where, the generator's instances say what shape (issue 23).  O
 concept's exemplar shapes (``ganpaint_core.dissection.exemplars``), each scaled to
 a share of the target's height (its aspect kept) and slid over every position,
 the one that best covers the target while leaving it least is chosen:
-score = |E & T| - ``penalty`` |E \\ T|.  The object region is that shape cut to
+score = |E & T| - ``penalty`` |E \\ T| (``PENALTY``; a concept may have its own, ``PENALTIES``, and an
+add's strength scales it: ``concept_penalty``).  The object region is that shape cut to
 the target (never beyond the painted mask).  The search runs coarse at 16 px
 (one batched FFT correlation over every exemplar, scale and position, the
 exemplars' resampled shapes and spectra made once and kept: ``Templates``), then
@@ -47,6 +48,15 @@ REPLACE_REACH = 6       # ... within this many px (a dome on its roof, not in th
 REPLACED_MIN = 16       # ... where the painted region holds at least this many of their pixels
 INSET = {"tree": 2}     # px (at 128 px) an object keeps inside the painted rim (with edits.PASTE_LEVELS: docs/edits.md)
 INSET_MIN = 16          # ... unless fewer pixels than this would be left (then the target as painted)
+PENALTIES = {"tree": 1.5}   # a concept's own ``PENALTY``: a tree fills more of its painting (docs/edits.md)
+
+
+def concept_penalty(concept: str, growth: float = 1.0) -> float:
+    """The placement's penalty for ``concept`` (``PENALTIES``, else ``PENALTY``), divided by ``growth`` > 0: the
+    larger the growth, the more of the painted region the object fills (an add's strength sets it)."""
+    if not growth > 0:
+        raise ValueError(f"growth must be positive, got {growth}")
+    return PENALTIES.get(concept, PENALTY) / growth
 
 
 def target_region(mask: np.ndarray, concept: str, photo_labels: np.ndarray | None = None,
@@ -307,17 +317,18 @@ def _place(target: np.ndarray, bank: Templates, penalty: float, scales, search: 
 
 
 def place_object(mask: np.ndarray, concept: str, exemplars: dict | None, photo_labels: np.ndarray | None = None,
-                 names: tuple[str, ...] | None = None, penalty: float = PENALTY) -> Placement | None:
-    """Where an added ``concept`` goes inside the painted ``mask``: its best exemplar placed there, or None
-    when the model keeps no exemplars of it."""
+                 names: tuple[str, ...] | None = None, penalty: float | None = None) -> Placement | None:
+    """Where an added ``concept`` goes inside the painted ``mask``: its best exemplar placed there (at
+    ``penalty``, default the concept's own: ``concept_penalty``), or None when the model keeps no exemplars of it."""
     entry = (exemplars or {}).get(concept)
     if entry is None or not len(entry["shapes"]):
         return None
+    penalty = concept_penalty(concept) if penalty is None else penalty
     return place(target_region(mask, concept, photo_labels, names), entry, penalty)
 
 
 def object_region(mask: np.ndarray, concept: str, exemplars: dict | None, photo_labels: np.ndarray | None = None,
-                  names: tuple[str, ...] | None = None, penalty: float = PENALTY) -> np.ndarray:
+                  names: tuple[str, ...] | None = None, penalty: float | None = None) -> np.ndarray:
     """Where an added ``concept`` goes inside the painted ``mask``: its best exemplar shape, or the whole
     mask when the model keeps no exemplars of it."""
     found = place_object(mask, concept, exemplars, photo_labels, names, penalty)
