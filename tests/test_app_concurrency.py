@@ -78,7 +78,7 @@ def _together(*jobs) -> None:
 
 def test_two_users_at_once_get_what_each_gets_alone(server, tmp_path):
     rounds = []
-    for r in range(3):
+    for r in range(2):      # one round of each kind (a second round of "both at once" was a third of the time)
         a, b = User(server, tmp_path, 10 * r + 1), User(server, tmp_path, 10 * r + 2)
         if r == 0:          # A edits while B fits
             a.fit()
