@@ -26,7 +26,8 @@ def _edit(*args):
 
 def _edit_here(capsys, *args) -> tuple[int, str]:
     """``edit`` through the command's entry point in this process (no interpreter and torch to start): the exit
-    status and what it wrote to stderr.  The process itself is tested by the subprocess runs above and below."""
+    status and what it wrote to stderr.  Real processes: the runs here that write pictures, and a bad file's exit
+    status and one line in test_upload_corpus.py::test_the_cli_reads_every_good_file_and_refuses_the_bad_ones."""
     from ganpaint_core.__main__ import COMMANDS
     from ganpaint_core.commands.cli import main
 
@@ -97,14 +98,9 @@ def test_arguments_are_checked_before_the_fit(model_dir, photo_path, tmp_path, c
     Image.fromarray(blob(64, 8, 8, 16).astype(np.uint8) * 255).save(mask)
     cases = ((["--strength", "enormous"], "unknown strength"), (["--strength", "2"], "in [0, 1]"),
              (["--out", tmp_path / "o.txt"], "picture file"))
-    for k, (extra, message) in enumerate(cases):
-        args = ["--model", model_dir, "--image", photo_path, "--mask", mask, "--concept", "tree", "--action", "add",
-                "--out", tmp_path / "o.png", *FAST_ARGS, *extra]
-        if k == 0:      # one real process: its exit status and its one line
-            done = _edit(*args)
-            code, err = done.returncode, done.stderr
-        else:
-            code, err = _edit_here(capsys, *args)
+    for extra, message in cases:
+        code, err = _edit_here(capsys, "--model", model_dir, "--image", photo_path, "--mask", mask, "--concept", "tree",
+                               "--action", "add", "--out", tmp_path / "o.png", *FAST_ARGS, *extra)
         assert code == 2 and message in err, err
         assert "fitting" not in err and "Traceback" not in err, "the error must come before the fit"
 
