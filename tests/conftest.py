@@ -71,7 +71,8 @@ def browser():
 
 
 class _TinyDemo:
-    """``python app.py`` on the tiny model with an empty model cache and no way to download, started on first use."""
+    """``python app.py`` on the tiny model with an empty model cache and no way to download, started on first use;
+    two fits may run at once and the photo cache holds one photo (test_app_concurrency: every round fits anew)."""
 
     def __init__(self, tmp_path_factory):
         self.factory, self.running, self.value = tmp_path_factory, None, None
@@ -84,7 +85,8 @@ class _TinyDemo:
         if self.running is None:
             cache, logs = self.factory.mktemp("cache"), self.factory.mktemp("log")
             env = {"GANPAINT_CACHE": str(cache), "http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-                   "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+                   "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost",
+                   "GANPAINT_FITS": "2", "GANPAINT_CACHE_SIZE": "1"}
             self.running = ExitStack()
             url = self.running.enter_context(served_demo(save_tiny_model(self.factory.mktemp("model") / "tiny"),
                                                          logs, env))
@@ -109,7 +111,8 @@ DEMO_GAP = 10     # tests between two modules that share one served demo rather 
 
 @pytest.fixture(scope="module")
 def served_tiny_demo(_tiny_demo, request):
-    """One served tiny demo for the modules that drive one (test_app, test_app_first_use, test_upload_corpus):
+    """One served tiny demo for the modules that drive one (test_app, test_app_concurrency, test_app_first_use,
+    test_upload_corpus):
     yields (url, log, cache).  It stays up across a gap of at most DEMO_GAP tests to the next module that uses it
     (an idle demo still costs ~5% of a core), and is stopped otherwise."""
     yield _tiny_demo.start()
