@@ -109,6 +109,17 @@ def _tiny_demo(tmp_path_factory):
 DEMO_GAP = 10     # tests between two modules that share one served demo rather than each starting its own
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The modules that drive the served tiny demo run one after another (where the first of them would run), so
+    that one demo serves them all; every other test keeps its place."""
+    modules = {item.module for item in items if "served_tiny_demo" in item.fixturenames}
+    if len(modules) < 2:
+        return
+    first = next(k for k, item in enumerate(items) if item.module in modules)
+    rest = [item for item in items if item.module not in modules]
+    items[:] = rest[:first] + [item for item in items if item.module in modules] + rest[first:]
+
+
 @pytest.fixture(scope="module")
 def served_tiny_demo(_tiny_demo, request):
     """One served tiny demo for the modules that drive one (test_app, test_app_concurrency, test_app_first_use,
