@@ -133,6 +133,16 @@ def served_tiny_demo(_tiny_demo, request):
         _tiny_demo.stop()
 
 
+@pytest.fixture(scope="session")
+def church_cache(tmp_path_factory):
+    """A GANPAINT_CACHE holding the registry's church files (reference-rule weights, no download), written once per
+    session (seconds of weights) for the modules that load church (test_church_cli, test_app_models): they only read
+    it, as the library only writes to the cache what is missing."""
+    from paper_support import write_church_cache
+
+    return write_church_cache(tmp_path_factory.mktemp("church_cache"))
+
+
 @pytest.fixture
 def without_plots(monkeypatch) -> list:
     """``eval run`` without its two matplotlib plots (seconds per run on a busy 2-core machine), for tests of

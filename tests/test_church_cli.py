@@ -9,16 +9,10 @@ import sys
 
 import numpy as np
 import pytest
-from paper_support import needs_reference, write_church_cache
+from paper_support import needs_reference
 from PIL import Image
 
 pytestmark = needs_reference
-
-
-@pytest.fixture(scope="module")
-def church_cache(tmp_path_factory):
-    """GANPAINT_CACHE holding the registry's church files (reference-rule weights, no download)."""
-    return write_church_cache(tmp_path_factory.mktemp("ganpaint_cache"))
 
 
 def _offline(cache) -> dict:
