@@ -71,7 +71,8 @@ def browser():
 
 
 class _TinyDemo:
-    """``python app.py`` on the tiny model with an empty model cache and no way to download, started on first use."""
+    """``python app.py`` on the tiny model with an empty model cache and no way to download, started on first use;
+    two fits may run at once and the photo cache holds one photo (test_app_concurrency: every round fits anew)."""
 
     def __init__(self, tmp_path_factory):
         self.factory, self.running, self.value = tmp_path_factory, None, None
@@ -84,7 +85,8 @@ class _TinyDemo:
         if self.running is None:
             cache, logs = self.factory.mktemp("cache"), self.factory.mktemp("log")
             env = {"GANPAINT_CACHE": str(cache), "http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-                   "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+                   "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost",
+                   "GANPAINT_FITS": "2", "GANPAINT_CACHE_SIZE": "1"}
             self.running = ExitStack()
             url = self.running.enter_context(served_demo(save_tiny_model(self.factory.mktemp("model") / "tiny"),
                                                          logs, env))
@@ -107,9 +109,21 @@ def _tiny_demo(tmp_path_factory):
 DEMO_GAP = 10     # tests between two modules that share one served demo rather than each starting its own
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The modules that drive the served tiny demo run one after another (where the first of them would run), so
+    that one demo serves them all; every other test keeps its place."""
+    modules = {item.module for item in items if "served_tiny_demo" in item.fixturenames}
+    if len(modules) < 2:
+        return
+    first = next(k for k, item in enumerate(items) if item.module in modules)
+    rest = [item for item in items if item.module not in modules]
+    items[:] = rest[:first] + [item for item in items if item.module in modules] + rest[first:]
+
+
 @pytest.fixture(scope="module")
 def served_tiny_demo(_tiny_demo, request):
-    """One served tiny demo for the modules that drive one (test_app, test_app_first_use, test_upload_corpus):
+    """One served tiny demo for the modules that drive one (test_app, test_app_concurrency, test_app_first_use,
+    test_upload_corpus):
     yields (url, log, cache).  It stays up across a gap of at most DEMO_GAP tests to the next module that uses it
     (an idle demo still costs ~5% of a core), and is stopped otherwise."""
     yield _tiny_demo.start()
@@ -117,6 +131,16 @@ def served_tiny_demo(_tiny_demo, request):
     last = max(i for i, item in enumerate(items) if item.module is request.module)
     if not any("served_tiny_demo" in item.fixturenames for item in items[last + 1:last + 1 + DEMO_GAP]):
         _tiny_demo.stop()
+
+
+@pytest.fixture(scope="session")
+def church_cache(tmp_path_factory):
+    """A GANPAINT_CACHE holding the registry's church files (reference-rule weights, no download), written once per
+    session (seconds of weights) for the modules that load church (test_church_cli, test_app_models): they only read
+    it, as the library only writes to the cache what is missing."""
+    from paper_support import write_church_cache
+
+    return write_church_cache(tmp_path_factory.mktemp("church_cache"))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import make_photo
 from editor_support import FAST, tiny_editor
-from paper_support import needs_reference, write_church_cache
+from paper_support import needs_reference
 from test_app import no_progress, painted, read
 
 import app
@@ -100,9 +100,10 @@ def test_picker_offers_church_and_cached_registered_models(tmp_path, monkeypatch
 
 
 @needs_reference
-def test_church_from_the_cache_fits_and_paints_with_its_own_concepts(tmp_path, monkeypatch):
-    """GANPAINT_MODEL=church: the reference-rule church weights in a temporary GANPAINT_CACHE, nothing downloaded."""
-    monkeypatch.setenv("GANPAINT_CACHE", str(write_church_cache(tmp_path)))
+def test_church_from_the_cache_fits_and_paints_with_its_own_concepts(church_cache, monkeypatch):
+    """GANPAINT_MODEL=church: the reference-rule church weights in a temporary GANPAINT_CACHE (conftest.py),
+    nothing downloaded."""
+    monkeypatch.setenv("GANPAINT_CACHE", str(church_cache))
     monkeypatch.setattr(app, "MODEL", "default")
     monkeypatch.setattr(app, "_editors", {})
     monkeypatch.setattr(app, "_loading", {})

@@ -36,7 +36,8 @@ def server(tmp_path):
     CountingHandler.requests = []
     httpd = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), lambda *a, **k: CountingHandler(*a, directory=str(served), **k))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    # shutdown() waits for the loop's next poll: 0.5 s by default, per test
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     yield served, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()

@@ -205,7 +205,7 @@ def test_url_download_is_cached(tmp_path, monkeypatch, tiny_generator):
     served.mkdir()
     torch.save(tiny_generator.state_dict(), served / "tiny.pth")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(served)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     monkeypatch.setenv("GANPAINT_CACHE", str(tmp_path / "cache"))
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/tiny.pth"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 from pathlib import Path
@@ -14,15 +15,21 @@ from PIL import Image, ImageOps
 H, W = 48, 64
 
 
-def _huge_png(path: Path, side: int = 20000) -> None:
-    """A valid greyscale PNG of side x side black pixels that is small on disk (a decompression bomb)."""
+@functools.cache
+def _huge_png_bytes(side: int) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
     packer = zlib.compressobj(9)
     row = b"\x00" * (side + 1)
     data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
     header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def _huge_png(path: Path, side: int = 20000) -> None:
+    """A valid greyscale PNG of side x side black pixels that is small on disk (a decompression bomb); compressed
+    once per session (seconds), written wherever a test asks."""
+    path.write_bytes(_huge_png_bytes(side))
 
 
 def build(folder: Path) -> tuple[dict[str, tuple[Path, np.ndarray]], dict[str, tuple[Path, str]]]:
