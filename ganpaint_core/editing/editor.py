@@ -44,10 +44,12 @@ from ganpaint_core.editing.masks import dilate, feather, to_model_mask
 from ganpaint_core.editing.removal import (
     Removal,
     generator_trust,
+    lattice_fill,
     offset_fill,
     photo_fill,
     removal_operation,
     render_removed,
+    texture_fill,
 )
 from ganpaint_core.imaging import to_tensor, to_uint8
 from ganpaint_core.metrics import psnr, ssim
@@ -314,6 +316,12 @@ class Session:
             for i, op in enumerate(self.operations):      # a facade repeated from the matching offset
                 if isinstance(op, Removal) and op.offset is not None and op.blend >= 1:
                     img = offset_fill(img, self.photo, self._hole(i, op.copied), op.offset)
+                elif isinstance(op, Removal) and op.textured:
+                    img = texture_fill(img, self.photo, self._hole(i), op.groups, op.mask, list(NAMES))
+                if isinstance(op, Removal) and op.windows is not None and op.blend >= 1:
+                    img = lattice_fill(img, self.photo, np.where(self._hole(i, op.windows != 0), op.windows, 0))
+                if isinstance(op, Removal) and op.walls is not None:
+                    img = np.where(self._hole(i, op.walls)[..., None], self.photo, img)
             times["fill"] = self.clock() - t
         if paste_back and self.operations:
             state.images[(adapted, False, clear, self.options)] = img     # to_photo pastes this one (the demo)

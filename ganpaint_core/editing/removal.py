@@ -365,6 +365,24 @@ def _cell_index(side: int, size: int) -> np.ndarray:
     return (np.arange(side) // step)[:, None] * size + np.arange(side)[None, :] // step
 
 
+KEEP_WALLS = True        # a removed dome's walls stay as the photo shows them (``wall_region``)
+
+
+def wall_region(labels: np.ndarray, mask: np.ndarray, roof: np.ndarray, concept: int,
+                vocabulary: list[str]) -> np.ndarray | None:
+    """bool SxS: the facade (``FACADE`` labels) in the painted ``mask`` below the removed object (``concept``:
+    a dome) and away from it and from the ``roof`` drawn in its place by a pixel: the truth keeps those walls,
+    while the roof drawn on the edit layer's coarse cells would smear its colours over them (docs/edits.md,
+    "round 4")."""
+    facade = np.isin(labels, [vocabulary.index(c) for c in FACADE if c in vocabulary])
+    dome = labels == concept
+    if not dome.any():
+        return None
+    below = np.arange(labels.shape[0])[:, None] > np.nonzero(dome)[0].max()
+    walls = np.asarray(mask, bool) & facade & below & ~dilate(dome | np.asarray(roof, bool), 1)
+    return walls if walls.any() else None
+
+
 def roof_region(labels: np.ndarray, hole: np.ndarray, mask: np.ndarray, dome: int, building: int) -> np.ndarray | None:
     """bool SxS: where a pitched roof goes once the dome in ``hole`` is gone (None where none is seen): a triangle
     on the dome's base line as wide as the wall under it (``ROOF_WIDTH`` x) and ``ROOF_HEIGHT`` x the dome's height
@@ -406,9 +424,17 @@ class Removal(Operation):
     drawn: Operation | None = None         # what the generator draws in the object's place (a dome's roof), or None
     offset: int | None = None              # px: the photo shifted by it repeats the surroundings into the hole
     copied: np.ndarray | None = None       # bool SxS: where that shifted photo goes (None: the hole)
+    windows: np.ndarray | None = None      # int SxS: per pixel the shift that draws a missing window there
+    walls: np.ndarray | None = None        # bool SxS: the photo's walls under what replaces the object, kept as shot
 
     def apply(self, r: torch.Tensor) -> torch.Tensor:
         return r if self.drawn is None else self.drawn.apply(r)
+
+    @property
+    def textured(self) -> bool:
+        """Whether the filled hole takes the photo's texture (``texture_fill``): a whole removal whose hole's
+        labels are predicted."""
+        return TEXTURE and self.groups is not None and self.blend >= 1 and (self.drawn is None or TEXTURE_DRAWN)
 
     plans: dict = field(default_factory=dict, repr=False, compare=False)   # FillPlans of earlier renders
 
@@ -469,16 +495,22 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
         groups = predicted_labels(labels, hole, sources, np.array(behind))
         if drawn is not None:
             groups[roof] = vocabulary.index(REPLACED_BY[name])
+    walls = None
     if drawn is not None:
         hole = hole & ~roof
+        if KEEP_WALLS:
+            walls = wall_region(labels, mask, roof, label, vocabulary)
     offset, copied = None, None
     if part is not None and drawn is None and name in OFFSET_CONCEPTS:
         copied = facade_region(labels, hole, mask, keep, vocabulary, name) if OFFSET_FACADE else None
         offset = copy_offset(labels, hole if copied is None else copied, sources, label)
+    windows = None
+    if part is not None and LATTICE and name in LATTICE_CONCEPTS and "window" in vocabulary:
+        windows = window_lattice(labels, mask, label, vocabulary.index("window"))
     return Removal("remove", mask, torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), name,
                    strength, fine=None if drawn is None else drawn.fine, hole=hole, sources=sources, keep=keep,
                    groups=groups, blend=min(1.0, n / table["medium"]), drawn=drawn, offset=offset,
-                   copied=None if offset is None else copied)
+                   copied=None if offset is None else copied, windows=windows, walls=walls)
 
 
 # The closed-form last layer (``adaptation.solve_last_layer``) sets factors far from 1 where an activation is near 0;
@@ -729,3 +761,137 @@ def photo_fill(photo: np.ndarray, render: np.ndarray, hole: np.ndarray, trust: f
     zone = zone[..., None]
     mixed = trust * render.astype(np.float32) + (1 - trust) * pixel
     return np.where(zone, np.round(mixed), render).astype(np.uint8)
+
+
+TEXTURE = True              # a filled hole takes the photo's texture of its backdrop (``texture_fill``)
+TEXTURE_DRAWN = False       # ... also around what replaces the object (a dome's roof)
+TEXTURE_SIGMA = 1.5         # px: the photo's detail finer than this is copied into a filled hole (``texture_fill``)
+TEXTURE_LABELS = ("sky", "grass", "ground")   # backdrops whose texture a filled hole takes from the photo
+TEXTURE_MARGIN = 2          # px around the painted mask that no texture is copied from (the object's blur, shadow)
+TEXTURE_SHIFTS = 3          # horizontal shifts tried per label, best first, for the hole's pixels still without one
+
+
+def texture_fill(image: np.ndarray, photo: np.ndarray, hole: np.ndarray, groups: np.ndarray, mask: np.ndarray,
+                 vocabulary: list[str], sigma: float | None = None) -> np.ndarray:
+    """uint8 SxSx3: ``image`` (a removal's render) with the detail of its ``hole`` pixels (finer than ``sigma``)
+    replaced by the photo's own detail of the same label (``groups``: the hole's predicted labels, the photo's
+    outside), copied from the horizontal shift that lands the most of that label's hole pixels on the label
+    outside the painted ``mask`` (``TEXTURE_SHIFTS`` shifts, best first; a pixel none lands keeps its own).
+
+    A harmonic fill is smooth, and a smooth green reads as a tree, not as grass (docs/edits.md, "round 4"):
+    the texture of the backdrop the scene continues (``TEXTURE_LABELS``) goes on into the hole instead.
+    A horizontal shift keeps a pixel's row, so grass keeps its perspective's scale."""
+    hole = np.asarray(hole, bool)
+    wanted = [vocabulary.index(c) for c in TEXTURE_LABELS if c in vocabulary]
+    todo = hole & np.isin(groups, wanted)
+    if not todo.any():
+        return image
+    sigma = TEXTURE_SIGMA if sigma is None else sigma
+    photo_f, image_f = np.asarray(photo, np.float32), np.asarray(image, np.float32)
+    detail = photo_f - cv2.GaussianBlur(photo_f, (0, 0), sigma)
+    out = cv2.GaussianBlur(image_f, (0, 0), sigma)            # the render's own detail goes where the photo's comes
+    own = image_f - out
+    free = ~dilate(np.asarray(mask, bool), TEXTURE_MARGIN)
+    width = hole.shape[1]
+    taken = np.zeros_like(hole)
+    for label in np.unique(groups[todo]):
+        region = todo & (groups == label)
+        source = free & (groups == label)
+        for _ in range(TEXTURE_SHIFTS):
+            left = region & ~taken
+            if not left.any():
+                break
+            counts = _shift_counts(left[None], source[None])
+            shifts = np.array(sorted(range(-width + 1, width), key=abs))
+            best = shifts[int(np.argmax(counts[shifts]))]
+            if counts[best] == 0:
+                break
+            ys, xs = np.nonzero(left)
+            ok = (xs + best >= 0) & (xs + best < width)
+            ys, xs = ys[ok], xs[ok]
+            ok = source[ys, xs + best]
+            ys, xs = ys[ok], xs[ok]
+            own[ys, xs] = detail[ys, xs + best]
+            taken[ys, xs] = True
+    return np.clip(np.round(out + own), 0, 255).astype(np.uint8)
+
+
+LATTICE = True              # a removed door brings back the windows of its column (``window_lattice``)
+LATTICE_CONCEPTS = ("door",)
+LATTICE_TOLERANCE = 2       # px: window centres (or bottoms) this close are one column (one row)
+LATTICE_MIN_AREA = 4        # px: smaller window blobs are the segmenter's noise
+
+
+def _blobs(pixels: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(left, top, right, bottom) inclusive bounding boxes of the 8-connected blobs of ``pixels`` of at least
+    ``LATTICE_MIN_AREA`` px."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(pixels.astype(np.uint8), connectivity=8)
+    return [(x, y, x + w - 1, y + h - 1) for x, y, w, h, area in stats[1:] if area >= LATTICE_MIN_AREA]
+
+
+def _clusters(values: list[float]) -> list[float]:
+    """The means of ``values`` grouped where sorted neighbours lie within ``LATTICE_TOLERANCE``."""
+    groups: list[list[float]] = []
+    for v in sorted(values):
+        if groups and v - groups[-1][-1] <= LATTICE_TOLERANCE:
+            groups[-1].append(v)
+        else:
+            groups.append([v])
+    return [float(np.mean(g)) for g in groups]
+
+
+def window_lattice(labels: np.ndarray, mask: np.ndarray, concept: int, window: int) -> np.ndarray | None:
+    """int SxS: per pixel the horizontal shift (px) of the photo that draws the facade's missing windows where a
+    removed door (label ``concept``) was, 0 elsewhere; None where no window is missing.
+
+    Windows stand in evenly spaced columns and rows; a facade leaves them out where a door stands in their column
+    (the scene world does, as buildings do).  The columns are the window blobs' centres (``_clusters``), their
+    spacing the least gap between neighbours; a column position of that lattice over the door with no window in a
+    row of windows takes that row's nearest window, shifted there, inside the painted ``mask``."""
+    mask = np.asarray(mask, bool)
+    door = mask & (labels == concept)
+    if door.sum() < LATTICE_MIN_AREA:
+        return None
+    dxs = np.nonzero(door)[1]
+    rows = []                                          # rows of at least two windows: (blob, centre) each
+    blobs = _blobs(labels == window)
+    for bottom in _clusters([b[3] for b in blobs]):
+        row = [(b, (b[0] + b[2]) / 2) for b in blobs if abs(b[3] - bottom) <= LATTICE_TOLERANCE]
+        if len(row) >= 2:
+            rows.append(row)
+    columns = _clusters([c for row in rows for _, c in row])
+    if len(columns) < 2:
+        return None
+    gaps = np.diff(columns)
+    spacing = float(gaps.min())
+    steps = np.round(gaps / spacing)
+    width = float(np.mean([b[2] - b[0] + 1 for row in rows for b, _ in row]))
+    lattice = columns[0] + spacing * np.arange(int(steps.sum()) + 1)
+    over = (lattice >= dxs.min() - spacing / 2) & (lattice <= dxs.max() + spacing / 2)
+    empty = np.array([min(abs(p - c) for c in columns) > LATTICE_TOLERANCE for p in lattice])
+    if (spacing < 2 * width or np.abs(gaps - steps * spacing).max() > LATTICE_TOLERANCE
+            or (empty & ~over).any()):
+        return None                 # not one evenly spaced lattice whose only gaps lie over the door
+    shifts = np.zeros(labels.shape, np.int64)
+    for row in rows:
+        for p in lattice[over]:
+            if any(abs(c - p) <= LATTICE_TOLERANCE for _, c in row):
+                continue
+            (left, top, right, low), c = min(row, key=lambda bc: abs(bc[1] - p))
+            dx = int(round(p - c))
+            ys, xs = np.mgrid[max(top - 1, 0):low + 2, max(left - 1, 0):right + 2]
+            tx = xs + dx
+            ok = (tx >= 0) & (tx < labels.shape[1]) & (ys < labels.shape[0])
+            ys, xs, tx = ys[ok], xs[ok], tx[ok]
+            inside = mask[ys, tx]
+            shifts[ys[inside], tx[inside]] = -dx
+    return shifts if shifts.any() else None
+
+
+def lattice_fill(image: np.ndarray, photo: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """uint8 SxSx3: ``image`` with each pixel of a nonzero ``shifts`` (``window_lattice``) taken from ``photo``
+    that many px along its row."""
+    out = image.copy()
+    ys, xs = np.nonzero(shifts)
+    out[ys, xs] = photo[ys, xs + shifts[ys, xs]]
+    return out
