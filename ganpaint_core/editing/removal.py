@@ -767,6 +767,7 @@ TEXTURE = True              # a filled hole takes the photo's texture of its bac
 TEXTURE_DRAWN = False       # ... also around what replaces the object (a dome's roof)
 TEXTURE_SIGMA = 1.5         # px: the photo's detail finer than this is copied into a filled hole (``texture_fill``)
 TEXTURE_LABELS = ("sky", "grass", "ground")   # backdrops whose texture a filled hole takes from the photo
+TEXTURE_WHOLE = ()          # labels whose pixels, not only their detail, are copied so
 TEXTURE_MARGIN = 2          # px around the painted mask that no texture is copied from (the object's blur, shadow)
 TEXTURE_SHIFTS = 3          # horizontal shifts tried per label, best first, for the hole's pixels still without one
 
@@ -782,7 +783,7 @@ def texture_fill(image: np.ndarray, photo: np.ndarray, hole: np.ndarray, groups:
     the texture of the backdrop the scene continues (``TEXTURE_LABELS``) goes on into the hole instead.
     A horizontal shift keeps a pixel's row, so grass keeps its perspective's scale."""
     hole = np.asarray(hole, bool)
-    wanted = [vocabulary.index(c) for c in TEXTURE_LABELS if c in vocabulary]
+    wanted = [vocabulary.index(c) for c in (*TEXTURE_LABELS, *TEXTURE_WHOLE) if c in vocabulary]
     todo = hole & np.isin(groups, wanted)
     if not todo.any():
         return image
@@ -811,7 +812,10 @@ def texture_fill(image: np.ndarray, photo: np.ndarray, hole: np.ndarray, groups:
             ys, xs = ys[ok], xs[ok]
             ok = source[ys, xs + best]
             ys, xs = ys[ok], xs[ok]
-            own[ys, xs] = detail[ys, xs + best]
+            if vocabulary[label] in TEXTURE_WHOLE:
+                out[ys, xs], own[ys, xs] = photo_f[ys, xs + best], 0
+            else:
+                own[ys, xs] = detail[ys, xs + best]
             taken[ys, xs] = True
     return np.clip(np.round(out + own), 0, 255).astype(np.uint8)
 
