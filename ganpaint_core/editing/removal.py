@@ -767,6 +767,7 @@ TEXTURE = True              # a filled hole takes the photo's texture of its bac
 TEXTURE_DRAWN = False       # ... also around what replaces the object (a dome's roof)
 TEXTURE_SIGMA = 1.5         # px: the photo's detail finer than this is copied into a filled hole (``texture_fill``)
 TEXTURE_LABELS = ("sky", "grass", "ground")   # backdrops whose texture a filled hole takes from the photo
+TEXTURE_REACH = 2.0         # sigmas: the detail's blur kernel radius
 TEXTURE_WHOLE = ()          # labels whose pixels, not only their detail, are copied so
 TEXTURE_MARGIN = 2          # px around the painted mask that no texture is copied from (the object's blur, shadow)
 TEXTURE_SHIFTS = 3          # horizontal shifts tried per label, best first, for the hole's pixels still without one
@@ -777,47 +778,61 @@ def texture_fill(image: np.ndarray, photo: np.ndarray, hole: np.ndarray, groups:
     """uint8 SxSx3: ``image`` (a removal's render) with the detail of its ``hole`` pixels (finer than ``sigma``)
     replaced by the photo's own detail of the same label (``groups``: the hole's predicted labels, the photo's
     outside), copied from the horizontal shift that lands the most of that label's hole pixels on the label
-    outside the painted ``mask`` (``TEXTURE_SHIFTS`` shifts, best first; a pixel none lands keeps its own).
+    outside the painted ``mask`` (``TEXTURE_SHIFTS`` shifts in turn, each the best for the pixels not yet
+    landed; a pixel none lands keeps its own).
 
     A harmonic fill is smooth, and a smooth green reads as a tree, not as grass (docs/edits.md, "round 4"):
     the texture of the backdrop the scene continues (``TEXTURE_LABELS``) goes on into the hole instead.
     A horizontal shift keeps a pixel's row, so grass keeps its perspective's scale."""
     hole = np.asarray(hole, bool)
     wanted = [vocabulary.index(c) for c in (*TEXTURE_LABELS, *TEXTURE_WHOLE) if c in vocabulary]
-    todo = hole & np.isin(groups, wanted)
-    if not todo.any():
+    rows = np.flatnonzero(hole.any(axis=1))
+    if not len(rows):
         return image
     sigma = TEXTURE_SIGMA if sigma is None else sigma
-    photo_f, image_f = np.asarray(photo, np.float32), np.asarray(image, np.float32)
-    detail = photo_f - cv2.GaussianBlur(photo_f, (0, 0), sigma)
-    out = cv2.GaussianBlur(image_f, (0, 0), sigma)            # the render's own detail goes where the photo's comes
-    own = image_f - out
-    free = ~dilate(np.asarray(mask, bool), TEXTURE_MARGIN)
+    reach = int(np.ceil(TEXTURE_REACH * sigma))        # the blur's kernel radius
+    kernel = (2 * reach + 1, 2 * reach + 1)
+    top, bottom = max(rows[0] - reach - 1, 0), min(rows[-1] + reach + 2, hole.shape[0])
+    band = slice(top, bottom)                         # the hole's rows and the blur's reach: the only work
+    todo = hole[band] & np.isin(groups[band], wanted)
+    if not todo.any():
+        return image
+    labels = groups[band]
+    photo_f, image_f = np.asarray(photo[band], np.float32), np.asarray(image[band], np.float32)
+    detail = photo_f - cv2.GaussianBlur(photo_f, kernel, sigma)
+    smooth = cv2.GaussianBlur(image_f, kernel, sigma)      # the render's own detail goes where the photo's comes
+    free = ~dilate(np.asarray(mask, bool), TEXTURE_MARGIN)[band]
     width = hole.shape[1]
-    taken = np.zeros_like(hole)
-    for label in np.unique(groups[todo]):
-        region = todo & (groups == label)
-        source = free & (groups == label)
+    order = _nearest_first(width)
+    taken = np.zeros_like(todo)
+    out = np.array(image, copy=True)
+    for label in np.unique(labels[todo]):
+        region = todo & (labels == label)
+        source = free & (labels == label)
+        whole = vocabulary[label] in TEXTURE_WHOLE
         for _ in range(TEXTURE_SHIFTS):
             left = region & ~taken
             if not left.any():
                 break
-            counts = _shift_counts(left[None], source[None])
-            shifts = np.array(sorted(range(-width + 1, width), key=abs))
-            best = shifts[int(np.argmax(counts[shifts]))]
-            if counts[best] == 0:
+            counts = _shift_counts(left[None], source[None])[order]     # the nearest first: a tie keeps it
+            if counts.max() == 0:
                 break
+            best = int(order[int(np.argmax(counts))])
             ys, xs = np.nonzero(left)
-            ok = (xs + best >= 0) & (xs + best < width)
-            ys, xs = ys[ok], xs[ok]
-            ok = source[ys, xs + best]
-            ys, xs = ys[ok], xs[ok]
-            if vocabulary[label] in TEXTURE_WHOLE:
-                out[ys, xs], own[ys, xs] = photo_f[ys, xs + best], 0
-            else:
-                own[ys, xs] = detail[ys, xs + best]
+            xs_from = xs + best
+            ok = (xs_from >= 0) & (xs_from < width)
+            ok[ok] = source[ys[ok], xs_from[ok]]
+            ys, xs, xs_from = ys[ok], xs[ok], xs_from[ok]
+            value = photo_f[ys, xs_from] if whole else smooth[ys, xs] + detail[ys, xs_from]
+            out[ys + top, xs] = np.clip(np.round(value), 0, 255).astype(np.uint8)
             taken[ys, xs] = True
-    return np.clip(np.round(out + own), 0, 255).astype(np.uint8)
+    return out
+
+
+@cache
+def _nearest_first(width: int) -> np.ndarray:
+    """int (2W-1,): the horizontal shifts of a W px row, the nearest first (a tie goes to the nearer)."""
+    return np.array(sorted(range(-width + 1, width), key=abs))
 
 
 LATTICE = True              # a removed door brings back the windows of its column (``window_lattice``)
