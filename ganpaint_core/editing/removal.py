@@ -700,12 +700,17 @@ def copy_offset(labels: np.ndarray, hole: np.ndarray, sources: np.ndarray | None
     return int(shifts[best]) if scores[best] > OFFSET_MATCH else None
 
 
-def _shift_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _shift_counts(a: np.ndarray, b: np.ndarray, spectrum: np.ndarray | None = None,
+                  lines: np.ndarray | None = None) -> np.ndarray:
     """int (2W,): per horizontal shift dx (index dx, a negative one from the end) the pixels set in both ``a`` and
     in ``b`` shifted by dx (``a[k, y, x] & b[k, y, x + dx]``, summed over k, y, x), for bool K x H x W masks;
-    counted by FFT over the rows where ``a`` has pixels."""
-    k, y = np.nonzero(a.any(axis=2))
+    counted by FFT over the rows where ``a`` has pixels.  ``spectrum``: ``b[0]``'s row spectra (length 2W) on
+    the rows ``lines``, which hold every row of ``a[0]`` with pixels (K = 1): reused, not recomputed."""
     n = 2 * a.shape[2]
+    if spectrum is not None:
+        product = np.conj(np.fft.rfft(a[0, lines].astype(np.float64), n)) * spectrum
+        return np.rint(np.fft.irfft(product.sum(axis=0), n)).astype(np.int64)
+    k, y = np.nonzero(a.any(axis=2))
     if not len(y):
         return np.zeros(n, np.int64)
     spectrum = np.conj(np.fft.rfft(a[k, y].astype(np.float64), n)) * np.fft.rfft(b[k, y].astype(np.float64), n)
@@ -810,11 +815,13 @@ def texture_fill(image: np.ndarray, photo: np.ndarray, hole: np.ndarray, groups:
         region = todo & (labels == label)
         source = free & (labels == label)
         whole = vocabulary[label] in TEXTURE_WHOLE
+        lines = np.flatnonzero(region.any(axis=1))         # the source's spectrum on the region's rows, once
+        spectrum = np.fft.rfft(source[lines].astype(np.float64), 2 * width)
         for _ in range(TEXTURE_SHIFTS):
             left = region & ~taken
             if not left.any():
                 break
-            counts = _shift_counts(left[None], source[None])[order]     # the nearest first: a tie keeps it
+            counts = _shift_counts(left[None], source[None], spectrum, lines)[order]   # nearest first: ties keep it
             if counts.max() == 0:
                 break
             best = int(order[int(np.argmax(counts))])
