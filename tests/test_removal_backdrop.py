@@ -169,3 +169,56 @@ def test_a_session_keeps_a_removed_domes_walls_as_shot(monkeypatch):
         out = session.render(paste_back=True)
         gap = np.abs(out[inner].astype(int) - photo[inner]).max()
         assert gap <= 2 if keep else gap > 20
+
+
+# ---- a crisp roof where a dome was ----------------------------------------------------------------------
+
+
+def _smeared_roof():
+    """64 px: flat sky, a roof triangle (apex row 24, base row 36) over a wall; the render smears the roof's red
+    over the sky around it, as the edit layer's coarse cells draw it."""
+    sky = np.array((120, 160, 220), np.uint8)
+    photo = np.zeros((64, 64, 3), np.uint8)
+    photo[:] = sky
+    photo[36:56, 16:48] = (200, 190, 170)
+    yy, xx = np.mgrid[0:64, 0:64]
+    roof = (yy <= 36) & (yy >= 24) & (np.abs(xx + 0.5 - 32) <= 16 * (yy - 23.5) / 12.5)
+    mask = np.zeros((64, 64), bool)
+    mask[18:37, 12:52] = True                       # the dome's painted mask over the sky and the roof
+    render = photo.copy()
+    render[dilate(roof, 4) & mask] = (150, 60, 50)  # the roof's colour runs over the sky beside it
+    groups = np.full((64, 64), concept_id("sky"), np.int64)
+    groups[36:56, 16:48] = concept_id("building")
+    groups[roof] = concept_id("roof")
+    return photo, render, roof, mask, groups
+
+
+def test_a_drawn_roof_is_redrawn_crisp_and_the_sky_beside_it_continues_the_photos():
+    photo, render, roof, mask, groups = _smeared_roof()
+    out = removal.roof_fill(render, photo, roof, mask & ~roof, groups, mask)
+    assert np.abs(out[roof].astype(int) - (150, 60, 50)).max() <= 3      # the render's roof colour, to its edges
+    beside = mask & ~roof
+    assert np.abs(out[beside].astype(int) - photo[beside]).max() <= 1          # the sky, no red smear left
+    assert np.abs(render[beside].astype(int) - photo[beside]).max() > 50
+    edge = dilate(mask, removal.ROOF_EDGE) & ~mask
+    np.testing.assert_array_equal(out[edge], photo[edge])
+    far = ~dilate(mask, removal.ROOF_EDGE)
+    np.testing.assert_array_equal(out[far], render[far])
+
+
+def test_a_session_removing_a_dome_draws_its_roof_crisp_unless_switched_off(monkeypatch):
+    labels, photo, mask = _domed_house()
+    photo[labels == concept_id("sky")] = (120, 160, 220)    # a flat sky: its continuation is its colour
+    editor = tiny_editor()
+    session = editor.fit(photo)
+    session._cache_labels.update(labels=labels, trust=1.0)
+    for crisp in (True, False):
+        monkeypatch.setattr(removal, "CRISP_ROOF", crisp)
+        session.reset()
+        op = removal_operation(mask, "dome", "medium", labels, list(NAMES), editor.dissection, _draw)
+        session._apply(op)
+        out = session.render()     # before the paste-back's multiband blend
+        beside = op.backdrop() & (labels == concept_id("sky"))     # sky in the mask, beside the roof
+        assert beside.sum() > 50
+        gap = np.abs(out[beside].astype(int) - (120, 160, 220)).max()
+        assert gap <= 2 if crisp else gap > 20

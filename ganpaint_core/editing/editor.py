@@ -46,9 +46,11 @@ from ganpaint_core.editing.removal import (
     generator_trust,
     lattice_fill,
     offset_fill,
+    photo_edge,
     photo_fill,
     removal_operation,
     render_removed,
+    roof_fill,
     texture_fill,
 )
 from ganpaint_core.imaging import to_tensor, to_uint8
@@ -320,6 +322,11 @@ class Session:
                     img = texture_fill(img, self.photo, self._hole(i), op.groups, op.mask, list(NAMES))
                 if isinstance(op, Removal) and op.windows is not None and op.blend >= 1:
                     img = lattice_fill(img, self.photo, np.where(self._hole(i, op.windows != 0), op.windows, 0))
+                if isinstance(op, Removal) and op.blend >= 1 and op.edge:
+                    img = photo_edge(img, self.photo, self._hole(i, op.mask), op.edge)
+                if isinstance(op, Removal) and op.crisp_roof:
+                    img = roof_fill(img, self.photo, self._hole(i, op.drawn_region()), self._hole(i, op.backdrop()),
+                                    op.groups, op.mask)
                 if isinstance(op, Removal) and op.walls is not None:
                     img = np.where(self._hole(i, op.walls)[..., None], self.photo, img)
             times["fill"] = self.clock() - t

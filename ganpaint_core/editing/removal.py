@@ -436,6 +436,22 @@ class Removal(Operation):
         labels are predicted."""
         return TEXTURE and self.groups is not None and self.blend >= 1 and (self.drawn is None or TEXTURE_DRAWN)
 
+    @property
+    def crisp_roof(self) -> bool:
+        """Whether the roof drawn in a whole removal's place is redrawn at the pixel grid (``roof_fill``)."""
+        return CRISP_ROOF and self.drawn is not None and self.groups is not None and self.blend >= 1
+
+    @property
+    def edge(self) -> int:
+        """px beyond the painted mask that show the photo itself (``photo_edge``; a drawn roof does its own)."""
+        return 0 if self.crisp_roof else PHOTO_EDGE
+
+    def backdrop(self) -> np.ndarray:
+        """bool SxS: around a drawn roof, where the photo's backdrop is continued (``roof_fill``): the hole
+        (``ROOF_REGION`` "hole") or the painted mask, less the walls kept as shot."""
+        region = self.hole if ROOF_REGION == "hole" else self.mask & ~self.drawn_region()
+        return region if self.walls is None else region & ~self.walls
+
     plans: dict = field(default_factory=dict, repr=False, compare=False)   # FillPlans of earlier renders
 
     def plan(self, kind: str, size: int, hole: np.ndarray, channels: int | None = None) -> FillPlan:
@@ -920,4 +936,52 @@ def lattice_fill(image: np.ndarray, photo: np.ndarray, shifts: np.ndarray) -> np
     out = image.copy()
     ys, xs = np.nonzero(shifts)
     out[ys, xs] = photo[ys, xs + shifts[ys, xs]]
+    return out
+
+
+CRISP_ROOF = True           # a removed dome's drawn roof is redrawn at the pixel grid (``roof_fill``)
+ROOF_REGION = "mask"        # where the photo's backdrop is continued around it: "hole" (the dome's) or "mask"
+ROOF_EDGE = 4               # px beyond the painted mask that show the photo itself (the paste-back's feather)
+
+
+def roof_fill(image: np.ndarray, photo: np.ndarray, roof: np.ndarray, around: np.ndarray, groups: np.ndarray,
+              mask: np.ndarray) -> np.ndarray:
+    """uint8 SxSx3: ``image`` (a removed dome's render) with the ``roof`` drawn in its place (bool SxS, the
+    pitched triangle of ``roof_region``) crisp at the pixel grid, and ``around`` it (the dome's hole: sky) the
+    photo's harmonic continuation of each pixel's label (``groups``) from outside the painted ``mask``.
+
+    The generator draws the roof on the edit layer's 16 px cells: a smeared cap whose colour runs into the sky,
+    which the realism judge marks down against the truth's sharp pitched roof (docs/edits.md, "round 4").  The
+    roof keeps the colour the generator chose (the median of its render inside the triangle, the edges left out)
+    and the render's own detail finer than ``DETAIL_SIGMA`` (against the roof's own pixels only)."""
+    roof, around = np.asarray(roof, bool), np.asarray(around, bool) & ~np.asarray(roof, bool)
+    out = np.asarray(image).copy()
+    if roof.any():
+        inner = roof & ~dilate(~roof, 1)
+        render = np.asarray(image, np.float32)
+        colour = np.median(render[inner if inner.sum() >= 4 else roof], axis=0)
+        weight = cv2.GaussianBlur(roof.astype(np.float32), (0, 0), DETAIL_SIGMA)[..., None]
+        local = cv2.GaussianBlur(render * roof[..., None], (0, 0), DETAIL_SIGMA) / np.maximum(weight, 1e-6)
+        detail = render - local                      # the mean over the roof's own pixels: no edge of it
+        out[roof] = np.clip(np.round(colour + detail[roof]), 0, 255).astype(np.uint8)
+    sources = ~np.asarray(mask, bool)
+    if around.any() and sources.any():
+        x = torch.from_numpy(np.asarray(photo, np.float32)).permute(2, 0, 1)[None]
+        filled = harmonic_fill(x, around, VERTICAL, sources, np.asarray(groups))[0].permute(1, 2, 0).numpy()
+        out[around] = np.clip(np.round(filled[around]), 0, 255).astype(np.uint8)
+    return photo_edge(out, photo, mask, ROOF_EDGE)
+
+
+PHOTO_EDGE = 0              # px beyond every whole removal's painted mask that show the photo itself (0: none)
+
+
+def photo_edge(image: np.ndarray, photo: np.ndarray, mask: np.ndarray, width: int) -> np.ndarray:
+    """uint8 SxSx3: ``image`` with the ``width`` px beyond the painted ``mask`` the ``photo``'s own (the ring the
+    paste-back feathers: the render's smear there would show through the feather)."""
+    if not width:
+        return image
+    mask = np.asarray(mask, bool)
+    edge = dilate(mask, width) & ~mask
+    out = np.asarray(image).copy()
+    out[edge] = np.asarray(photo)[edge]
     return out
