@@ -325,7 +325,7 @@ class Session:
                 if isinstance(op, Removal) and op.blend >= 1 and op.edge:
                     img = photo_edge(img, self.photo, self._hole(i, op.mask), op.edge)
                 if isinstance(op, Removal) and op.crisp_roof:
-                    img = roof_fill(img, self.photo, self._hole(i, op.drawn_region()), self._hole(i, op.backdrop()),
+                    img = roof_fill(img, self.photo, self._hole(i, op.drawn_region()), self._hole(i, op.backdrop),
                                     op.groups, op.mask)
                 if isinstance(op, Removal) and op.walls is not None:
                     img = np.where(self._hole(i, op.walls)[..., None], self.photo, img)

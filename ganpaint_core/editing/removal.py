@@ -426,6 +426,7 @@ class Removal(Operation):
     copied: np.ndarray | None = None       # bool SxS: where that shifted photo goes (None: the hole)
     windows: np.ndarray | None = None      # int SxS: per pixel the shift that draws a missing window there
     walls: np.ndarray | None = None        # bool SxS: the photo's walls under what replaces the object, kept as shot
+    backdrop: np.ndarray | None = None     # bool SxS: the sky around it in the mask, continued from the photo's
 
     def apply(self, r: torch.Tensor) -> torch.Tensor:
         return r if self.drawn is None else self.drawn.apply(r)
@@ -439,18 +440,13 @@ class Removal(Operation):
     @property
     def crisp_roof(self) -> bool:
         """Whether the roof drawn in a whole removal's place is redrawn at the pixel grid (``roof_fill``)."""
-        return CRISP_ROOF and self.drawn is not None and self.groups is not None and self.blend >= 1
+        return CRISP_ROOF and self.drawn is not None and self.backdrop is not None and self.blend >= 1
 
     @property
     def edge(self) -> int:
         """px beyond the painted mask that show the photo itself (``photo_edge``; a drawn roof does its own)."""
         return 0 if self.crisp_roof else PHOTO_EDGE
 
-    def backdrop(self) -> np.ndarray:
-        """bool SxS: around a drawn roof, where the photo's backdrop is continued (``roof_fill``): the hole
-        (``ROOF_REGION`` "hole") or the painted mask, less the walls kept as shot."""
-        region = self.hole if ROOF_REGION == "hole" else self.mask & ~self.drawn_region()
-        return region if self.walls is None else region & ~self.walls
 
     plans: dict = field(default_factory=dict, repr=False, compare=False)   # FillPlans of earlier renders
 
@@ -511,9 +507,11 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
         groups = predicted_labels(labels, hole, sources, np.array(behind))
         if drawn is not None:
             groups[roof] = vocabulary.index(REPLACED_BY[name])
-    walls = None
+    walls, backdrop = None, None
     if drawn is not None:
         hole = hole & ~roof
+        behind = [i for i, c in enumerate(vocabulary) if DEPTH.get(c, 9) < DEPTH["building"]]
+        backdrop = mask & ~roof & np.isin(groups, behind) if groups is not None else None
         if KEEP_WALLS:
             walls = wall_region(labels, mask, roof, label, vocabulary)
     offset, copied = None, None
@@ -526,7 +524,7 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
     return Removal("remove", mask, torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), name,
                    strength, fine=None if drawn is None else drawn.fine, hole=hole, sources=sources, keep=keep,
                    groups=groups, blend=min(1.0, n / table["medium"]), drawn=drawn, offset=offset,
-                   copied=None if offset is None else copied, windows=windows, walls=walls)
+                   copied=None if offset is None else copied, windows=windows, walls=walls, backdrop=backdrop)
 
 
 # The closed-form last layer (``adaptation.solve_last_layer``) sets factors far from 1 where an activation is near 0;
@@ -940,36 +938,74 @@ def lattice_fill(image: np.ndarray, photo: np.ndarray, shifts: np.ndarray) -> np
 
 
 CRISP_ROOF = True           # a removed dome's drawn roof is redrawn at the pixel grid (``roof_fill``)
-ROOF_REGION = "mask"        # where the photo's backdrop is continued around it: "hole" (the dome's) or "mask"
 ROOF_EDGE = 4               # px beyond the painted mask that show the photo itself (the paste-back's feather)
 
 
 def roof_fill(image: np.ndarray, photo: np.ndarray, roof: np.ndarray, around: np.ndarray, groups: np.ndarray,
               mask: np.ndarray) -> np.ndarray:
     """uint8 SxSx3: ``image`` (a removed dome's render) with the ``roof`` drawn in its place (bool SxS, the
-    pitched triangle of ``roof_region``) crisp at the pixel grid, and ``around`` it (the dome's hole: sky) the
-    photo's harmonic continuation of each pixel's label (``groups``) from outside the painted ``mask``.
+    pitched triangle of ``roof_region``) crisp at the pixel grid, and ``around`` it (the rest of the painted mask
+    but the walls: sky) the photo's continuation of each pixel's label (``groups``) from outside the ``mask``.
 
     The generator draws the roof on the edit layer's 16 px cells: a smeared cap whose colour runs into the sky,
     which the realism judge marks down against the truth's sharp pitched roof (docs/edits.md, "round 4").  The
     roof keeps the colour the generator chose (the median of its render inside the triangle, the edges left out)
-    and the render's own detail finer than ``DETAIL_SIGMA`` (against the roof's own pixels only)."""
+    and the render's own detail finer than ``DETAIL_SIGMA`` (against the roof's own pixels only); the backdrop is
+    continued along the rows (``row_fill``, ``ROOF_BACKDROP``)."""
     roof, around = np.asarray(roof, bool), np.asarray(around, bool) & ~np.asarray(roof, bool)
     out = np.asarray(image).copy()
     if roof.any():
-        inner = roof & ~dilate(~roof, 1)
-        render = np.asarray(image, np.float32)
-        colour = np.median(render[inner if inner.sum() >= 4 else roof], axis=0)
-        weight = cv2.GaussianBlur(roof.astype(np.float32), (0, 0), DETAIL_SIGMA)[..., None]
-        local = cv2.GaussianBlur(render * roof[..., None], (0, 0), DETAIL_SIGMA) / np.maximum(weight, 1e-6)
+        ys, xs = np.nonzero(roof)
+        reach = int(np.ceil(3 * DETAIL_SIGMA)) + 1
+        box = (slice(max(ys.min() - reach, 0), ys.max() + reach + 1),
+               slice(max(xs.min() - reach, 0), xs.max() + reach + 1))
+        part = roof[box]
+        inner = part & ~dilate(~part, 1)
+        render = np.asarray(image[box], np.float32)
+        colour = np.median(render[inner if inner.sum() >= 4 else part], axis=0)
+        weight = cv2.GaussianBlur(part.astype(np.float32), (0, 0), DETAIL_SIGMA)[..., None]
+        local = cv2.GaussianBlur(render * part[..., None], (0, 0), DETAIL_SIGMA) / np.maximum(weight, 1e-6)
         detail = render - local                      # the mean over the roof's own pixels: no edge of it
-        out[roof] = np.clip(np.round(colour + detail[roof]), 0, 255).astype(np.uint8)
+        out[box][part] = np.clip(np.round(colour + detail[part]), 0, 255).astype(np.uint8)
     sources = ~np.asarray(mask, bool)
-    if around.any() and sources.any():
+    if around.any() and sources.any() and ROOF_BACKDROP == "rows":
+        out[around] = np.clip(np.round(row_fill(photo, around, sources, np.asarray(groups))), 0, 255).astype(np.uint8)
+    elif around.any() and sources.any():
         x = torch.from_numpy(np.asarray(photo, np.float32)).permute(2, 0, 1)[None]
         filled = harmonic_fill(x, around, VERTICAL, sources, np.asarray(groups))[0].permute(1, 2, 0).numpy()
         out[around] = np.clip(np.round(filled[around]), 0, 255).astype(np.uint8)
     return photo_edge(out, photo, mask, ROOF_EDGE)
+
+
+ROOF_BACKDROP = "rows"      # how ``roof_fill`` continues the backdrop: "rows" (``row_fill``) or "harmonic"
+
+
+def row_fill(photo: np.ndarray, region: np.ndarray, sources: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """float Nx3: for the N ``region`` pixels (row-major), the ``photo``'s colour interpolated along the row
+    between the nearest ``sources`` pixels of the same label (``groups``) on either side (one side where only one
+    has any; the label's mean source colour where neither does, or all sources' where the label has none).  A
+    harmonic fill that weighs rows only: the sky's gradient runs down the picture, so a row holds one colour,
+    at a fraction of a pixel-grid solve's cost."""
+    rows = np.flatnonzero(region.any(axis=1))
+    region, sources, labels = region[rows], sources[rows], groups[rows]
+    colours = np.asarray(photo, np.float32)[rows]
+    width = region.shape[1]
+    xs = np.arange(width)
+    out = np.zeros((int(region.sum()), 3), np.float32)
+    wanted = labels[region]
+    for label in np.unique(wanted):
+        ok = sources & (labels == label)
+        ys, cols = np.nonzero(region & (labels == label))
+        left = np.maximum.accumulate(np.where(ok, xs, -1), axis=1)[ys, cols]
+        right = np.minimum.accumulate(np.where(ok, xs, width)[:, ::-1], axis=1)[:, ::-1][ys, cols]
+        w_left = np.where(left >= 0, 1.0 / np.maximum(cols - left, 1), 0.0)[:, None]
+        w_right = np.where(right < width, 1.0 / np.maximum(right - cols, 1), 0.0)[:, None]
+        total = w_left + w_right
+        pool = colours[ok] if ok.any() else colours[sources] if sources.any() else colours.reshape(-1, 3)
+        pooled = pool.mean(axis=0)
+        value = (w_left * colours[ys, np.maximum(left, 0)] + w_right * colours[ys, np.minimum(right, width - 1)])
+        out[wanted == label] = np.where(total > 0, value / np.maximum(total, 1e-12), pooled)
+    return out
 
 
 PHOTO_EDGE = 0              # px beyond every whole removal's painted mask that show the photo itself (0: none)
