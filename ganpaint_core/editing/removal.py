@@ -426,7 +426,7 @@ class Removal(Operation):
     copied: np.ndarray | None = None       # bool SxS: where that shifted photo goes (None: the hole)
     windows: np.ndarray | None = None      # int SxS: per pixel the shift that draws a missing window there
     walls: np.ndarray | None = None        # bool SxS: the photo's walls under what replaces the object, kept as shot
-    backdrop: np.ndarray | None = None     # bool SxS: the sky around it in the mask, continued from the photo's
+    backdrop: np.ndarray | None = None     # bool SxS: the mask around it but its walls, continued from the photo
 
     def apply(self, r: torch.Tensor) -> torch.Tensor:
         return r if self.drawn is None else self.drawn.apply(r)
@@ -510,10 +510,9 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
     walls, backdrop = None, None
     if drawn is not None:
         hole = hole & ~roof
-        behind = [i for i, c in enumerate(vocabulary) if DEPTH.get(c, 9) < DEPTH["building"]]
-        backdrop = mask & ~roof & np.isin(groups, behind) if groups is not None else None
         if KEEP_WALLS:
             walls = wall_region(labels, mask, roof, label, vocabulary)
+        backdrop = None if groups is None else mask & ~roof & (True if walls is None else ~walls)
     offset, copied = None, None
     if part is not None and drawn is None and name in OFFSET_CONCEPTS:
         copied = facade_region(labels, hole, mask, keep, vocabulary, name) if OFFSET_FACADE else None
