@@ -989,22 +989,22 @@ def row_fill(photo: np.ndarray, region: np.ndarray, sources: np.ndarray, groups:
     region, sources, labels = region[rows], sources[rows], groups[rows]
     colours = np.asarray(photo, np.float32)[rows]
     width = region.shape[1]
+    present, which = np.unique(labels[region], return_inverse=True)     # each region pixel's label, by index
+    ok = sources[None] & (labels[None] == present[:, None, None])        # per label: its sources (L x R x W)
     xs = np.arange(width)
-    out = np.zeros((int(region.sum()), 3), np.float32)
-    wanted = labels[region]
-    for label in np.unique(wanted):
-        ok = sources & (labels == label)
-        ys, cols = np.nonzero(region & (labels == label))
-        left = np.maximum.accumulate(np.where(ok, xs, -1), axis=1)[ys, cols]
-        right = np.minimum.accumulate(np.where(ok, xs, width)[:, ::-1], axis=1)[:, ::-1][ys, cols]
-        w_left = np.where(left >= 0, 1.0 / np.maximum(cols - left, 1), 0.0)[:, None]
-        w_right = np.where(right < width, 1.0 / np.maximum(right - cols, 1), 0.0)[:, None]
-        total = w_left + w_right
-        pool = colours[ok] if ok.any() else colours[sources] if sources.any() else colours.reshape(-1, 3)
-        pooled = pool.mean(axis=0)
-        value = (w_left * colours[ys, np.maximum(left, 0)] + w_right * colours[ys, np.minimum(right, width - 1)])
-        out[wanted == label] = np.where(total > 0, value / np.maximum(total, 1e-12), pooled)
-    return out
+    left = np.maximum.accumulate(np.where(ok, xs, -1), axis=2)          # all labels' nearest sources at once
+    right = np.minimum.accumulate(np.where(ok, xs, width)[..., ::-1], axis=2)[..., ::-1]
+    ys, cols = np.nonzero(region)
+    left, right = left[which, ys, cols], right[which, ys, cols]
+    w_left = np.where(left >= 0, 1.0 / np.maximum(cols - left, 1), 0.0)[:, None]
+    w_right = np.where(right < width, 1.0 / np.maximum(right - cols, 1), 0.0)[:, None]
+    counts = ok.sum(axis=(1, 2))
+    means = np.einsum("lrw,rwc->lc", ok.astype(np.float32), colours) / np.maximum(counts, 1)[:, None]
+    fallback = colours[sources].mean(axis=0) if sources.any() else colours.reshape(-1, 3).mean(axis=0)
+    pooled = np.where((counts > 0)[:, None], means, fallback)[which]
+    total = w_left + w_right
+    value = w_left * colours[ys, np.maximum(left, 0)] + w_right * colours[ys, np.minimum(right, width - 1)]
+    return np.where(total > 0, value / np.maximum(total, 1e-12), pooled)
 
 
 PHOTO_EDGE = 0              # px beyond every whole removal's painted mask that show the photo itself (0: none)
