@@ -45,14 +45,9 @@ from ganpaint_core.editing.masks import dilate, feather, to_model_mask
 from ganpaint_core.editing.removal import (
     Removal,
     generator_trust,
-    lattice_fill,
-    offset_fill,
-    photo_edge,
     photo_fill,
     removal_operation,
     render_removed,
-    roof_fill,
-    texture_fill,
 )
 from ganpaint_core.imaging import to_tensor, to_uint8
 from ganpaint_core.metrics import psnr, ssim
@@ -316,20 +311,9 @@ class Session:
             hole = np.any([h for _, h in removals], axis=0)
             keep = np.any([op.keep if op.keep is not None else np.zeros_like(h) for op, h in removals], axis=0)
             img = photo_fill(self.photo, img, hole, self.generator_trust(), keep=keep)
-            for i, op in enumerate(self.operations):      # a facade repeated from the matching offset
-                if isinstance(op, Removal) and op.offset is not None and op.blend >= 1:
-                    img = offset_fill(img, self.photo, self._hole(i, op.copied), op.offset)
-                elif isinstance(op, Removal) and op.textured:
-                    img = texture_fill(img, self.photo, self._hole(i), op.groups, op.mask, list(NAMES))
-                if isinstance(op, Removal) and op.windows is not None and op.blend >= 1:
-                    img = lattice_fill(img, self.photo, np.where(self._hole(i, op.windows != 0), op.windows, 0))
-                if isinstance(op, Removal) and op.blend >= 1 and op.edge:
-                    img = photo_edge(img, self.photo, self._hole(i, op.mask), op.edge)
-                if isinstance(op, Removal) and op.crisp_roof:
-                    img = roof_fill(img, self.photo, self._hole(i, op.drawn_region()), self._hole(i, op.backdrop),
-                                    op.groups, op.mask)
-                if isinstance(op, Removal) and op.walls is not None:
-                    img = np.where(self._hole(i, op.walls)[..., None], self.photo, img)
+            for i, op in enumerate(self.operations):      # the removals' own pixel passes (``Removal.finish``)
+                if isinstance(op, Removal):
+                    img = op.finish(img, self.photo, lambda region=None, i=i: self._hole(i, region), list(NAMES))
             times["fill"] = self.clock() - t
         if paste_back and self.operations:
             state.images[(adapted, False, clear, self.options)] = img     # to_photo pastes this one (the demo)
