@@ -241,7 +241,7 @@ class Removal(Operation):
     def textured(self) -> bool:
         """Whether the filled hole takes the photo's texture (``texture_fill``): a whole removal whose hole's
         labels are predicted."""
-        return TEXTURE and self.groups is not None and self.blend >= 1 and (self.drawn is None or TEXTURE_DRAWN)
+        return TEXTURE and self.groups is not None and self.blend >= 1 and self.drawn is None
 
     @property
     def crisp_roof(self) -> bool:
@@ -550,10 +550,7 @@ def _shift_counts(a: np.ndarray, b: np.ndarray, spectrum: np.ndarray | None = No
 
 def offset_fill(image: np.ndarray, photo: np.ndarray, hole: np.ndarray, dx: int) -> np.ndarray:
     """uint8 SxSx3: ``image`` with ``hole`` taken from ``photo`` shifted by ``dx`` px (``copy_offset``)."""
-    out = image.copy()
-    ys, xs = np.nonzero(hole)
-    out[ys, xs] = photo[ys, xs + dx]
-    return out
+    return lattice_fill(image, photo, np.where(hole, dx, 0))
 
 
 TRUST_PSNR = (16.0, 18.0)   # dB of plain G's inversion: below the first the generator's render is not trusted at all
@@ -600,11 +597,9 @@ def photo_fill(photo: np.ndarray, render: np.ndarray, hole: np.ndarray, trust: f
 
 
 TEXTURE = True              # a filled hole takes the photo's texture of its backdrop (``texture_fill``)
-TEXTURE_DRAWN = False       # ... also around what replaces the object (a dome's roof)
 TEXTURE_SIGMA = 1.5         # px: the photo's detail finer than this is copied into a filled hole (``texture_fill``)
 TEXTURE_LABELS = ("sky", "grass", "ground")   # backdrops whose texture a filled hole takes from the photo
 TEXTURE_REACH = 2.0         # sigmas: the detail's blur kernel radius
-TEXTURE_WHOLE = ()          # labels whose pixels, not only their detail, are copied so
 TEXTURE_MARGIN = 2          # px around the painted mask that no texture is copied from (the object's blur, shadow)
 TEXTURE_SHIFTS = 3          # horizontal shifts tried per label, best first, for the hole's pixels still without one
 
@@ -621,7 +616,7 @@ def texture_fill(image: np.ndarray, photo: np.ndarray, hole: np.ndarray, groups:
     the texture of the backdrop the scene continues (``TEXTURE_LABELS``) goes on into the hole instead.
     A horizontal shift keeps a pixel's row, so grass keeps its perspective's scale."""
     hole = np.asarray(hole, bool)
-    wanted = [vocabulary.index(c) for c in (*TEXTURE_LABELS, *TEXTURE_WHOLE) if c in vocabulary]
+    wanted = [vocabulary.index(c) for c in TEXTURE_LABELS if c in vocabulary]
     rows = np.flatnonzero(hole.any(axis=1))
     if not len(rows):
         return image
@@ -645,7 +640,6 @@ def texture_fill(image: np.ndarray, photo: np.ndarray, hole: np.ndarray, groups:
     for label in np.unique(labels[todo]):
         region = todo & (labels == label)
         source = free & (labels == label)
-        whole = vocabulary[label] in TEXTURE_WHOLE
         lines = np.flatnonzero(region.any(axis=1))         # the source's spectrum on the region's rows, once
         spectrum = np.fft.rfft(source[lines].astype(np.float64), 2 * width)
         for _ in range(TEXTURE_SHIFTS):
@@ -661,7 +655,7 @@ def texture_fill(image: np.ndarray, photo: np.ndarray, hole: np.ndarray, groups:
             ok = (xs_from >= 0) & (xs_from < width)
             ok[ok] = source[ys[ok], xs_from[ok]]
             ys, xs, xs_from = ys[ok], xs[ok], xs_from[ok]
-            value = photo_f[ys, xs_from] if whole else smooth[ys, xs] + detail[ys, xs_from]
+            value = smooth[ys, xs] + detail[ys, xs_from]
             out[ys + top, xs] = np.clip(np.round(value), 0, 255).astype(np.uint8)
             taken[ys, xs] = True
     return out
