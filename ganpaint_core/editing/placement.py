@@ -154,9 +154,8 @@ class Templates:
             lefts = (kernels.shape[-1] - widths) // 2
             for w in np.unique(widths).tolist():
                 group = np.flatnonzero(widths == w)
-                resampled = _resample(self.sources[group], h, w).numpy()[:, 0] > 0.5
-                for i, one in zip(group.tolist(), resampled, strict=True):
-                    kernels[i, :, lefts[i]:lefts[i] + w] = one
+                left = (kernels.shape[-1] - w) // 2        # the same for every exemplar of this width
+                kernels[group, :, left:left + w] = _resample(self.sources[group], h, w).numpy()[:, 0] > 0.5
             return torch.from_numpy(kernels), lefts, torch.from_numpy(kernels.sum((1, 2), dtype=np.float32))
         return self.kept("at", (h, side), make, 4 * side)
 
@@ -332,7 +331,8 @@ def _search(target: np.ndarray, bank: Templates, penalty: float, scales, search:
 def _halved(level: np.ndarray) -> np.ndarray:
     """``F.avg_pool2d(level, 2)``: each 2x2 block's mean (exact: multiples of 1/4**k stay exact in float32)."""
     h, w = level.shape[0] // 2, level.shape[1] // 2
-    return level[:2 * h, :2 * w].reshape(h, 2, w, 2).sum((1, 3), dtype=np.float32) / np.float32(4)
+    top, bottom = level[0:2 * h:2, :2 * w], level[1:2 * h:2, :2 * w]
+    return (top[:, 0::2] + top[:, 1::2] + bottom[:, 0::2] + bottom[:, 1::2]) / np.float32(4)
 
 
 def _place(target: np.ndarray, bank: Templates, penalty: float, scales, search: int, keep: int) -> Placement:
