@@ -42,7 +42,6 @@ KEEP = 4                # placements carried from one resolution to the next
 SPECTRA_KEPT = 8        # batched exemplar spectra a concept keeps (the oldest goes first)
 PLACED_KEPT = 32        # placements a concept remembers by their region (the oldest goes first)
 STACKS_KEPT = 1024      # resampled exemplar stacks a concept keeps for the refinement (the oldest goes first)
-KERNELS_KEPT = 4096     # ... and single resampled exemplars they are made of (the oldest goes first)
 KEEPS = {"dome": ("building", "window", "door")}    # labels of the photo a concept's add leaves in place
 REPLACES = {"dome": ("roof", "dome")}   # labels of the photo an add replaces: the object stays near them ...
 REPLACE_REACH = 6       # ... within this many px (a dome on its roof, not in the sky above it: docs/edits.md)
@@ -113,15 +112,14 @@ class Templates:
     """One concept's exemplar shapes, resampled and transformed once and kept for the next edits.
 
     ``at``: every exemplar at one coarse height; ``spectra``: their batched FFTs for the coarse search;
-    ``stack``: one exemplar at a few heights for the refinement (from ``kernel``: one exemplar at one height);
-    ``placed``: recent placements by region.  Each cache keeps its last ``limit`` entries (a lock guards them:
-    sessions edit from several threads)."""
+    ``stack``: one exemplar at a few heights for the refinement; ``placed``: recent placements by region.
+    Each cache keeps its last ``limit`` entries (a lock guards them: sessions edit from several threads)."""
 
     def __init__(self, shapes: np.ndarray, sizes: np.ndarray):
         self.shapes = np.asarray(shapes)
         self.aspects = sizes[:, 1] / np.maximum(sizes[:, 0], 1)
         self.sources = torch.from_numpy(self.shapes.astype(np.float32) / 255)[:, None]     # (n, 1, s, s)
-        self._caches: dict[str, dict] = {"at": {}, "spectra": {}, "stack": {}, "kernel": {}, "placed": {}}
+        self._caches: dict[str, dict] = {"at": {}, "spectra": {}, "stack": {}, "placed": {}}
         self._lock = threading.Lock()
 
     def kept(self, cache: str, key, make, limit: int):
@@ -178,19 +176,17 @@ class Templates:
     def kernel(self, index: int, height: int, side: int) -> np.ndarray:
         """Exemplar ``index`` ``height`` px high (aspect kept, width at most ``side``): bool (height, width), the
         same pixels as ``_resized``."""
-        def make():
-            resampled = _resample(self.sources[index:index + 1], height, self.width(index, height, side)).numpy()
-            return resampled[0, 0] > 0.5
-        return self.kept("kernel", (index, height, side), make, KERNELS_KEPT)
+        resampled = _resample(self.sources[index:index + 1], height, self.width(index, height, side))
+        return resampled.numpy()[0, 0] > 0.5
 
     def stack(self, index: int, heights: tuple[int, ...], side: int) -> tuple[np.ndarray, np.ndarray]:
         """Exemplar ``index`` at each of ``heights`` (``kernel``), stacked top-left: (kernels (n, h, w) float32
         0/1, their pixel sums float32)."""
         def make():
-            kernels = [self.kernel(index, h, side) for h in heights]
-            stack = np.zeros((len(heights), max(heights), max(k.shape[1] for k in kernels)), np.float32)
-            for i, k in enumerate(kernels):
-                stack[i, :k.shape[0], :k.shape[1]] = k
+            source, widths = self.sources[index:index + 1], [self.width(index, h, side) for h in heights]
+            stack = np.zeros((len(heights), max(heights), max(widths)), np.float32)
+            for i, (h, w) in enumerate(zip(heights, widths, strict=True)):
+                stack[i, :h, :w] = _resample(source, h, w).numpy()[0, 0] > 0.5
             return stack, stack.sum((1, 2), dtype=np.float32)
         return self.kept("stack", (index, heights, side), make, STACKS_KEPT)
 
@@ -201,6 +197,25 @@ def templates(entry: dict) -> Templates:
     if made is None:
         made = entry["templates"] = Templates(entry["shapes"], entry["sizes"])
     return made
+
+
+def coarse_side(size: int, search: int = SEARCH) -> int:
+    """The side of the coarse search's level for targets of ``size`` px: halved while above ``search`` and even."""
+    while size > search and size % 2 == 0:
+        size //= 2
+    return size
+
+
+def prepare(exemplars: dict | None, size: int) -> None:
+    """Each concept's coarse kernels made ahead, at every height the coarse search of a ``size`` px target can ask
+    for (``Templates.at``: they depend on the exemplars alone; a model's load makes them, not its first adds)."""
+    side = coarse_side(size)
+    with torch_threads(1):
+        for entry in (exemplars or {}).values():
+            if len(entry["shapes"]):
+                bank = templates(entry)
+                for h in range(2, side + 1):
+                    bank.at(h, side)
 
 
 def _coarse(small: np.ndarray, bank: Templates, height: int, penalty: float, scales,
@@ -318,7 +333,7 @@ def search_placement(target: np.ndarray, bank: Templates, penalty: float = PENAL
 def _search(target: np.ndarray, bank: Templates, penalty: float, scales, search: int,
             keep: int) -> tuple[float, int, int, int, int]:
     levels = [target.astype(np.float32)]
-    while levels[-1].shape[-1] > search and levels[-1].shape[-1] % 2 == 0:
+    while levels[-1].shape[-1] > coarse_side(target.shape[-1], search):
         levels.append(_halved(levels[-1]))
     ys = np.nonzero(levels[-1] > 0)[0]
     candidates = _coarse(levels[-1], bank, ys.max() - ys.min() + 1, penalty, scales, keep)
