@@ -246,3 +246,65 @@ def test_the_search_runs_on_one_thread_and_gives_the_callers_back(monkeypatch):
         assert torch.get_num_threads() == 2 and seen == [1, 1]
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_model_makes_its_coarse_kernels_at_load_and_the_search_makes_none():
+    from editor_support import tiny_editor
+
+    from ganpaint_core.editing.editor import Editor
+
+    tiny = tiny_editor()
+    exemplars = {"tree": _shapes(6, seed=1), "dome": _shapes(4, seed=2), "none": {"shapes": np.zeros((0, 24, 24)),
+                                                                                  "sizes": np.zeros((0, 2))}}
+    editor = Editor(tiny.generator, dissection=tiny.dissection, exemplars=exemplars)
+    side = P.coarse_side(editor.size)
+    assert side == P.coarse_side(editor.size * 4) <= P.SEARCH and P.coarse_side(96) == 12
+    for concept in ("tree", "dome"):
+        made = P.templates(exemplars[concept])._caches["at"]
+        assert set(made) == {(h, side) for h in range(2, side + 1)}
+        before = dict(made)
+        P.search_placement(np.pad(np.ones((30, 20), bool), ((10, editor.size - 40), (5, editor.size - 25))),
+                           P.templates(exemplars[concept]))
+        assert made == before                           # every coarse height the search asked for was there
+    assert "templates" not in exemplars["none"]
+
+
+@pytest.mark.slow
+@shipped
+def test_adds_of_every_concept_and_strength_paint_the_pictures_of_the_reference_search(monkeypatch):
+    """The whole add (placement, render, paste-back) on a fitted scene photo: 54 adds, every concept with exemplars
+    at every strength, pictures bit for bit those of the same session with the reference search placing."""
+    from eval.run.tasks import random_blob
+    from ganpaint_core.editing.editor import Editor
+    from ganpaint_core.scenes import HELDOUT_SEED_START, render, sample_scene
+
+    editor = Editor.from_pretrained("default")
+    session = editor.fit(render(sample_scene(HELDOUT_SEED_START + 700_500), editor.size)[0],
+                         z_steps=6, r_steps=6, adapt_steps=6)
+    rng = np.random.default_rng(54)
+    edits = [(random_blob(editor.size, rng), concept, strength)
+             for concept in editor.exemplars for strength in STRENGTHS for _ in range(3)]
+
+    def pictures():
+        out = []
+        for mask, concept, strength in edits:
+            out.append((session.edit(mask, concept, "add", strength).image, session.operations[-1].mask))
+            session.reset()
+        return out
+
+    ours = pictures()
+    references = {c: Reference(e["shapes"], e["sizes"]) for c, e in editor.exemplars.items()}
+    by_bank = {id(P.templates(e)): references[c] for c, e in editor.exemplars.items()}
+    for entry in editor.exemplars.values():
+        P.templates(entry)._caches["placed"].clear()        # place again, not from the kept placements
+    searched = []
+
+    def reference_search(target, bank, penalty, scales, search, keep):
+        searched.append(penalty)
+        return by_bank[id(bank)].search(target, penalty, scales, search, keep)
+
+    monkeypatch.setattr(P, "search_placement", reference_search)
+    theirs = pictures()
+    assert len(ours) == 54 and len(searched) == 54 and len(set(searched)) >= 6     # every add placed, anew
+    for (image, placed), (reference, reference_placed) in zip(ours, theirs, strict=True):
+        assert np.array_equal(placed, reference_placed) and np.array_equal(image, reference)
