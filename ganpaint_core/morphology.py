@@ -24,6 +24,14 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
 
 
 def erode(mask: np.ndarray, radius: int) -> np.ndarray:
-    """``mask`` shrunk by ``radius`` pixels (a 3x3 cross ``radius`` times; the picture's border counts as outside)."""
+    """``mask`` shrunk by ``radius`` pixels (a 3x3 cross ``radius`` times; the picture's border counts as outside).
+    A 2-D mask is shrunk by OpenCV, the same pixels as scipy's ``binary_erosion`` (an add's inset: a tenth of
+    its cost)."""
     mask = np.asarray(mask, dtype=bool)
-    return binary_erosion(mask, iterations=radius) if radius > 0 and mask.any() else mask.copy()
+    if radius <= 0 or not mask.any():
+        return mask.copy()
+    if mask.ndim != 2:
+        return binary_erosion(mask, iterations=radius)
+    shrunk = cv2.erode(np.ascontiguousarray(mask).view(np.uint8), _CROSS, iterations=int(radius),
+                       borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return shrunk.astype(bool)

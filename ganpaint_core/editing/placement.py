@@ -42,6 +42,7 @@ KEEP = 4                # placements carried from one resolution to the next
 SPECTRA_KEPT = 8        # batched exemplar spectra a concept keeps (the oldest goes first)
 PLACED_KEPT = 32        # placements a concept remembers by their region (the oldest goes first)
 STACKS_KEPT = 1024      # resampled exemplar stacks a concept keeps for the refinement (the oldest goes first)
+NUMPY_PRODUCT = 40_000  # kernel pixels in a refinement up to which numpy's matrix product is the faster (docs/speed.md)
 KEEPS = {"dome": ("building", "window", "door")}    # labels of the photo a concept's add leaves in place
 REPLACES = {"dome": ("roof", "dome")}   # labels of the photo an add replaces: the object stays near them ...
 REPLACE_REACH = 6       # ... within this many px (a dome on its roof, not in the sky above it: docs/edits.md)
@@ -255,7 +256,8 @@ def _window(target: np.ndarray, top: int, left: int, height: int, width: int) ->
 
 def correlate(window: np.ndarray, stack: np.ndarray) -> np.ndarray:
     """``F.conv2d(window, stack)`` (no padding) as (n, positions): every patch of ``window`` (H, W) times every
-    kernel of ``stack`` (n, h, w), as one matrix product of the patches (a strided view) and the kernels.
+    kernel of ``stack`` (n, h, w), as one matrix product of the patches (a strided view) and the kernels: numpy's
+    below ``NUMPY_PRODUCT`` kernel pixels, torch's (MKL) from there (OpenBLAS slows 5x there: docs/speed.md).
 
     The same values bit for bit: the kernels are 0/1 and the targets multiples of 1/4**k (averages of 0/1 pixels),
     so every partial sum is exact in float32 in any order.  Faster than ``conv2d``, whose oneDNN kernels are
@@ -264,7 +266,10 @@ def correlate(window: np.ndarray, stack: np.ndarray) -> np.ndarray:
     (h, w), (rows, cols), (down, right) = stack.shape[-2:], window.shape, window.strides
     shape = (rows - h + 1, cols - w + 1, h, w)          # every (position, kernel pixel): a strided view of window
     patches = np.ndarray(shape, window.dtype, window, strides=(down, right, down, right)).reshape(-1, h * w)
-    return stack.reshape(len(stack), -1) @ patches.T
+    kernels = stack.reshape(len(stack), -1)
+    if kernels.size < NUMPY_PRODUCT:
+        return kernels @ patches.T
+    return (torch.from_numpy(kernels) @ torch.from_numpy(patches).T).numpy()
 
 
 def _refine(target: np.ndarray, bank: Templates, candidates, penalty: float, spread: int,
