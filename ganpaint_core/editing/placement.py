@@ -42,8 +42,6 @@ KEEP = 4                # placements carried from one resolution to the next
 SPECTRA_KEPT = 8        # batched exemplar spectra a concept keeps (the oldest goes first)
 PLACED_KEPT = 32        # placements a concept remembers by their region (the oldest goes first)
 STACKS_KEPT = 1024      # resampled exemplar stacks a concept keeps for the refinement (the oldest goes first)
-ROWS_KEPT = 128         # every exemplar at one height: the coarse search's and the first refinement's (``prepare``)
-FIRST_SPREAD = 2        # px of height the first refinement tries either side of the doubled coarse height (then 1)
 NUMPY_PRODUCT = 40_000  # kernel pixels in a refinement up to which numpy's matrix product is the faster (docs/speed.md)
 KEEPS = {"dome": ("building", "window", "door")}    # labels of the photo a concept's add leaves in place
 REPLACES = {"dome": ("roof", "dome")}   # labels of the photo an add replaces: the object stays near them ...
@@ -114,8 +112,7 @@ def fft_size(n: int) -> int:
 class Templates:
     """One concept's exemplar shapes, resampled and transformed once and kept for the next edits.
 
-    ``row``: every exemplar at one height; ``at``: the same centred, for the coarse search, and ``spectra``: their
-    batched FFTs;
+    ``at``: every exemplar at one coarse height; ``spectra``: their batched FFTs for the coarse search;
     ``stack``: one exemplar at a few heights for the refinement; ``placed``: recent placements by region.
     Each cache keeps its last ``limit`` entries (a lock guards them: sessions edit from several threads)."""
 
@@ -123,7 +120,7 @@ class Templates:
         self.shapes = np.asarray(shapes)
         self.aspects = sizes[:, 1] / np.maximum(sizes[:, 0], 1)
         self.sources = torch.from_numpy(self.shapes.astype(np.float32) / 255)[:, None]     # (n, 1, s, s)
-        self._caches: dict[str, dict] = {"row": {}, "at": {}, "spectra": {}, "stack": {}, "placed": {}}
+        self._caches: dict[str, dict] = {"at": {}, "spectra": {}, "stack": {}, "placed": {}}
         self._lock = threading.Lock()
 
     def kept(self, cache: str, key, make, limit: int):
@@ -146,29 +143,18 @@ class Templates:
         """``width`` of every exemplar at ``height`` (the same float rounding, half to even)."""
         return np.clip(np.round(height * self.aspects), 1, side).astype(np.int64)
 
-    def row(self, h: int, side: int) -> tuple[np.ndarray, np.ndarray]:
-        """Every exemplar ``h`` px high (aspect kept, width at most ``side``), left-aligned: (bool (n, h, widest),
-        widths).  The exemplars of one width are resampled in one batch (each the same as alone: ``_resized``)."""
+    def at(self, h: int, side: int) -> tuple[torch.Tensor, np.ndarray, torch.Tensor]:
+        """Every exemplar ``h`` px high (aspect kept, width at most ``side``), centred in a common width:
+        (kernels (n, h, kw) float 0/1, their left offsets, pixel sums).  The exemplars of one width are resampled
+        in one batch (each the same as alone: ``_resized``)."""
         def make():
             widths = self.widths(h, side)
-            kernels = np.zeros((len(self.shapes), h, int(widths.max())), bool)
-            for w in np.unique(widths).tolist():
-                group = np.flatnonzero(widths == w)
-                kernels[group, :, :w] = _resample(self.sources[group], h, w).numpy()[:, 0] > 0.5
-            return kernels, widths
-        return self.kept("row", (h, side), make, ROWS_KEPT)
-
-    def at(self, h: int, side: int) -> tuple[torch.Tensor, np.ndarray, torch.Tensor]:
-        """Every exemplar ``h`` px high (``row``), centred in a common width: (kernels (n, h, kw) float 0/1, their
-        left offsets, pixel sums)."""
-        def make():
-            rows, widths = self.row(h, side)
-            kernels = np.zeros(rows.shape, np.float32)
+            kernels = np.zeros((len(self.shapes), h, int(widths.max())), np.float32)
             lefts = (kernels.shape[-1] - widths) // 2
             for w in np.unique(widths).tolist():
                 group = np.flatnonzero(widths == w)
                 left = (kernels.shape[-1] - w) // 2        # the same for every exemplar of this width
-                kernels[group, :, left:left + w] = rows[group, :, :w]
+                kernels[group, :, left:left + w] = _resample(self.sources[group], h, w).numpy()[:, 0] > 0.5
             return torch.from_numpy(kernels), lefts, torch.from_numpy(kernels.sum((1, 2), dtype=np.float32))
         return self.kept("at", (h, side), make, 4 * side)
 
@@ -201,10 +187,7 @@ class Templates:
             source, widths = self.sources[index:index + 1], [self.width(index, h, side) for h in heights]
             stack = np.zeros((len(heights), max(heights), max(widths)), np.float32)
             for i, (h, w) in enumerate(zip(heights, widths, strict=True)):
-                with self._lock:
-                    made = self._caches["row"].get((h, side))     # made ahead (``prepare``) or for the coarse search
-                stack[i, :h, :w] = made[0][index, :, :w] if made is not None else \
-                    _resample(source, h, w).numpy()[0, 0] > 0.5
+                stack[i, :h, :w] = _resample(source, h, w).numpy()[0, 0] > 0.5
             return stack, stack.sum((1, 2), dtype=np.float32)
         return self.kept("stack", (index, heights, side), make, STACKS_KEPT)
 
@@ -225,10 +208,8 @@ def coarse_side(size: int, search: int = SEARCH) -> int:
 
 
 def prepare(exemplars: dict | None, size: int) -> None:
-    """Each concept's exemplars resampled ahead at every height the coarse search of a ``size`` px target can ask
-    for (``Templates.at``) and the first refinement can (``Templates.row`` at twice the coarse side, heights up to
-    twice the coarse ones and ``spread``): they depend on the exemplars alone, so a model's load makes them, not
-    its first adds (docs/speed.md)."""
+    """Each concept's coarse kernels made ahead, at every height the coarse search of a ``size`` px target can ask
+    for (``Templates.at``: they depend on the exemplars alone; a model's load makes them, not its first adds)."""
     side = coarse_side(size)
     with torch_threads(1):
         for entry in (exemplars or {}).values():
@@ -236,9 +217,6 @@ def prepare(exemplars: dict | None, size: int) -> None:
                 bank = templates(entry)
                 for h in range(2, side + 1):
                     bank.at(h, side)
-                if 2 * side <= size:
-                    for h in range(2, 2 * side + FIRST_SPREAD + 1):
-                        bank.row(h, 2 * side)
 
 
 def _coarse(small: np.ndarray, bank: Templates, height: int, penalty: float, scales,
@@ -365,7 +343,7 @@ def _search(target: np.ndarray, bank: Templates, penalty: float, scales, search:
     ys = np.nonzero(levels[-1] > 0)[0]
     candidates = _coarse(levels[-1], bank, ys.max() - ys.min() + 1, penalty, scales, keep)
     for step, level in enumerate(reversed(levels[:-1])):
-        candidates = _refine(level, bank, candidates, penalty, FIRST_SPREAD if step == 0 else 1,
+        candidates = _refine(level, bank, candidates, penalty, 2 if step == 0 else 1,
                              keep if step < len(levels) - 2 else 1)
     return candidates[0]
 
