@@ -8,8 +8,10 @@ score = |E & T| - ``penalty`` |E \\ T| (``PENALTY``; a concept may have its own,
 add's strength scales it: ``concept_penalty``).  The object region is that shape cut to
 the target (never beyond the painted mask).  The search runs coarse at 16 px
 (one batched FFT correlation over every exemplar, scale and position, the
-exemplars' resampled shapes and spectra made once and kept: ``Templates``), then
-refines the best few at twice the resolution, and again, up to full size.
+exemplars' resampled shapes and spectra made once and kept: ``Templates``; the
+coarse shapes at the model's load: ``prepare``), then refines the best few at
+twice the resolution, and again, up to full size (numpy matrix products of the
+shapes and the target's patches: exact, docs/speed.md).
 
 The target is the painted mask less what the concept leaves in place in the
 photo (``KEEPS``, read from the segmenter's labels of the photo): a dome
