@@ -173,7 +173,7 @@ class Templates:
             for i, (kernels, _, _) in enumerate(made):
                 stack[i * len(self.shapes):(i + 1) * len(self.shapes), :kernels.shape[1], :kernels.shape[2]] = kernels
             return ([lefts for _, lefts, _ in made], torch.cat([s for _, _, s in made]),
-                    torch.fft.rfft2(stack, s=size).conj(), size)
+                    torch.fft.rfft2(stack, s=size).conj().resolve_conj(), size)   # conjugated once, not per product
         return self.kept("spectra", (heights, side, size), make, SPECTRA_KEPT)
 
     def kernel(self, index: int, height: int, side: int) -> np.ndarray:
