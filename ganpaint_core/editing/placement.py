@@ -287,11 +287,9 @@ def _refine(target: np.ndarray, bank: Templates, candidates, penalty: float, spr
         y0, x0 = 2 * y - reach, 2 * x - reach
         window = _window(target, y0, x0, stack.shape[-2] + 2 * reach, stack.shape[-1] + 2 * reach)
         score = (1 + penalty) * correlate(window, stack) - penalty * sums[:, None]    # float32, as torch's was
-        flats = score.argmax(1)                          # the first maximum, as torch's ``max(1)``
         width = 2 * reach + 1                           # positions per row of the score
-        for fh, value, flat in zip(heights, score[np.arange(len(flats)), flats].tolist(), flats.tolist(),
-                                   strict=True):
-            found.append((value, e, fh, y0 + flat // width, x0 + flat % width))
+        found += [(value, e, fh, y0 + flat // width, x0 + flat % width)     # the first maximum, as torch's max(1)
+                  for fh, value, flat in zip(heights, score.max(1).tolist(), score.argmax(1).tolist(), strict=True)]
     return sorted(found, key=lambda f: f[0], reverse=True)[:keep]
 
 
