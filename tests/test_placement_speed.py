@@ -1,7 +1,8 @@
 """The placement search's shortcuts give the placements of the search they replaced, bit for bit.
 
-``Reference`` below is the search as it stood at 8ab23a5 (torch throughout: conv-free im2col refinement, one
-``F.interpolate`` per exemplar and height, ``F.avg_pool2d`` levels), kept here to compare against."""
+``Reference`` below is the search as it stood at 8ab23a5 (torch throughout: one ``F.interpolate`` per exemplar and
+height, ``F.avg_pool2d`` levels, the refinement's scores as ``F.conv2d``, bit for bit its im2col product), kept
+here to compare against."""
 
 from __future__ import annotations
 
@@ -173,8 +174,8 @@ def test_the_search_places_as_the_reference_search_does_on_blobs(size):
 
 
 def _scene_adds(count: int, size: int = 128):
-    """(target, concept, penalty) of ``count`` adds per concept of the shipped exemplars and strength: random blobs
-    over held-out scene renders, each target cut by that scene's labels as an add cuts it (``target_region``)."""
+    """(target, concept, penalty) of ``count`` adds per concept of the shipped exemplars, strengths in turn: random
+    blobs over held-out scene renders, each target cut by that scene's labels as an add cuts it (``target_region``)."""
     from eval.run.tasks import random_blob
     from ganpaint_core.concepts import NAMES
     from ganpaint_core.dissection.exemplars import load_exemplars
