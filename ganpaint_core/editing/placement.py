@@ -233,12 +233,12 @@ def _coarse(small: np.ndarray, bank: Templates, height: int, penalty: float, sca
     box = torch.from_numpy(small)[y0:rows.max() + 1, x0:cols.max() + 1]
     heights = tuple(sorted({max(2, int(round(s * height))) for s in scales}))
     lefts, sums, spectrum, size = bank.spectra(heights, side, box.shape)
-    corr = torch.fft.irfft2(torch.fft.rfft2(box, s=size)[None] * spectrum, s=size)
-    peak, flat = corr.flatten(1).max(1)                 # one pass: the first maximum's value and index
-    best = (1 + penalty) * peak - penalty * sums
+    corr = torch.fft.irfft2(torch.fft.rfft2(box, s=size)[None] * spectrum, s=size).flatten(1).numpy()
+    flat = corr.argmax(1)                               # the first maximum (numpy's: 4x faster than torch's max(1))
+    best = (1 + penalty) * corr[np.arange(len(corr)), flat] - penalty * sums.numpy()     # float32, as torch's was
     found = []
     n, flats, values = len(bank.shapes), flat.tolist(), best.tolist()
-    for k in torch.argsort(best, descending=True)[:keep].tolist():
+    for k in torch.argsort(torch.from_numpy(best), descending=True)[:keep].tolist():     # torch's order of ties
         dy, dx = divmod(flats[k], size[1])              # circular shifts: past the box they wrap to negative
         dy, dx = dy - size[0] if dy >= box.shape[0] else dy, dx - size[1] if dx >= box.shape[1] else dx
         h_index, e = divmod(k, n)
