@@ -1,12 +1,12 @@
-"""The shared dilation grows a mask as scipy's iterated cross does (ganpaint_core.morphology)."""
+"""The shared dilation and erosion grow and shrink a mask as scipy's iterated cross does (ganpaint_core.morphology)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.ndimage import binary_dilation
+from scipy.ndimage import binary_dilation, binary_erosion
 
-from ganpaint_core.morphology import dilate
+from ganpaint_core.morphology import dilate, erode
 
 
 @pytest.mark.parametrize("radius", [1, 2, 4, 8, 13])
@@ -37,3 +37,21 @@ def test_dilate_grows_other_than_2d_masks_as_scipys_cross():
     cube = np.zeros((5, 6, 7), bool)
     cube[2, 3, 3] = True
     assert np.array_equal(dilate(cube, 1), binary_dilation(cube))
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3, 6])
+@pytest.mark.parametrize("shape", [(128, 128), (37, 61)])
+def test_erode_equals_scipys_iterated_cross(radius, shape):
+    """Pixel for pixel: blobs that touch the border (which counts as outside), holes, a non-contiguous view."""
+    rng = np.random.default_rng(radius)
+    mask = binary_dilation(rng.random(shape) < 0.02, iterations=4) & ~(rng.random(shape) < 0.01)
+    mask[:, :9] = True
+    shrunk = erode(mask, radius)
+    assert shrunk.dtype == bool and shrunk.sum() < mask.sum()
+    np.testing.assert_array_equal(shrunk, binary_erosion(mask, iterations=radius))
+    view = mask[::2, ::-1]
+    np.testing.assert_array_equal(erode(view, radius), binary_erosion(view, iterations=radius))
+    assert np.array_equal(erode(mask, 0), mask) and not erode(np.zeros(shape, bool), radius).any()
+    cube = np.zeros((5, 6, 7), bool)
+    cube[1:4, 1:5, 1:6] = True
+    assert np.array_equal(erode(cube, 1), binary_erosion(cube))

@@ -2,11 +2,13 @@
 
 The add's own share of an edit: the exemplar search over the painted region.  Its
 masks are held-out scene-world add masks (trees and domes) at the default model's
-size and scaled up to 256 px.  Each size is timed three ways: ``cold`` (nothing
-kept: each concept's resampled templates made on the way, as in a fresh process),
-``new_mask`` (templates kept from the other adds, masks the search has not seen:
-the adds mirrored; one pass) and ``again`` (the same masks again, as when a user
-changes the strength or undoes: the kept placement).  Beside it, one forward render of the default model from the edit
+size and scaled up to 256 px.  Each size is timed four ways: ``cold`` (nothing
+kept: each concept's resampled templates made on the way), ``prepared`` (as after
+a model's load: the coarse kernels made by ``placement.prepare``, nothing else;
+``prepare_ms``: what that costs the load, every concept), ``new_mask`` (templates
+kept from the other adds, masks the search has not seen: the adds mirrored; one
+pass) and ``again`` (the same masks again, as when a user changes the strength or
+undoes: the kept placement).  Beside it, one forward render of the default model from the edit
 layer, timed in the same run, so the figures read as a share of the edit's
 unavoidable cost on any machine.  Times are the process's CPU time per add
 (single-threaded torch) and wall time, medians over ``--repeats`` passes.
@@ -44,11 +46,13 @@ def _masks(n: int, sizes: list[int]) -> dict[int, list[tuple[np.ndarray, str]]]:
                    for m, c in base] for size in sizes}
 
 
-def _timed(work, repeats: int, count: int) -> dict:
+def _timed(work, repeats: int, count: int, setup=lambda: None) -> dict:
+    """``work(setup())``'s CPU and wall time per item (of ``count``), medians over ``repeats``; setup untimed."""
     cpu, wall = [], []
     for _ in range(repeats):
+        made = setup()
         c, w = time.process_time(), time.perf_counter()
-        work()
+        work(made)
         cpu.append((time.process_time() - c) / count * 1000)
         wall.append((time.perf_counter() - w) / count * 1000)
     return {"cpu_ms": round(statistics.median(cpu), 3), "wall_ms": round(statistics.median(wall), 3)}
@@ -83,16 +87,26 @@ def measure(masks: int = 8, repeats: int = 5, sizes: tuple[int, ...] = (128, 256
 
     render()
     out = {"cpu_model": cpu_model(), "threads": 1, "masks": len(next(iter(by_size.values()))),
-           "forward_render_128": _timed(lambda: [render() for _ in range(10)], repeats, 10), "sizes": {}}
+           "forward_render_128": _timed(lambda _: [render() for _ in range(10)], repeats, 10), "sizes": {}}
     shipped = load_exemplars(MODELS_DIR / "default" / "exemplars.safetensors")
     for size, items in by_size.items():
         kept = _fresh(shipped)
         _place_all(placement, items, kept)
         n = len(items)
+
+        def prepared(size=size):
+            made = _fresh(shipped)
+            placement.prepare(made, size)
+            return made
+
         out["sizes"][str(size)] = {
-            "cold": _timed(lambda items=items: _place_all(placement, items, _fresh(shipped)), repeats, n),
-            "new_mask": _timed(lambda items=items, kept=kept: _place_all(placement, items, kept, True), 1, n),
-            "again": _timed(lambda items=items, kept=kept: _place_all(placement, items, kept), repeats, n)}
+            "cold": _timed(lambda made, items=items: _place_all(placement, items, made), repeats, n,
+                           lambda: _fresh(shipped)),
+            "prepared": _timed(lambda made, items=items: _place_all(placement, items, made), repeats, n, prepared),
+            "prepare_ms": _timed(lambda made, size=size: placement.prepare(made, size), repeats, 1,
+                                 lambda: _fresh(shipped)),
+            "new_mask": _timed(lambda _, items=items, kept=kept: _place_all(placement, items, kept, True), 1, n),
+            "again": _timed(lambda _, items=items, kept=kept: _place_all(placement, items, kept), repeats, n)}
     return out
 
 

@@ -42,6 +42,7 @@ from ganpaint_core.editing.fitting import Progress, ReconstructionLoss
 from ganpaint_core.editing.harmonic_fill import one_blas_thread
 from ganpaint_core.editing.inversion import initial_z, optimise_features, optimise_z
 from ganpaint_core.editing.masks import dilate, feather, to_model_mask
+from ganpaint_core.editing.placement import prepare as prepare_templates
 from ganpaint_core.editing.removal import (
     Removal,
     generator_trust,
@@ -468,6 +469,7 @@ class Editor:
         self.segmenter, self.encoder, self.discriminator = place(segmenter), place(encoder), place(discriminator)
         self.dissection = dissection
         self.exemplars = exemplars      # the generator's instance shapes per concept (dissection.exemplars)
+        prepare_templates(exemplars, self.size)     # the placement's coarse kernels, made once here (docs/speed.md)
         self.layer = dissection.get("layer", layer) if dissection else layer
         if self.layer not in generator.layer_names:
             raise ValueError(f"edit layer {self.layer!r} is not a layer of the generator")

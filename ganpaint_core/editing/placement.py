@@ -8,8 +8,10 @@ score = |E & T| - ``penalty`` |E \\ T| (``PENALTY``; a concept may have its own,
 add's strength scales it: ``concept_penalty``).  The object region is that shape cut to
 the target (never beyond the painted mask).  The search runs coarse at 16 px
 (one batched FFT correlation over every exemplar, scale and position, the
-exemplars' resampled shapes and spectra made once and kept: ``Templates``), then
-refines the best few at twice the resolution, and again, up to full size.
+exemplars' resampled shapes and spectra made once and kept: ``Templates``; the
+coarse shapes at the model's load: ``prepare``), then refines the best few at
+twice the resolution, and again, up to full size (numpy matrix products of the
+shapes and the target's patches: exact, docs/speed.md).
 
 The target is the painted mask less what the concept leaves in place in the
 photo (``KEEPS``, read from the segmenter's labels of the photo): a dome
@@ -42,6 +44,7 @@ KEEP = 4                # placements carried from one resolution to the next
 SPECTRA_KEPT = 8        # batched exemplar spectra a concept keeps (the oldest goes first)
 PLACED_KEPT = 32        # placements a concept remembers by their region (the oldest goes first)
 STACKS_KEPT = 1024      # resampled exemplar stacks a concept keeps for the refinement (the oldest goes first)
+NUMPY_PRODUCT = 40_000  # kernel pixels in a refinement up to which numpy's matrix product is the faster (docs/speed.md)
 KEEPS = {"dome": ("building", "window", "door")}    # labels of the photo a concept's add leaves in place
 REPLACES = {"dome": ("roof", "dome")}   # labels of the photo an add replaces: the object stays near them ...
 REPLACE_REACH = 6       # ... within this many px (a dome on its roof, not in the sky above it: docs/edits.md)
@@ -84,6 +87,12 @@ def _kept_out(mask: np.ndarray, concept: str, photo_labels: np.ndarray | None,
     return target
 
 
+def _resample(source: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``F.interpolate(source, (height, width), mode="bilinear", align_corners=False)``: the same kernel called
+    without the wrapper's checks (half its cost on these small shapes); ``source`` (n, 1, h, w) float."""
+    return torch._C._nn.upsample_bilinear2d(source, (height, width), False, None)
+
+
 def _resized(shape: np.ndarray, height: int, width: int) -> torch.Tensor:
     """A uint8 exemplar shape resampled to ``height`` x ``width`` (bilinear, then halved): float 0/1."""
     t = torch.from_numpy(shape.astype(np.float32) / 255)[None, None]
@@ -112,7 +121,8 @@ class Templates:
     def __init__(self, shapes: np.ndarray, sizes: np.ndarray):
         self.shapes = np.asarray(shapes)
         self.aspects = sizes[:, 1] / np.maximum(sizes[:, 0], 1)
-        self._caches: dict[str, dict] = {"at": {}, "spectra": {}, "stack": {}, "placed": {}, "source": {}}
+        self.sources = torch.from_numpy(self.shapes.astype(np.float32) / 255)[:, None]     # (n, 1, s, s)
+        self._caches: dict[str, dict] = {"at": {}, "spectra": {}, "stack": {}, "placed": {}}
         self._lock = threading.Lock()
 
     def kept(self, cache: str, key, make, limit: int):
@@ -131,16 +141,23 @@ class Templates:
     def width(self, index: int, height: int, side: int) -> int:
         return max(1, min(side, int(round(height * self.aspects[index]))))
 
+    def widths(self, height: int, side: int) -> np.ndarray:
+        """``width`` of every exemplar at ``height`` (the same float rounding, half to even)."""
+        return np.clip(np.round(height * self.aspects), 1, side).astype(np.int64)
+
     def at(self, h: int, side: int) -> tuple[torch.Tensor, np.ndarray, torch.Tensor]:
         """Every exemplar ``h`` px high (aspect kept, width at most ``side``), centred in a common width:
-        (kernels (n, h, kw) float 0/1, their left offsets, pixel sums)."""
+        (kernels (n, h, kw) float 0/1, their left offsets, pixel sums).  The exemplars of one width are resampled
+        in one batch (each the same as alone: ``_resized``)."""
         def make():
-            widths = np.array([self.width(i, h, side) for i in range(len(self.shapes))])
-            kernels = torch.zeros(len(self.shapes), h, int(widths.max()))
+            widths = self.widths(h, side)
+            kernels = np.zeros((len(self.shapes), h, int(widths.max())), np.float32)
             lefts = (kernels.shape[-1] - widths) // 2
-            for i, (shape, w, left) in enumerate(zip(self.shapes, widths, lefts, strict=True)):
-                kernels[i, :, left:left + w] = _resized(shape, h, int(w))
-            return kernels, lefts, kernels.sum((1, 2))
+            for w in np.unique(widths).tolist():
+                group = np.flatnonzero(widths == w)
+                left = (kernels.shape[-1] - w) // 2        # the same for every exemplar of this width
+                kernels[group, :, left:left + w] = _resample(self.sources[group], h, w).numpy()[:, 0] > 0.5
+            return torch.from_numpy(kernels), lefts, torch.from_numpy(kernels.sum((1, 2), dtype=np.float32))
         return self.kept("at", (h, side), make, 4 * side)
 
     def spectra(self, heights: tuple[int, ...], side: int, box: tuple[int, int]):
@@ -156,21 +173,24 @@ class Templates:
             for i, (kernels, _, _) in enumerate(made):
                 stack[i * len(self.shapes):(i + 1) * len(self.shapes), :kernels.shape[1], :kernels.shape[2]] = kernels
             return ([lefts for _, lefts, _ in made], torch.cat([s for _, _, s in made]),
-                    torch.fft.rfft2(stack, s=size).conj(), size)
+                    torch.fft.rfft2(stack, s=size).conj().resolve_conj(), size)   # conjugated once, not per product
         return self.kept("spectra", (heights, side, size), make, SPECTRA_KEPT)
 
-    def stack(self, index: int, heights: tuple[int, ...], side: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Exemplar ``index`` at each of ``heights`` (aspect kept, width at most ``side``), stacked top-left:
-        (kernels (n, 1, h, w) float 0/1, their pixel sums)."""
-        def make():         # ``_resized`` at each height, written straight into the stack (the same values)
-            source = self.kept("source", index, lambda: torch.from_numpy(self.shapes[index].astype(np.float32) / 255)
-                               [None, None], len(self.shapes))
-            widths = [self.width(index, h, side) for h in heights]
-            stack = torch.zeros(len(heights), 1, max(heights), max(widths))
+    def kernel(self, index: int, height: int, side: int) -> np.ndarray:
+        """Exemplar ``index`` ``height`` px high (aspect kept, width at most ``side``): bool (height, width), the
+        same pixels as ``_resized``."""
+        resampled = _resample(self.sources[index:index + 1], height, self.width(index, height, side))
+        return resampled.numpy()[0, 0] > 0.5
+
+    def stack(self, index: int, heights: tuple[int, ...], side: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exemplar ``index`` at each of ``heights`` (``kernel``), stacked top-left: (kernels (n, h, w) float32
+        0/1, their pixel sums float32)."""
+        def make():
+            source, widths = self.sources[index:index + 1], [self.width(index, h, side) for h in heights]
+            stack = np.zeros((len(heights), max(heights), max(widths)), np.float32)
             for i, (h, w) in enumerate(zip(heights, widths, strict=True)):
-                resampled = F.interpolate(source, size=(h, w), mode="bilinear", align_corners=False)
-                stack[i, 0, :h, :w] = resampled[0, 0] > 0.5
-            return stack, stack.sum((1, 2, 3))
+                stack[i, :h, :w] = _resample(source, h, w).numpy()[0, 0] > 0.5
+            return stack, stack.sum((1, 2), dtype=np.float32)
         return self.kept("stack", (index, heights, side), make, STACKS_KEPT)
 
 
@@ -182,56 +202,83 @@ def templates(entry: dict) -> Templates:
     return made
 
 
-def _coarse(small: torch.Tensor, bank: Templates, height: int, penalty: float, scales,
+def coarse_side(size: int, search: int = SEARCH) -> int:
+    """The side of the coarse search's level for targets of ``size`` px: halved while above ``search`` and even."""
+    while size > search and size % 2 == 0:
+        size //= 2
+    return size
+
+
+def prepare(exemplars: dict | None, size: int) -> None:
+    """Each concept's coarse kernels made ahead, at every height the coarse search of a ``size`` px target can ask
+    for (``Templates.at``: they depend on the exemplars alone; a model's load makes them, not its first adds)."""
+    side = coarse_side(size)
+    with torch_threads(1):
+        for entry in (exemplars or {}).values():
+            if len(entry["shapes"]):
+                bank = templates(entry)
+                for h in range(2, side + 1):
+                    bank.at(h, side)
+
+
+def _coarse(small: np.ndarray, bank: Templates, height: int, penalty: float, scales,
             keep: int) -> list[tuple[float, int, int, int, int]]:
     """The ``keep`` best (score, exemplar, height, top, left) over every exemplar, scale and position of the
     downsampled target ``small`` (s, s).
 
     One batched FFT correlation over every exemplar and scale at once, on the target's bounding box."""
     side = small.shape[-1]
-    rows, cols = np.nonzero(small.numpy() > 0)
+    rows, cols = np.nonzero(small > 0)
     y0, x0 = int(rows.min()), int(cols.min())
-    box = small[y0:rows.max() + 1, x0:cols.max() + 1]
+    box = torch.from_numpy(small)[y0:rows.max() + 1, x0:cols.max() + 1]
     heights = tuple(sorted({max(2, int(round(s * height))) for s in scales}))
     lefts, sums, spectrum, size = bank.spectra(heights, side, box.shape)
-    corr = torch.fft.irfft2(torch.fft.rfft2(box, s=size)[None] * spectrum, s=size)
-    peak, flat = corr.flatten(1).max(1)                 # one pass: the first maximum's value and index
-    best = (1 + penalty) * peak - penalty * sums
+    corr = torch.fft.irfft2(torch.fft.rfft2(box, s=size)[None] * spectrum, s=size).flatten(1).numpy()
+    flat = corr.argmax(1)                               # the first maximum (numpy's: 4x faster than torch's max(1))
+    best = (1 + penalty) * corr[np.arange(len(corr)), flat] - penalty * sums.numpy()     # float32, as torch's was
     found = []
-    n = len(bank.shapes)
-    for k in torch.argsort(best, descending=True)[:keep].tolist():
-        dy, dx = divmod(int(flat[k]), size[1])          # circular shifts: past the box they wrap to negative
+    n, flats, values = len(bank.shapes), flat.tolist(), best.tolist()
+    for k in torch.argsort(torch.from_numpy(best), descending=True)[:keep].tolist():     # torch's order of ties
+        dy, dx = divmod(flats[k], size[1])              # circular shifts: past the box they wrap to negative
         dy, dx = dy - size[0] if dy >= box.shape[0] else dy, dx - size[1] if dx >= box.shape[1] else dx
         h_index, e = divmod(k, n)
-        found.append((float(best[k]), e, heights[h_index], y0 + dy, x0 + dx + int(lefts[h_index][e])))
+        found.append((values[k], e, heights[h_index], y0 + dy, x0 + dx + int(lefts[h_index][e])))
     return found
 
 
-def _window(target: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
-    """``target`` (1, 1, S, S) from (top, left), ``height`` x ``width``, zero beyond its border."""
+def _window(target: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
+    """``target`` (S, S) from (top, left), ``height`` x ``width``, zero beyond its border."""
     size = target.shape[-1]
+    out = np.zeros((height, width), target.dtype)
     y0, x0, y1, x1 = max(0, top), max(0, left), min(size, top + height), min(size, left + width)
-    if y1 <= y0 or x1 <= x0:
-        return target.new_zeros(1, 1, height, width)
-    return F.pad(target[..., y0:y1, x0:x1], (x0 - left, left + width - x1, y0 - top, top + height - y1))
+    if y1 > y0 and x1 > x0:
+        out[y0 - top:y1 - top, x0 - left:x1 - left] = target[y0:y1, x0:x1]
+    return out
 
 
-def correlate(window: torch.Tensor, stack: torch.Tensor) -> torch.Tensor:
-    """``F.conv2d(window, stack)`` (no padding) as (n, positions): every patch of ``window`` (1, 1, H, W) times
-    every kernel of ``stack`` (n, 1, h, w), as one matrix product (im2col).
+def correlate(window: np.ndarray, stack: np.ndarray) -> np.ndarray:
+    """``F.conv2d(window, stack)`` (no padding) as (n, positions): every patch of ``window`` (H, W) times every
+    kernel of ``stack`` (n, h, w), as one matrix product of the patches (a strided view) and the kernels: numpy's
+    below ``NUMPY_PRODUCT`` kernel pixels, torch's (MKL) from there (OpenBLAS slows 5x there: docs/speed.md).
 
     The same values bit for bit: the kernels are 0/1 and the targets multiples of 1/4**k (averages of 0/1 pixels),
     so every partial sum is exact in float32 in any order.  Faster than ``conv2d``, whose oneDNN kernels are
     generated anew for every new shape (each refinement has its own)."""
-    patches = F.unfold(window, stack.shape[-2:])[0]                  # (h * w, positions)
-    return stack.reshape(stack.shape[0], -1) @ patches
+    window = np.ascontiguousarray(window)
+    (h, w), (rows, cols), (down, right) = stack.shape[-2:], window.shape, window.strides
+    shape = (rows - h + 1, cols - w + 1, h, w)          # every (position, kernel pixel): a strided view of window
+    patches = np.ndarray(shape, window.dtype, window, strides=(down, right, down, right)).reshape(-1, h * w)
+    kernels = stack.reshape(len(stack), -1)
+    if kernels.size < NUMPY_PRODUCT:
+        return kernels @ patches.T
+    return (torch.from_numpy(kernels) @ torch.from_numpy(patches).T).numpy()
 
 
-def _refine(target: torch.Tensor, bank: Templates, candidates, penalty: float, spread: int,
+def _refine(target: np.ndarray, bank: Templates, candidates, penalty: float, spread: int,
             keep: int) -> list[tuple[float, int, int, int, int]]:
-    """The ``keep`` best placements at twice the candidates' resolution in ``target`` (1, 1, S, S): each
-    candidate's height doubled within +-``spread`` px and its position doubled within +-2 px (one convolution
-    per candidate over all its heights)."""
+    """The ``keep`` best placements at twice the candidates' resolution in ``target`` (S, S): each candidate's
+    height doubled within +-``spread`` px and its position doubled within +-2 px (one matrix product per
+    candidate over all its heights)."""
     reach, size = 2, target.shape[-1]
     found = []
     for _, e, h, y, x in candidates:
@@ -239,11 +286,10 @@ def _refine(target: torch.Tensor, bank: Templates, candidates, penalty: float, s
         stack, sums = bank.stack(e, heights, size)
         y0, x0 = 2 * y - reach, 2 * x - reach
         window = _window(target, y0, x0, stack.shape[-2] + 2 * reach, stack.shape[-1] + 2 * reach)
-        score = (1 + penalty) * correlate(window, stack) - penalty * sums[:, None]
-        values, flats = score.max(1)
+        score = (1 + penalty) * correlate(window, stack) - penalty * sums[:, None]    # float32, as torch's was
         width = 2 * reach + 1                           # positions per row of the score
-        for fh, value, flat in zip(heights, values.tolist(), flats.tolist(), strict=True):
-            found.append((value, e, fh, y0 + flat // width, x0 + flat % width))
+        found += [(value, e, fh, y0 + flat // width, x0 + flat % width)     # the first maximum, as torch's max(1)
+                  for fh, value, flat in zip(heights, score.max(1).tolist(), score.argmax(1).tolist(), strict=True)]
     return sorted(found, key=lambda f: f[0], reverse=True)[:keep]
 
 
@@ -291,22 +337,28 @@ def search_placement(target: np.ndarray, bank: Templates, penalty: float = PENAL
 
 def _search(target: np.ndarray, bank: Templates, penalty: float, scales, search: int,
             keep: int) -> tuple[float, int, int, int, int]:
-    full = torch.from_numpy(target.astype(np.float32))[None, None]
-    levels = [full]
-    while levels[-1].shape[-1] > search and levels[-1].shape[-1] % 2 == 0:
-        levels.append(F.avg_pool2d(levels[-1], 2))
-    ys = np.nonzero(levels[-1][0, 0].numpy() > 0)[0]
-    candidates = _coarse(levels[-1][0, 0], bank, ys.max() - ys.min() + 1, penalty, scales, keep)
+    levels = [target.astype(np.float32)]
+    while levels[-1].shape[-1] > coarse_side(target.shape[-1], search):
+        levels.append(_halved(levels[-1]))
+    ys = np.nonzero(levels[-1] > 0)[0]
+    candidates = _coarse(levels[-1], bank, ys.max() - ys.min() + 1, penalty, scales, keep)
     for step, level in enumerate(reversed(levels[:-1])):
         candidates = _refine(level, bank, candidates, penalty, 2 if step == 0 else 1,
                              keep if step < len(levels) - 2 else 1)
     return candidates[0]
 
 
+def _halved(level: np.ndarray) -> np.ndarray:
+    """``F.avg_pool2d(level, 2)``: each 2x2 block's mean (exact: multiples of 1/4**k stay exact in float32)."""
+    h, w = level.shape[0] // 2, level.shape[1] // 2
+    top, bottom = level[0:2 * h:2, :2 * w], level[1:2 * h:2, :2 * w]
+    return (top[:, 0::2] + top[:, 1::2] + bottom[:, 0::2] + bottom[:, 1::2]) / np.float32(4)
+
+
 def _place(target: np.ndarray, bank: Templates, penalty: float, scales, search: int, keep: int) -> Placement:
     size = target.shape[0]
     _, e, h, top, left = search_placement(target, bank, penalty, scales, search, keep)
-    shape = bank.stack(e, (h,), size)[0][0, 0].numpy() > 0
+    shape = bank.kernel(e, h, size)
     out = np.zeros_like(target)
     ty0, tx0 = max(0, top), max(0, left)
     ty1, tx1 = min(size, top + shape.shape[0]), min(size, left + shape.shape[1])
