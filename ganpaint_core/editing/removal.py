@@ -6,11 +6,13 @@ continues the scene around the object into it, while G' renders (``render_remove
 
 - the hole is the part of the painted mask that the segmenter labels as the concept in the photo
   (``object_region``; the whole mask where it sees too little of it), less what stands in front of it
-  (``DEPTH``, ``depth_split``: a roof beside a removed cloud is kept);
+  (``DEPTH``, ``depth_split``: a roof beside a removed cloud is kept); for a tree or a cloud also the backdrop in
+  the mask, with the photo's labels (``backdrop_region``: its shadow, its fringe);
 - at the block of ``FILL_SCALE`` x the edit layer's resolution (``fill_layer``) the hole's features take the
   harmonic continuation of the surroundings behind the object (``harmonic_fill``, ``FillPlan``: rows weighted
   over columns, so a horizon or a wall runs on; each hole pixel continues only the label the surroundings carry
-  into it, ``predicted_labels``), and G''s perturbations are continued the same way, so the photo's tones go on;
+  into it, ``predicted_labels``; behind a tree a wall keeps to its rows and columns, ``boxed_labels``), and G''s
+  perturbations are continued the same way, so the photo's tones go on;
 - what replaces the object is drawn where the scene has one: a dome's pitched roof (``REPLACED_BY``,
   ``roof_region``), a facade's next window column where a door was (``copy_offset``, ``offset_fill``);
 - where plain G cannot draw the photo (``generator_trust``: a real photo), the photo's own surroundings fill the
