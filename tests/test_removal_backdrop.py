@@ -287,3 +287,15 @@ def test_a_removed_trees_shadow_on_the_backdrop_joins_the_hole_with_the_photos_l
     monkeypatch.setattr(removal, "BACKDROP_HOLE", ())
     plain = removal_operation(mask, "tree", "medium", labels, list(NAMES), tiny_editor().dissection)
     assert not plain.hole[shadow].any()
+
+
+def test_a_removed_clouds_fringe_in_the_sky_joins_the_hole_and_a_roof_in_front_stays():
+    sky, cloud, roof = (concept_id(c) for c in ("sky", "cloud", "roof"))
+    labels = np.full((64, 64), sky, np.uint8)
+    labels[10:22, 12:40] = cloud
+    labels[20:40, 30:50] = roof                                  # a roof in front of the cloud's corner
+    mask = dilate(labels == cloud, 4)                            # the cloud, its faint fringe and the blur's reach
+    op = removal_operation(mask, "cloud", "medium", labels, list(NAMES), tiny_editor().dissection)
+    fringe = mask & (labels == sky) & ~dilate(labels == cloud, removal.OBJECT_GROW)
+    assert fringe.sum() > 50 and op.hole[fringe].all() and (op.groups[fringe] == sky).all()
+    assert not op.hole[mask & (labels == roof)].any() and op.keep[mask & (labels == roof)].any()
