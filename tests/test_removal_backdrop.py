@@ -237,3 +237,65 @@ def test_row_fill_interpolates_along_the_row_between_sources_of_the_same_label()
     values = removal.row_fill(photo, region, sources, groups).reshape(8, 8, 3)
     np.testing.assert_allclose(values[0, :, 0], 40 + 160 * np.arange(1, 9) / 9, atol=1e-3)   # linear in the row
     np.testing.assert_allclose(values[7, :, 0], 40)       # only the sky on the left continues into sky
+
+
+# ---- what is behind a removed tree (round 5) ---------------------------------------------------------------
+
+
+def _tree_before_a_wall():
+    """64 px: sky, grass from row 40, a wall (rows 10-39, columns 10-30) and a tree in front of its right corner
+    reaching far to the right (rows 18-45, columns 28-56), painted with a margin."""
+    sky, grass, building, tree = (concept_id(c) for c in ("sky", "grass", "building", "tree"))
+    labels = np.full((64, 64), sky, np.uint8)
+    labels[40:] = grass
+    labels[10:40, 10:31] = building
+    labels[18:46, 28:57] = tree
+    mask = np.zeros((64, 64), bool)
+    mask[16:48, 26:59] = True
+    return labels, mask
+
+
+def test_a_walls_corner_behind_a_removed_tree_ends_where_its_edge_above_the_tree_does(monkeypatch):
+    labels, mask = _tree_before_a_wall()
+    building, sky = concept_id("building"), concept_id("sky")
+    dissection = tiny_editor().dissection
+    groups = removal_operation(mask, "tree", "medium", labels, list(NAMES), dissection).groups
+    assert not (groups[:, 31:] == building).any()                 # no wall beyond the columns it shows
+    assert (groups[20:30, 28:31] == building).all()               # the hidden corner itself stays wall
+    assert (groups[20:30, 31:57] == sky).all()                    # the sky runs on beside it
+    monkeypatch.setattr(removal, "BOXED_BEHIND", ())
+    unboxed = removal_operation(mask, "tree", "medium", labels, list(NAMES), dissection).groups
+    assert (unboxed[20:30, 31:37] == building).all()              # the fill alone runs the wall on sideways
+
+
+def test_a_removed_trees_shadow_on_the_backdrop_joins_the_hole_with_the_photos_labels(monkeypatch):
+    sky, grass, ground, tree, building = (concept_id(c) for c in ("sky", "grass", "ground", "tree", "building"))
+    labels = np.full((64, 64), sky, np.uint8)
+    labels[30:] = grass
+    labels[30:, 20:29] = ground                                  # a path
+    labels[12:30, 44:60] = building
+    labels[14:44, 30:42] = tree
+    mask = dilate(labels == tree, 2)
+    mask[42:52, 22:50] = True                                    # the shadow, on the grass and the path
+    mask[12:30, 42:46] = True                                    # the painting reaches the wall beside the tree
+    op = removal_operation(mask, "tree", "medium", labels, list(NAMES), tiny_editor().dissection)
+    shadow = mask & np.isin(labels, [grass, ground]) & ~dilate(labels == tree, 3)
+    assert shadow.sum() > 100 and op.hole[shadow].all()             # the shadow goes
+    assert (op.groups[shadow] == labels[shadow]).all()               # the path stays a path, the grass grass
+    beside = (labels == building) & mask & ~dilate(labels == tree, removal.OBJECT_GROW)
+    assert beside.any() and not op.hole[beside].any()                # what the photo shows beside it stays
+    monkeypatch.setattr(removal, "BACKDROP_HOLE", ())
+    plain = removal_operation(mask, "tree", "medium", labels, list(NAMES), tiny_editor().dissection)
+    assert not plain.hole[shadow].any()
+
+
+def test_a_removed_clouds_fringe_in_the_sky_joins_the_hole_and_a_roof_in_front_stays():
+    sky, cloud, roof = (concept_id(c) for c in ("sky", "cloud", "roof"))
+    labels = np.full((64, 64), sky, np.uint8)
+    labels[10:22, 12:40] = cloud
+    labels[20:40, 30:50] = roof                                  # a roof in front of the cloud's corner
+    mask = dilate(labels == cloud, 4)                            # the cloud, its faint fringe and the blur's reach
+    op = removal_operation(mask, "cloud", "medium", labels, list(NAMES), tiny_editor().dissection)
+    fringe = mask & (labels == sky) & ~dilate(labels == cloud, removal.OBJECT_GROW)
+    assert fringe.sum() > 50 and op.hole[fringe].all() and (op.groups[fringe] == sky).all()
+    assert not op.hole[mask & (labels == roof)].any() and op.keep[mask & (labels == roof)].any()

@@ -81,12 +81,15 @@ def test_removal_draws_what_it_drew_before_the_speed_work(window, monkeypatch):
     and the features over the hole alone here, as before; the shared grid and the features' fill over the
     perturbations' zone (``SHARED_DELTA_GRID``, ``FEATURES_ON_ZONE``, the defaults since) change the picture and
     are tested in test_editor_removal.py; so do round 4's backdrop texture, windows, walls and crisp roof
-    (``TEXTURE``, ``LATTICE``, ``KEEP_WALLS``, ``CRISP_ROOF``: test_removal_backdrop.py)."""
+    (``TEXTURE``, ``LATTICE``, ``KEEP_WALLS``, ``CRISP_ROOF``: test_removal_backdrop.py), and round 5's shadow and
+    boxed walls behind a removed tree (``BACKDROP_HOLE``, ``BOXED_BEHIND``: test_removal_backdrop.py)."""
     _needs_models()
     monkeypatch.setattr(removal, "SHARED_DELTA_GRID", False)
     monkeypatch.setattr(removal, "FEATURES_ON_ZONE", ())
     for flag in ("TEXTURE", "LATTICE", "KEEP_WALLS", "CRISP_ROOF"):
         monkeypatch.setattr(removal, flag, False)
+    for objects in ("BACKDROP_HOLE", "BOXED_BEHIND"):      # round 5's (test_removal_backdrop.py)
+        monkeypatch.setattr(removal, objects, ())
     reference = np.load(REFERENCE)
     now = pictures(window=window)
     assert sorted(now) == sorted(reference.files)

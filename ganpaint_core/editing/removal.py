@@ -6,11 +6,13 @@ continues the scene around the object into it, while G' renders (``render_remove
 
 - the hole is the part of the painted mask that the segmenter labels as the concept in the photo
   (``object_region``; the whole mask where it sees too little of it), less what stands in front of it
-  (``DEPTH``, ``depth_split``: a roof beside a removed cloud is kept);
+  (``DEPTH``, ``depth_split``: a roof beside a removed cloud is kept); for a tree or a cloud also the backdrop in
+  the mask, with the photo's labels (``backdrop_region``: its shadow, its fringe);
 - at the block of ``FILL_SCALE`` x the edit layer's resolution (``fill_layer``) the hole's features take the
   harmonic continuation of the surroundings behind the object (``harmonic_fill``, ``FillPlan``: rows weighted
   over columns, so a horizon or a wall runs on; each hole pixel continues only the label the surroundings carry
-  into it, ``predicted_labels``), and G''s perturbations are continued the same way, so the photo's tones go on;
+  into it, ``predicted_labels``; behind a tree a wall keeps to its rows and columns, ``boxed_labels``), and G''s
+  perturbations are continued the same way, so the photo's tones go on;
 - what replaces the object is drawn where the scene has one: a dome's pitched roof (``REPLACED_BY``,
   ``roof_region``), a facade's next window column where a door was (``copy_offset``, ``offset_fill``);
 - where plain G cannot draw the photo (``generator_trust``: a real photo), the photo's own surroundings fill the
@@ -174,6 +176,53 @@ def _cell_index(side: int, size: int) -> np.ndarray:
 KEEP_WALLS = True        # a removed dome's walls stay as the photo shows them (``wall_region``)
 
 
+BACKDROP_HOLE = ("tree", "cloud")   # removed objects whose hole takes the backdrop in the painted mask too
+BOXED_BEHIND = ("tree",)    # removed objects behind which a facade's parts keep to their own rows and columns
+BOXES = ("building", "door", "window")   # facade parts: upright boxes
+COLUMNS_ONLY = ("door",)    # a door runs down to the wall's foot: kept to its columns only
+
+
+def backdrop_region(labels: np.ndarray, mask: np.ndarray, vocabulary: list[str]) -> np.ndarray:
+    """bool SxS: the backdrop's pixels (``TEXTURE_LABELS``: sky, grass, ground) in the painted ``mask``, where a
+    removed tree's shadow and a removed cloud's faint fringe lie (the segmenter gives them to the backdrop); a
+    removal of a ``BACKDROP_HOLE`` object fills them too, each continuing its own label (docs/edits.md, "round 5")."""
+    wanted = [vocabulary.index(c) for c in TEXTURE_LABELS if c in vocabulary]
+    return np.asarray(mask, bool) & np.isin(labels, wanted)
+
+
+def boxed_labels(groups: np.ndarray, labels: np.ndarray, hole: np.ndarray, sources: np.ndarray | None,
+                 candidates: np.ndarray, vocabulary: list[str], own: int | None = None) -> np.ndarray:
+    """int SxS: the predicted ``groups`` of a ``hole`` with each facade part (``BOXES``) kept to the rows and (where
+    the photo shows it right above or below the hole) the columns where the photo shows it outside the hole; a hole
+    pixel the fill gave to one beyond them takes the label the rest of the hole and its surroundings continue there
+    (``predicted_labels`` among the ``candidates`` but those parts and ``own``, the removed object's kind).  A wall's
+    corner behind a removed tree ends where its edge above the tree does, instead of running on into the sky."""
+    hole = np.asarray(hole, bool)
+    outside = ~hole if sources is None else np.asarray(sources, bool) & ~hole
+    boxed = [vocabulary.index(c) for c in BOXES if c in vocabulary]
+    wrong, cut = np.zeros_like(hole), []
+    for k in boxed:
+        here = hole & (groups == k)
+        if not here.any():
+            continue
+        shown = outside & (labels == k)
+        allowed = np.ones_like(hole)
+        if vocabulary[k] not in COLUMNS_ONLY:
+            allowed &= shown.any(axis=1)[:, None]
+        if (shown[:-1] & hole[1:]).any() or (shown[1:] & hole[:-1]).any():    # its edge shows above or below
+            allowed &= shown.any(axis=0)[None, :]
+        if (here & ~allowed).any():
+            wrong |= here & ~allowed
+            cut.append(k)
+    others = candidates[~np.isin(candidates, [*cut, *([] if own is None else [own])])]
+    if not wrong.any() or not len(others):
+        return groups
+    context = (outside | (hole & ~wrong)) & np.isin(groups, others)   # the rest of the hole as predicted
+    out = groups.copy()
+    out[wrong] = predicted_labels(groups, wrong, context, others)[wrong]
+    return out
+
+
 def wall_region(labels: np.ndarray, mask: np.ndarray, roof: np.ndarray, concept: int,
                 vocabulary: list[str]) -> np.ndarray | None:
     """bool SxS: the facade (``FACADE`` labels) in the painted ``mask`` below the removed object (``concept``:
@@ -306,9 +355,11 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
     label = vocabulary.index(name) if name in vocabulary else None
     mask = np.asarray(mask, bool)
     part = None if n >= table["high"] else object_region(mask, labels, label)
-    hole, sources, keep = mask.copy(), None, None
+    hole, sources, keep, shaded = mask.copy(), None, None, None
     if part is not None:                # the segmenter sees the object: its part of the mask, occluders kept
         sources, occluders = depth_split(labels, name, vocabulary)
+        if name in BACKDROP_HOLE:       # its shadow and faint fringe on the backdrop in the mask go too
+            shaded = backdrop_region(labels, mask, vocabulary) & ~part
         hole = part if occluders is None else part & ~occluders
         keep = None if occluders is None else part & occluders
         if not hole.any():
@@ -321,8 +372,12 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
     if labels is not None and LABEL_GROUPS:
         behind = [i for i, c in enumerate(vocabulary) if c == name or DEPTH.get(c, 9) < DEPTH.get(name, 9)]
         groups = predicted_labels(labels, hole, sources, np.array(behind))
+        if name in BOXED_BEHIND:
+            groups = boxed_labels(groups, labels, hole, sources, np.array(behind), vocabulary, label)
         if drawn is not None:
             groups[roof] = vocabulary.index(REPLACED_BY[name])
+    if shaded is not None:              # the backdrop keeps the photo's labels: only its shading was the object's
+        hole = hole | shaded
     walls, backdrop = None, None
     if drawn is not None:
         hole = hole & ~roof
