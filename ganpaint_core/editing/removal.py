@@ -671,6 +671,7 @@ LATTICE = True              # a removed door brings back the windows of its colu
 LATTICE_CONCEPTS = ("door",)
 LATTICE_TOLERANCE = 2       # px: window centres (or bottoms) this close are one column (one row)
 LATTICE_MIN_AREA = 4        # px: smaller window blobs are the segmenter's noise
+LATTICE_MIN_SPACING = 1.3   # window widths: neighbouring columns lie at least this far apart (else one window split)
 
 
 def _blobs(pixels: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -720,7 +721,7 @@ def window_lattice(labels: np.ndarray, mask: np.ndarray, concept: int, window: i
     lattice = columns[0] + spacing * np.arange(int(steps.sum()) + 1)
     over = (lattice >= dxs.min() - spacing / 2) & (lattice <= dxs.max() + spacing / 2)
     empty = np.array([min(abs(p - c) for c in columns) > LATTICE_TOLERANCE for p in lattice])
-    if (spacing < 2 * width or np.abs(gaps - steps * spacing).max() > LATTICE_TOLERANCE
+    if (spacing < LATTICE_MIN_SPACING * width or np.abs(gaps - steps * spacing).max() > LATTICE_TOLERANCE
             or (empty & ~over).any()):
         return None                 # not one evenly spaced lattice whose only gaps lie over the door
     shifts = np.zeros(labels.shape, np.int64)
