@@ -672,6 +672,7 @@ LATTICE_CONCEPTS = ("door",)
 LATTICE_TOLERANCE = 2       # px: window centres (or bottoms) this close are one column (one row)
 LATTICE_MIN_AREA = 4        # px: smaller window blobs are the segmenter's noise
 LATTICE_MIN_SPACING = 1.3   # window widths: neighbouring columns lie at least this far apart (else one window split)
+LATTICE_SINGLE_HEIGHT = 0.7   # a lone window in its row counts where it is this share of the others' height
 
 
 def _blobs(pixels: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -692,44 +693,78 @@ def _clusters(values: list[float]) -> list[float]:
     return [float(np.mean(g)) for g in groups]
 
 
+def _window_rows(blobs: list[tuple[int, int, int, int]]) -> list[list[tuple[tuple[int, int, int, int], float]]]:
+    """The window ``blobs`` grouped into rows by their bottoms (``_clusters``), each row a list of (blob, centre)."""
+    return [[(b, (b[0] + b[2]) / 2) for b in blobs if abs(b[3] - bottom) <= LATTICE_TOLERANCE]
+            for bottom in _clusters([b[3] for b in blobs])]
+
+
+def _even_lattice(columns: list[float], width: float) -> np.ndarray | None:
+    """The evenly spaced positions (px) through the window ``columns`` (sorted centres): the least gap between
+    neighbours is one step, every gap a whole number of steps within ``LATTICE_TOLERANCE``, and the step and the
+    first position fitted to all the columns by least squares (a window half hidden by a tree shifts its centre);
+    None where the columns keep no such lattice or lie closer than ``LATTICE_MIN_SPACING`` windows."""
+    if len(columns) < 2:
+        return None
+    gaps = np.diff(columns)
+    steps = np.round(gaps / gaps.min())
+    index = np.concatenate([[0], np.cumsum(steps)])
+    spacing, start = np.polyfit(index, columns, 1)
+    lattice = start + spacing * np.arange(int(index[-1]) + 1)
+    if spacing < LATTICE_MIN_SPACING * width or np.abs(lattice[index.astype(int)] - columns).max() > LATTICE_TOLERANCE:
+        return None
+    return lattice
+
+
+def _covered(labels: np.ndarray, blob: tuple[int, int, int, int], window: int, wall: int) -> int:
+    """px of the ``blob``'s box grown by 1 that are neither window nor ``wall``: what covers a window (a tree in
+    front of it), which a copy of it would carry along."""
+    left, top, right, low = blob
+    box = labels[max(top - 1, 0):low + 2, max(left - 1, 0):right + 2]
+    return int(((box != window) & (box != wall)).sum())
+
+
 def window_lattice(labels: np.ndarray, mask: np.ndarray, concept: int, window: int) -> np.ndarray | None:
     """int SxS: per pixel the horizontal shift (px) of the photo that draws the facade's missing windows where a
     removed door (label ``concept``) was, 0 elsewhere; None where no window is missing.
 
     Windows stand in evenly spaced columns and rows; a facade leaves them out where a door stands in their column
-    (the scene world does, as buildings do).  The columns are the window blobs' centres (``_clusters``), their
-    spacing the least gap between neighbours; a column position of that lattice over the door with no window in a
-    row of windows takes that row's nearest window, shifted there, inside the painted ``mask``."""
+    (the scene world does, as buildings do).  The columns are the centres (``_clusters``) of the windows in rows of
+    two or more, their lattice ``_even_lattice``; a row of one window on the lattice counts too where the window is
+    as tall as the others (another half hidden by a tree; not a tower's small opening).  A lattice position that the
+    door overlaps (the door's width and a window's, ``LATTICE_TOLERANCE`` apart) with no window in a row takes that
+    row's nearest window with nothing in front of it (``_covered``), shifted there, inside the painted ``mask``."""
     mask = np.asarray(mask, bool)
     door = mask & (labels == concept)
     if door.sum() < LATTICE_MIN_AREA:
         return None
     dxs = np.nonzero(door)[1]
-    rows = []                                          # rows of at least two windows: (blob, centre) each
-    blobs = _blobs(labels == window)
-    for bottom in _clusters([b[3] for b in blobs]):
-        row = [(b, (b[0] + b[2]) / 2) for b in blobs if abs(b[3] - bottom) <= LATTICE_TOLERANCE]
-        if len(row) >= 2:
-            rows.append(row)
-    columns = _clusters([c for row in rows for _, c in row])
-    if len(columns) < 2:
+    rows = _window_rows(_blobs(labels == window))
+    full = [row for row in rows if len(row) >= 2]
+    if not full:
         return None
-    gaps = np.diff(columns)
-    spacing = float(gaps.min())
-    steps = np.round(gaps / spacing)
-    width = float(np.mean([b[2] - b[0] + 1 for row in rows for b, _ in row]))
-    lattice = columns[0] + spacing * np.arange(int(steps.sum()) + 1)
-    over = (lattice >= dxs.min() - spacing / 2) & (lattice <= dxs.max() + spacing / 2)
-    empty = np.array([min(abs(p - c) for c in columns) > LATTICE_TOLERANCE for p in lattice])
-    if (spacing < LATTICE_MIN_SPACING * width or np.abs(gaps - steps * spacing).max() > LATTICE_TOLERANCE
-            or (empty & ~over).any()):
+    width = float(np.mean([b[2] - b[0] + 1 for row in full for b, _ in row]))
+    height = float(np.median([b[3] - b[1] + 1 for row in full for b, _ in row]))
+    lattice = _even_lattice(_clusters([c for row in full for _, c in row]), width)
+    if lattice is None:
+        return None
+    near = lambda c: np.abs(lattice - c).min() <= LATTICE_TOLERANCE                     # noqa: E731
+    rows = full + [row for row in rows if len(row) == 1 and near(row[0][1])
+                   and row[0][0][3] - row[0][0][1] + 1 >= LATTICE_SINGLE_HEIGHT * height]
+    centre, half = (dxs.min() + dxs.max()) / 2, (dxs.max() - dxs.min() + 1 + width) / 2 + LATTICE_TOLERANCE
+    over = np.abs(lattice - centre) < half
+    empty = np.array([all(abs(p - c) > LATTICE_TOLERANCE for row in rows for _, c in row) for p in lattice])
+    if (empty & ~over).any():
         return None                 # not one evenly spaced lattice whose only gaps lie over the door
+    windows = labels == window
+    wall = np.bincount(labels[dilate(windows, 1) & ~windows]).argmax()     # what the windows stand in
     shifts = np.zeros(labels.shape, np.int64)
     for row in rows:
         for p in lattice[over]:
             if any(abs(c - p) <= LATTICE_TOLERANCE for _, c in row):
                 continue
-            (left, top, right, low), c = min(row, key=lambda bc: abs(bc[1] - p))
+            (left, top, right, low), c = min(row, key=lambda bc: (_covered(labels, bc[0], window, wall),
+                                                                  abs(bc[1] - p)))
             dx = int(round(p - c))
             ys, xs = np.mgrid[max(top - 1, 0):low + 2, max(left - 1, 0):right + 2]
             tx = xs + dx
