@@ -231,8 +231,8 @@ class Removal(Operation):
     offset: int | None = None              # px: the photo shifted by it repeats the surroundings into the hole
     copied: np.ndarray | None = None       # bool SxS: where that shifted photo goes (None: the hole)
     windows: np.ndarray | None = None      # int SxS: per pixel the shift that draws a missing window there
-    wall: np.ndarray | None = None         # int SxS: per pixel the shift that copies the facade's own wall there
-    wall_source: np.ndarray | None = None  # bool SxS: the photo's wall those shifts land on (``wall_shifts``)
+    wall: np.ndarray | None = None         # bool SxS: the facade's wall in the mask, its colour continued there
+    wall_source: np.ndarray | None = None  # bool SxS: the photo's wall that colour comes from (``facade_wall``)
     walls: np.ndarray | None = None        # bool SxS: the photo's walls under what replaces the object, kept as shot
     backdrop: np.ndarray | None = None     # bool SxS: the mask around it but its walls, continued from the photo
 
@@ -259,8 +259,7 @@ class Removal(Operation):
         elif self.textured:
             image = texture_fill(image, photo, hole(), self.groups, self.mask, vocabulary)
         if self.wall is not None and self.blend >= 1:
-            image = wall_fill(image, photo, np.where(hole(self.wall != 0), self.wall, 0), self.wall_source,
-                              self.groups)
+            image = wall_fill(image, photo, hole(self.wall), self.wall_source, self.groups)
         if self.windows is not None and self.blend >= 1:
             image = lattice_fill(image, photo, np.where(hole(self.windows != 0), self.windows, 0))
         if self.crisp_roof:
@@ -341,8 +340,8 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
     windows, wall = None, None
     if part is not None and LATTICE and name in LATTICE_CONCEPTS and "window" in vocabulary:
         windows = window_lattice(labels, mask, label, vocabulary.index("window"))
-    if part is not None and offset is None and WALL_COPY and name in WALL_CONCEPTS and groups is not None:
-        wall = wall_shifts(labels, groups, mask if keep is None else mask & ~keep, vocabulary.index("building"))
+    if part is not None and offset is None and WALL_FILL and name in WALL_CONCEPTS and groups is not None:
+        wall = facade_wall(labels, groups, mask if keep is None else mask & ~keep, vocabulary.index("building"))
     return Removal("remove", mask, torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), name,
                    strength, fine=None if drawn is None else drawn.fine, hole=hole, sources=sources, keep=keep,
                    groups=groups, blend=min(1.0, n / table["medium"]), drawn=drawn, offset=offset,
@@ -784,69 +783,44 @@ def window_lattice(labels: np.ndarray, mask: np.ndarray, concept: int, window: i
     return shifts if shifts.any() else None
 
 
-WALL_COPY = True            # a removed door's facade takes the photo's own wall along its rows (``wall_shifts``)
+WALL_FILL = True            # a removed door's facade takes the photo's wall colour along its rows (``wall_fill``)
 WALL_CONCEPTS = ("door",)
-WALL_MARGIN = 2             # px around the painted mask that no wall is copied from (the door's frame, its shadow)
-WALL_SHIFTS = 3             # horizontal shifts tried, best first, for the pixels still without one
+WALL_MARGIN = 2             # px around the painted mask that no wall colour is taken from (the door's frame, shadow)
+WALL_SIGMA = 3.0            # px: the wall colour continued along the rows is smoothed by this
 
 
-def wall_shifts(labels: np.ndarray, groups: np.ndarray, region: np.ndarray,
+def facade_wall(labels: np.ndarray, groups: np.ndarray, region: np.ndarray,
                 wall: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """(shifts, source): int SxS, per pixel of ``region`` (the painted mask less what stands in front) whose label
-    is the ``wall`` (``groups``: the hole's predicted labels, the photo's elsewhere) the horizontal shift (px) of the
-    photo that lands it on the facade's own wall, 0 elsewhere, and bool SxS, that wall; None where none lands.
-
-    A harmonic fill leaves a removed door's place smooth, often darker where the door's colour bleeds through, and
-    a smooth patch on a brick or stone wall reads as a path or as the door still there; the truth shows the wall.
-    The source is the photo's wall away from anything else (a window's frame) and from the painted mask by
-    ``WALL_MARGIN``; the shift that lands the most of the pixels first (the nearest on a tie), then the best for
-    those left (``WALL_SHIFTS`` in all).  A shift keeps each pixel's row, so the wall's shading with height stays."""
-    todo = np.asarray(region, bool) & (groups == wall)
-    if not todo.any():
-        return None
-    source = (labels == wall) & ~dilate(labels != wall, 1) & ~dilate(np.asarray(region, bool), WALL_MARGIN)
-    lines = np.flatnonzero(todo.any(axis=1))
-    spectrum = np.fft.rfft(source[lines].astype(np.float64), 2 * todo.shape[1])
-    order = _nearest_first(todo.shape[1])
-    shifts = np.zeros(labels.shape, np.int64)
-    left = todo.copy()
-    for _ in range(WALL_SHIFTS):
-        counts = _shift_counts(left[None], source[None], spectrum, lines)[order] if left.any() else np.zeros(1)
-        if counts.max() == 0:
-            break
-        best = int(order[int(np.argmax(counts))])
-        ys, xs = np.nonzero(left)
-        xs_from = xs + best
-        ok = (xs_from >= 0) & (xs_from < todo.shape[1])
-        ok[ok] = source[ys[ok], xs_from[ok]]
-        shifts[ys[ok], xs[ok]] = best
-        left[ys[ok], xs[ok]] = False
-    return (shifts, source) if shifts.any() else None
+    """(pixels, source), bool SxS each: the pixels of ``region`` (the painted mask less what stands in front) whose
+    label is the ``wall`` (``groups``: the hole's predicted labels, the photo's elsewhere), and the photo's wall
+    that their colour comes from: away from anything else (a window's frame) by a pixel and from ``region`` by
+    ``WALL_MARGIN``; None where either is empty."""
+    region = np.asarray(region, bool)
+    pixels = region & (groups == wall)
+    source = (labels == wall) & ~dilate(labels != wall, 1) & ~dilate(region, WALL_MARGIN)
+    return (pixels, source) if pixels.any() and source.any() else None
 
 
-WALL_SIGMA = 1.0            # px: the wall's detail finer than this is copied; its colour comes along the row
-WALL_BASE_SIGMA = 3.0       # px: the colour continued along the rows is smoothed by this, over the photo and the region
-
-
-def wall_fill(image: np.ndarray, photo: np.ndarray, shifts: np.ndarray, source: np.ndarray,
+def wall_fill(image: np.ndarray, photo: np.ndarray, pixels: np.ndarray, source: np.ndarray,
               groups: np.ndarray) -> np.ndarray:
-    """uint8 SxSx3: ``image`` with each pixel of a nonzero ``shifts`` (``wall_shifts``) the photo's wall colour
-    continued along its row from the nearest ``source`` pixels on either side (``row_fill``) plus the photo's detail
-    finer than ``WALL_SIGMA`` from that many px along the row: the wall's texture without the light and dark bands
-    of the place it is copied from, which would show the door's outline."""
-    region = shifts != 0
-    if not region.any():
+    """uint8 SxSx3: ``image`` with its ``pixels`` (``facade_wall``) the photo's wall colour continued along each row
+    from the nearest ``source`` pixels on either side (``row_fill`` of the photo smoothed by ``WALL_SIGMA``), smoothed
+    by as much over the pixels themselves.
+
+    The generator's fill leaves a removed door's place darker or hazy where the door's colour bleeds through, and
+    the segmenter reads that patch as the door still there, or as the path below it; the truth shows the wall.
+    A row keeps its colour, so the wall's shading with height stays (docs/edits.md, "Round 5")."""
+    pixels = np.asarray(pixels, bool)
+    if not pixels.any():
         return image
-    ys, xs = np.nonzero(region)
-    photo_f = np.asarray(photo, np.float32)
-    detail = photo_f - cv2.GaussianBlur(photo_f, (0, 0), WALL_SIGMA)
-    smooth = cv2.GaussianBlur(photo_f, (0, 0), WALL_BASE_SIGMA)
-    plane = np.zeros_like(photo_f)
-    plane[ys, xs] = row_fill(smooth, region, source, np.asarray(groups))
-    weight = cv2.GaussianBlur(region.astype(np.float32), (0, 0), WALL_BASE_SIGMA)[ys, xs][:, None]
-    base = cv2.GaussianBlur(plane, (0, 0), WALL_BASE_SIGMA)[ys, xs] / np.maximum(weight, 1e-6)
+    ys, xs = np.nonzero(pixels)
+    plane = np.zeros(pixels.shape + (3,), np.float32)
+    smooth = cv2.GaussianBlur(np.asarray(photo, np.float32), (0, 0), WALL_SIGMA)
+    plane[ys, xs] = row_fill(smooth, pixels, source, np.asarray(groups))
+    weight = cv2.GaussianBlur(pixels.astype(np.float32), (0, 0), WALL_SIGMA)[ys, xs][:, None]
+    colour = cv2.GaussianBlur(plane, (0, 0), WALL_SIGMA)[ys, xs] / np.maximum(weight, 1e-6)
     out = np.array(image, copy=True)
-    out[ys, xs] = np.clip(np.round(base + detail[ys, xs + shifts[ys, xs]]), 0, 255).astype(np.uint8)
+    out[ys, xs] = np.clip(np.round(colour), 0, 255).astype(np.uint8)
     return out
 
 
