@@ -804,7 +804,7 @@ def facade_wall(labels: np.ndarray, groups: np.ndarray, region: np.ndarray,
 def wall_fill(image: np.ndarray, photo: np.ndarray, pixels: np.ndarray, source: np.ndarray,
               groups: np.ndarray) -> np.ndarray:
     """uint8 SxSx3: ``image`` with its ``pixels`` (``facade_wall``) the photo's wall colour continued along each row
-    from the nearest ``source`` pixels on either side (``row_fill`` of the photo smoothed by ``WALL_SIGMA``), smoothed
+    from the nearest ``source`` pixels on either side (``row_fill`` of the source smoothed by ``WALL_SIGMA``), smoothed
     by as much over the pixels themselves.
 
     The generator's fill leaves a removed door's place darker or hazy where the door's colour bleeds through, and
@@ -815,7 +815,9 @@ def wall_fill(image: np.ndarray, photo: np.ndarray, pixels: np.ndarray, source: 
         return image
     ys, xs = np.nonzero(pixels)
     plane = np.zeros(pixels.shape + (3,), np.float32)
-    smooth = cv2.GaussianBlur(np.asarray(photo, np.float32), (0, 0), WALL_SIGMA)
+    on = np.asarray(source, np.float32)                 # the wall's own pixels only: not the ground below it
+    smooth = cv2.GaussianBlur(np.asarray(photo, np.float32) * on[..., None], (0, 0), WALL_SIGMA)
+    smooth /= np.maximum(cv2.GaussianBlur(on, (0, 0), WALL_SIGMA), 1e-6)[..., None]
     plane[ys, xs] = row_fill(smooth, pixels, source, np.asarray(groups))
     weight = cv2.GaussianBlur(pixels.astype(np.float32), (0, 0), WALL_SIGMA)[ys, xs][:, None]
     colour = cv2.GaussianBlur(plane, (0, 0), WALL_SIGMA)[ys, xs] / np.maximum(weight, 1e-6)
