@@ -97,7 +97,7 @@ def test_the_doors_place_takes_the_walls_colour_along_its_rows():
     pixels, source = removal.facade_wall(labels, groups, mask, BUILDING)
     assert pixels[45, 34] and not pixels[60, 34] and not pixels[15, 33]   # wall in the mask; not grass, window
     assert not source[mask].any() and not source[14, 12]              # from outside the mask, not a window
-    out = removal.wall_fill(photo, photo, pixels, source, groups)
+    out = removal.wall_fill(photo, photo, pixels, source)
     rows = slice(40, 53)                                               # the door's rows, off its foot's edge
     assert np.abs(out[rows, 31:37].astype(int) - photo[rows, 10:11].astype(int)).max() <= 3   # each row's wall
     assert np.corrcoef(out[rows, 34, 0], photo[rows, 10, 0])[0, 1] > 0.95                      # its shading

@@ -259,7 +259,7 @@ class Removal(Operation):
         elif self.textured:
             image = texture_fill(image, photo, hole(), self.groups, self.mask, vocabulary)
         if self.wall is not None and self.blend >= 1:
-            image = wall_fill(image, photo, hole(self.wall), self.wall_source, self.groups)
+            image = wall_fill(image, photo, hole(self.wall), self.wall_source)
         if self.windows is not None and self.blend >= 1:
             image = lattice_fill(image, photo, np.where(hole(self.windows != 0), self.windows, 0))
         if self.crisp_roof:
@@ -786,7 +786,9 @@ def window_lattice(labels: np.ndarray, mask: np.ndarray, concept: int, window: i
 WALL_FILL = True            # a removed door's facade takes the photo's wall colour along its rows (``wall_fill``)
 WALL_CONCEPTS = ("door",)
 WALL_MARGIN = 2             # px around the painted mask that no wall colour is taken from (the door's frame, shadow)
-WALL_SIGMA = 3.0            # px: the wall colour continued along the rows is smoothed by this
+WALL_SIGMA = (12.0, 3.0)    # px along and across the rows: the wall's colour around the door, averaged
+WALL_REACH = 2.0            # sigmas: the average's kernel radius
+WALL_MIN_WEIGHT = 1e-3      # a pixel with less of the wall within reach keeps its render
 
 
 def facade_wall(labels: np.ndarray, groups: np.ndarray, region: np.ndarray,
@@ -801,28 +803,33 @@ def facade_wall(labels: np.ndarray, groups: np.ndarray, region: np.ndarray,
     return (pixels, source) if pixels.any() and source.any() else None
 
 
-def wall_fill(image: np.ndarray, photo: np.ndarray, pixels: np.ndarray, source: np.ndarray,
-              groups: np.ndarray) -> np.ndarray:
-    """uint8 SxSx3: ``image`` with its ``pixels`` (``facade_wall``) the photo's wall colour continued along each row
-    from the nearest ``source`` pixels on either side (``row_fill`` of the source smoothed by ``WALL_SIGMA``), smoothed
-    by as much over the pixels themselves.
+def wall_fill(image: np.ndarray, photo: np.ndarray, pixels: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """uint8 SxSx3: ``image`` with its ``pixels`` (``facade_wall``) the mean colour of the photo's wall ``source``
+    around each, weighted by a Gaussian of ``WALL_SIGMA`` px along and across the rows: the wall's colour on either
+    side of the door runs in, and each row keeps about its own, so the wall's shading with height stays.  A pixel
+    with no wall within ``WALL_REACH`` sigmas keeps its render.
 
     The generator's fill leaves a removed door's place darker or hazy where the door's colour bleeds through, and
-    the segmenter reads that patch as the door still there, or as the path below it; the truth shows the wall.
-    A row keeps its colour, so the wall's shading with height stays (docs/edits.md, "Round 5")."""
+    the segmenter reads that patch as the door still there, or as the path below it; the truth shows the wall
+    (docs/edits.md, "Round 5")."""
     pixels = np.asarray(pixels, bool)
-    if not pixels.any():
+    rows = np.flatnonzero(pixels.any(axis=1))
+    if not len(rows):
         return image
-    ys, xs = np.nonzero(pixels)
-    plane = np.zeros(pixels.shape + (3,), np.float32)
-    on = np.asarray(source, np.float32)                 # the wall's own pixels only: not the ground below it
-    smooth = cv2.GaussianBlur(np.asarray(photo, np.float32) * on[..., None], (0, 0), WALL_SIGMA)
-    smooth /= np.maximum(cv2.GaussianBlur(on, (0, 0), WALL_SIGMA), 1e-6)[..., None]
-    plane[ys, xs] = row_fill(smooth, pixels, source, np.asarray(groups))
-    weight = cv2.GaussianBlur(pixels.astype(np.float32), (0, 0), WALL_SIGMA)[ys, xs][:, None]
-    colour = cv2.GaussianBlur(plane, (0, 0), WALL_SIGMA)[ys, xs] / np.maximum(weight, 1e-6)
+    cols = np.flatnonzero(pixels.any(axis=0))
+    reach = [int(np.ceil(WALL_REACH * sigma)) for sigma in WALL_SIGMA]   # the kernel's radius along, across rows
+    box = (slice(max(rows[0] - reach[1], 0), rows[-1] + reach[1] + 1),   # the only pixels worked on
+           slice(max(cols[0] - reach[0], 0), cols[-1] + reach[0] + 1))
+    part = pixels[box]
+    on = np.asarray(source[box], np.float32)           # the wall's own pixels only: not the ground below it
+    kernel = (2 * reach[0] + 1, 2 * reach[1] + 1)
+    total = cv2.GaussianBlur(np.asarray(photo[box], np.float32) * on[..., None], kernel, *WALL_SIGMA)[part]
+    weight = cv2.GaussianBlur(on, kernel, *WALL_SIGMA)[part]
+    found = weight > WALL_MIN_WEIGHT
     out = np.array(image, copy=True)
-    out[ys, xs] = np.clip(np.round(colour), 0, 255).astype(np.uint8)
+    ys, xs = np.nonzero(part)
+    ys, xs = ys[found] + box[0].start, xs[found] + box[1].start
+    out[ys, xs] = np.clip(np.round(total[found] / weight[found, None]), 0, 255).astype(np.uint8)
     return out
 
 
