@@ -717,7 +717,9 @@ def _even_lattice(columns: list[float], width: float) -> np.ndarray | None:
     gaps = np.diff(columns)
     steps = np.round(gaps / gaps.min())
     index = np.concatenate([[0], np.cumsum(steps)])
-    spacing, start = np.polyfit(index, columns, 1)
+    centred = index - index.mean()                     # least squares of columns = start + spacing * index
+    spacing = float(centred @ (np.asarray(columns) - np.mean(columns)) / (centred @ centred))
+    start = float(np.mean(columns) - spacing * index.mean())
     lattice = start + spacing * np.arange(int(index[-1]) + 1)
     if spacing < LATTICE_MIN_SPACING * width or np.abs(lattice[index.astype(int)] - columns).max() > LATTICE_TOLERANCE:
         return None
@@ -764,13 +766,15 @@ def window_lattice(labels: np.ndarray, mask: np.ndarray, concept: int, window: i
     empty = np.array([all(abs(p - c) > LATTICE_TOLERANCE for row in rows for _, c in row) for p in lattice])
     if (empty & ~over).any():
         return None                 # not one evenly spaced lattice whose only gaps lie over the door
-    windows = labels == window
-    wall = np.bincount(labels[dilate(windows, 1) & ~windows]).argmax()     # what the windows stand in
     shifts = np.zeros(labels.shape, np.int64)
+    wall = None
     for row in rows:
         for p in lattice[over]:
             if any(abs(c - p) <= LATTICE_TOLERANCE for _, c in row):
                 continue
+            if wall is None:                           # what the windows stand in
+                windows = labels == window
+                wall = np.bincount(labels[dilate(windows, 1) & ~windows]).argmax()
             (left, top, right, low), c = min(row, key=lambda bc: (_covered(labels, bc[0], window, wall),
                                                                   abs(bc[1] - p)))
             dx = int(round(p - c))
