@@ -825,10 +825,10 @@ def wall_fill(image: np.ndarray, photo: np.ndarray, pixels: np.ndarray, source: 
     box = (slice(max(rows[0] - reach[1], 0), rows[-1] + reach[1] + 1),   # the only pixels worked on
            slice(max(cols[0] - reach[0], 0), cols[-1] + reach[0] + 1))
     part = pixels[box]
-    on = np.asarray(source[box], np.float32)           # the wall's own pixels only: not the ground below it
-    kernel = (2 * reach[0] + 1, 2 * reach[1] + 1)
-    total = cv2.GaussianBlur(np.asarray(photo[box], np.float32) * on[..., None], kernel, *WALL_SIGMA)[part]
-    weight = cv2.GaussianBlur(on, kernel, *WALL_SIGMA)[part]
+    on = np.asarray(source[box], np.float32)[..., None]   # the wall's own pixels only: not the ground below it
+    stacked = np.concatenate([np.asarray(photo[box], np.float32) * on, on], axis=-1)   # one blur of 4 channels
+    blurred = cv2.GaussianBlur(stacked, (2 * reach[0] + 1, 2 * reach[1] + 1), *WALL_SIGMA)[part]
+    total, weight = blurred[:, :3], blurred[:, 3]
     found = weight > WALL_MIN_WEIGHT
     out = np.array(image, copy=True)
     ys, xs = np.nonzero(part)
