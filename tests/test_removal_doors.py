@@ -120,3 +120,25 @@ def test_a_session_removing_a_door_shows_the_wall_unless_switched_off(monkeypatc
     error = [np.abs(img[door].astype(int) - WALL).mean() for img in (filled, plain)]
     assert error[0] <= 6 and error[0] < error[1] / 2
     assert removal_operation(mask, "door", "medium", labels, list(NAMES), editor.dissection).wall is None
+
+
+def test_a_tree_before_a_removed_door_stays_as_shot_unless_switched_off(monkeypatch):
+    monkeypatch.setattr(removal, "OFFSET_CONCEPTS", ())
+    labels, photo, mask = _facade(columns=(7, 19, 31, 43), tops=(12,))
+    tree = np.zeros_like(mask)
+    tree[42:58, 20:31] = True                                      # over the door's left edge, and beside it
+    labels[tree] = TREE
+    photo[tree] = (40, 110, 40)
+    editor = tiny_editor()
+    op = removal_operation(mask, "door", "medium", labels, list(NAMES), editor.dissection)
+    assert op.front is not None and (op.front == (tree & mask)).all()
+    session = editor.fit(photo)
+    session._cache_labels.update(labels=labels, trust=1.0)
+    inside = tree & mask                                           # the tree inside the painted mask
+    shot = session.edit(mask, "door", "remove").image
+    session.reset()
+    monkeypatch.setattr(removal, "FRONT_SHOT", False)
+    rendered = session.edit(mask, "door", "remove").image
+    error = [np.abs(img[inside].astype(int) - photo[inside]).mean() for img in (shot, rendered)]
+    assert error[0] <= 8 and error[0] < error[1] / 3       # the paste-back's blend moves it a little
+    assert removal_operation(mask, "door", "medium", labels, list(NAMES), editor.dissection).front is None

@@ -233,6 +233,7 @@ class Removal(Operation):
     windows: np.ndarray | None = None      # int SxS: per pixel the shift that draws a missing window there
     wall: np.ndarray | None = None         # bool SxS: the facade's wall in the mask, its colour continued there
     wall_source: np.ndarray | None = None  # bool SxS: the photo's wall that colour comes from (``facade_wall``)
+    front: np.ndarray | None = None        # bool SxS: what stands in front of a removed door, kept as shot
     walls: np.ndarray | None = None        # bool SxS: the photo's walls under what replaces the object, kept as shot
     backdrop: np.ndarray | None = None     # bool SxS: the mask around it but its walls, continued from the photo
 
@@ -266,6 +267,8 @@ class Removal(Operation):
             image = roof_fill(image, photo, hole(self.drawn_region()), hole(self.backdrop), self.groups, self.mask)
         if self.walls is not None:
             image = np.where(hole(self.walls)[..., None], photo, image)
+        if self.front is not None and self.blend >= 1:
+            image = np.where(hole(self.front)[..., None], photo, image)
         return image
 
     plans: dict = field(default_factory=dict, repr=False, compare=False)   # FillPlans of earlier renders
@@ -333,6 +336,9 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
         if KEEP_WALLS:
             walls = wall_region(labels, mask, roof, label, vocabulary)
         backdrop = None if groups is None else mask & ~roof & (True if walls is None else ~walls)
+    front = None
+    if FRONT_SHOT and part is not None and name in WALL_CONCEPTS and occluders is not None:
+        front = occluders & mask if (occluders & mask).any() else None     # a tree before the door, all of it
     offset, copied = None, None
     if part is not None and drawn is None and name in OFFSET_CONCEPTS:
         copied = facade_region(labels, hole, mask, keep, vocabulary, name) if OFFSET_FACADE else None
@@ -346,7 +352,7 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
                    strength, fine=None if drawn is None else drawn.fine, hole=hole, sources=sources, keep=keep,
                    groups=groups, blend=min(1.0, n / table["medium"]), drawn=drawn, offset=offset,
                    copied=None if offset is None else copied, windows=windows, wall=None if wall is None else wall[0],
-                   wall_source=None if wall is None else wall[1], walls=walls,
+                   wall_source=None if wall is None else wall[1], front=front, walls=walls,
                    backdrop=backdrop)
 
 
@@ -788,6 +794,7 @@ def window_lattice(labels: np.ndarray, mask: np.ndarray, concept: int, window: i
 
 
 WALL_FILL = True            # a removed door's facade takes the photo's wall colour along its rows (``wall_fill``)
+FRONT_SHOT = True           # what stands in front of a removed door (a tree) in the painted mask stays as shot
 WALL_CONCEPTS = ("door",)
 WALL_MARGIN = 2             # px around the painted mask that no wall colour is taken from (the door's frame, shadow)
 WALL_SIGMA = (12.0, 3.0)    # px along and across the rows: the wall's colour around the door, averaged
