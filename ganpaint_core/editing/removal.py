@@ -834,7 +834,11 @@ def wall_fill(image: np.ndarray, photo: np.ndarray, pixels: np.ndarray, source: 
     part = pixels[box]
     on = np.asarray(source[box], np.float32)[..., None]   # the wall's own pixels only: not the ground below it
     stacked = np.concatenate([np.asarray(photo[box], np.float32) * on, on], axis=-1)   # one blur of 4 channels
-    blurred = cv2.GaussianBlur(stacked, (2 * reach[0] + 1, 2 * reach[1] + 1), *WALL_SIGMA)[part]
+    h, w = part.shape                                  # blurred at half the resolution: the mean is smooth
+    small = cv2.resize(stacked, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+    kernel = (2 * (reach[0] // 2) + 1, 2 * (reach[1] // 2) + 1)
+    small = cv2.GaussianBlur(small, kernel, WALL_SIGMA[0] / 2, sigmaY=WALL_SIGMA[1] / 2)
+    blurred = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)[part]
     total, weight = blurred[:, :3], blurred[:, 3]
     found = weight > WALL_MIN_WEIGHT
     out = np.array(image, copy=True)
