@@ -817,8 +817,9 @@ def facade_wall(labels: np.ndarray, groups: np.ndarray, region: np.ndarray,
 def wall_fill(image: np.ndarray, photo: np.ndarray, pixels: np.ndarray, source: np.ndarray) -> np.ndarray:
     """uint8 SxSx3: ``image`` with its ``pixels`` (``facade_wall``) the mean colour of the photo's wall ``source``
     around each, weighted by a Gaussian of ``WALL_SIGMA`` px along and across the rows: the wall's colour on either
-    side of the door runs in, and each row keeps about its own, so the wall's shading with height stays.  A pixel
-    with no wall within ``WALL_REACH`` sigmas keeps its render.
+    side of the door runs in, and each row keeps about its own, so the wall's shading with height stays (on the
+    pixels' box at half the resolution, upsampled: the mean is smooth).  A pixel with no wall within ``WALL_REACH``
+    sigmas keeps its render.
 
     The generator's fill leaves a removed door's place darker or hazy where the door's colour bleeds through, and
     the segmenter reads that patch as the door still there, or as the path below it; the truth shows the wall
