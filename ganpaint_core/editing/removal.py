@@ -280,6 +280,9 @@ class Removal(Operation):
     offset: int | None = None              # px: the photo shifted by it repeats the surroundings into the hole
     copied: np.ndarray | None = None       # bool SxS: where that shifted photo goes (None: the hole)
     windows: np.ndarray | None = None      # int SxS: per pixel the shift that draws a missing window there
+    wall: np.ndarray | None = None         # bool SxS: the facade's wall in the mask, its colour continued there
+    wall_source: np.ndarray | None = None  # bool SxS: the photo's wall that colour comes from (``facade_wall``)
+    front: np.ndarray | None = None        # bool SxS: what stands in front of a removed door, kept as shot
     walls: np.ndarray | None = None        # bool SxS: the photo's walls under what replaces the object, kept as shot
     backdrop: np.ndarray | None = None     # bool SxS: the mask around it but its walls, continued from the photo
 
@@ -305,12 +308,16 @@ class Removal(Operation):
             image = offset_fill(image, photo, hole(self.copied), self.offset)
         elif self.textured:
             image = texture_fill(image, photo, hole(), self.groups, self.mask, vocabulary)
+        if self.wall is not None and self.blend >= 1:
+            image = wall_fill(image, photo, hole(self.wall), self.wall_source)
         if self.windows is not None and self.blend >= 1:
             image = lattice_fill(image, photo, np.where(hole(self.windows != 0), self.windows, 0))
         if self.crisp_roof:
             image = roof_fill(image, photo, hole(self.drawn_region()), hole(self.backdrop), self.groups, self.mask)
         if self.walls is not None:
             image = np.where(hole(self.walls)[..., None], photo, image)
+        if self.front is not None and self.blend >= 1:
+            image = np.where(hole(self.front)[..., None], photo, image)
         return image
 
     plans: dict = field(default_factory=dict, repr=False, compare=False)   # FillPlans of earlier renders
@@ -384,17 +391,24 @@ def removal_operation(mask: np.ndarray, concept: str, strength, labels: np.ndarr
         if KEEP_WALLS:
             walls = wall_region(labels, mask, roof, label, vocabulary)
         backdrop = None if groups is None else mask & ~roof & (True if walls is None else ~walls)
+    front = None
+    if FRONT_SHOT and part is not None and name in WALL_CONCEPTS and occluders is not None:
+        front = occluders & mask if (occluders & mask).any() else None     # a tree before the door, all of it
     offset, copied = None, None
     if part is not None and drawn is None and name in OFFSET_CONCEPTS:
         copied = facade_region(labels, hole, mask, keep, vocabulary, name) if OFFSET_FACADE else None
         offset = copy_offset(labels, hole if copied is None else copied, sources, label)
-    windows = None
+    windows, wall = None, None
     if part is not None and LATTICE and name in LATTICE_CONCEPTS and "window" in vocabulary:
         windows = window_lattice(labels, mask, label, vocabulary.index("window"))
+    if part is not None and offset is None and WALL_FILL and name in WALL_CONCEPTS and groups is not None:
+        wall = facade_wall(labels, groups, mask if keep is None else mask & ~keep, vocabulary.index("building"))
     return Removal("remove", mask, torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), name,
                    strength, fine=None if drawn is None else drawn.fine, hole=hole, sources=sources, keep=keep,
                    groups=groups, blend=min(1.0, n / table["medium"]), drawn=drawn, offset=offset,
-                   copied=None if offset is None else copied, windows=windows, walls=walls, backdrop=backdrop)
+                   copied=None if offset is None else copied, windows=windows, wall=None if wall is None else wall[0],
+                   wall_source=None if wall is None else wall[1], front=front, walls=walls,
+                   backdrop=backdrop)
 
 
 # The closed-form last layer (``adaptation.solve_last_layer``) sets factors far from 1 where an activation is near 0;
@@ -726,6 +740,8 @@ LATTICE = True              # a removed door brings back the windows of its colu
 LATTICE_CONCEPTS = ("door",)
 LATTICE_TOLERANCE = 2       # px: window centres (or bottoms) this close are one column (one row)
 LATTICE_MIN_AREA = 4        # px: smaller window blobs are the segmenter's noise
+LATTICE_MIN_SPACING = 1.3   # window widths: neighbouring columns lie at least this far apart (else one window split)
+LATTICE_SINGLE_HEIGHT = 0.7   # a lone window in its row counts where it is this share of the others' height
 
 
 def _blobs(pixels: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -746,44 +762,82 @@ def _clusters(values: list[float]) -> list[float]:
     return [float(np.mean(g)) for g in groups]
 
 
+def _window_rows(blobs: list[tuple[int, int, int, int]]) -> list[list[tuple[tuple[int, int, int, int], float]]]:
+    """The window ``blobs`` grouped into rows by their bottoms (``_clusters``), each row a list of (blob, centre)."""
+    return [[(b, (b[0] + b[2]) / 2) for b in blobs if abs(b[3] - bottom) <= LATTICE_TOLERANCE]
+            for bottom in _clusters([b[3] for b in blobs])]
+
+
+def _even_lattice(columns: list[float], width: float) -> np.ndarray | None:
+    """The evenly spaced positions (px) through the window ``columns`` (sorted centres): the least gap between
+    neighbours is one step, every gap a whole number of steps within ``LATTICE_TOLERANCE``, and the step and the
+    first position fitted to all the columns by least squares (a window half hidden by a tree shifts its centre);
+    None where the columns keep no such lattice or lie closer than ``LATTICE_MIN_SPACING`` windows."""
+    if len(columns) < 2:
+        return None
+    gaps = np.diff(columns)
+    steps = np.round(gaps / gaps.min())
+    index = np.concatenate([[0], np.cumsum(steps)])
+    centred = index - index.mean()                     # least squares of columns = start + spacing * index
+    spacing = float(centred @ (np.asarray(columns) - np.mean(columns)) / (centred @ centred))
+    start = float(np.mean(columns) - spacing * index.mean())
+    lattice = start + spacing * np.arange(int(index[-1]) + 1)
+    if spacing < LATTICE_MIN_SPACING * width or np.abs(lattice[index.astype(int)] - columns).max() > LATTICE_TOLERANCE:
+        return None
+    return lattice
+
+
+def _covered(labels: np.ndarray, blob: tuple[int, int, int, int], window: int, wall: int) -> int:
+    """px of the ``blob``'s box grown by 1 that are neither window nor ``wall``: what covers a window (a tree in
+    front of it), which a copy of it would carry along."""
+    left, top, right, low = blob
+    box = labels[max(top - 1, 0):low + 2, max(left - 1, 0):right + 2]
+    return int(((box != window) & (box != wall)).sum())
+
+
 def window_lattice(labels: np.ndarray, mask: np.ndarray, concept: int, window: int) -> np.ndarray | None:
     """int SxS: per pixel the horizontal shift (px) of the photo that draws the facade's missing windows where a
     removed door (label ``concept``) was, 0 elsewhere; None where no window is missing.
 
     Windows stand in evenly spaced columns and rows; a facade leaves them out where a door stands in their column
-    (the scene world does, as buildings do).  The columns are the window blobs' centres (``_clusters``), their
-    spacing the least gap between neighbours; a column position of that lattice over the door with no window in a
-    row of windows takes that row's nearest window, shifted there, inside the painted ``mask``."""
+    (the scene world does, as buildings do).  The columns are the centres (``_clusters``) of the windows in rows of
+    two or more, their lattice ``_even_lattice``; a row of one window on the lattice counts too where the window is
+    as tall as the others (another half hidden by a tree; not a tower's small opening).  A lattice position that the
+    door overlaps (the door's width and a window's, ``LATTICE_TOLERANCE`` apart) with no window in a row takes that
+    row's nearest window with nothing in front of it (``_covered``), shifted there, inside the painted ``mask``."""
     mask = np.asarray(mask, bool)
     door = mask & (labels == concept)
     if door.sum() < LATTICE_MIN_AREA:
         return None
     dxs = np.nonzero(door)[1]
-    rows = []                                          # rows of at least two windows: (blob, centre) each
-    blobs = _blobs(labels == window)
-    for bottom in _clusters([b[3] for b in blobs]):
-        row = [(b, (b[0] + b[2]) / 2) for b in blobs if abs(b[3] - bottom) <= LATTICE_TOLERANCE]
-        if len(row) >= 2:
-            rows.append(row)
-    columns = _clusters([c for row in rows for _, c in row])
-    if len(columns) < 2:
+    rows = _window_rows(_blobs(labels == window))
+    full = [row for row in rows if len(row) >= 2]
+    if not full:
         return None
-    gaps = np.diff(columns)
-    spacing = float(gaps.min())
-    steps = np.round(gaps / spacing)
-    width = float(np.mean([b[2] - b[0] + 1 for row in rows for b, _ in row]))
-    lattice = columns[0] + spacing * np.arange(int(steps.sum()) + 1)
-    over = (lattice >= dxs.min() - spacing / 2) & (lattice <= dxs.max() + spacing / 2)
-    empty = np.array([min(abs(p - c) for c in columns) > LATTICE_TOLERANCE for p in lattice])
-    if (spacing < 2 * width or np.abs(gaps - steps * spacing).max() > LATTICE_TOLERANCE
-            or (empty & ~over).any()):
+    width = float(np.mean([b[2] - b[0] + 1 for row in full for b, _ in row]))
+    height = float(np.median([b[3] - b[1] + 1 for row in full for b, _ in row]))
+    lattice = _even_lattice(_clusters([c for row in full for _, c in row]), width)
+    if lattice is None:
+        return None
+    near = lambda c: np.abs(lattice - c).min() <= LATTICE_TOLERANCE                     # noqa: E731
+    rows = full + [row for row in rows if len(row) == 1 and near(row[0][1])
+                   and row[0][0][3] - row[0][0][1] + 1 >= LATTICE_SINGLE_HEIGHT * height]
+    centre, half = (dxs.min() + dxs.max()) / 2, (dxs.max() - dxs.min() + 1 + width) / 2 + LATTICE_TOLERANCE
+    over = np.abs(lattice - centre) < half
+    empty = np.array([all(abs(p - c) > LATTICE_TOLERANCE for row in rows for _, c in row) for p in lattice])
+    if (empty & ~over).any():
         return None                 # not one evenly spaced lattice whose only gaps lie over the door
     shifts = np.zeros(labels.shape, np.int64)
+    wall = None
     for row in rows:
         for p in lattice[over]:
             if any(abs(c - p) <= LATTICE_TOLERANCE for _, c in row):
                 continue
-            (left, top, right, low), c = min(row, key=lambda bc: abs(bc[1] - p))
+            if wall is None:                           # what the windows stand in
+                windows = labels == window
+                wall = np.bincount(labels[dilate(windows, 1) & ~windows]).argmax()
+            (left, top, right, low), c = min(row, key=lambda bc: (_covered(labels, bc[0], window, wall),
+                                                                  abs(bc[1] - p)))
             dx = int(round(p - c))
             ys, xs = np.mgrid[max(top - 1, 0):low + 2, max(left - 1, 0):right + 2]
             tx = xs + dx
@@ -792,6 +846,62 @@ def window_lattice(labels: np.ndarray, mask: np.ndarray, concept: int, window: i
             inside = mask[ys, tx]
             shifts[ys[inside], tx[inside]] = -dx
     return shifts if shifts.any() else None
+
+
+WALL_FILL = True            # a removed door's facade takes the photo's wall colour along its rows (``wall_fill``)
+FRONT_SHOT = True           # what stands in front of a removed door (a tree) in the painted mask stays as shot
+WALL_CONCEPTS = ("door",)
+WALL_MARGIN = 2             # px around the painted mask that no wall colour is taken from (the door's frame, shadow)
+WALL_SIGMA = (12.0, 3.0)    # px along and across the rows: the wall's colour around the door, averaged
+WALL_REACH = 2.0            # sigmas: the average's kernel radius
+WALL_MIN_WEIGHT = 1e-3      # a pixel with less of the wall within reach keeps its render
+
+
+def facade_wall(labels: np.ndarray, groups: np.ndarray, region: np.ndarray,
+                wall: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(pixels, source), bool SxS each: the pixels of ``region`` (the painted mask less what stands in front) whose
+    label is the ``wall`` (``groups``: the hole's predicted labels, the photo's elsewhere), and the photo's wall
+    that their colour comes from: away from anything else (a window's frame) by a pixel and from ``region`` by
+    ``WALL_MARGIN``; None where either is empty."""
+    region = np.asarray(region, bool)
+    pixels = region & (groups == wall)
+    source = (labels == wall) & ~dilate(labels != wall, 1) & ~dilate(region, WALL_MARGIN)
+    return (pixels, source) if pixels.any() and source.any() else None
+
+
+def wall_fill(image: np.ndarray, photo: np.ndarray, pixels: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """uint8 SxSx3: ``image`` with its ``pixels`` (``facade_wall``) the mean colour of the photo's wall ``source``
+    around each, weighted by a Gaussian of ``WALL_SIGMA`` px along and across the rows: the wall's colour on either
+    side of the door runs in, and each row keeps about its own, so the wall's shading with height stays (on the
+    pixels' box at half the resolution, upsampled: the mean is smooth).  A pixel with no wall within ``WALL_REACH``
+    sigmas keeps its render.
+
+    The generator's fill leaves a removed door's place darker or hazy where the door's colour bleeds through, and
+    the segmenter reads that patch as the door still there, or as the path below it; the truth shows the wall
+    (docs/edits.md, "Round 5")."""
+    pixels = np.asarray(pixels, bool)
+    rows = np.flatnonzero(pixels.any(axis=1))
+    if not len(rows):
+        return image
+    cols = np.flatnonzero(pixels.any(axis=0))
+    reach = [int(np.ceil(WALL_REACH * sigma)) for sigma in WALL_SIGMA]   # the kernel's radius along, across rows
+    box = (slice(max(rows[0] - reach[1], 0), rows[-1] + reach[1] + 1),   # the only pixels worked on
+           slice(max(cols[0] - reach[0], 0), cols[-1] + reach[0] + 1))
+    part = pixels[box]
+    on = np.asarray(source[box], np.float32)[..., None]   # the wall's own pixels only: not the ground below it
+    stacked = np.concatenate([np.asarray(photo[box], np.float32) * on, on], axis=-1)   # one blur of 4 channels
+    h, w = part.shape                                  # blurred at half the resolution: the mean is smooth
+    small = cv2.resize(stacked, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+    kernel = (2 * (reach[0] // 2) + 1, 2 * (reach[1] // 2) + 1)
+    small = cv2.GaussianBlur(small, kernel, WALL_SIGMA[0] / 2, sigmaY=WALL_SIGMA[1] / 2)
+    blurred = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)[part]
+    total, weight = blurred[:, :3], blurred[:, 3]
+    found = weight > WALL_MIN_WEIGHT
+    out = np.array(image, copy=True)
+    ys, xs = np.nonzero(part)
+    ys, xs = ys[found] + box[0].start, xs[found] + box[1].start
+    out[ys, xs] = np.clip(np.round(total[found] / weight[found, None]), 0, 255).astype(np.uint8)
+    return out
 
 
 def lattice_fill(image: np.ndarray, photo: np.ndarray, shifts: np.ndarray) -> np.ndarray:
