@@ -32,7 +32,7 @@ from ganpaint_core.editing.adaptation import _memory_format
 from ganpaint_core.editing.edits import Operation, concept_name, strength_units, units_for
 from ganpaint_core.editing.harmonic_fill import FillPlan, harmonic_fill
 from ganpaint_core.editing.masks import dilate, to_grid
-from ganpaint_core.networks.window_render import Activations, Window, render_window
+from ganpaint_core.networks.window_render import Activations, Window, recorded_prefix, render_window
 
 # A grid cell is part of the hole when the painted mask covers more than this share of it.
 HOLE_SHARE = 0.0
@@ -358,7 +358,7 @@ def blocks_after(adapted, layer: str) -> list[tuple[str, torch.nn.Module]]:
 def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Removal, np.ndarray]],
                    clear: np.ndarray | None = None, fill_deltas: bool = True,
                    edit: dict | None = None, base: Activations | None = None,
-                   changed: np.ndarray | None = None) -> torch.Tensor:
+                   changed: np.ndarray | None = None, recorded: Activations | None = None) -> torch.Tensor:
     """Render the edit layer's features ``r`` by ``adapted`` (G', or G) with ``removals`` applied, each a
     ``(Removal, hole)``: at the ``fill_layer`` the hole (bool SxS) takes the harmonic continuation of its
     surroundings (``blend`` of the way).
@@ -369,6 +369,8 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
     ``render_from`` (the finer-layer part of adds).  ``base`` (``adapted.record`` of the unedited features): only
     the window that the removals, ``clear`` and ``changed`` (bool SxS: where ``edit`` acts) change is re-rendered
     (``window_render``; each ``edit`` function then takes ``(x, window)``); the same picture to float rounding.
+    ``recorded`` (the same record, for a full render): the blocks before the first whose input or factors the
+    removals change are taken from it (``recorded_prefix``: the same tensors, bit for bit).
     """
     target = fill_layer(adapted.generator, layer)
     deltas = getattr(adapted, "deltas", None) or {}
@@ -394,9 +396,15 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
         return x
 
     if base is None or getattr(adapted, "blocks", None) is not None:
-        x = r
-        for name, block in blocks_after(adapted, layer):
-            x = block(x)
+        blocks = blocks_after(adapted, layer)
+        own = getattr(adapted, "blocks", None) is not None
+        skip, x = recorded_prefix(None if own else recorded, r, [n for n, _ in blocks], deltas,
+                                  set(edit or ()) | {target})
+        for i, (name, block) in enumerate(blocks):
+            if i < skip - 1:                # the record's, with nothing after the block
+                continue
+            if i >= skip:
+                x = block(x)
             if name in deltas:
                 x = x * factor(name)
             if edit is not None and name in edit:
