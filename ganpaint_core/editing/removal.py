@@ -380,8 +380,7 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
         if not factors:
             grid = adapted.generator.resolution_of(target) if SHARED_DELTA_GRID else None
             fmt = _memory_format(adapted.generator)     # the activations' format: a multiply of two runs slower
-            factors.update({k: (1 + d).contiguous(memory_format=fmt)
-                            for k, d in continued_deltas(deltas, removals, clear, fill_deltas, grid).items()})
+            factors.update(continued_factors(deltas, removals, clear, fill_deltas, grid, fmt))
         return factors[name]
 
     def filled(x: torch.Tensor) -> torch.Tensor:    # the fill layer's output with every hole continued
@@ -483,15 +482,98 @@ def continued_deltas(deltas: dict[str, torch.Tensor], removals: list[tuple[Remov
     return out
 
 
+def continued_factors(deltas: dict[str, torch.Tensor], removals: list[tuple[Removal, np.ndarray]],
+                      clear: np.ndarray | None, fill: bool, grid: int | None,
+                      fmt: torch.memory_format = torch.contiguous_format) -> dict[str, torch.Tensor]:
+    """``1 + continued_deltas(...)`` per layer, in memory format ``fmt``: bit for bit that, and for one whole
+    removal (``blend`` 1) with nothing cleared, made from what depends on the perturbations alone (``_Capped``:
+    kept while they are unchanged) with only the hole's box computed per edit.  The factors may be the kept
+    tensors themselves: read them, do not write into them."""
+    whole = fill and grid is not None and len(removals) == 1 and removals[0][0].blend == 1 and \
+        (clear is None or not np.asarray(clear).any())
+    if not whole:
+        return {k: (1 + d).contiguous(memory_format=fmt)
+                for k, d in continued_deltas(deltas, removals, clear, fill, grid).items()}
+    kept = _Capped.of(deltas, grid, fmt)
+    (op, hole), out = removals[0], {}
+    for name, d in deltas.items():                 # the coarser layers, each on its own grid
+        if name not in kept.shared:
+            own = op.plan("deltas", d.shape[-1], hole, d.shape[1])
+            out[name] = (1 + (d + op.blend * (own(kept.capped[name]) - d))).contiguous(memory_format=fmt)
+    if not kept.shared:
+        return out
+    plan = op.plan("deltas", grid, hole, kept.pooled.shape[1])
+    solved = plan(kept.pooled) if not plan.empty else None
+    at = 0
+    for name in kept.shared:
+        c = kept.capped[name]
+        if solved is None:
+            out[name] = kept.factors[name]
+        elif c.shape[-1] == grid:
+            out[name] = (1 + solved[:, at:at + c.shape[1]]).contiguous(memory_format=fmt)
+        else:               # ``_upsampled_into_zone``'s box, written into the kept 1 + capped perturbations
+            rows, cols, up, cells = _zone_box(solved[:, at:at + c.shape[1]], c, plan.box, op.zone(hole))
+            out[name] = kept.factors[name].clone()
+            out[name][..., rows, cols] = 1 + torch.where(cells, up, c[..., rows, cols])
+        at += c.shape[1]
+    return out
+
+
+class _Capped:
+    """What ``continued_factors`` reads of a set of perturbations alone: each layer capped at ``DELTA_CAP``, those
+    at ``grid`` or finer pooled to it and stacked (the shared fill's input), and 1 + the capped ones finer than
+    ``grid`` in the activations' format.  Kept for the last few sets while their tensors are unchanged."""
+
+    _kept: dict = {}
+
+    def __init__(self, deltas: dict[str, torch.Tensor], grid: int, fmt: torch.memory_format):
+        self.deltas = dict(deltas)
+        self.versions = {k: _version(d) for k, d in deltas.items()}
+        self.capped = {k: d.clamp(-DELTA_CAP, DELTA_CAP) for k, d in deltas.items()}
+        self.shared = [n for n, d in deltas.items() if d.shape[-1] >= grid]
+        stack = [self.capped[n] for n in self.shared]
+        self.pooled = torch.cat([F.avg_pool2d(c, c.shape[-1] // grid) if c.shape[-1] > grid else c for c in stack], 1) \
+            if stack else None
+        self.factors = {n: (1 + self.capped[n]).contiguous(memory_format=fmt) for n in self.shared}
+
+    @classmethod
+    def of(cls, deltas: dict[str, torch.Tensor], grid: int, fmt: torch.memory_format) -> _Capped:
+        key = (tuple((k, id(d)) for k, d in deltas.items()), grid, fmt)
+        entry = cls._kept.get(key)
+        if entry is not None and all(entry.deltas[k] is d and entry.versions[k] == _version(d)
+                                     for k, d in deltas.items()):
+            return entry
+        entry = cls(deltas, grid, fmt)
+        if None not in entry.versions.values():         # an inference tensor keeps no version: not kept
+            if len(cls._kept) >= 4:
+                cls._kept.clear()
+            cls._kept[key] = entry
+        return entry
+
+
+def _version(d: torch.Tensor) -> int | None:
+    try:
+        return d._version
+    except RuntimeError:
+        return None
+
+
+def _zone_box(coarse: torch.Tensor, fine: torch.Tensor, box: tuple[slice, slice], zone: np.ndarray):
+    """(rows, cols, up, cells): the fine grid's part of the coarse ``box``, ``coarse``'s box upsampled bilinearly
+    to it, and its cells in the pixel ``zone``."""
+    step = fine.shape[-1] // coarse.shape[-1]
+    rows, cols = slice(box[0].start * step, box[0].stop * step), slice(box[1].start * step, box[1].stop * step)
+    up = F.interpolate(coarse[..., box[0], box[1]], scale_factor=step, mode="bilinear", align_corners=False)
+    cells = torch.from_numpy(hole_cells(zone, fine.shape[-1])[rows, cols]).to(fine.device)
+    return rows, cols, up, cells
+
+
 def _upsampled_into_zone(coarse: torch.Tensor, fine: torch.Tensor, box: tuple[slice, slice],
                          zone: np.ndarray) -> torch.Tensor:
     """``fine`` (B, C, s, s) with its cells in the pixel ``zone`` taken from ``coarse`` (on a coarser grid)
     upsampled bilinearly; only the coarse ``box`` (the fill's, 8 cells beyond the zone) is upsampled, which gives
     the whole grid's upsampling there to float rounding."""
-    step = fine.shape[-1] // coarse.shape[-1]
-    rows, cols = slice(box[0].start * step, box[0].stop * step), slice(box[1].start * step, box[1].stop * step)
-    up = F.interpolate(coarse[..., box[0], box[1]], scale_factor=step, mode="bilinear", align_corners=False)
-    cells = torch.from_numpy(hole_cells(zone, fine.shape[-1])[rows, cols]).to(fine.device)
+    rows, cols, up, cells = _zone_box(coarse, fine, box, zone)
     out = fine.clone()
     out[..., rows, cols] = torch.where(cells, up, fine[..., rows, cols])
     return out
