@@ -274,16 +274,32 @@ class Removal(Operation):
         if key not in self.plans:
             if len(self.plans) >= 16:
                 self.plans.clear()
-            zone = hole if kind == "features" else self.zone(hole)
-            sources = None if self.sources is None else _cells(self.sources, size)
-            self.plans[key] = FillPlan(hole_cells(zone, size), VERTICAL, sources, label_groups(self.groups, size),
-                                       channels)
+            cells = self.cells(hole if kind == "features" else self.zone(hole), size)
+            sources = None if self.sources is None else \
+                self._kept(("sources", size), lambda: _cells(self.sources, size))
+            groups = self._kept(("groups", size), lambda: label_groups(self.groups, size))
+            self.plans[key] = FillPlan(cells, VERTICAL, sources, groups, channels)
         return self.plans[key]
+
+    kept: dict = field(default_factory=dict, repr=False, compare=False)   # what the plans of its fills share
+
+    def _kept(self, key, make):
+        if key not in self.kept:
+            if len(self.kept) >= 32:
+                self.kept.clear()
+            self.kept[key] = make()
+        return self.kept[key]
+
+    def cells(self, pixels: np.ndarray, size: int) -> np.ndarray:
+        """``hole_cells(pixels, size)``, worked out once per region and grid (the plans and renders of an edit
+        share them)."""
+        return self._kept(("cells", size, np.packbits(pixels).tobytes()), lambda: hole_cells(pixels, size))
 
     def zone(self, hole: np.ndarray) -> np.ndarray:
         """bool SxS: where G''s perturbations are continued: ``hole`` and what ``drawn`` draws, grown by
-        ``DELTA_RADIUS``."""
-        return dilate(hole | self.drawn_region(), DELTA_RADIUS)
+        ``DELTA_RADIUS`` (worked out once per hole)."""
+        return self._kept(("zone", np.packbits(hole).tobytes()),
+                          lambda: dilate(hole | self.drawn_region(), DELTA_RADIUS))
 
     def drawn_region(self) -> np.ndarray:
         """bool SxS: where ``drawn`` draws (as painted), none without it."""
@@ -512,7 +528,8 @@ def continued_factors(deltas: dict[str, torch.Tensor], removals: list[tuple[Remo
         elif c.shape[-1] == grid:
             out[name] = (1 + solved[:, at:at + c.shape[1]]).contiguous(memory_format=fmt)
         else:               # ``_upsampled_into_zone``'s box, written into the kept 1 + capped perturbations
-            rows, cols, up, cells = _zone_box(solved[:, at:at + c.shape[1]], c, plan.box, op.zone(hole))
+            rows, cols, up, cells = _zone_box(solved[:, at:at + c.shape[1]], c, plan.box,
+                                              op.cells(op.zone(hole), c.shape[-1]))
             out[name] = kept.factors[name].clone()
             out[name][..., rows, cols] = 1 + torch.where(cells, up, c[..., rows, cols])
         at += c.shape[1]
@@ -558,14 +575,13 @@ def _version(d: torch.Tensor) -> int | None:
         return None
 
 
-def _zone_box(coarse: torch.Tensor, fine: torch.Tensor, box: tuple[slice, slice], zone: np.ndarray):
+def _zone_box(coarse: torch.Tensor, fine: torch.Tensor, box: tuple[slice, slice], cells: np.ndarray):
     """(rows, cols, up, cells): the fine grid's part of the coarse ``box``, ``coarse``'s box upsampled bilinearly
-    to it, and its cells in the pixel ``zone``."""
+    to it, and there the zone's ``cells`` (bool, the fine grid's)."""
     step = fine.shape[-1] // coarse.shape[-1]
     rows, cols = slice(box[0].start * step, box[0].stop * step), slice(box[1].start * step, box[1].stop * step)
     up = F.interpolate(coarse[..., box[0], box[1]], scale_factor=step, mode="bilinear", align_corners=False)
-    cells = torch.from_numpy(hole_cells(zone, fine.shape[-1])[rows, cols]).to(fine.device)
-    return rows, cols, up, cells
+    return rows, cols, up, torch.from_numpy(cells[rows, cols]).to(fine.device)
 
 
 def _upsampled_into_zone(coarse: torch.Tensor, fine: torch.Tensor, box: tuple[slice, slice],
@@ -573,7 +589,7 @@ def _upsampled_into_zone(coarse: torch.Tensor, fine: torch.Tensor, box: tuple[sl
     """``fine`` (B, C, s, s) with its cells in the pixel ``zone`` taken from ``coarse`` (on a coarser grid)
     upsampled bilinearly; only the coarse ``box`` (the fill's, 8 cells beyond the zone) is upsampled, which gives
     the whole grid's upsampling there to float rounding."""
-    rows, cols, up, cells = _zone_box(coarse, fine, box, zone)
+    rows, cols, up, cells = _zone_box(coarse, fine, box, hole_cells(zone, fine.shape[-1]))
     out = fine.clone()
     out[..., rows, cols] = torch.where(cells, up, fine[..., rows, cols])
     return out
