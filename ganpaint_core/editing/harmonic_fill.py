@@ -294,6 +294,10 @@ class FillPlan:
         colours = [(cells, around.reshape(-1), w, total) for cells, around, w, total in level.colours]
         for _ in range(SWEEPS):
             for cells, around, w, total in colours:     # the 4 neighbours in one gather, summed in the same order
-                near = flat.index_select(1, around).view(flat.shape[0], 4, -1) * w
-                flat[:, cells] = (near[:, 0] + near[:, 1] + near[:, 2] + near[:, 3] + pull) / total
+                near = flat.index_select(1, around).view(flat.shape[0], 4, -1).mul_(w)
+                value = near[:, 0] + near[:, 1]
+                value += near[:, 2]
+                value += near[:, 3]
+                value += pull
+                flat.index_copy_(1, cells, value.div_(total))
         return flat.reshape(u.shape)
