@@ -539,7 +539,8 @@ def continued_factors(deltas: dict[str, torch.Tensor], removals: list[tuple[Remo
 class _Capped:
     """What ``continued_factors`` reads of a set of perturbations alone: each layer capped at ``DELTA_CAP``, those
     at ``grid`` or finer pooled to it and stacked (the shared fill's input), and 1 + the capped ones finer than
-    ``grid`` in the activations' format.  Kept for the last few sets while their tensors are unchanged."""
+    ``grid`` in the activations' format.  Kept for the last two sets while their tensors are unchanged (at 256 px
+    a set holds ~30 MB)."""
 
     _kept: dict = {}
 
@@ -562,7 +563,7 @@ class _Capped:
             return entry
         entry = cls(deltas, grid, fmt)
         if None not in entry.versions.values():         # an inference tensor keeps no version: not kept
-            if len(cls._kept) >= 4:
+            if len(cls._kept) >= 2:
                 cls._kept.clear()
             cls._kept[key] = entry
         return entry
