@@ -540,7 +540,7 @@ class _Capped:
     """What ``continued_factors`` reads of a set of perturbations alone: each layer capped at ``DELTA_CAP``, those
     at ``grid`` or finer pooled to it and stacked (the shared fill's input), and 1 + the capped ones finer than
     ``grid`` in the activations' format.  Kept for the last two sets while their tensors are unchanged (at 256 px
-    a set holds ~30 MB)."""
+    a set holds ~32 MB)."""
 
     _kept: dict = {}
 
