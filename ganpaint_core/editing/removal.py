@@ -281,7 +281,7 @@ class Removal(Operation):
             self.plans[key] = FillPlan(cells, VERTICAL, sources, groups, channels)
         return self.plans[key]
 
-    kept: dict = field(default_factory=dict, repr=False, compare=False)   # what the plans of its fills share
+    kept: dict = field(default_factory=dict, init=False, repr=False, compare=False)   # what its fills share
 
     def _kept(self, key, make):
         if key not in self.kept:
