@@ -61,7 +61,8 @@ class _Level:
             around = np.stack([np.maximum(ys - 1, 0) * width + xs, np.minimum(ys + 1, height - 1) * width + xs,
                                ys * width + np.maximum(xs - 1, 0), ys * width + np.minimum(xs + 1, width - 1)])
             cells = torch.from_numpy(ys * width + xs)
-            colours.append((cells, torch.from_numpy(around), links.reshape(4, -1)[:, cells], total[cells]))
+            colours.append((cells, torch.from_numpy(around), links.reshape(4, -1).index_select(1, cells),
+                            total.index_select(0, cells)))
         return tuple(colours)
 
 
@@ -129,6 +130,7 @@ class FillPlan:
         sources = ~hole if sources is None else np.asarray(sources, dtype=bool) & ~hole
         self.empty = not hole.any() or not sources.any()
         if self.empty:
+            self.hole_cells = torch.from_numpy(np.flatnonzero(hole))
             return
         self.sources = torch.from_numpy(sources)
         self.source_cells = torch.from_numpy(np.flatnonzero(sources))       # the sources' mean reads the fewer of
@@ -217,9 +219,36 @@ class FillPlan:
             return x.clone()
         return self._fill_directly(x) if len(self.levels) == 1 else self._fill_by_levels(x)
 
+    def hole_values(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cells, values): the hole's cells (flat indices on the grid, (k,)) and what the fill of ``x`` (B, C, H, W)
+        writes there, float32 (B*C, k): bit for bit ``self(x)`` at those cells, without writing the whole grid (a
+        reader of the hole alone, ``predicted_labels``, skips the copy)."""
+        if tuple(x.shape[-2:]) != self.shape:
+            raise ValueError(f"the hole is {self.shape}; the features' grid is {tuple(x.shape[-2:])}")
+        if self.empty:          # nothing to continue: the hole keeps its values
+            return self.hole_cells, self._rows(x)[1].index_select(0, self.hole_cells).t()
+        if len(self.levels) == 1:
+            rows = self._rows(x)[1]
+            solved = self._solved(rows.index_select(0, self.border_cells), self._mean(rows))
+            return self.hole_cells, solved.to(torch.float32).t()
+        flat = x.detach().reshape(-1, *self.shape).float()
+        ys, xs = torch.nonzero(self.hole, as_tuple=True)
+        cells = (ys + self.box[0].start) * self.shape[1] + xs + self.box[1].start
+        return cells, self._solved_box(flat)[:, ys, xs]
+
     def _fill_by_levels(self, x: torch.Tensor) -> torch.Tensor:
         """The coarsest grid solved, each finer one relaxed from it (any plan; one of one grid solves directly)."""
         flat = x.detach().reshape(-1, *self.shape).float()
+        u = flat[:, self.box[0], self.box[1]]
+        out = flat.clone()
+        out[:, self.box[0], self.box[1]] = torch.where(self.hole, self._solved_box(flat), u)
+        out = out.reshape(x.shape).to(x.dtype)
+        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+            out = out.contiguous(memory_format=torch.channels_last)   # as the features came: the next conv's format
+        return out
+
+    def _solved_box(self, flat: torch.Tensor) -> torch.Tensor:
+        """(N, box): the box of ``flat`` (N, H, W) float32 with its hole cells filled level by level."""
         mean = self._mean(flat.reshape(flat.shape[0], -1).t())                       # (N,)
         u = flat[:, self.box[0], self.box[1]]
         values = [u]
@@ -235,28 +264,27 @@ class FillPlan:
             level, known = self.levels[depth], values[depth]
             start = solved.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)[:, :known.shape[1], :known.shape[2]]
             solved = self._relax(torch.where(torch.from_numpy(level.hole), start, known), level, mean)
-        out = flat.clone()
-        out[:, self.box[0], self.box[1]] = torch.where(self.hole, solved, u)
-        out = out.reshape(x.shape).to(x.dtype)
-        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
-            out = out.contiguous(memory_format=torch.channels_last)   # as the features came: the next conv's format
-        return out
+        return solved
 
     def _fill_directly(self, x: torch.Tensor) -> torch.Tensor:
         """A plan of one grid: the border cells gathered, the hole's cells solved and written back, in the
         features' own memory format (a channels-last picture is read as rows of pixels without a copy)."""
         height, width = self.shape
-        pixels = x.dim() == 4 and x.shape[0] == 1 and x.is_contiguous(memory_format=torch.channels_last) and \
-            not x.is_contiguous()
-        rows = x.detach()[0].permute(1, 2, 0).reshape(height * width, -1) if pixels else \
-            x.detach().reshape(-1, height * width).t()                      # (cells, N)
-        rows = rows.float()
-        mean = self._mean(rows)
-        solved = self._solved(rows.index_select(0, self.border_cells), mean)
+        pixels, rows = self._rows(x)
+        solved = self._solved(rows.index_select(0, self.border_cells), self._mean(rows))
         out = rows.clone()
         out.index_copy_(0, self.hole_cells, solved.to(out.dtype))
         out = out.reshape(height, width, -1).permute(2, 0, 1)[None] if pixels else out.t().reshape(x.shape)
         return out.to(x.dtype)
+
+    def _rows(self, x: torch.Tensor) -> tuple[bool, torch.Tensor]:
+        """(pixels, rows): ``x`` as float32 (cells, N), a channels-last picture read as rows of pixels (``pixels``)
+        without a copy."""
+        cells = self.shape[0] * self.shape[1]
+        pixels = x.dim() == 4 and x.shape[0] == 1 and x.is_contiguous(memory_format=torch.channels_last) and \
+            not x.is_contiguous()
+        rows = x.detach()[0].permute(1, 2, 0).reshape(cells, -1) if pixels else x.detach().reshape(-1, cells).t()
+        return pixels, rows.float()
 
     def _mean(self, rows: torch.Tensor) -> torch.Tensor:
         """(N,): the mean over the source cells of ``rows`` (cells, N), from whichever of the sources and the

@@ -141,10 +141,12 @@ def predicted_labels(labels: np.ndarray, hole: np.ndarray, sources: np.ndarray |
     present = np.unique(out[around if around.any() else src])
     if candidates is not None and np.isin(present, candidates).any():
         present = present[np.isin(present, candidates)]
+    if len(present) == 1:               # one label around: each hole pixel's likeliest is that one
+        out[hole] = present[0]
+        return out
     onehot = torch.from_numpy((out[None] == present[:, None, None]).astype(np.float32))[None]
-    shares = harmonic_fill(onehot, hole, LABEL_VERTICAL, src)[0]
-    cells = torch.from_numpy(np.flatnonzero(hole))      # the hole's pixels only, gathered by index (a boolean
-    out[hole] = present[shares.reshape(len(present), -1).index_select(1, cells).argmax(0).numpy()]   # mask: 2x)
+    cells, shares = FillPlan(hole, LABEL_VERTICAL, src, channels=len(present)).hole_values(onehot)
+    out.reshape(-1)[cells.numpy()] = present[shares.argmax(0).numpy()]     # the fill read at the hole's pixels only
     return out
 
 
