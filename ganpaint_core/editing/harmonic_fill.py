@@ -188,25 +188,30 @@ class FillPlan:
                 pairs.append((i[unknown], index[j[unknown]], links[k][i[unknown]]))
             known.append((i[~unknown], j[~unknown], links[k][i[~unknown]]))
         width_of_band = max([int((b - a).max()) for a, b, _ in pairs if len(a)] or [0])
-        band = np.zeros((width_of_band + 1, n))
+        band = np.zeros((width_of_band + 1, n), order="F")      # LAPACK's layout: factorised in place
         band[0] = links.sum(0) + PULL
         for a, b, w in pairs:
             band[b - a, a] = -w
-        border, at = np.unique(np.concatenate([j for _, j, _ in known]), return_inverse=True)   # known cells near
+        near = np.concatenate([j for _, j, _ in known])           # the known cells next to the hole, each once, in
+        marked = np.zeros(height * width, bool)                   # order (``np.unique``'s, without its sort)
+        marked[near] = True
+        border, at = np.flatnonzero(marked), (np.cumsum(marked) - 1)[near]
         self.known, start = [], 0                      # per direction: (hole cell, its border cell, link weight)
         for i, _, w in known:
             self.known.append((i, at[start:start + len(i)], w))
             start += len(i)
         self.border, self.cells = torch.from_numpy(border), torch.from_numpy(cells)
         with one_blas_thread():
-            self.factor = cholesky_banded(band, lower=True, check_finite=False)
+            self.factor = cholesky_banded(band, lower=True, overwrite_ab=True, check_finite=False)
             self.operator = None
             if len(border) <= (channels or 0):   # a fill of more channels than border cells: solve for the border
-                k = np.zeros((n, len(border)))
-                for i, b, w in self.known:
+                k = np.zeros((n, len(border) + 1), order="F")     # and the pull, in one call (each column is
+                for i, b, w in self.known:                          # solved on its own: the same numbers)
                     k[i, b] = w
-                self.operator = torch.from_numpy(self.solve(k))           # (hole cells, border cells)
-                self.pull = torch.from_numpy(self.solve(np.full(n, PULL)))
+                k[:, -1] = PULL
+                both = cho_solve_banded((self.factor, True), k, overwrite_b=True, check_finite=False)
+                self.operator = torch.from_numpy(both[:, :-1])           # (hole cells, border cells)
+                self.pull = torch.from_numpy(both[:, -1])
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """(L + PULL)^-1 ``rhs`` (float64, n or n x k) by the banded factor."""
