@@ -118,7 +118,9 @@ def test_the_sources_mean_from_the_fewer_cells_is_the_masked_mean(share):
     hole[10:20, 10:20] = True
     sources = rng.random((40, 40)) < share
     plan = fill.FillPlan(hole, 0.2, sources, None, 5)
-    assert (len(plan.other_cells) < len(plan.source_cells)) == (share > 0.5)
+    assert plan.by_others == (share > 0.5)
+    used = sources & ~hole
+    assert len(plan.mean_cells) == int((~used if share > 0.5 else used).sum())
     rows = torch.from_numpy(rng.standard_normal((40 * 40, 5)).astype(np.float32))
     expected = rows[torch.from_numpy((sources & ~hole).ravel())].mean(0)
     torch.testing.assert_close(plan._mean(rows), expected, atol=1e-5, rtol=1e-5)

@@ -40,6 +40,9 @@ HOLE_SHARE = 0.0
 
 def hole_cells(mask: np.ndarray, grid: int, share: float = HOLE_SHARE) -> np.ndarray:
     """bool grid x grid: the cells of the layer's grid that the bool pixel ``mask`` covers by more than ``share``."""
+    mask = np.asarray(mask)
+    if mask.dtype == bool and mask.shape == (grid, grid) and share == 0:
+        return mask.copy()           # a pixel's share of its own cell is 0 or 1
     area = to_grid(mask, grid, "area")[0, 0].numpy()
     return area > share
 
