@@ -359,3 +359,47 @@ def test_a_sessions_removes_draw_what_they_drew_before_the_fifth_round(monkeypat
     for i, (a, b) in enumerate(zip(now, before, strict=True)):
         np.testing.assert_array_equal(a, b, err_msg=f"edit {i}")
     assert any(not np.array_equal(a, now[0]) for a in now[1:])
+
+
+def _predicted_labels_on_the_whole_grid(labels, hole, sources, candidates):
+    """``predicted_labels`` as it was: the indicators filled on the whole grid, then read at the hole's pixels."""
+    src = ~hole if sources is None else sources & ~hole
+    out = labels.astype(np.int64)
+    around = src & removal.dilate(hole, removal.LABEL_REACH)
+    present = np.unique(out[around if around.any() else src])
+    if candidates is not None and np.isin(present, candidates).any():
+        present = present[np.isin(present, candidates)]
+    onehot = torch.from_numpy((out[None] == present[:, None, None]).astype(np.float32))[None]
+    shares = fill.harmonic_fill(onehot, hole, removal.LABEL_VERTICAL, src)[0]
+    out[hole] = present[shares.reshape(len(present), -1)[:, torch.from_numpy(hole.ravel())].argmax(0).numpy()]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_predicted_labels_read_at_the_hole_are_the_whole_grids_bit_for_bit(seed):
+    """The hole's labels from the fill's values at its pixels alone (``FillPlan.hole_values``), and a hole with one
+    label around taking it without a fill: the labels of the whole grid's fill, on small holes (solved directly)
+    and large ones (coarse to fine), with and without sources and candidates."""
+    from eval.bench.removal import blob_mask
+
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.repeat(rng.integers(0, 2 + seed % 4, (8, 8)), 16, 0), 16, 1)
+    if seed % 4 == 3:
+        labels[:] = 5                                               # one label around the hole
+    hole = blob_mask(128, (0.2, 0.25, 0.15 + 0.08 * seed, 0.3))
+    sources = None if seed % 2 else rng.random((128, 128)) < 0.9
+    candidates = None if seed % 3 else np.array([0, 1, 5])
+    expected = _predicted_labels_on_the_whole_grid(labels, hole, sources, candidates)
+    assert np.array_equal(removal.predicted_labels(labels, hole, sources, candidates), expected)
+    assert seed % 4 == 3 or len(np.unique(expected[hole])) > 1
+
+
+def test_hole_cells_at_the_masks_own_size_are_the_mask():
+    from ganpaint_core.editing.masks import to_grid
+
+    rng = np.random.default_rng(0)
+    for grid in (16, 32, 64):
+        mask = rng.random((grid, grid)) < 0.3
+        cells = removal.hole_cells(mask, grid)
+        assert np.array_equal(cells, to_grid(mask, grid, "area")[0, 0].numpy() > removal.HOLE_SHARE)
+        assert cells is not mask
