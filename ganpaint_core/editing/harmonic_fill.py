@@ -162,10 +162,9 @@ class FillPlan:
             self.levels.append(_level(hole, sources, vertical, groups))
         self._factor(self.levels[-1], channels)
         if len(self.levels) == 1:           # solved directly: the cells it reads and writes, on the whole grid
-            def whole(cells: np.ndarray) -> torch.Tensor:
-                ys, xs = np.divmod(cells, hole.shape[1])
-                return torch.from_numpy((ys + self.box[0].start) * self.shape[1] + xs + self.box[1].start)
-            self.hole_cells, self.border_cells = whole(self.cells.numpy()), whole(self.border.numpy())
+            on_grid = np.arange(self.shape[0] * self.shape[1]).reshape(self.shape)[self.box].ravel()
+            self.hole_cells = torch.from_numpy(on_grid[self.cells.numpy()])
+            self.border_cells = torch.from_numpy(on_grid[self.border.numpy()])
 
     def _factor(self, level: _Level, channels: int | None) -> None:
         """The coarsest grid's system: (L + PULL) u = K x_border + PULL mean, factorised once.  For a fill of at
