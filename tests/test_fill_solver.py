@@ -205,4 +205,4 @@ def test_the_set_up_is_the_separate_factorisation_and_solves_bit_for_bit(seed):
         cells_set = rng.random(shape) < 0.3
         padded = np.pad(cells_set, ((0, shape[0] % 2), (0, shape[1] % 2)))
         blocks = padded.reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2).any(axis=(1, 3))
-        assert np.array_equal(fill._any_of_pairs(cells_set), blocks)
+        assert np.array_equal(fill.any_of_pairs(cells_set), blocks)

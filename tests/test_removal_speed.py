@@ -394,12 +394,18 @@ def test_predicted_labels_read_at_the_hole_are_the_whole_grids_bit_for_bit(seed)
     assert seed % 4 == 3 or len(np.unique(expected[hole])) > 1
 
 
-def test_hole_cells_at_the_masks_own_size_are_the_mask():
+def test_hole_cells_by_strided_ors_are_the_area_shares_above_zero():
+    """At the mask's own size, half and a quarter of it ``hole_cells`` reads the mask by strided ORs: the cells the
+    area pooling gives a share above 0; a share above 0.5 still pools."""
     from ganpaint_core.editing.masks import to_grid
 
     rng = np.random.default_rng(0)
-    for grid in (16, 32, 64):
-        mask = rng.random((grid, grid)) < 0.3
-        cells = removal.hole_cells(mask, grid)
-        assert np.array_equal(cells, to_grid(mask, grid, "area")[0, 0].numpy() > removal.HOLE_SHARE)
-        assert cells is not mask
+    for side in (64, 128):
+        for density in (0.002, 0.05, 0.3):
+            mask = removal.dilate(rng.random((side, side)) < density, 1)
+            for grid in (side, side // 2, side // 4, side // 8):
+                cells = removal.hole_cells(mask, grid)
+                assert np.array_equal(cells, to_grid(mask, grid, "area")[0, 0].numpy() > 0)
+                assert cells is not mask
+            half = removal.hole_cells(mask, side // 2, 0.5)
+            assert np.array_equal(half, to_grid(mask, side // 2, "area")[0, 0].numpy() > 0.5)

@@ -38,7 +38,7 @@ def harmonic_fill(x: torch.Tensor, hole: np.ndarray, vertical: float = 1.0, sour
     return FillPlan(hole, vertical, sources, groups, x.shape[0] * x.shape[1])(x)
 
 
-def _any_of_pairs(cells: np.ndarray) -> np.ndarray:
+def any_of_pairs(cells: np.ndarray) -> np.ndarray:
     """bool ceil(h/2) x ceil(w/2): whether any cell of each 2x2 block of ``cells`` (h x w, padded with False to
     even sides) is set; by strided slices (numpy's ``any`` over two axes costs ~10x more)."""
     half_h, half_w = cells.shape[0] // 2, cells.shape[1] // 2
@@ -156,8 +156,8 @@ class FillPlan:
         self.levels = [_level(hole, sources, vertical, groups)]
         direct = DIRECT_CELLS if channels is None else min(DIRECT_CELLS, max(64, DIRECT_WORK // channels))
         while hole.sum() > direct and min(hole.shape) >= 4:
-            hole = _any_of_pairs(hole)
-            sources = _any_of_pairs(sources) & ~hole
+            hole = any_of_pairs(hole)
+            sources = any_of_pairs(sources) & ~hole
             groups = None if groups is None else groups[::2, ::2]     # an odd grid's edge repeated: the same
             self.levels.append(_level(hole, sources, vertical, groups))
         self._factor(self.levels[-1], channels)

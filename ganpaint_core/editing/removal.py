@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from ganpaint_core.editing.adaptation import _memory_format
 from ganpaint_core.editing.edits import Operation, concept_name, strength_units, units_for
-from ganpaint_core.editing.harmonic_fill import FillPlan, harmonic_fill
+from ganpaint_core.editing.harmonic_fill import FillPlan, any_of_pairs, harmonic_fill
 from ganpaint_core.editing.masks import dilate, to_grid
 from ganpaint_core.networks.window_render import Activations, Window, recorded_prefix, render_window
 
@@ -41,8 +41,10 @@ HOLE_SHARE = 0.0
 def hole_cells(mask: np.ndarray, grid: int, share: float = HOLE_SHARE) -> np.ndarray:
     """bool grid x grid: the cells of the layer's grid that the bool pixel ``mask`` covers by more than ``share``."""
     mask = np.asarray(mask)
-    if mask.dtype == bool and mask.shape == (grid, grid) and share == 0:
-        return mask.copy()           # a pixel's share of its own cell is 0 or 1
+    if mask.dtype == bool and share == 0 and mask.shape in ((grid, grid), (2 * grid,) * 2, (4 * grid,) * 2):
+        while mask.shape[0] > grid:      # a cell's share is above 0 where any of its pixels is set
+            mask = any_of_pairs(mask)
+        return mask.copy()
     area = to_grid(mask, grid, "area")[0, 0].numpy()
     return area > share
 
