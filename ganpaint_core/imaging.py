@@ -16,7 +16,7 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """float (N,3,H,W) in [-1, 1] -> uint8 (N,H,W,3), rounded and clipped."""
-    x = images.detach().float().add(1.0).mul(127.5).round().clamp(0, 255)
+    x = images.detach().float().add(1.0).mul_(127.5).round_().clamp_(0, 255)     # one new tensor, then in place
     return x.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 

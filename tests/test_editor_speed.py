@@ -235,3 +235,17 @@ def test_layer_names_are_the_named_children(editor):
     g = editor.generator
     assert g.layer_names == [name for name, _ in g.named_children()]
     assert g.layer_names[-1].startswith("output_") and g.resolution_of(g.layer_names[-1]) == g.resolution
+
+
+def test_to_uint8_in_place_gives_the_old_conversion_and_leaves_its_input():
+    """``to_uint8`` (one new tensor, then in place) = add, multiply, round and clamp as four new tensors, bit for
+    bit, in both memory formats and beyond [-1, 1]; the render it converts is not changed."""
+    from ganpaint_core.imaging import to_uint8
+
+    torch.manual_seed(0)
+    for x in (1.3 * torch.randn(1, 3, 32, 32), (1.3 * torch.randn(2, 3, 16, 16)).contiguous(
+            memory_format=torch.channels_last), torch.tensor([-1.0, -0.9961, 0.0039, 1.0, 2.0]).view(1, 1, 1, 5)):
+        kept = x.clone()
+        want = x.float().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        np.testing.assert_array_equal(to_uint8(x), want)
+        assert torch.equal(x, kept)

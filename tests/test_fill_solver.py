@@ -118,7 +118,91 @@ def test_the_sources_mean_from_the_fewer_cells_is_the_masked_mean(share):
     hole[10:20, 10:20] = True
     sources = rng.random((40, 40)) < share
     plan = fill.FillPlan(hole, 0.2, sources, None, 5)
-    assert (len(plan.other_cells) < len(plan.source_cells)) == (share > 0.5)
+    assert plan.by_others == (share > 0.5)
+    used = sources & ~hole
+    assert len(plan.mean_cells) == int((~used if share > 0.5 else used).sum())
     rows = torch.from_numpy(rng.standard_normal((40 * 40, 5)).astype(np.float32))
     expected = rows[torch.from_numpy((sources & ~hole).ravel())].mean(0)
     torch.testing.assert_close(plan._mean(rows), expected, atol=1e-5, rtol=1e-5)
+
+
+def _hole_and_sources(seed: int, side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    hole = np.zeros((side, side), bool)
+    top, left = rng.integers(1, side // 3, 2)
+    hole[top:top + side // 2, left:left + side // 3] = True
+    hole[side - 2, side - 3:] = True                             # a second part, on the grid's edge
+    sources = rng.random((side, side)) < 0.8
+    groups = (np.arange(side)[:, None] >= side // 2).repeat(side, 1).astype(int)
+    return hole, sources, groups
+
+
+@pytest.mark.parametrize("side,channels,channels_last", [(32, 3, False), (32, 64, True), (96, 2, False),
+                                                        (97, 4, False), (96, 5, True)])
+def test_hole_values_are_the_fill_at_the_hole_cells_bit_for_bit(side, channels, channels_last):
+    """``hole_values`` gives each hole cell once, with what the fill writes there, bit for bit: one grid (solved
+    directly, with and without the solution operator) and several (96 px: coarse to fine, odd sides included)."""
+    hole, sources, groups = _hole_and_sources(side, side)
+    x = torch.from_numpy(np.random.default_rng(side).standard_normal((1, channels, side, side)).astype(np.float32))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    plan = fill.FillPlan(hole, 0.2, sources, groups, channels)
+    assert (len(plan.levels) > 1) == (side > 32)
+    cells, values = plan.hole_values(x)
+    assert sorted(cells.tolist()) == np.flatnonzero(hole).tolist()
+    assert values.dtype == torch.float32 and values.shape == (channels, hole.sum())
+    assert torch.equal(plan(x).reshape(channels, -1)[:, cells], values)
+    assert not torch.equal(x.reshape(channels, -1)[:, cells], values)
+
+
+def test_hole_values_of_a_hole_without_sources_are_its_own():
+    hole = np.zeros((16, 16), bool)
+    hole[4:9, 4:9] = True
+    x = torch.randn(1, 3, 16, 16)
+    plan = fill.FillPlan(hole, 0.2, np.zeros_like(hole), None, 3)
+    cells, values = plan.hole_values(x)
+    assert plan.empty and torch.equal(values, x.reshape(3, -1)[:, cells])
+    assert cells.tolist() == np.flatnonzero(hole).tolist()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_set_up_is_the_separate_factorisation_and_solves_bit_for_bit(seed):
+    """The band built in LAPACK's layout and factorised in place, the operator and the pull solved in one call, the
+    border cells marked (not sorted): the same numbers as the band in numpy's layout, one solve each and
+    ``np.unique``; the coarser grids' cells (strided ORs) as padding and ``any`` over 2x2 blocks."""
+    from scipy.linalg import cho_solve_banded, cholesky_banded
+
+    side = 24 + seed
+    hole, sources, groups = _hole_and_sources(seed, side)
+    plan = fill.FillPlan(hole, 0.2, sources, groups, 512)
+    level, n = plan.levels[-1], len(plan.cells)
+    height, width = level.hole.shape
+    cells = plan.cells.numpy()
+    position = {c: k for k, c in enumerate(cells)}
+    links = level.links.numpy().reshape(4, -1).astype(np.float64)
+    dense = np.zeros((n, n))
+    k_matrix, near = [], []
+    for k, c in enumerate(cells):
+        dense[k, k] = links[:, c].sum() + fill.PULL
+        for d, step in enumerate((-width, width, -1, 1)):
+            if links[d, c] > 0 and c + step in position:
+                dense[k, position[c + step]] = -links[d, c]
+            elif links[d, c] > 0:
+                near.append(c + step)
+    bandwidth = max(abs(i - j) for i, j in zip(*np.nonzero(dense), strict=True))
+    band = np.zeros((bandwidth + 1, n))                        # numpy's layout, as it was built before
+    for offset in range(bandwidth + 1):
+        band[offset, :n - offset] = np.diagonal(dense, -offset)
+    assert np.array_equal(plan.factor, cholesky_banded(band, lower=True, check_finite=False))
+    assert plan.border.tolist() == np.unique(near).tolist()
+    k_matrix = np.zeros((n, len(plan.border)))
+    for i, b, w in plan.known:
+        k_matrix[i, b] = w
+    assert np.array_equal(plan.operator.numpy(), cho_solve_banded((plan.factor, True), k_matrix))
+    assert np.array_equal(plan.pull.numpy(), cho_solve_banded((plan.factor, True), np.full(n, fill.PULL)))
+    rng = np.random.default_rng(seed)
+    for shape in ((7, 9), (8, 8), (1, 5), (13, 2)):
+        cells_set = rng.random(shape) < 0.3
+        padded = np.pad(cells_set, ((0, shape[0] % 2), (0, shape[1] % 2)))
+        blocks = padded.reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2).any(axis=(1, 3))
+        assert np.array_equal(fill.any_of_pairs(cells_set), blocks)

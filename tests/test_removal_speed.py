@@ -239,3 +239,176 @@ if __name__ == "__main__":
     REFERENCE.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(REFERENCE, **pictures())
     print("wrote", REFERENCE)
+
+
+# ---- issue 24, round 5: a remove's render takes what it does not change from the record and the kept factors ----
+
+def _factors_as_they_were(deltas, removals, clear, fill_deltas, grid, fmt=torch.contiguous_format):
+    return {k: (1 + d).contiguous(memory_format=fmt)
+            for k, d in removal.continued_deltas(deltas, removals, clear, fill_deltas, grid).items()}
+
+
+def _hole_removal(hole: np.ndarray, blend: float = 1.0, sources=None, groups=None) -> removal.Removal:
+    return removal.Removal("remove", hole, torch.zeros(1, 1, 1, 1), [], torch.zeros(1, 0, 1, 1), "tree", "high",
+                           hole=hole, blend=blend, sources=sources, groups=groups)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_continued_factors_are_one_plus_the_continued_perturbations_bit_for_bit(channels_last):
+    """``continued_factors`` = 1 + ``continued_deltas`` in the activations' format, bit for bit: one whole removal
+    (the kept path), half a removal, two removals, a cleared region, an empty hole, no shared grid; extreme
+    perturbations are capped alike.  Its kept tensors do not change when later calls use them."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    torch.manual_seed(0)
+    deltas = {name: 2 * torch.randn(1, c, s, s) for name, c, s in (("l6", 12, 16), ("l8", 8, 32), ("l10", 6, 64),
+                                                                   ("l12", 4, 128))}
+    rng = np.random.default_rng(0)
+    holes = []
+    for top, left, height, width in ((30, 40, 30, 24), (70, 10, 20, 50), (0, 100, 40, 28)):
+        hole = np.zeros((128, 128), bool)
+        hole[top:top + height, left:left + width] = rng.random((height, width)) < 0.9
+        holes.append(hole)
+    groups = np.where(np.arange(128)[:, None] < 64, 2, 5) * np.ones((1, 128), int)
+    clear = np.zeros((128, 128), bool)
+    clear[90:110, 90:120] = True
+    cases = [([(_hole_removal(h), h)], None, 32) for h in holes]
+    cases += [([(_hole_removal(holes[0], sources=rng.random((128, 128)) < 0.8, groups=groups), holes[0])], None, 32),
+              ([(_hole_removal(holes[1], blend=0.5), holes[1])], None, 32),
+              ([(_hole_removal(holes[0]), holes[0]), (_hole_removal(holes[1]), holes[1])], None, 32),
+              ([(_hole_removal(holes[2]), holes[2])], clear, 32),
+              ([(_hole_removal(holes[2]), holes[2])], np.zeros_like(clear), 32),
+              ([(_hole_removal(np.zeros_like(clear)), np.zeros_like(clear))], None, 32),
+              ([(_hole_removal(holes[1]), holes[1])], None, None)]
+    first = None
+    for removals, region, grid in cases:
+        got = removal.continued_factors(deltas, removals, region, True, grid, fmt)
+        want = _factors_as_they_were(deltas, removals, region, True, grid, fmt)
+        assert list(got) == list(want)
+        for name in want:
+            assert torch.equal(got[name], want[name]), name
+            assert got[name].is_contiguous(memory_format=fmt)
+        if first is None:
+            first, kept = {k: v.clone() for k, v in got.items()}, got
+    for name in first:                  # the first call's factors were not written into by the later ones
+        assert torch.equal(kept[name], first[name])
+
+
+def test_continued_factors_follow_perturbations_changed_in_place():
+    """The kept capped perturbations are made again when a perturbation tensor changes in place (its version) or
+    is replaced; inference tensors (no version) are used but not kept."""
+    torch.manual_seed(1)
+    deltas = {"a": torch.randn(1, 4, 16, 16), "b": torch.randn(1, 3, 32, 32), "c": torch.randn(1, 2, 64, 64)}
+    hole = np.zeros((64, 64), bool)
+    hole[20:40, 18:30] = True
+    removals = [(_hole_removal(hole), hole)]
+    before = removal.continued_factors(deltas, removals, None, True, 32)
+    deltas["c"].mul_(3)
+    deltas["b"] = deltas["b"] + 1
+    after = removal.continued_factors(deltas, removals, None, True, 32)
+    for name, want in _factors_as_they_were(deltas, removals, None, True, 32).items():
+        assert torch.equal(after[name], want), name
+    assert not torch.equal(before["c"], after["c"])
+    with torch.inference_mode():
+        frozen = {k: v.clone() for k, v in deltas.items()}
+        got = removal.continued_factors(frozen, removals, None, True, 32)
+    for name, want in _factors_as_they_were(frozen, removals, None, True, 32).items():
+        assert torch.equal(got[name], want), name
+
+
+def _edits(session, concept_labels) -> list[np.ndarray]:
+    """Pictures of a sequence of edits with removes of several kinds: whole, half, two in a row, after an add (other
+    features, a cleared region), undone."""
+    from editor_support import blob
+
+    session._cache_labels.update(labels=concept_labels, trust=1.0)
+    out = []
+    for mask, concept, strength in ((blob(64, 14, 14, 24), "cloud", "medium"), (blob(64, 30, 8, 20), "tree", "medium"),
+                                    (blob(64, 20, 30, 16), "cloud", "low"), (blob(64, 36, 36, 20), "tree", "high")):
+        out.append(session.edit(mask, concept, "remove", strength).image)
+        session.reset()
+    out.append(session.edit(blob(64, 14, 14, 24), "cloud", "remove").image)
+    out.append(session.edit(blob(64, 30, 8, 20), "tree", "remove").image)
+    out.append(session.undo().image)
+    session.reset()
+    out.append(session.edit(blob(64, 40, 30, 12), "tree", "add").image)
+    out.append(session.edit(blob(64, 14, 14, 24), "cloud", "remove").image)
+    session.reset()
+    return out
+
+
+def test_a_sessions_removes_draw_what_they_drew_before_the_fifth_round(monkeypatch):
+    """The removes of a session (tiny editor, 64 px, an add among them) draw the same pictures, bit for bit, with
+    the unchanged blocks taken from the record, the kept factors and the plans' shared set-ups as without them."""
+    from conftest import make_photo
+    from editor_support import tiny_editor
+
+    from ganpaint_core.concepts import concept_id
+    from ganpaint_core.editing.masks import dilate
+
+    labels = np.full((64, 64), concept_id("sky"), np.uint8)
+    labels[16:32, 16:28] = concept_id("cloud")
+    labels[16:32, 28:36] = concept_id("roof")
+    labels[34:, :] = concept_id("grass")
+    labels[30:52, 10:26] = concept_id("tree")
+    session = tiny_editor().fit(make_photo(64, 64, seed=3))
+    now = _edits(session, labels)
+    monkeypatch.setattr(removal, "recorded_prefix", lambda base, r, *args: (0, r))
+    monkeypatch.setattr(removal, "continued_factors", _factors_as_they_were)
+    monkeypatch.setattr(removal.Removal, "_kept", lambda self, key, make: make())
+    monkeypatch.setattr(removal.Removal, "zone", lambda self, hole: dilate(hole | self.drawn_region(),
+                                                                         removal.DELTA_RADIUS))
+    before = _edits(session, labels)
+    assert len(now) == len(before) == 9
+    for i, (a, b) in enumerate(zip(now, before, strict=True)):
+        np.testing.assert_array_equal(a, b, err_msg=f"edit {i}")
+    assert any(not np.array_equal(a, now[0]) for a in now[1:])
+
+
+def _predicted_labels_on_the_whole_grid(labels, hole, sources, candidates):
+    """``predicted_labels`` as it was: the indicators filled on the whole grid, then read at the hole's pixels."""
+    src = ~hole if sources is None else sources & ~hole
+    out = labels.astype(np.int64)
+    around = src & removal.dilate(hole, removal.LABEL_REACH)
+    present = np.unique(out[around if around.any() else src])
+    if candidates is not None and np.isin(present, candidates).any():
+        present = present[np.isin(present, candidates)]
+    onehot = torch.from_numpy((out[None] == present[:, None, None]).astype(np.float32))[None]
+    shares = fill.harmonic_fill(onehot, hole, removal.LABEL_VERTICAL, src)[0]
+    out[hole] = present[shares.reshape(len(present), -1)[:, torch.from_numpy(hole.ravel())].argmax(0).numpy()]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_predicted_labels_read_at_the_hole_are_the_whole_grids_bit_for_bit(seed):
+    """The hole's labels from the fill's values at its pixels alone (``FillPlan.hole_values``), and a hole with one
+    label around taking it without a fill: the labels of the whole grid's fill, on small holes (solved directly)
+    and large ones (coarse to fine), with and without sources and candidates."""
+    from eval.bench.removal import blob_mask
+
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.repeat(rng.integers(0, 2 + seed % 4, (8, 8)), 16, 0), 16, 1)
+    if seed % 4 == 3:
+        labels[:] = 5                                               # one label around the hole
+    hole = blob_mask(128, (0.2, 0.25, 0.15 + 0.08 * seed, 0.3))
+    sources = None if seed % 2 else rng.random((128, 128)) < 0.9
+    candidates = None if seed % 3 else np.array([0, 1, 5])
+    expected = _predicted_labels_on_the_whole_grid(labels, hole, sources, candidates)
+    assert np.array_equal(removal.predicted_labels(labels, hole, sources, candidates), expected)
+    assert seed % 4 == 3 or len(np.unique(expected[hole])) > 1
+
+
+def test_hole_cells_by_strided_ors_are_the_area_shares_above_zero():
+    """At the mask's own size, half and a quarter of it ``hole_cells`` reads the mask by strided ORs: the cells the
+    area pooling gives a share above 0; a share above 0.5 still pools."""
+    from ganpaint_core.editing.masks import to_grid
+
+    rng = np.random.default_rng(0)
+    for side in (64, 128):
+        for density in (0.002, 0.05, 0.3):
+            mask = removal.dilate(rng.random((side, side)) < density, 1)
+            for grid in (side, side // 2, side // 4, side // 8):
+                cells = removal.hole_cells(mask, grid)
+                assert np.array_equal(cells, to_grid(mask, grid, "area")[0, 0].numpy() > 0)
+                assert cells is not mask
+            half = removal.hole_cells(mask, side // 2, 0.5)
+            assert np.array_equal(half, to_grid(mask, side // 2, "area")[0, 0].numpy() > 0.5)

@@ -118,3 +118,34 @@ def test_upsampling_blocks_equal_upsample_then_conv(channels_last):
     g.fold_scales()
     g.layer3.conv.weight.requires_grad_(True)       # a block whose weights train runs unfolded
     assert not g.layer3.fast_upsample(r.detach())
+
+
+def test_recorded_prefix_gives_the_blocks_a_render_would_compute(generator):
+    """``recorded_prefix``: while r is the record's, the blocks up to the first scaled one (its output before the
+    factors) are the record's, bit for bit what the blocks compute; a block in ``stop``, a block scaled only in the
+    render, or other features end it earlier."""
+    from ganpaint_core.networks.window_render import recorded_prefix
+
+    g = generator.to(memory_format=torch.contiguous_format)
+    torch.manual_seed(2)
+    names = g.layer_names[g.layer_names.index("layer4") + 1:]
+    with torch.inference_mode():
+        r = g.features(torch.randn(1, 16), "layer4")
+        scale = {name: 1 + 0.3 * torch.randn(1, *g.output_shape(name)) for name in ("layer6", "layer8")}
+        base = record(g, r, "layer4", scale)
+        assert list(base.raw) == ["layer6"]
+        assert torch.equal(base.raw["layer6"] * scale["layer6"], base.outputs["layer6"])
+        k, x = recorded_prefix(base, r, names, scale, set())
+        assert (k, names[k - 1]) == (2, "layer6")
+        assert torch.equal(x, g.layer6(g.layer5(r)))
+        assert recorded_prefix(base, r, names, scale, {"layer6"})[0] == 1          # stopped before layer6
+        k, x = recorded_prefix(base, r, names, {"layer5"}, set())                  # scaled in the render alone
+        assert k == 1 and torch.equal(x, g.layer5(r))
+        other = r.clone()
+        other[..., 0, 0] += 1
+        k, x = recorded_prefix(base, other, names, scale, set())
+        assert k == 0 and x is other
+        assert recorded_prefix(None, r, names, scale, set())[0] == 0
+        plain = record(g, r, "layer4")                                          # no factors: every block
+        k, x = recorded_prefix(plain, r, names, {}, set())
+        assert k == len(names) and torch.equal(x, g.render_from(r, "layer4"))

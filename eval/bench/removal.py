@@ -4,7 +4,8 @@ On the shipped 128 px model and on a random-weight 256 px generator in the paper
 every adapted layer as a fit leaves them, each hole (a tree-sized and a large blob) is timed four ways: G''s plain
 forward render; the removal's edit (``removal_operation``: the hole, the depth order, the labels the hole
 continues; then the first ``render_removed``: each fill planned, the features filled at the fill layer and the
-perturbations continued at every adapted layer); a later render of the same edit (the plans reused); the edit
+perturbations continued at every adapted layer, the blocks a removal leaves unchanged taken from the recorded
+render as a session does); a later render of the same edit (the plans reused); the edit
 with every fill solved exactly (``DIRECT_CELLS`` unbounded: one sparse solve per layer, as the fill did before);
 and the edit re-rendering only the window the removal changes (``render_removed``'s ``base``, as a session does
 where edits are windowed, ``FitOptions.window_render``: at 256 px by default), ``window_edit_ms``.
@@ -82,15 +83,15 @@ def measure(generator, layer: str, dissection, repeats: int) -> dict:
 
         def new_edit(m=mask, lab=labels_here):      # what an edit costs: the operation, its first render
             op = removal.removal_operation(m, "tree", "medium", lab, list(NAMES), dissection)
-            with torch.inference_mode():
-                removal.render_removed(adapted, r, layer, [(op, op.hole)])
+            with torch.inference_mode():               # as a session renders it: the record's unchanged blocks
+                removal.render_removed(adapted, r, layer, [(op, op.hole)], recorded=base)
             return op
 
         op = new_edit()
 
         def again(op=op):                            # a later render of the same edit (undo, a further edit)
             with torch.inference_mode():
-                removal.render_removed(adapted, r, layer, [(op, op.hole)])
+                removal.render_removed(adapted, r, layer, [(op, op.hole)], recorded=base)
 
         def plain():
             with torch.inference_mode():

@@ -258,7 +258,7 @@ class Session:
                 return edited()
             filled = render_removed(generator, features, self.editor.layer, removals, region,
                                     fill_deltas=adapted and clear, edit=fine, base=base if windowed else None,
-                                    changed=changed)
+                                    changed=changed, recorded=base)
             keep = np.zeros((self.editor.size,) * 2, dtype=bool)
             for op, _ in removals:
                 keep |= op.keep if op.keep is not None else False

@@ -38,6 +38,17 @@ def harmonic_fill(x: torch.Tensor, hole: np.ndarray, vertical: float = 1.0, sour
     return FillPlan(hole, vertical, sources, groups, x.shape[0] * x.shape[1])(x)
 
 
+def any_of_pairs(cells: np.ndarray) -> np.ndarray:
+    """bool ceil(h/2) x ceil(w/2): whether any cell of each 2x2 block of ``cells`` (h x w, padded with False to
+    even sides) is set; by strided slices (numpy's ``any`` over two axes costs ~10x more)."""
+    half_h, half_w = cells.shape[0] // 2, cells.shape[1] // 2
+    out = cells[0::2, 0::2].copy()
+    out[:, :half_w] |= cells[0::2, 1::2]
+    out[:half_h] |= cells[1::2, 0::2]
+    out[:half_h, :half_w] |= cells[1::2, 1::2]
+    return out
+
+
 @dataclass
 class _Level:
     """One grid of a coarse-to-fine fill: its hole, the known cells and each cell's links to its neighbours."""
@@ -61,7 +72,8 @@ class _Level:
             around = np.stack([np.maximum(ys - 1, 0) * width + xs, np.minimum(ys + 1, height - 1) * width + xs,
                                ys * width + np.maximum(xs - 1, 0), ys * width + np.minimum(xs + 1, width - 1)])
             cells = torch.from_numpy(ys * width + xs)
-            colours.append((cells, torch.from_numpy(around), links.reshape(4, -1)[:, cells], total[cells]))
+            colours.append((cells, torch.from_numpy(around), links.reshape(4, -1).index_select(1, cells),
+                            total.index_select(0, cells)))
         return tuple(colours)
 
 
@@ -129,10 +141,12 @@ class FillPlan:
         sources = ~hole if sources is None else np.asarray(sources, dtype=bool) & ~hole
         self.empty = not hole.any() or not sources.any()
         if self.empty:
+            self.hole_cells = torch.from_numpy(np.flatnonzero(hole))
             return
         self.sources = torch.from_numpy(sources)
-        self.source_cells = torch.from_numpy(np.flatnonzero(sources))       # the sources' mean reads the fewer of
-        self.other_cells = torch.from_numpy(np.flatnonzero(~sources))        # these (a gather costs by the cell)
+        self.source_count = int(np.count_nonzero(sources))      # the sources' mean reads the fewer of the sources
+        self.by_others = sources.size - self.source_count < self.source_count    # and the other cells (a gather
+        self.mean_cells = torch.from_numpy(np.flatnonzero(~sources if self.by_others else sources))  # costs by cell)
         ys, xs = np.nonzero(hole)
         m = BOX_MARGIN               # known cells around the hole, enough to stay known on the coarser grids
         self.box = (slice(max(ys.min() - m, 0), ys.max() + m + 1), slice(max(xs.min() - m, 0), xs.max() + m + 1))
@@ -142,19 +156,15 @@ class FillPlan:
         self.levels = [_level(hole, sources, vertical, groups)]
         direct = DIRECT_CELLS if channels is None else min(DIRECT_CELLS, max(64, DIRECT_WORK // channels))
         while hole.sum() > direct and min(hole.shape) >= 4:
-            pad = ((0, hole.shape[0] % 2), (0, hole.shape[1] % 2))
-            hole, sources = np.pad(hole, pad), np.pad(sources, pad)
-            pooled = (hole.shape[0] // 2, 2, hole.shape[1] // 2, 2)
-            hole = hole.reshape(pooled).any(axis=(1, 3))
-            sources = sources.reshape(pooled).any(axis=(1, 3)) & ~hole
-            groups = None if groups is None else np.pad(groups, pad, mode="edge")[::2, ::2]
+            hole = any_of_pairs(hole)
+            sources = any_of_pairs(sources) & ~hole
+            groups = None if groups is None else groups[::2, ::2]     # an odd grid's edge repeated: the same
             self.levels.append(_level(hole, sources, vertical, groups))
         self._factor(self.levels[-1], channels)
         if len(self.levels) == 1:           # solved directly: the cells it reads and writes, on the whole grid
-            def whole(cells: np.ndarray) -> torch.Tensor:
-                ys, xs = np.divmod(cells, hole.shape[1])
-                return torch.from_numpy((ys + self.box[0].start) * self.shape[1] + xs + self.box[1].start)
-            self.hole_cells, self.border_cells = whole(self.cells.numpy()), whole(self.border.numpy())
+            on_grid = np.arange(self.shape[0] * self.shape[1]).reshape(self.shape)[self.box].ravel()
+            self.hole_cells = torch.from_numpy(on_grid[self.cells.numpy()])
+            self.border_cells = torch.from_numpy(on_grid[self.border.numpy()])
 
     def _factor(self, level: _Level, channels: int | None) -> None:
         """The coarsest grid's system: (L + PULL) u = K x_border + PULL mean, factorised once.  For a fill of at
@@ -186,25 +196,30 @@ class FillPlan:
                 pairs.append((i[unknown], index[j[unknown]], links[k][i[unknown]]))
             known.append((i[~unknown], j[~unknown], links[k][i[~unknown]]))
         width_of_band = max([int((b - a).max()) for a, b, _ in pairs if len(a)] or [0])
-        band = np.zeros((width_of_band + 1, n))
+        band = np.zeros((width_of_band + 1, n), order="F")      # LAPACK's layout: factorised in place
         band[0] = links.sum(0) + PULL
         for a, b, w in pairs:
             band[b - a, a] = -w
-        border, at = np.unique(np.concatenate([j for _, j, _ in known]), return_inverse=True)   # known cells near
+        near = np.concatenate([j for _, j, _ in known])           # the known cells next to the hole, each once, in
+        marked = np.zeros(height * width, bool)                   # order (``np.unique``'s, without its sort)
+        marked[near] = True
+        border, at = np.flatnonzero(marked), (np.cumsum(marked) - 1)[near]
         self.known, start = [], 0                      # per direction: (hole cell, its border cell, link weight)
         for i, _, w in known:
             self.known.append((i, at[start:start + len(i)], w))
             start += len(i)
         self.border, self.cells = torch.from_numpy(border), torch.from_numpy(cells)
         with one_blas_thread():
-            self.factor = cholesky_banded(band, lower=True, check_finite=False)
+            self.factor = cholesky_banded(band, lower=True, overwrite_ab=True, check_finite=False)
             self.operator = None
             if len(border) <= (channels or 0):   # a fill of more channels than border cells: solve for the border
-                k = np.zeros((n, len(border)))
-                for i, b, w in self.known:
+                k = np.zeros((n, len(border) + 1), order="F")     # and the pull, in one call (each column is
+                for i, b, w in self.known:                          # solved on its own: the same numbers)
                     k[i, b] = w
-                self.operator = torch.from_numpy(self.solve(k))           # (hole cells, border cells)
-                self.pull = torch.from_numpy(self.solve(np.full(n, PULL)))
+                k[:, -1] = PULL
+                both = cho_solve_banded((self.factor, True), k, overwrite_b=True, check_finite=False)
+                self.operator = torch.from_numpy(both[:, :-1])           # (hole cells, border cells)
+                self.pull = torch.from_numpy(both[:, -1])
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """(L + PULL)^-1 ``rhs`` (float64, n or n x k) by the banded factor."""
@@ -217,9 +232,36 @@ class FillPlan:
             return x.clone()
         return self._fill_directly(x) if len(self.levels) == 1 else self._fill_by_levels(x)
 
+    def hole_values(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cells, values): the hole's cells (flat indices on the grid, (k,)) and what the fill of ``x`` (B, C, H, W)
+        writes there, float32 (B*C, k): bit for bit ``self(x)`` at those cells, without writing the whole grid (a
+        reader of the hole alone, ``predicted_labels``, skips the copy)."""
+        if tuple(x.shape[-2:]) != self.shape:
+            raise ValueError(f"the hole is {self.shape}; the features' grid is {tuple(x.shape[-2:])}")
+        if self.empty:          # nothing to continue: the hole keeps its values
+            return self.hole_cells, self._rows(x)[1].index_select(0, self.hole_cells).t()
+        if len(self.levels) == 1:
+            rows = self._rows(x)[1]
+            solved = self._solved(rows.index_select(0, self.border_cells), self._mean(rows))
+            return self.hole_cells, solved.to(torch.float32).t()
+        flat = x.detach().reshape(-1, *self.shape).float()
+        ys, xs = torch.nonzero(self.hole, as_tuple=True)
+        cells = (ys + self.box[0].start) * self.shape[1] + xs + self.box[1].start
+        return cells, self._solved_box(flat)[:, ys, xs]
+
     def _fill_by_levels(self, x: torch.Tensor) -> torch.Tensor:
         """The coarsest grid solved, each finer one relaxed from it (any plan; one of one grid solves directly)."""
         flat = x.detach().reshape(-1, *self.shape).float()
+        u = flat[:, self.box[0], self.box[1]]
+        out = flat.clone()
+        out[:, self.box[0], self.box[1]] = torch.where(self.hole, self._solved_box(flat), u)
+        out = out.reshape(x.shape).to(x.dtype)
+        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+            out = out.contiguous(memory_format=torch.channels_last)   # as the features came: the next conv's format
+        return out
+
+    def _solved_box(self, flat: torch.Tensor) -> torch.Tensor:
+        """(N, box): the box of ``flat`` (N, H, W) float32 with its hole cells filled level by level."""
         mean = self._mean(flat.reshape(flat.shape[0], -1).t())                       # (N,)
         u = flat[:, self.box[0], self.box[1]]
         values = [u]
@@ -235,35 +277,34 @@ class FillPlan:
             level, known = self.levels[depth], values[depth]
             start = solved.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)[:, :known.shape[1], :known.shape[2]]
             solved = self._relax(torch.where(torch.from_numpy(level.hole), start, known), level, mean)
-        out = flat.clone()
-        out[:, self.box[0], self.box[1]] = torch.where(self.hole, solved, u)
-        out = out.reshape(x.shape).to(x.dtype)
-        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
-            out = out.contiguous(memory_format=torch.channels_last)   # as the features came: the next conv's format
-        return out
+        return solved
 
     def _fill_directly(self, x: torch.Tensor) -> torch.Tensor:
         """A plan of one grid: the border cells gathered, the hole's cells solved and written back, in the
         features' own memory format (a channels-last picture is read as rows of pixels without a copy)."""
         height, width = self.shape
-        pixels = x.dim() == 4 and x.shape[0] == 1 and x.is_contiguous(memory_format=torch.channels_last) and \
-            not x.is_contiguous()
-        rows = x.detach()[0].permute(1, 2, 0).reshape(height * width, -1) if pixels else \
-            x.detach().reshape(-1, height * width).t()                      # (cells, N)
-        rows = rows.float()
-        mean = self._mean(rows)
-        solved = self._solved(rows.index_select(0, self.border_cells), mean)
+        pixels, rows = self._rows(x)
+        solved = self._solved(rows.index_select(0, self.border_cells), self._mean(rows))
         out = rows.clone()
         out.index_copy_(0, self.hole_cells, solved.to(out.dtype))
         out = out.reshape(height, width, -1).permute(2, 0, 1)[None] if pixels else out.t().reshape(x.shape)
         return out.to(x.dtype)
 
+    def _rows(self, x: torch.Tensor) -> tuple[bool, torch.Tensor]:
+        """(pixels, rows): ``x`` as float32 (cells, N), a channels-last picture read as rows of pixels (``pixels``)
+        without a copy."""
+        cells = self.shape[0] * self.shape[1]
+        pixels = x.dim() == 4 and x.shape[0] == 1 and x.is_contiguous(memory_format=torch.channels_last) and \
+            not x.is_contiguous()
+        rows = x.detach()[0].permute(1, 2, 0).reshape(cells, -1) if pixels else x.detach().reshape(-1, cells).t()
+        return pixels, rows.float()
+
     def _mean(self, rows: torch.Tensor) -> torch.Tensor:
         """(N,): the mean over the source cells of ``rows`` (cells, N), from whichever of the sources and the
         other cells are fewer (the sum over all cells less the others': the same to float rounding)."""
-        if len(self.other_cells) < len(self.source_cells):
-            return (rows.sum(0) - rows.index_select(0, self.other_cells).sum(0)) / len(self.source_cells)
-        return rows.index_select(0, self.source_cells).mean(0)
+        if self.by_others:
+            return (rows.sum(0) - rows.index_select(0, self.mean_cells).sum(0)) / self.source_count
+        return rows.index_select(0, self.mean_cells).mean(0)
 
     def _solved(self, border: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         """float64 (hole cells, N): the solution from the border cells' values (border cells, N) and the
@@ -294,6 +335,10 @@ class FillPlan:
         colours = [(cells, around.reshape(-1), w, total) for cells, around, w, total in level.colours]
         for _ in range(SWEEPS):
             for cells, around, w, total in colours:     # the 4 neighbours in one gather, summed in the same order
-                near = flat.index_select(1, around).view(flat.shape[0], 4, -1) * w
-                flat[:, cells] = (near[:, 0] + near[:, 1] + near[:, 2] + near[:, 3] + pull) / total
+                near = flat.index_select(1, around).view(flat.shape[0], 4, -1).mul_(w)
+                value = near[:, 0] + near[:, 1]
+                value += near[:, 2]
+                value += near[:, 3]
+                value += pull
+                flat.index_copy_(1, cells, value.div_(total))
         return flat.reshape(u.shape)

@@ -32,9 +32,9 @@ import torch.nn.functional as F
 
 from ganpaint_core.editing.adaptation import _memory_format
 from ganpaint_core.editing.edits import Operation, concept_name, strength_units, units_for
-from ganpaint_core.editing.harmonic_fill import FillPlan, harmonic_fill
+from ganpaint_core.editing.harmonic_fill import FillPlan, any_of_pairs, harmonic_fill
 from ganpaint_core.editing.masks import dilate, to_grid
-from ganpaint_core.networks.window_render import Activations, Window, render_window
+from ganpaint_core.networks.window_render import Activations, Window, recorded_prefix, render_window
 
 # A grid cell is part of the hole when the painted mask covers more than this share of it.
 HOLE_SHARE = 0.0
@@ -42,6 +42,11 @@ HOLE_SHARE = 0.0
 
 def hole_cells(mask: np.ndarray, grid: int, share: float = HOLE_SHARE) -> np.ndarray:
     """bool grid x grid: the cells of the layer's grid that the bool pixel ``mask`` covers by more than ``share``."""
+    mask = np.asarray(mask)
+    if mask.dtype == bool and share == 0 and mask.shape in ((grid, grid), (2 * grid,) * 2, (4 * grid,) * 2):
+        while mask.shape[0] > grid:      # a cell's share is above 0 where any of its pixels is set
+            mask = any_of_pairs(mask)
+        return mask.copy()
     area = to_grid(mask, grid, "area")[0, 0].numpy()
     return area > share
 
@@ -143,10 +148,12 @@ def predicted_labels(labels: np.ndarray, hole: np.ndarray, sources: np.ndarray |
     present = np.unique(out[around if around.any() else src])
     if candidates is not None and np.isin(present, candidates).any():
         present = present[np.isin(present, candidates)]
+    if len(present) == 1:               # one label around: each hole pixel's likeliest is that one
+        out[hole] = present[0]
+        return out
     onehot = torch.from_numpy((out[None] == present[:, None, None]).astype(np.float32))[None]
-    shares = harmonic_fill(onehot, hole, LABEL_VERTICAL, src)[0]
-    cells = torch.from_numpy(np.flatnonzero(hole))      # the hole's pixels only, gathered by index (a boolean
-    out[hole] = present[shares.reshape(len(present), -1).index_select(1, cells).argmax(0).numpy()]   # mask: 2x)
+    cells, shares = FillPlan(hole, LABEL_VERTICAL, src, channels=len(present)).hole_values(onehot)
+    out.reshape(-1)[cells.numpy()] = present[shares.argmax(0).numpy()]     # the fill read at the hole's pixels only
     return out
 
 
@@ -330,16 +337,32 @@ class Removal(Operation):
         if key not in self.plans:
             if len(self.plans) >= 16:
                 self.plans.clear()
-            zone = hole if kind == "features" else self.zone(hole)
-            sources = None if self.sources is None else _cells(self.sources, size)
-            self.plans[key] = FillPlan(hole_cells(zone, size), VERTICAL, sources, label_groups(self.groups, size),
-                                       channels)
+            cells = self.cells(hole if kind == "features" else self.zone(hole), size)
+            sources = None if self.sources is None else \
+                self._kept(("sources", size), lambda: _cells(self.sources, size))
+            groups = self._kept(("groups", size), lambda: label_groups(self.groups, size))
+            self.plans[key] = FillPlan(cells, VERTICAL, sources, groups, channels)
         return self.plans[key]
+
+    kept: dict = field(default_factory=dict, init=False, repr=False, compare=False)   # what its fills share
+
+    def _kept(self, key, make):
+        if key not in self.kept:
+            if len(self.kept) >= 32:
+                self.kept.clear()
+            self.kept[key] = make()
+        return self.kept[key]
+
+    def cells(self, pixels: np.ndarray, size: int) -> np.ndarray:
+        """``hole_cells(pixels, size)``, worked out once per region and grid (the plans and renders of an edit
+        share them)."""
+        return self._kept(("cells", size, np.packbits(pixels).tobytes()), lambda: hole_cells(pixels, size))
 
     def zone(self, hole: np.ndarray) -> np.ndarray:
         """bool SxS: where G''s perturbations are continued: ``hole`` and what ``drawn`` draws, grown by
-        ``DELTA_RADIUS``."""
-        return dilate(hole | self.drawn_region(), DELTA_RADIUS)
+        ``DELTA_RADIUS`` (worked out once per hole)."""
+        return self._kept(("zone", np.packbits(hole).tobytes()),
+                          lambda: dilate(hole | self.drawn_region(), DELTA_RADIUS))
 
     def drawn_region(self) -> np.ndarray:
         """bool SxS: where ``drawn`` draws (as painted), none without it."""
@@ -427,7 +450,7 @@ def blocks_after(adapted, layer: str) -> list[tuple[str, torch.nn.Module]]:
 def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Removal, np.ndarray]],
                    clear: np.ndarray | None = None, fill_deltas: bool = True,
                    edit: dict | None = None, base: Activations | None = None,
-                   changed: np.ndarray | None = None) -> torch.Tensor:
+                   changed: np.ndarray | None = None, recorded: Activations | None = None) -> torch.Tensor:
     """Render the edit layer's features ``r`` by ``adapted`` (G', or G) with ``removals`` applied, each a
     ``(Removal, hole)``: at the ``fill_layer`` the hole (bool SxS) takes the harmonic continuation of its
     surroundings (``blend`` of the way).
@@ -438,6 +461,8 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
     ``render_from`` (the finer-layer part of adds).  ``base`` (``adapted.record`` of the unedited features): only
     the window that the removals, ``clear`` and ``changed`` (bool SxS: where ``edit`` acts) change is re-rendered
     (``window_render``; each ``edit`` function then takes ``(x, window)``); the same picture to float rounding.
+    ``recorded`` (the same record, for a full render): the blocks before the first whose input or factors the
+    removals change are taken from it (``recorded_prefix``: the same tensors, bit for bit).
     """
     target = fill_layer(adapted.generator, layer)
     deltas = getattr(adapted, "deltas", None) or {}
@@ -447,8 +472,7 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
         if not factors:
             grid = adapted.generator.resolution_of(target) if SHARED_DELTA_GRID else None
             fmt = _memory_format(adapted.generator)     # the activations' format: a multiply of two runs slower
-            factors.update({k: (1 + d).contiguous(memory_format=fmt)
-                            for k, d in continued_deltas(deltas, removals, clear, fill_deltas, grid).items()})
+            factors.update(continued_factors(deltas, removals, clear, fill_deltas, grid, fmt))
         return factors[name]
 
     def filled(x: torch.Tensor) -> torch.Tensor:    # the fill layer's output with every hole continued
@@ -463,9 +487,15 @@ def render_removed(adapted, r: torch.Tensor, layer: str, removals: list[tuple[Re
         return x
 
     if base is None or getattr(adapted, "blocks", None) is not None:
-        x = r
-        for name, block in blocks_after(adapted, layer):
-            x = block(x)
+        blocks = blocks_after(adapted, layer)
+        own = getattr(adapted, "blocks", None) is not None
+        skip, x = recorded_prefix(None if own else recorded, r, [n for n, _ in blocks], deltas,
+                                  set(edit or ()) | {target})
+        for i, (name, block) in enumerate(blocks):
+            if i < skip - 1:                # the record's, with nothing after the block
+                continue
+            if i >= skip:
+                x = block(x)
             if name in deltas:
                 x = x * factor(name)
             if edit is not None and name in edit:
@@ -544,15 +574,99 @@ def continued_deltas(deltas: dict[str, torch.Tensor], removals: list[tuple[Remov
     return out
 
 
+def continued_factors(deltas: dict[str, torch.Tensor], removals: list[tuple[Removal, np.ndarray]],
+                      clear: np.ndarray | None, fill: bool, grid: int | None,
+                      fmt: torch.memory_format = torch.contiguous_format) -> dict[str, torch.Tensor]:
+    """``1 + continued_deltas(...)`` per layer, in memory format ``fmt``: bit for bit that, and for one whole
+    removal (``blend`` 1) with nothing cleared, made from what depends on the perturbations alone (``_Capped``:
+    kept while they are unchanged) with only the hole's box computed per edit.  The factors may be the kept
+    tensors themselves: read them, do not write into them."""
+    whole = fill and grid is not None and len(removals) == 1 and removals[0][0].blend == 1 and \
+        (clear is None or not np.asarray(clear).any())
+    if not whole:
+        return {k: (1 + d).contiguous(memory_format=fmt)
+                for k, d in continued_deltas(deltas, removals, clear, fill, grid).items()}
+    kept = _Capped.of(deltas, grid, fmt)
+    (op, hole), out = removals[0], {}
+    for name, d in deltas.items():                 # the coarser layers, each on its own grid
+        if name not in kept.shared:
+            own = op.plan("deltas", d.shape[-1], hole, d.shape[1])
+            out[name] = (1 + (d + op.blend * (own(kept.capped[name]) - d))).contiguous(memory_format=fmt)
+    if not kept.shared:
+        return out
+    plan = op.plan("deltas", grid, hole, kept.pooled.shape[1])
+    solved = plan(kept.pooled) if not plan.empty else None
+    at = 0
+    for name in kept.shared:
+        c = kept.capped[name]
+        if solved is None:
+            out[name] = kept.factors[name]
+        elif c.shape[-1] == grid:
+            out[name] = (1 + solved[:, at:at + c.shape[1]]).contiguous(memory_format=fmt)
+        else:               # ``_upsampled_into_zone``'s box, written into the kept 1 + capped perturbations
+            rows, cols, up, cells = _zone_box(solved[:, at:at + c.shape[1]], c, plan.box,
+                                              op.cells(op.zone(hole), c.shape[-1]))
+            out[name] = kept.factors[name].clone()
+            out[name][..., rows, cols] = 1 + torch.where(cells, up, c[..., rows, cols])
+        at += c.shape[1]
+    return out
+
+
+class _Capped:
+    """What ``continued_factors`` reads of a set of perturbations alone: each layer capped at ``DELTA_CAP``, those
+    at ``grid`` or finer pooled to it and stacked (the shared fill's input), and 1 + the capped ones finer than
+    ``grid`` in the activations' format.  Kept for the last two sets while their tensors are unchanged (at 256 px
+    a set holds ~32 MB)."""
+
+    _kept: dict = {}
+
+    def __init__(self, deltas: dict[str, torch.Tensor], grid: int, fmt: torch.memory_format):
+        self.deltas = dict(deltas)
+        self.versions = {k: _version(d) for k, d in deltas.items()}
+        self.capped = {k: d.clamp(-DELTA_CAP, DELTA_CAP) for k, d in deltas.items()}
+        self.shared = [n for n, d in deltas.items() if d.shape[-1] >= grid]
+        stack = [self.capped[n] for n in self.shared]
+        self.pooled = torch.cat([F.avg_pool2d(c, c.shape[-1] // grid) if c.shape[-1] > grid else c for c in stack], 1) \
+            if stack else None
+        self.factors = {n: (1 + self.capped[n]).contiguous(memory_format=fmt) for n in self.shared}
+
+    @classmethod
+    def of(cls, deltas: dict[str, torch.Tensor], grid: int, fmt: torch.memory_format) -> _Capped:
+        key = (tuple((k, id(d)) for k, d in deltas.items()), grid, fmt)
+        entry = cls._kept.get(key)
+        if entry is not None and all(entry.deltas[k] is d and entry.versions[k] == _version(d)
+                                     for k, d in deltas.items()):
+            return entry
+        entry = cls(deltas, grid, fmt)
+        if None not in entry.versions.values():         # an inference tensor keeps no version: not kept
+            if len(cls._kept) >= 2:
+                cls._kept.clear()
+            cls._kept[key] = entry
+        return entry
+
+
+def _version(d: torch.Tensor) -> int | None:
+    try:
+        return d._version
+    except RuntimeError:
+        return None
+
+
+def _zone_box(coarse: torch.Tensor, fine: torch.Tensor, box: tuple[slice, slice], cells: np.ndarray):
+    """(rows, cols, up, cells): the fine grid's part of the coarse ``box``, ``coarse``'s box upsampled bilinearly
+    to it, and there the zone's ``cells`` (bool, the fine grid's)."""
+    step = fine.shape[-1] // coarse.shape[-1]
+    rows, cols = slice(box[0].start * step, box[0].stop * step), slice(box[1].start * step, box[1].stop * step)
+    up = F.interpolate(coarse[..., box[0], box[1]], scale_factor=step, mode="bilinear", align_corners=False)
+    return rows, cols, up, torch.from_numpy(cells[rows, cols]).to(fine.device)
+
+
 def _upsampled_into_zone(coarse: torch.Tensor, fine: torch.Tensor, box: tuple[slice, slice],
                          zone: np.ndarray) -> torch.Tensor:
     """``fine`` (B, C, s, s) with its cells in the pixel ``zone`` taken from ``coarse`` (on a coarser grid)
     upsampled bilinearly; only the coarse ``box`` (the fill's, 8 cells beyond the zone) is upsampled, which gives
     the whole grid's upsampling there to float rounding."""
-    step = fine.shape[-1] // coarse.shape[-1]
-    rows, cols = slice(box[0].start * step, box[0].stop * step), slice(box[1].start * step, box[1].stop * step)
-    up = F.interpolate(coarse[..., box[0], box[1]], scale_factor=step, mode="bilinear", align_corners=False)
-    cells = torch.from_numpy(hole_cells(zone, fine.shape[-1])[rows, cols]).to(fine.device)
+    rows, cols, up, cells = _zone_box(coarse, fine, box, hole_cells(zone, fine.shape[-1]))
     out = fine.clone()
     out[..., rows, cols] = torch.where(cells, up, fine[..., rows, cols])
     return out

@@ -212,7 +212,7 @@ class ProgressiveGenerator(nn.Sequential):
         raise KeyError(layer)
 
     def render_from(self, x, layer: str, scale: dict | None = None, until: str | None = None,
-                    edit: dict | None = None, record: dict | None = None):
+                    edit: dict | None = None, record: dict | None = None, raw: dict | None = None):
         """Run the blocks after ``layer`` on its features ``x`` (G_f of the paper), up to ``until`` if given.
 
         ``scale`` maps layer names to factors that multiply those layers' outputs in this call only
@@ -220,13 +220,15 @@ class ProgressiveGenerator(nn.Sequential):
         different factors never see each other's.  ``edit`` maps layer names to functions applied to
         those layers' outputs after the factors (an edit at a finer layer), likewise for this call only.
         ``record`` (a dict) receives every block's output, after its factors and edit
-        (``window_render.record``).
+        (``window_render.record``); ``raw`` (a dict) the first scaled block's output before its factors.
         """
         names = self.layer_names
         end = names.index(until) + 1 if until is not None else len(names)
         for name in names[names.index(layer) + 1 : end]:
             x = self._modules[name](x)
             if scale is not None and name in scale:
+                if raw is not None and not raw:
+                    raw[name] = x
                 x = x * scale[name].to(x.dtype)
             if edit is not None and name in edit:
                 x = edit[name](x)

@@ -13,7 +13,7 @@ full render's to float rounding (the convolutions run on other shapes; tests/tes
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -82,11 +82,13 @@ class Window:
 
 @dataclass
 class Activations:
-    """The unedited render: the edit layer's features and every later block's output (factors applied)."""
+    """The unedited render: the edit layer's features and every later block's output (factors applied); ``raw``:
+    the first block with factors, its output before them (a render that changes only factors starts there)."""
 
     layer: str
     r: torch.Tensor
     outputs: dict[str, torch.Tensor]
+    raw: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def image(self) -> torch.Tensor:
@@ -97,10 +99,31 @@ Scale = Callable[[str, Window], "torch.Tensor | None"]     # the factor of a lay
 
 
 def record(generator, r: torch.Tensor, layer: str, scale: dict | None = None) -> Activations:
-    """Render ``r`` from ``layer`` (factors ``scale`` as in ``render_from``), keeping every block's output."""
+    """Render ``r`` from ``layer`` (factors ``scale`` as in ``render_from``), keeping every block's output (and the
+    first scaled block's before its factors)."""
     outputs: dict[str, torch.Tensor] = {}
-    generator.render_from(r, layer, scale=scale, record=outputs)
-    return Activations(layer, r, outputs)
+    raw: dict[str, torch.Tensor] = {}
+    generator.render_from(r, layer, scale=scale, record=outputs, raw=raw)
+    return Activations(layer, r, outputs, raw)
+
+
+def recorded_prefix(base: Activations | None, r: torch.Tensor, names: list[str], scaled,
+                    stop) -> tuple[int, torch.Tensor]:
+    """(k, x): a full render of ``r`` through the blocks ``names`` whose first ``k`` blocks give what ``base``
+    recorded, and ``x``, the k-th block's output before its factors (``r`` where k is 0).  The blocks are the
+    record's while ``r`` is ``base.r`` and no earlier block has factors in the render (``scaled``) or in the
+    record, or is in ``stop`` (blocks whose output the render changes otherwise: an edit, a fill).  The same
+    tensors as a render would compute (the record ran the same blocks on the same input); not copies."""
+    if base is None or r.shape != base.r.shape or not torch.equal(r, base.r):
+        return 0, r
+    k, x = 0, r
+    for name in names:
+        if name in stop or name not in base.outputs:
+            break
+        k, x = k + 1, base.raw.get(name, base.outputs[name])
+        if name in base.raw or name in scaled:
+            break
+    return k, x
 
 
 def _reach(block) -> int:
