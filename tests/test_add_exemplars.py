@@ -281,6 +281,7 @@ def test_the_coarse_to_fine_search_finds_what_an_exhaustive_search_finds():
                        shape_of(np.ones((10, 30), bool), 24)])
     exemplars = {"shapes": shapes, "sizes": np.array([[30, 20], [30, 30], [10, 30]], np.float32)}
     aspects = exemplars["sizes"][:, 1] / exemplars["sizes"][:, 0]
+    bank = P.Templates(**exemplars)
     for trial in range(4):
         target = np.zeros((64, 64), bool)
         h, w = rng.integers(20, 40), rng.integers(14, 36)
@@ -291,7 +292,7 @@ def test_the_coarse_to_fine_search_finds_what_an_exhaustive_search_finds():
         for e in range(len(shapes)):
             for fh in range(8, 45):
                 fw = max(1, min(64, int(round(fh * aspects[e]))))
-                k = P._resized(shapes[e], fh, fw)
+                k = torch.from_numpy(bank.kernel(e, fh, 64).astype(np.float32))
                 score = 3 * F.conv2d(F.pad(torch.from_numpy(target.astype(np.float32))[None, None],
                                            (fw - 1, fw - 1, fh - 1, fh - 1)), k[None, None]) - 2 * k.sum()
                 best = max(best, float(score.max()))

@@ -20,6 +20,12 @@ shipped = pytest.mark.skipif(not EXEMPLARS.is_file(), reason="the default model 
 STRENGTHS = ("low", "medium", "high")
 
 
+def _resized(shape: np.ndarray, height: int, width: int) -> torch.Tensor:
+    """8ab23a5's resampling of a uint8 exemplar shape to ``height`` x ``width`` (bilinear, then halved): float 0/1."""
+    t = torch.from_numpy(shape.astype(np.float32) / 255)[None, None]
+    return (F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False)[0, 0] > 0.5).float()
+
+
 class Reference:
     """The placement search at 8ab23a5, stripped of its caches: (score, exemplar, height, top, left)."""
 
@@ -34,14 +40,14 @@ class Reference:
         kernels = torch.zeros(len(self.shapes), h, int(widths.max()))
         lefts = (kernels.shape[-1] - widths) // 2
         for i, (shape, w, left) in enumerate(zip(self.shapes, widths, lefts, strict=True)):
-            kernels[i, :, left:left + w] = P._resized(shape, h, int(w))
+            kernels[i, :, left:left + w] = _resized(shape, h, int(w))
         return kernels, lefts, kernels.sum((1, 2))
 
     def stack(self, index: int, heights, side: int):
         widths = [self.width(index, h, side) for h in heights]
         stack = torch.zeros(len(heights), 1, max(heights), max(widths))
         for i, (h, w) in enumerate(zip(heights, widths, strict=True)):
-            stack[i, 0, :h, :w] = P._resized(self.shapes[index], h, w)
+            stack[i, 0, :h, :w] = _resized(self.shapes[index], h, w)
         return stack, stack.sum((1, 2, 3))
 
     def coarse(self, small, height, penalty, scales, keep):
@@ -143,7 +149,7 @@ def test_the_kept_kernels_and_stacks_are_the_resampled_shapes():
             stack, sums = bank.stack(index, heights, 128)
             assert stack.dtype == np.float32
             for i, h in enumerate(heights):
-                shape = P._resized(bank.shapes[index], h, bank.width(index, h, 128)).numpy()
+                shape = _resized(bank.shapes[index], h, bank.width(index, h, 128)).numpy()
                 assert np.array_equal(bank.kernel(index, h, 128), shape > 0)
                 assert np.array_equal(stack[i, :h, :shape.shape[1]], shape)
                 assert not stack[i, h:].any() and not stack[i, :, shape.shape[1]:].any()

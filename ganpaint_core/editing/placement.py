@@ -32,7 +32,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from ganpaint_core.cpu import torch_threads
 from ganpaint_core.morphology import dilate, erode
@@ -93,12 +92,6 @@ def _resample(source: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return torch._C._nn.upsample_bilinear2d(source, (height, width), False, None)
 
 
-def _resized(shape: np.ndarray, height: int, width: int) -> torch.Tensor:
-    """A uint8 exemplar shape resampled to ``height`` x ``width`` (bilinear, then halved): float 0/1."""
-    t = torch.from_numpy(shape.astype(np.float32) / 255)[None, None]
-    return (F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False)[0, 0] > 0.5).float()
-
-
 def fft_size(n: int) -> int:
     """The smallest length >= ``n`` with no prime factor above 5 (where FFTs are fast)."""
     while True:
@@ -148,7 +141,7 @@ class Templates:
     def at(self, h: int, side: int) -> tuple[torch.Tensor, np.ndarray, torch.Tensor]:
         """Every exemplar ``h`` px high (aspect kept, width at most ``side``), centred in a common width:
         (kernels (n, h, kw) float 0/1, their left offsets, pixel sums).  The exemplars of one width are resampled
-        in one batch (each the same as alone: ``_resized``)."""
+        in one batch (each the same as alone: ``kernel``)."""
         def make():
             widths = self.widths(h, side)
             kernels = np.zeros((len(self.shapes), h, int(widths.max())), np.float32)
@@ -177,8 +170,8 @@ class Templates:
         return self.kept("spectra", (heights, side, size), make, SPECTRA_KEPT)
 
     def kernel(self, index: int, height: int, side: int) -> np.ndarray:
-        """Exemplar ``index`` ``height`` px high (aspect kept, width at most ``side``): bool (height, width), the
-        same pixels as ``_resized``."""
+        """Exemplar ``index`` ``height`` px high (aspect kept, width at most ``side``): bool (height, width), its
+        shape resampled bilinearly and thresholded at half."""
         resampled = _resample(self.sources[index:index + 1], height, self.width(index, height, side))
         return resampled.numpy()[0, 0] > 0.5
 
@@ -186,10 +179,10 @@ class Templates:
         """Exemplar ``index`` at each of ``heights`` (``kernel``), stacked top-left: (kernels (n, h, w) float32
         0/1, their pixel sums float32)."""
         def make():
-            source, widths = self.sources[index:index + 1], [self.width(index, h, side) for h in heights]
-            stack = np.zeros((len(heights), max(heights), max(widths)), np.float32)
-            for i, (h, w) in enumerate(zip(heights, widths, strict=True)):
-                stack[i, :h, :w] = _resample(source, h, w).numpy()[0, 0] > 0.5
+            kernels = [self.kernel(index, h, side) for h in heights]
+            stack = np.zeros((len(heights), max(heights), max(k.shape[1] for k in kernels)), np.float32)
+            for i, k in enumerate(kernels):
+                stack[i, :k.shape[0], :k.shape[1]] = k
             return stack, stack.sum((1, 2), dtype=np.float32)
         return self.kept("stack", (index, heights, side), make, STACKS_KEPT)
 
